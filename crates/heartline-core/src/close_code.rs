@@ -1,0 +1,108 @@
+//! Close codes in classes, each with one colour everywhere, and their meanings.
+
+/// The class of a close code (or HTTP status on upgrade), for charts and diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseClass {
+    /// 1000.
+    Normal,
+    /// 1001 going away, 1012 service restart.
+    GoingAway,
+    /// 1013 try again later.
+    TryAgain,
+    /// 1006: no close frame (the connection was lost).
+    Abnormal,
+    /// 1008 policy violation (credentials, authorisation, rate limits).
+    Policy,
+    /// 1011 internal error.
+    ServerError,
+    /// 1002, 1003, 1007, 1009, 1010: someone broke the protocol or a limit.
+    Protocol,
+    /// 4000–4999: defined by the application; shown by number.
+    Application,
+    /// Anything else (1005 no status, 1015, unknown).
+    Other,
+}
+
+impl CloseClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseClass::Normal => "normal",
+            CloseClass::GoingAway => "going_away",
+            CloseClass::TryAgain => "try_again",
+            CloseClass::Abnormal => "abnormal",
+            CloseClass::Policy => "policy",
+            CloseClass::ServerError => "server_error",
+            CloseClass::Protocol => "protocol",
+            CloseClass::Application => "application",
+            CloseClass::Other => "other",
+        }
+    }
+}
+
+/// The class of a WebSocket close code.
+pub fn classify(code: u16) -> CloseClass {
+    match code {
+        1000 => CloseClass::Normal,
+        1001 | 1012 => CloseClass::GoingAway,
+        1013 => CloseClass::TryAgain,
+        1006 => CloseClass::Abnormal,
+        1008 => CloseClass::Policy,
+        1011 | 1014 => CloseClass::ServerError,
+        1002 | 1003 | 1007 | 1009 | 1010 => CloseClass::Protocol,
+        4000..=4999 => CloseClass::Application,
+        _ => CloseClass::Other,
+    }
+}
+
+/// What a close code means, in a few words (the registry's names).
+pub fn meaning(code: u16) -> &'static str {
+    match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1005 => "no status received",
+        1006 => "abnormal closure, no close frame",
+        1007 => "invalid payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "mandatory extension",
+        1011 => "internal server error",
+        1012 => "service restart",
+        1013 => "try again later",
+        1014 => "bad gateway",
+        1015 => "TLS handshake failure",
+        3000 => "unauthorized",
+        3003 => "forbidden",
+        3008 => "timeout",
+        3001..=3002 | 3004..=3007 | 3009..=3999 => "registered by a library or framework",
+        4000..=4999 => "application-defined",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_and_meanings() {
+        for (code, class, words) in [
+            (1000, CloseClass::Normal, "normal closure"),
+            (1001, CloseClass::GoingAway, "going away"),
+            (1012, CloseClass::GoingAway, "service restart"),
+            (1013, CloseClass::TryAgain, "try again later"),
+            (1006, CloseClass::Abnormal, "abnormal"),
+            (1008, CloseClass::Policy, "policy violation"),
+            (1011, CloseClass::ServerError, "internal server error"),
+            (1007, CloseClass::Protocol, "invalid payload"),
+            (1009, CloseClass::Protocol, "too big"),
+            (4001, CloseClass::Application, "application-defined"),
+            (1005, CloseClass::Other, "no status"),
+            (3000, CloseClass::Other, "unauthorized"),
+        ] {
+            assert_eq!(classify(code), class, "{code}");
+            assert!(meaning(code).contains(words), "{code}: {}", meaning(code));
+        }
+    }
+}

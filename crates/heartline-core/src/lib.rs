@@ -1,0 +1,27 @@
+//! Heartline's pure domain: endpoints and their policies, the event vocabulary, the health
+//! state machine, reconnect backoff, close-code classes and reply matching.
+//!
+//! Invariant: nothing here does I/O, reads a clock or draws random numbers; callers pass
+//! timestamps and random units in, so every rule is testable with plain data.
+
+pub mod backoff;
+pub mod close_code;
+pub mod duration;
+pub mod endpoint;
+pub mod event;
+pub mod health;
+pub mod reply;
+
+pub use backoff::{Ended, ReconnectPolicy, Retry};
+pub use close_code::CloseClass;
+pub use duration::{format_duration, parse_duration};
+pub use endpoint::{
+    AppHeartbeat, ConfigErrors, Endpoint, EndpointId, FieldError, Header, Heartbeat, Limits,
+    Staleness, Target, TlsOptions,
+};
+pub use event::{
+    CloseCause, Event, EventKind, FailedPhase, Handshake, HandshakeFailure, Initiator, Phase,
+    Phases, PingKind, RetryReason, SessionEnd, SessionStats, Timestamp,
+};
+pub use health::{Health, HealthPolicy, Signal, State, Transition};
+pub use reply::{ReplyMatch, ReplyMatcher};

@@ -1,0 +1,134 @@
+//! Recognising the reply to an application heartbeat.
+
+/// How an application heartbeat's reply is recognised among incoming messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyMatch {
+    /// The message contains this text.
+    Contains(String),
+    /// The message matches this regular expression.
+    Regex(String),
+    /// The message is a JSON object whose field at `path` (dot-separated, e.g. `data.type`)
+    /// equals `equals` (compared as a string for strings, as JSON text otherwise).
+    JsonField { path: String, equals: String },
+}
+
+impl ReplyMatch {
+    /// Validates the rule (a regex must compile, a JSON path must be non-empty).
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            ReplyMatch::Contains(s) if s.is_empty() => Err("match text must not be empty".into()),
+            ReplyMatch::Contains(_) => Ok(()),
+            ReplyMatch::Regex(r) => regex::Regex::new(r)
+                .map(drop)
+                .map_err(|e| format!("invalid regex: {e}")),
+            ReplyMatch::JsonField { path, .. } if path.split('.').any(str::is_empty) => {
+                Err(format!("JSON path `{path}` has an empty segment"))
+            }
+            ReplyMatch::JsonField { .. } => Ok(()),
+        }
+    }
+
+    /// Compiles the rule once for use on every message.
+    pub fn compile(&self) -> Result<ReplyMatcher, String> {
+        self.check()?;
+        Ok(match self {
+            ReplyMatch::Contains(s) => ReplyMatcher::Contains(s.clone()),
+            ReplyMatch::Regex(r) => ReplyMatcher::Regex(
+                regex::Regex::new(r).map_err(|e| format!("invalid regex: {e}"))?,
+            ),
+            ReplyMatch::JsonField { path, equals } => ReplyMatcher::JsonField {
+                path: path.split('.').map(str::to_owned).collect(),
+                equals: equals.clone(),
+            },
+        })
+    }
+}
+
+/// A compiled [`ReplyMatch`].
+#[derive(Debug, Clone)]
+pub enum ReplyMatcher {
+    Contains(String),
+    Regex(regex::Regex),
+    JsonField { path: Vec<String>, equals: String },
+}
+
+impl ReplyMatcher {
+    /// Whether `message` is the heartbeat reply.
+    pub fn matches(&self, message: &str) -> bool {
+        match self {
+            ReplyMatcher::Contains(s) => message.contains(s.as_str()),
+            ReplyMatcher::Regex(r) => r.is_match(message),
+            ReplyMatcher::JsonField { path, equals } => {
+                // Cheap pre-filter: the expected value must appear in the text at all.
+                if !message.contains(equals.as_str()) {
+                    return false;
+                }
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(message) else {
+                    return false;
+                };
+                let mut at = &value;
+                for segment in path {
+                    match at.get(segment.as_str()) {
+                        Some(v) => at = v,
+                        None => return false,
+                    }
+                }
+                match at {
+                    serde_json::Value::String(s) => s == equals,
+                    other => serde_json::from_str::<serde_json::Value>(equals)
+                        .is_ok_and(|expected| expected == *other),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(rule: ReplyMatch, message: &str, expected: bool) {
+        let m = rule.compile().unwrap();
+        assert_eq!(m.matches(message), expected, "{rule:?} on {message:?}");
+    }
+
+    #[test]
+    fn rules_match() {
+        check(
+            ReplyMatch::Contains("pong".into()),
+            r#"{"op":"pong"}"#,
+            true,
+        );
+        check(ReplyMatch::Contains("pong".into()), "ping", false);
+        check(
+            ReplyMatch::Regex(r"^\{.*pong".into()),
+            r#"{"op":"pong"}"#,
+            true,
+        );
+        check(ReplyMatch::Regex(r"^pong$".into()), "pong!", false);
+        let field = |p: &str, v: &str| ReplyMatch::JsonField {
+            path: p.into(),
+            equals: v.into(),
+        };
+        check(field("op", "pong"), r#"{"op":"pong","ts":1}"#, true);
+        check(field("op", "pong"), r#"{"op":"ping","note":"pong"}"#, false);
+        check(field("data.type", "hb"), r#"{"data":{"type":"hb"}}"#, true);
+        check(field("id", "7"), r#"{"id":7}"#, true);
+        check(field("ok", "true"), r#"{"ok":true}"#, true);
+        check(field("op", "pong"), "pong but not json", false);
+    }
+
+    #[test]
+    fn invalid_rules_are_refused() {
+        assert!(ReplyMatch::Regex("(".into())
+            .check()
+            .unwrap_err()
+            .contains("invalid regex"));
+        assert!(ReplyMatch::Contains(String::new()).check().is_err());
+        let bad = ReplyMatch::JsonField {
+            path: "a..b".into(),
+            equals: "x".into(),
+        };
+        assert!(bad.check().unwrap_err().contains("empty segment"));
+    }
+}
