@@ -145,7 +145,11 @@ impl ReconnectPolicy {
                 ));
             }
             Ended::Handshake(HandshakeFailure {
-                phase: FailedPhase::Http { status, .. },
+                phase:
+                    FailedPhase::Http {
+                        status: Some(status),
+                        ..
+                    },
                 ..
             }) if self.stop_on_http_status.contains(status) => {
                 return Some(format!(
@@ -223,7 +227,7 @@ mod tests {
     fn http(status: u16, retry_after: Option<u64>) -> HandshakeFailure {
         HandshakeFailure {
             phase: FailedPhase::Http {
-                status,
+                status: Some(status),
                 retry_after: retry_after.map(Duration::from_secs),
             },
             error: String::new(),

@@ -168,9 +168,10 @@ pub enum FailedPhase {
     Dns,
     Tcp,
     Tls,
-    /// The server answered the upgrade with something other than 101, or a bad 101.
+    /// The upgrade failed: a status other than 101, a bad 101, or the connection dropped
+    /// before any response (`status: None`).
     Http {
-        status: u16,
+        status: Option<u16>,
         /// The server's `Retry-After`, when it sent one in seconds.
         retry_after: Option<Duration>,
     },
@@ -193,7 +194,7 @@ impl FailedPhase {
 
     pub fn status(self) -> Option<u16> {
         match self {
-            FailedPhase::Http { status, .. } => Some(status),
+            FailedPhase::Http { status, .. } => status,
             _ => None,
         }
     }
@@ -396,9 +397,13 @@ impl fmt::Display for SessionEnd {
 impl fmt::Display for HandshakeFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.phase {
-            FailedPhase::Http { status, .. } => {
+            FailedPhase::Http {
+                status: Some(status),
+                ..
+            } => {
                 write!(f, "upgrade refused with HTTP {status}: {}", self.error)
             }
+            FailedPhase::Http { status: None, .. } => write!(f, "upgrade failed: {}", self.error),
             FailedPhase::Timeout { during } => {
                 write!(
                     f,

@@ -140,6 +140,11 @@ impl Health {
         self.state
     }
 
+    /// Replaces the thresholds; counters and state carry over.
+    pub fn set_policy(&mut self, policy: HealthPolicy) {
+        self.policy = policy;
+    }
+
     /// Consecutive failures counted so far.
     pub fn failures(&self) -> u32 {
         self.failures

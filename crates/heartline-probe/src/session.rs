@@ -1,0 +1,353 @@
+//! One open session: heartbeats, staleness, message counting and exactly one classified end.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use heartline_core::{
+    CloseCause, Endpoint, EventKind, PingKind, ReplyMatcher, SessionEnd, SessionStats, Signal,
+};
+
+use crate::connect::WsStream;
+use crate::watch::{Control, Reporter};
+
+/// How a session ended, and the control message that ended it, if one did.
+pub(crate) struct Outcome {
+    pub end: SessionEnd,
+    pub stats: SessionStats,
+    pub control: Option<Control>,
+}
+
+/// Longest wait for the server's answer to our close frame before we drop the connection.
+const CLOSE_REPLY_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Runs one session until it ends; emits heartbeat events through `rep` as they happen.
+pub(crate) async fn run(
+    mut ws: WsStream,
+    endpoint: &Endpoint,
+    matcher: Option<&ReplyMatcher>,
+    rep: &mut Reporter,
+    controls: &mut mpsc::Receiver<Control>,
+) -> Outcome {
+    let started = Instant::now();
+    let mut stats = SessionStats::default();
+    let hb = endpoint.heartbeat;
+    // Writes to a peer that stopped reading must not hang the loop: bound each by the
+    // pong timeout, the time we would have waited for an answer anyway.
+    let write_deadline = hb.pong_timeout;
+
+    let ended = |end, mut stats: SessionStats, control| {
+        stats.duration = started.elapsed();
+        Outcome {
+            end,
+            stats,
+            control,
+        }
+    };
+
+    for text in &endpoint.on_connect {
+        let len = text.len() as u64;
+        match tokio::time::timeout(write_deadline, ws.send(Message::text(text.clone()))).await {
+            Ok(Ok(())) => {
+                stats.messages_out += 1;
+                stats.bytes_out += len;
+            }
+            Ok(Err(e)) => return ended(lost_or_closed(e), stats, None),
+            Err(_) => {
+                let end = close(&mut ws, CloseCause::PongTimeout, "write stalled").await;
+                return ended(end, stats, None);
+            }
+        }
+    }
+
+    // Protocol heartbeat: the first ping goes out at once so RTT and Up arrive immediately.
+    let mut ping_tick = tokio::time::interval(hb.ping_interval);
+    ping_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut ping_seq: u64 = 0;
+    let mut ping_sent: Option<Instant> = None;
+    let mut pong_misses: u32 = 0;
+    let mut pong_deadline = pin!(sleep_until(far_future()));
+
+    // Application heartbeat.
+    let app = endpoint.app_heartbeat.as_ref().zip(matcher);
+    let mut app_tick = tokio::time::interval(app.map_or(hb.ping_interval, |(a, _)| a.interval));
+    app_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut app_sent: Option<Instant> = None;
+    let mut app_misses: u32 = 0;
+    let mut app_deadline = pin!(sleep_until(far_future()));
+
+    // Staleness: re-armed lazily from `last_message` so a busy stream costs no timer churn.
+    let staleness = endpoint.staleness;
+    let mut last_message = Instant::now();
+    let mut stale_reported = false;
+    let mut stale_timer = pin!(sleep_until(
+        staleness.map_or(far_future(), |s| last_message + s.after)
+    ));
+
+    loop {
+        tokio::select! {
+            biased;
+
+            control = controls.recv() => {
+                let (cause, control) = match control {
+                    None => (CloseCause::Shutdown, None),
+                    Some(Control::Resume) => continue,
+                    Some(Control::Stop(cause)) => (cause, Some(Control::Stop(cause))),
+                    Some(c @ (Control::Pause | Control::Reconnect)) => (CloseCause::User, Some(c)),
+                    Some(c @ Control::Update(_)) => (CloseCause::Reconfigured, Some(c)),
+                };
+                let end = close(&mut ws, cause, cause.as_str()).await;
+                return ended(end, stats, control);
+            }
+
+            message = ws.next() => {
+                let message = match message {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => {
+                        let end = match e {
+                            WsError::Capacity(c) => {
+                                let why = capacity_text(&c);
+                                close_with(&mut ws, CloseCause::MessageTooBig, CloseCode::Size, &why).await
+                            }
+                            WsError::Utf8(_) => {
+                                close_with(&mut ws, CloseCause::ProtocolError, CloseCode::Invalid, "invalid UTF-8 in a text message").await
+                            }
+                            WsError::Protocol(p) if !is_connection_loss(&p) => {
+                                let why = p.to_string();
+                                close_with(&mut ws, CloseCause::ProtocolError, CloseCode::Protocol, &why).await
+                            }
+                            other => lost_or_closed(other),
+                        };
+                        return ended(end, stats, None);
+                    }
+                    None => {
+                        return ended(SessionEnd::Lost { error: "connection closed".into() }, stats, None);
+                    }
+                };
+                match message {
+                    Message::Pong(payload) => {
+                        let expected = ping_seq.to_be_bytes();
+                        if let Some(sent) = ping_sent.filter(|_| payload.as_ref() == expected) {
+                            let rtt = sent.elapsed();
+                            ping_sent = None;
+                            pong_misses = 0;
+                            pong_deadline.as_mut().reset(far_future());
+                            rep.emit(EventKind::Rtt { kind: PingKind::Protocol, rtt });
+                            rep.signal(Signal::Heartbeat { rtt });
+                        }
+                    }
+                    Message::Text(_) | Message::Binary(_) => {
+                        let (len, text) = match &message {
+                            Message::Text(t) => (t.len(), Some(t.as_str())),
+                            Message::Binary(b) => (b.len(), std::str::from_utf8(b).ok()),
+                            _ => (0, None),
+                        };
+                        stats.messages_in += 1;
+                        stats.bytes_in += len as u64;
+                        if let (Some(sent), Some((_, m)), Some(text)) = (app_sent, app, text) {
+                            if m.matches(text) {
+                                let rtt = sent.elapsed();
+                                app_sent = None;
+                                app_misses = 0;
+                                app_deadline.as_mut().reset(far_future());
+                                rep.emit(EventKind::Rtt { kind: PingKind::App, rtt });
+                                rep.signal(Signal::Heartbeat { rtt });
+                                // A heartbeat reply is not the stream the user expects.
+                                continue;
+                            }
+                        }
+                        last_message = Instant::now();
+                        if stale_reported {
+                            stale_reported = false;
+                            if let Some(s) = staleness {
+                                stale_timer.as_mut().reset(last_message + s.after);
+                            }
+                        }
+                    }
+                    Message::Close(frame) => {
+                        let (code, reason) = match frame {
+                            Some(f) => (u16::from(f.code), f.reason.as_str().to_owned()),
+                            None => (1005, String::new()),
+                        };
+                        // tungstenite has queued our answering close frame; let it go out and
+                        // the server end the TCP connection, within a deadline.
+                        drain(&mut ws).await;
+                        return ended(SessionEnd::ClosedByServer { code, reason }, stats, None);
+                    }
+                    Message::Ping(_) | Message::Frame(_) => {}
+                }
+            }
+
+            _ = &mut pong_deadline, if ping_sent.is_some() => {
+                ping_sent = None;
+                pong_deadline.as_mut().reset(far_future());
+                pong_misses += 1;
+                rep.emit(EventKind::PongMissed { kind: PingKind::Protocol, missed: pong_misses });
+                if pong_misses > hb.misses_allowed {
+                    let end = close(&mut ws, CloseCause::PongTimeout, "pong timeout").await;
+                    return ended(end, stats, None);
+                }
+                rep.signal(Signal::Unwell);
+            }
+
+            _ = &mut app_deadline, if app_sent.is_some() => {
+                app_sent = None;
+                app_deadline.as_mut().reset(far_future());
+                app_misses += 1;
+                rep.emit(EventKind::PongMissed { kind: PingKind::App, missed: app_misses });
+                let allowed = app.map_or(0, |(a, _)| a.misses_allowed);
+                if app_misses > allowed {
+                    let end = close(&mut ws, CloseCause::AppPongTimeout, "application heartbeat timeout").await;
+                    return ended(end, stats, None);
+                }
+                rep.signal(Signal::Unwell);
+            }
+
+            _ = &mut stale_timer, if staleness.is_some() && !stale_reported => {
+                let after = staleness.map_or(Duration::MAX, |s| s.after);
+                let silent = last_message.elapsed();
+                if silent < after {
+                    stale_timer.as_mut().reset(last_message + after);
+                    continue;
+                }
+                rep.emit(EventKind::Stale { silent });
+                if staleness.is_some_and(|s| s.reconnect) {
+                    let end = close(&mut ws, CloseCause::Stale, "no message within the staleness window").await;
+                    return ended(end, stats, None);
+                }
+                stale_reported = true;
+                rep.signal(Signal::Unwell);
+            }
+
+            _ = ping_tick.tick() => {
+                ping_seq = ping_seq.wrapping_add(1);
+                let payload = ping_seq.to_be_bytes().to_vec();
+                match tokio::time::timeout(write_deadline, ws.send(Message::Ping(payload.into()))).await {
+                    Ok(Ok(())) => {
+                        let now = Instant::now();
+                        ping_sent = Some(now);
+                        pong_deadline.as_mut().reset(now + hb.pong_timeout);
+                    }
+                    Ok(Err(e)) => return ended(lost_or_closed(e), stats, None),
+                    Err(_) => {
+                        let end = close(&mut ws, CloseCause::PongTimeout, "write stalled").await;
+                        return ended(end, stats, None);
+                    }
+                }
+            }
+
+            _ = app_tick.tick(), if app.is_some() => {
+                let Some((cfg, _)) = app else { continue };
+                let len = cfg.payload.len() as u64;
+                match tokio::time::timeout(write_deadline, ws.send(Message::text(cfg.payload.clone()))).await {
+                    Ok(Ok(())) => {
+                        stats.messages_out += 1;
+                        stats.bytes_out += len;
+                        let now = Instant::now();
+                        app_sent = Some(now);
+                        app_deadline.as_mut().reset(now + cfg.timeout);
+                    }
+                    Ok(Err(e)) => return ended(lost_or_closed(e), stats, None),
+                    Err(_) => {
+                        let end = close(&mut ws, CloseCause::AppPongTimeout, "write stalled").await;
+                        return ended(end, stats, None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    // Far enough never to fire, near enough not to overflow the timer wheel.
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+/// Errors that mean the connection is simply gone (no close frame): 1006.
+fn is_connection_loss(p: &ProtocolError) -> bool {
+    matches!(p, ProtocolError::ResetWithoutClosingHandshake)
+}
+
+fn lost_or_closed(e: WsError) -> SessionEnd {
+    let error = match e {
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            "connection closed without a close frame".to_owned()
+        }
+        WsError::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionReset => "connection reset by peer".to_owned(),
+            std::io::ErrorKind::BrokenPipe => "broken pipe".to_owned(),
+            std::io::ErrorKind::UnexpectedEof => "unexpected end of stream".to_owned(),
+            _ => io.to_string(),
+        },
+        WsError::ConnectionClosed | WsError::AlreadyClosed => "connection closed".to_owned(),
+        other => other.to_string(),
+    };
+    SessionEnd::Lost { error }
+}
+
+fn capacity_text(c: &CapacityError) -> String {
+    match c {
+        CapacityError::MessageTooLong { size, max_size } => {
+            format!("message of {size} bytes exceeds the limit of {max_size}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Closes the session from our side for `cause`, with the code that cause calls for.
+async fn close(ws: &mut WsStream, cause: CloseCause, reason: &str) -> SessionEnd {
+    let code = match cause {
+        CloseCause::User | CloseCause::DurationElapsed | CloseCause::Reconfigured => {
+            CloseCode::Normal
+        }
+        _ => CloseCode::Away,
+    };
+    close_with(ws, cause, code, reason).await
+}
+
+/// Sends our close frame and waits a bounded time for the server's answer. A dead peer is
+/// abandoned at the deadline: dropping the stream closes the TCP connection.
+async fn close_with(
+    ws: &mut WsStream,
+    cause: CloseCause,
+    code: CloseCode,
+    reason: &str,
+) -> SessionEnd {
+    let frame = CloseFrame {
+        code,
+        reason: reason.to_owned().into(),
+    };
+    let deadline = Instant::now() + CLOSE_REPLY_DEADLINE;
+    let sent = tokio::time::timeout_at(deadline, ws.close(Some(frame))).await;
+    let clean = matches!(sent, Ok(Ok(()))) && wait_close_reply(ws, deadline).await;
+    SessionEnd::ClosedByClient {
+        cause,
+        code: u16::from(code),
+        reason: reason.to_owned(),
+        clean,
+    }
+}
+
+/// Reads until the server's close frame (true) or the end, an error or the deadline (false).
+async fn wait_close_reply(ws: &mut WsStream, deadline: Instant) -> bool {
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Close(_)))) => return true,
+            Ok(Some(Ok(_))) => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// After the server's close frame: flush our reply and read to the end, within a deadline.
+async fn drain(ws: &mut WsStream) {
+    let deadline = Instant::now() + CLOSE_REPLY_DEADLINE;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, ws.next()).await {}
+}

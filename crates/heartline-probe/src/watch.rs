@@ -1,0 +1,285 @@
+//! Watching one endpoint for as long as asked: connect, run the session, classify its end,
+//! back off, reconnect — while obeying pause, resume, reconnect-now, update and stop.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+
+use heartline_core::{
+    CloseCause, Ended, Endpoint, EndpointId, Event, EventKind, HandshakeFailure, Health,
+    ReplyMatcher, Retry, SessionEnd, Signal, Timestamp,
+};
+
+use crate::connect::{Connector, Resolve};
+use crate::{session, Error, Result};
+
+/// Where a watched endpoint's events go. Must not block: the engine's sink drops for slow
+/// subscribers rather than stall sessions.
+pub trait Sink: Send + Sync {
+    fn emit(&self, event: Event);
+}
+
+impl<F: Fn(Event) + Send + Sync> Sink for F {
+    fn emit(&self, event: Event) {
+        self(event)
+    }
+}
+
+/// Instructions to a running watch.
+#[derive(Debug)]
+pub enum Control {
+    /// Close the session (cause: user) and wait for `Resume`.
+    Pause,
+    Resume,
+    /// Close the current session (cause: user) or skip the backoff wait, and connect now.
+    Reconnect,
+    /// Replace the endpoint's configuration; the session restarts (cause: reconfigured).
+    Update(Box<Probe>),
+    /// Close with this cause and end the watch.
+    Stop(CloseCause),
+}
+
+/// A validated endpoint ready to be watched: configuration, connector and compiled rules.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    endpoint: Endpoint,
+    connector: Connector,
+    matcher: Option<ReplyMatcher>,
+}
+
+impl Probe {
+    /// Validates the endpoint and prepares TLS and the handshake request.
+    pub fn new(endpoint: Endpoint, resolver: Arc<dyn Resolve>) -> Result<Self> {
+        let connector = Connector::new(&endpoint, resolver)?;
+        let matcher = match &endpoint.app_heartbeat {
+            Some(app) => Some(app.reply.compile().map_err(|problem| {
+                Error::Invalid(heartline_core::ConfigErrors(vec![
+                    heartline_core::FieldError {
+                        field: "app_heartbeat.reply".into(),
+                        problem,
+                    },
+                ]))
+            })?),
+            None => None,
+        };
+        Ok(Probe {
+            endpoint,
+            connector,
+            matcher,
+        })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    /// Watches the endpoint until `Stop` arrives or `controls` closes (cause: shutdown).
+    pub async fn watch(
+        self,
+        id: EndpointId,
+        mut controls: mpsc::Receiver<Control>,
+        sink: Arc<dyn Sink>,
+    ) {
+        let mut probe = self;
+        let mut rep = Reporter {
+            id,
+            sink,
+            health: Health::new(probe.endpoint.health),
+        };
+        // Failed attempts since the last healthy session; the next attempt is this + 1.
+        let mut streak: u32 = 0;
+        loop {
+            let attempt = streak + 1;
+            rep.emit(EventKind::Connecting { attempt });
+            let connected = tokio::select! {
+                biased;
+                control = controls.recv() => {
+                    match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
+                        Flow::Exit => return,
+                        Flow::Restart => { streak = 0; continue; }
+                    }
+                }
+                result = probe.connector.connect() => result,
+            };
+
+            let last = match connected {
+                Err(failure) => {
+                    rep.emit(EventKind::HandshakeFailed(failure.clone()));
+                    rep.signal(Signal::Failure);
+                    streak += 1;
+                    Last::Handshake(failure)
+                }
+                Ok((ws, handshake)) => {
+                    rep.emit(EventKind::Connected { attempt, handshake });
+                    let outcome = session::run(
+                        ws,
+                        &probe.endpoint,
+                        probe.matcher.as_ref(),
+                        &mut rep,
+                        &mut controls,
+                    )
+                    .await;
+                    let fault = outcome.end.cause().is_none_or(CloseCause::is_fault);
+                    rep.emit(EventKind::Closed {
+                        end: outcome.end.clone(),
+                        stats: outcome.stats,
+                    });
+                    if let Some(control) = outcome.control {
+                        match Flow::apply(control, &mut probe, &mut rep, &mut controls).await {
+                            Flow::Exit => return,
+                            Flow::Restart => {
+                                streak = 0;
+                                continue;
+                            }
+                        }
+                    }
+                    if !fault {
+                        // Closed by us without a control (controls channel gone): shut down.
+                        return;
+                    }
+                    rep.signal(Signal::Failure);
+                    if outcome.stats.duration >= probe.endpoint.reconnect.reset_after {
+                        streak = 0;
+                    } else {
+                        streak += 1;
+                    }
+                    Last::Session(outcome.end)
+                }
+            };
+
+            let ended = match &last {
+                Last::Session(end) => Ended::Session(end),
+                Last::Handshake(failure) => Ended::Handshake(failure),
+            };
+            let decision =
+                probe
+                    .endpoint
+                    .reconnect
+                    .decide(streak.max(1), ended, rand::random::<f64>());
+            match decision {
+                Retry::Stop { reason } => {
+                    rep.emit(EventKind::GaveUp { reason });
+                    rep.signal(Signal::GaveUp);
+                    // Nothing more happens until someone says so.
+                    let control = controls.recv().await;
+                    match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
+                        Flow::Exit => return,
+                        Flow::Restart => streak = 0,
+                    }
+                }
+                Retry::After { delay, reason } => {
+                    rep.emit(EventKind::ReconnectScheduled {
+                        attempt: streak + 1,
+                        delay,
+                        reason,
+                    });
+                    tokio::select! {
+                        biased;
+                        control = controls.recv() => {
+                            match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
+                                Flow::Exit => return,
+                                Flow::Restart => streak = 0,
+                            }
+                        }
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What ended the last attempt, owned.
+enum Last {
+    Session(SessionEnd),
+    Handshake(HandshakeFailure),
+}
+
+/// What the watch loop does after a control message.
+enum Flow {
+    Exit,
+    Restart,
+}
+
+impl Flow {
+    /// A control received while no session is open (connecting, backing off, given up).
+    async fn after(
+        control: Option<Control>,
+        probe: &mut Probe,
+        rep: &mut Reporter,
+        controls: &mut mpsc::Receiver<Control>,
+    ) -> Flow {
+        match control {
+            None => Flow::Exit,
+            Some(c) => Flow::apply(c, probe, rep, controls).await,
+        }
+    }
+
+    async fn apply(
+        control: Control,
+        probe: &mut Probe,
+        rep: &mut Reporter,
+        controls: &mut mpsc::Receiver<Control>,
+    ) -> Flow {
+        match control {
+            Control::Stop(_) => Flow::Exit,
+            Control::Reconnect | Control::Resume => {
+                rep.signal(Signal::Resume);
+                Flow::Restart
+            }
+            Control::Update(next) => {
+                rep.health.set_policy(next.endpoint.health);
+                *probe = *next;
+                Flow::Restart
+            }
+            Control::Pause => {
+                rep.signal(Signal::Pause);
+                loop {
+                    match controls.recv().await {
+                        None | Some(Control::Stop(_)) => return Flow::Exit,
+                        Some(Control::Resume | Control::Reconnect) => {
+                            rep.signal(Signal::Resume);
+                            return Flow::Restart;
+                        }
+                        Some(Control::Update(next)) => {
+                            rep.health.set_policy(next.endpoint.health);
+                            *probe = *next;
+                        }
+                        Some(Control::Pause) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Stamps and sends events, and keeps the health state machine in step with them.
+pub(crate) struct Reporter {
+    id: EndpointId,
+    sink: Arc<dyn Sink>,
+    health: Health,
+}
+
+impl Reporter {
+    pub(crate) fn emit(&self, kind: EventKind) {
+        self.sink.emit(Event {
+            at: Timestamp::from_system(SystemTime::now()),
+            endpoint: self.id,
+            kind,
+        });
+    }
+
+    pub(crate) fn signal(&mut self, signal: Signal) {
+        if let Some(t) = self.health.apply(signal) {
+            self.emit(EventKind::StateChanged {
+                from: t.from,
+                to: t.to,
+            });
+        }
+    }
+}
