@@ -105,6 +105,8 @@ pub struct Target {
     pub port: u16,
     /// Path and query as sent in the request line.
     pub resource: String,
+    /// The whole URL normalised and percent-encoded, as it goes on the wire.
+    pub url: String,
 }
 
 /// One invalid field and why.
@@ -513,6 +515,7 @@ fn parse_target(raw: &str) -> Result<Target, String> {
         host,
         port,
         resource,
+        url: url.as_str().to_owned(),
     })
 }
 
@@ -674,7 +677,8 @@ mod tests {
                 secure: true,
                 host: "example.com".into(),
                 port: 443,
-                resource: "/feed?x=1".into()
+                resource: "/feed?x=1".into(),
+                url: "wss://example.com/feed?x=1".into(),
             }
         );
         let t = parse_target("ws://[::1]:8080").unwrap();

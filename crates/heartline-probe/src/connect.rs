@@ -58,7 +58,6 @@ impl Resolve for SystemResolver {
 #[derive(Clone)]
 pub struct Connector {
     target: Target,
-    url: String,
     headers: Vec<(HeaderName, HeaderValue)>,
     subprotocols: Option<HeaderValue>,
     tls: Option<TlsConnector>,
@@ -124,7 +123,6 @@ impl Connector {
         };
         Ok(Connector {
             target,
-            url: endpoint.url.trim().to_owned(),
             headers,
             subprotocols,
             tls,
@@ -154,10 +152,10 @@ impl Connector {
             )
         };
 
-        // DNS
+        // DNS (none for an IP literal)
         let t = Instant::now();
-        let addrs = match self.target.host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, self.target.port)],
+        let (addrs, dns) = match self.target.host.parse::<IpAddr>() {
+            Ok(ip) => (vec![SocketAddr::new(ip, self.target.port)], Duration::ZERO),
             Err(_) => {
                 match timeout_at(
                     deadline,
@@ -175,11 +173,10 @@ impl Connector {
                             format!("{}: no addresses", self.target.host),
                         ))
                     }
-                    Ok(Ok(addrs)) => addrs,
+                    Ok(Ok(addrs)) => (addrs, t.elapsed()),
                 }
             }
         };
-        let dns = t.elapsed();
 
         // TCP: each address in turn until one answers.
         let t = Instant::now();
@@ -270,6 +267,7 @@ impl Connector {
 
     fn request(&self) -> std::result::Result<http::Request<()>, String> {
         let mut request = self
+            .target
             .url
             .as_str()
             .into_client_request()
