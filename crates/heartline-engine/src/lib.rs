@@ -1,1 +1,266 @@
-//! heartline-engine
+//! The engine: many watched endpoints at once, changed at run time, their events fanned out to
+//! any number of subscribers without a slow one ever stalling a session.
+//!
+//! ```text
+//! Engine::add ─▶ Probe::watch task per endpoint ─▶ sink ─┬▶ live Status (per endpoint)
+//!      ▲                                                 └▶ broadcast ring ─▶ Subscription…
+//!      └── pause / resume / reconnect / update / remove (Control over mpsc)
+//! ```
+//! Invariant: sessions never wait on subscribers. The ring overwrites the oldest events and a
+//! lagging subscriber is told how many it missed ([`Delivery::Missed`]).
+
+mod status;
+
+pub use status::Status;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use heartline_core::{CloseCause, Endpoint, EndpointId, Event};
+use heartline_probe::{Control, Probe, Resolve, SystemResolver};
+
+/// Why an engine call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Probe(#[from] heartline_probe::Error),
+    #[error("no endpoint {0}")]
+    UnknownEndpoint(EndpointId),
+    #[error("endpoint {0} already exists")]
+    DuplicateId(EndpointId),
+    #[error("endpoint {0} stopped unexpectedly")]
+    Stopped(EndpointId),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Events kept for subscribers that fall behind; older ones are counted as missed.
+    pub event_capacity: usize,
+    pub resolver: Arc<dyn Resolve>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            event_capacity: 8192,
+            resolver: Arc::new(SystemResolver),
+        }
+    }
+}
+
+/// Watches many endpoints. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Engine {
+    events: broadcast::Sender<Event>,
+    endpoints: Mutex<BTreeMap<EndpointId, Entry>>,
+    next_id: AtomicU64,
+    resolver: Arc<dyn Resolve>,
+}
+
+struct Entry {
+    endpoint: Endpoint,
+    controls: mpsc::Sender<Control>,
+    status: Arc<Mutex<Status>>,
+    task: JoinHandle<()>,
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Event(Event),
+    /// The subscriber fell behind and this many events were dropped for it.
+    Missed(u64),
+}
+
+/// A stream of every endpoint's events.
+#[derive(Debug)]
+pub struct Subscription(broadcast::Receiver<Event>);
+
+impl Subscription {
+    /// The next event, or how many were missed; `None` once the engine is gone.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        match self.0.recv().await {
+            Ok(e) => Some(Delivery::Event(e)),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(Delivery::Missed(n)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+/// How long `remove` and `shutdown` wait for sessions to close before abandoning them.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(3);
+
+impl Engine {
+    pub fn new(options: EngineOptions) -> Self {
+        let (events, _) = broadcast::channel(options.event_capacity.max(16));
+        Engine {
+            events,
+            endpoints: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            resolver: options.resolver,
+        }
+    }
+
+    /// Subscribes to every event from now on.
+    pub fn subscribe(&self) -> Subscription {
+        Subscription(self.events.subscribe())
+    }
+
+    /// Starts watching a new endpoint; returns its id. Must run inside a tokio runtime.
+    pub fn add(&self, endpoint: Endpoint) -> Result<EndpointId> {
+        let id = EndpointId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.insert(id, endpoint)?;
+        Ok(id)
+    }
+
+    /// Starts watching an endpoint under a caller-chosen id (e.g. one from a database).
+    pub fn insert(&self, id: EndpointId, endpoint: Endpoint) -> Result<()> {
+        let probe = Probe::new(endpoint.clone(), self.resolver.clone())?;
+        let mut map = self.lock();
+        if map.contains_key(&id) {
+            return Err(Error::DuplicateId(id));
+        }
+        self.next_id.fetch_max(id.0 + 1, Ordering::Relaxed);
+        let status = Arc::new(Mutex::new(Status::default()));
+        let (controls, rx) = mpsc::channel(16);
+        let events = self.events.clone();
+        let live = status.clone();
+        let sink = Arc::new(move |event: Event| {
+            if let Ok(mut s) = live.lock() {
+                s.observe(&event);
+            }
+            // No receivers is fine: nobody is listening right now.
+            let _ = events.send(event);
+        });
+        let task = tokio::spawn(probe.watch(id, rx, sink));
+        map.insert(
+            id,
+            Entry {
+                endpoint,
+                controls,
+                status,
+                task,
+            },
+        );
+        Ok(())
+    }
+
+    /// Replaces an endpoint's configuration; its session restarts with the new one.
+    pub async fn update(&self, id: EndpointId, endpoint: Endpoint) -> Result<()> {
+        let probe = Probe::new(endpoint.clone(), self.resolver.clone())?;
+        let controls = {
+            let mut map = self.lock();
+            let entry = map.get_mut(&id).ok_or(Error::UnknownEndpoint(id))?;
+            entry.endpoint = endpoint;
+            entry.controls.clone()
+        };
+        send(id, &controls, Control::Update(Box::new(probe))).await
+    }
+
+    pub async fn pause(&self, id: EndpointId) -> Result<()> {
+        self.control(id, Control::Pause).await
+    }
+
+    pub async fn resume(&self, id: EndpointId) -> Result<()> {
+        self.control(id, Control::Resume).await
+    }
+
+    /// Closes the current session (or skips the backoff wait) and connects now.
+    pub async fn reconnect(&self, id: EndpointId) -> Result<()> {
+        self.control(id, Control::Reconnect).await
+    }
+
+    /// Stops watching an endpoint; its session closes with cause `user`.
+    pub async fn remove(&self, id: EndpointId) -> Result<Endpoint> {
+        let entry = self.lock().remove(&id).ok_or(Error::UnknownEndpoint(id))?;
+        stop(id, entry.controls, entry.task, CloseCause::User).await;
+        Ok(entry.endpoint)
+    }
+
+    /// The watched endpoints, by id.
+    pub fn endpoints(&self) -> Vec<(EndpointId, Endpoint)> {
+        self.lock()
+            .iter()
+            .map(|(id, e)| (*id, e.endpoint.clone()))
+            .collect()
+    }
+
+    /// The live status of every endpoint, by id.
+    pub fn statuses(&self) -> Vec<(EndpointId, Status)> {
+        self.lock()
+            .iter()
+            .map(|(id, e)| (*id, e.status.lock().map(|s| s.clone()).unwrap_or_default()))
+            .collect()
+    }
+
+    /// Stops every endpoint with `cause` (shutdown, or duration elapsed) and waits for their
+    /// sessions to close, at most [`STOP_DEADLINE`] in all.
+    pub async fn stop_all(&self, cause: CloseCause) {
+        let entries = std::mem::take(&mut *self.lock());
+        for entry in entries.values() {
+            let _ = entry.controls.send(Control::Stop(cause)).await;
+        }
+        // The tasks close concurrently; awaiting them in turn costs only the slowest.
+        let deadline = tokio::time::Instant::now() + STOP_DEADLINE;
+        for (id, mut entry) in entries {
+            if tokio::time::timeout_at(deadline, &mut entry.task)
+                .await
+                .is_err()
+            {
+                tracing::warn!(endpoint = %id, "session did not close in time; abandoning it");
+                entry.task.abort();
+            }
+        }
+    }
+
+    async fn control(&self, id: EndpointId, control: Control) -> Result<()> {
+        let controls = self
+            .lock()
+            .get(&id)
+            .map(|e| e.controls.clone())
+            .ok_or(Error::UnknownEndpoint(id))?;
+        send(id, &controls, control).await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<EndpointId, Entry>> {
+        // A panic while holding this lock leaves plain data behind; keep going with it.
+        self.endpoints
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        for entry in self.lock().values() {
+            entry.task.abort();
+        }
+    }
+}
+
+async fn send(id: EndpointId, controls: &mpsc::Sender<Control>, control: Control) -> Result<()> {
+    controls.send(control).await.map_err(|_| Error::Stopped(id))
+}
+
+async fn stop(
+    id: EndpointId,
+    controls: mpsc::Sender<Control>,
+    mut task: JoinHandle<()>,
+    cause: CloseCause,
+) {
+    let _ = controls.send(Control::Stop(cause)).await;
+    if tokio::time::timeout(STOP_DEADLINE, &mut task)
+        .await
+        .is_err()
+    {
+        tracing::warn!(endpoint = %id, "session did not close in time; abandoning it");
+        task.abort();
+    }
+}
