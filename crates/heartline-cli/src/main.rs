@@ -1,1 +1,91 @@
-fn main() {}
+//! The `heartline` command.
+
+mod output;
+mod probe;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "heartline",
+    version,
+    about = "Watch WebSocket endpoints the way their users experience them",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Open a real session to one endpoint, heartbeat it and print every event.
+    Probe(probe::ProbeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+            return usage_error(&first_line(&e.to_string()));
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEARTLINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("heartline: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Probe(args) => match runtime.block_on(probe::run(args)) {
+            Ok(code) => code,
+            Err(probe::Failure::Usage(reason)) => usage_error(&reason),
+            Err(probe::Failure::Other(e)) => {
+                eprintln!("heartline: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// Bad usage: one line on stderr, exit status 2.
+fn usage_error(reason: &str) -> ExitCode {
+    eprintln!("heartline: {reason} (see heartline --help)");
+    ExitCode::from(2)
+}
+
+/// The first line of a clap error, with the line after it when the first ends in a colon
+/// (as in "the following required arguments were not provided:").
+fn first_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid usage")
+        .trim_start_matches("error: ");
+    match (first.ends_with(':'), lines.next()) {
+        (true, Some(next)) => format!("{first} {next}"),
+        _ => first.to_owned(),
+    }
+}

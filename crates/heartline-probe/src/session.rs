@@ -27,6 +27,8 @@ pub(crate) struct Outcome {
 
 /// Longest wait for the server's answer to our close frame before we drop the connection.
 const CLOSE_REPLY_DEADLINE: Duration = Duration::from_secs(1);
+/// The same for a peer that stopped answering heartbeats.
+const DEAD_PEER_CLOSE_DEADLINE: Duration = Duration::from_millis(100);
 
 /// Runs one session until it ends; emits heartbeat events through `rep` as they happen.
 pub(crate) async fn run(
@@ -301,6 +303,15 @@ fn capacity_text(c: &CapacityError) -> String {
     }
 }
 
+/// How long to wait for the server's close reply. A peer that stopped answering heartbeats is
+/// presumed dead: it gets only a moment before the connection is dropped.
+fn close_reply_deadline(cause: CloseCause) -> Duration {
+    match cause {
+        CloseCause::PongTimeout | CloseCause::AppPongTimeout => DEAD_PEER_CLOSE_DEADLINE,
+        _ => CLOSE_REPLY_DEADLINE,
+    }
+}
+
 /// Closes the session from our side for `cause`, with the code that cause calls for.
 async fn close(ws: &mut WsStream, cause: CloseCause, reason: &str) -> SessionEnd {
     let code = match cause {
@@ -324,7 +335,7 @@ async fn close_with(
         code,
         reason: reason.to_owned().into(),
     };
-    let deadline = Instant::now() + CLOSE_REPLY_DEADLINE;
+    let deadline = Instant::now() + close_reply_deadline(cause);
     let sent = tokio::time::timeout_at(deadline, ws.close(Some(frame))).await;
     let clean = matches!(sent, Ok(Ok(()))) && wait_close_reply(ws, deadline).await;
     SessionEnd::ClosedByClient {

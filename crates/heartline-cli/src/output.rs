@@ -1,0 +1,274 @@
+//! How `probe` prints events: a readable live log, or one JSON object per line.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use heartline_core::{close_code, Endpoint, Event, EventKind, FailedPhase, SessionEnd};
+
+use crate::probe::Verdict;
+
+pub trait Printer {
+    fn start(&mut self) -> io::Result<()>;
+    fn event(&mut self, event: &Event) -> io::Result<()>;
+    fn finish(&mut self, verdict: &Verdict) -> io::Result<()>;
+}
+
+/// Milliseconds with microsecond precision, as JSON numbers.
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+fn timestamp(event: &Event) -> String {
+    humantime::format_rfc3339_millis(event.at.to_system()).to_string()
+}
+
+/// The event as the JSON object documented in the README.
+pub fn event_json(event: &Event) -> Value {
+    let mut v = match &event.kind {
+        EventKind::Connecting { attempt } => json!({ "attempt": attempt }),
+        EventKind::Connected { attempt, handshake } => json!({
+            "attempt": attempt,
+            "peer": handshake.peer.to_string(),
+            "phases_ms": {
+                "dns": millis(handshake.phases.dns),
+                "tcp": millis(handshake.phases.tcp),
+                "tls": handshake.phases.tls.map(millis),
+                "upgrade": millis(handshake.phases.upgrade),
+            },
+            "subprotocol": handshake.subprotocol,
+            "extensions": handshake.extensions,
+        }),
+        EventKind::Rtt { kind, rtt } => json!({ "kind": kind.as_str(), "ms": millis(*rtt) }),
+        EventKind::PongMissed { kind, missed } => {
+            json!({ "kind": kind.as_str(), "missed": missed })
+        }
+        EventKind::Stale { silent } => json!({ "silent_ms": millis(*silent) }),
+        EventKind::Closed { end, stats } => json!({
+            "code": end.code(),
+            "reason": end.reason(),
+            "initiator": end.initiator().as_str(),
+            "clean": end.clean(),
+            "cause": end.cause().map(|c| c.as_str()),
+            "session_ms": millis(stats.duration),
+            "messages_in": stats.messages_in,
+            "bytes_in": stats.bytes_in,
+            "messages_out": stats.messages_out,
+            "bytes_out": stats.bytes_out,
+        }),
+        EventKind::HandshakeFailed(f) => {
+            let mut v = json!({
+                "phase": f.phase.as_str(),
+                "status": f.phase.status(),
+                "error": f.error,
+                "elapsed_ms": millis(f.elapsed),
+            });
+            if let FailedPhase::Timeout { during } = f.phase {
+                v["during"] = json!(during.as_str());
+            }
+            v
+        }
+        EventKind::ReconnectScheduled {
+            attempt,
+            delay,
+            reason,
+        } => json!({
+            "attempt": attempt,
+            "delay_ms": millis(*delay),
+            "reason": reason.as_str(),
+        }),
+        EventKind::GaveUp { reason } => json!({ "reason": reason }),
+        EventKind::StateChanged { from, to } => json!({ "from": from.as_str(), "to": to.as_str() }),
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("ts".into(), json!(timestamp(event)));
+    out.insert("event".into(), json!(event.kind.name()));
+    if let Value::Object(fields) = v.take() {
+        out.extend(fields);
+    }
+    Value::Object(out)
+}
+
+pub struct Json<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Json<W> {
+    pub fn new(out: W) -> Self {
+        Json { out }
+    }
+}
+
+impl<W: Write> Printer for Json<W> {
+    fn start(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        writeln!(self.out, "{}", event_json(event))?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self, _verdict: &Verdict) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+pub struct Human<W: Write> {
+    out: W,
+    title: String,
+}
+
+impl<W: Write> Human<W> {
+    pub fn new(out: W, endpoint: &Endpoint) -> Self {
+        let hb = endpoint.heartbeat;
+        let title = format!(
+            "probing {} (ping every {}, pong timeout {}, times in UTC)",
+            endpoint.display_url(),
+            heartline_core::format_duration(hb.ping_interval),
+            heartline_core::format_duration(hb.pong_timeout),
+        );
+        Human { out, title }
+    }
+}
+
+fn ms_text(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 10_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// One readable line for an event (without the time).
+pub fn describe(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Connecting { attempt } => format!("attempt {attempt}"),
+        EventKind::Connected { handshake, .. } => {
+            let p = handshake.phases;
+            let mut line = format!(
+                "{} · dns {} · tcp {} · tls {} · upgrade {}",
+                handshake.peer,
+                ms_text(p.dns),
+                ms_text(p.tcp),
+                p.tls.map_or_else(|| "–".to_owned(), ms_text),
+                ms_text(p.upgrade)
+            );
+            if let Some(sp) = &handshake.subprotocol {
+                line.push_str(&format!(" · subprotocol {sp}"));
+            }
+            if !handshake.extensions.is_empty() {
+                line.push_str(&format!(
+                    " · extensions {}",
+                    handshake.extensions.join(", ")
+                ));
+            }
+            line
+        }
+        EventKind::Rtt { kind, rtt } => format!("{} {}", kind.as_str(), ms_text(*rtt)),
+        EventKind::PongMissed { kind, missed } => {
+            format!("{} reply missing ({missed} in a row)", kind.as_str())
+        }
+        EventKind::Stale { silent } => format!("no message for {}", ms_text(*silent)),
+        EventKind::Closed { end, stats } => {
+            let who = match end {
+                SessionEnd::ClosedByServer { .. } => "by server".to_owned(),
+                SessionEnd::ClosedByClient { cause, .. } => {
+                    format!("by us ({})", cause.as_str().replace('_', " "))
+                }
+                SessionEnd::Lost { .. } => "connection lost, no close frame".to_owned(),
+            };
+            // Our own close reason only repeats the cause.
+            let reason = if matches!(end, SessionEnd::ClosedByClient { .. }) {
+                ""
+            } else {
+                end.reason()
+            };
+            format!(
+                "{} ({}){} {who}, {}, after {} · {} messages in",
+                end.code(),
+                close_code::meaning(end.code()),
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" \"{reason}\"")
+                },
+                if end.clean() { "clean" } else { "not clean" },
+                ms_text(stats.duration),
+                stats.messages_in,
+            )
+        }
+        EventKind::HandshakeFailed(f) => format!("{f} (after {})", ms_text(f.elapsed)),
+        EventKind::ReconnectScheduled {
+            attempt,
+            delay,
+            reason,
+        } => {
+            format!(
+                "attempt {attempt} in {} ({})",
+                ms_text(*delay),
+                reason.as_str().replace('_', " ")
+            )
+        }
+        EventKind::GaveUp { reason } => reason.clone(),
+        EventKind::StateChanged { from, to } => format!("{from} → {to}"),
+    }
+}
+
+impl<W: Write> Printer for Human<W> {
+    fn start(&mut self) -> io::Result<()> {
+        writeln!(self.out, "{}", self.title)?;
+        self.out.flush()
+    }
+
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        let ts = timestamp(event);
+        // "2026-11-21T10:57:01.123Z" → "10:57:01.123"
+        let time = ts.get(11..23).unwrap_or(&ts);
+        let name = match &event.kind {
+            EventKind::StateChanged { .. } => "state",
+            EventKind::ReconnectScheduled { .. } => "reconnect",
+            EventKind::HandshakeFailed(_) => "failed",
+            EventKind::PongMissed { .. } => "missed",
+            other => other.name(),
+        };
+        writeln!(self.out, "{time}  {name:<10}  {}", describe(&event.kind))?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self, verdict: &Verdict) -> io::Result<()> {
+        for (label, samples) in [
+            ("protocol rtt", &verdict.rtts),
+            ("app rtt", &verdict.app_rtts),
+        ] {
+            if samples.is_empty() {
+                continue;
+            }
+            let mut sorted = samples.clone();
+            sorted.sort_unstable();
+            let pick = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+            writeln!(
+                self.out,
+                "{label}: {} samples · min {} · p50 {} · p95 {} · max {}",
+                sorted.len(),
+                ms_text(sorted[0]),
+                ms_text(pick(0.5)),
+                ms_text(pick(0.95)),
+                ms_text(sorted[sorted.len() - 1]),
+            )?;
+        }
+        let summary = if verdict.healthy() {
+            "healthy for the whole run".to_owned()
+        } else if !verdict.connected {
+            "never connected".to_owned()
+        } else {
+            format!("not healthy: {}", verdict.problems().join(", "))
+        };
+        writeln!(self.out, "{summary}")?;
+        self.out.flush()
+    }
+}

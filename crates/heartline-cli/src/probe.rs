@@ -1,0 +1,369 @@
+//! `heartline probe`: one endpoint, watched live from the terminal.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::sync::mpsc;
+
+use heartline_core::{
+    AppHeartbeat, CloseCause, Endpoint, EndpointId, Event, EventKind, Header, ReplyMatch,
+    Staleness, State,
+};
+use heartline_probe::{Control, Probe, SystemResolver};
+
+use crate::output::{Human, Json, Printer};
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// ws:// or wss:// URL of the endpoint.
+    pub url: String,
+    /// Handshake header `Name: value` (repeatable). Values of credential headers are never printed.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Subprotocol to offer (repeatable, in preference order).
+    #[arg(long = "subprotocol", value_name = "P")]
+    pub subprotocols: Vec<String>,
+    /// Protocol ping interval.
+    #[arg(long, value_name = "D", default_value = "5s", value_parser = duration)]
+    pub ping_interval: Duration,
+    /// How long to wait for each pong.
+    #[arg(long, value_name = "D", default_value = "2s", value_parser = duration)]
+    pub pong_timeout: Duration,
+    /// Consecutive missed pongs tolerated before the session is closed.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub misses_allowed: u32,
+    /// Application heartbeat payload to send (text).
+    #[arg(long, value_name = "PAYLOAD", requires = "app_reply")]
+    pub app_ping: Option<String>,
+    /// Recognise the application reply by this substring.
+    #[arg(long, value_name = "TEXT", group = "app_reply")]
+    pub app_pong_match: Option<String>,
+    /// Recognise the application reply by this regular expression.
+    #[arg(long, value_name = "REGEX", group = "app_reply")]
+    pub app_pong_regex: Option<String>,
+    /// Recognise the application reply by a JSON field, e.g. `type=pong` or `data.op=hb`.
+    #[arg(long, value_name = "PATH=VALUE", group = "app_reply")]
+    pub app_pong_json: Option<String>,
+    /// Application heartbeat interval (default: the ping interval).
+    #[arg(long, value_name = "D", value_parser = duration)]
+    pub app_interval: Option<Duration>,
+    /// Application reply timeout (default: the pong timeout).
+    #[arg(long, value_name = "D", value_parser = duration)]
+    pub app_timeout: Option<Duration>,
+    /// Report the stream stale (and reconnect) when no message arrives for this long.
+    #[arg(long, value_name = "D", value_parser = duration)]
+    pub stale_after: Option<Duration>,
+    /// Message to send after every handshake, e.g. a subscribe frame (repeatable).
+    #[arg(long = "send", value_name = "MSG")]
+    pub send: Vec<String>,
+    /// Deadline for DNS, TCP, TLS and the HTTP upgrade together.
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = duration)]
+    pub handshake_timeout: Duration,
+    /// Stop after this long (closing cleanly); without it, run until the session ends or Ctrl-C.
+    #[arg(long = "for", value_name = "D", value_parser = duration)]
+    pub run_for: Option<Duration>,
+    /// Reconnect with backoff after the session ends instead of exiting.
+    #[arg(long)]
+    pub reconnect: bool,
+    /// Accept any TLS certificate (self-signed test servers only).
+    #[arg(long, conflicts_with = "ca_file")]
+    pub insecure: bool,
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Round trips above this count as Degraded.
+    #[arg(long, value_name = "D", default_value = "1s", value_parser = duration)]
+    pub degraded_rtt: Duration,
+    /// One JSON object per event per line instead of the readable log.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    heartline_core::parse_duration(text)
+}
+
+/// How `probe` can fail before or outside the watch.
+pub enum Failure {
+    /// Exit 2 with this one-line reason.
+    Usage(String),
+    Other(anyhow::Error),
+}
+
+impl ProbeArgs {
+    /// The endpoint these arguments describe, validated.
+    fn endpoint(&self) -> Result<Endpoint, Failure> {
+        let mut e = Endpoint::new(
+            heartline_core::endpoint::redact_url(&self.url),
+            self.url.clone(),
+        );
+        for line in &self.headers {
+            e.headers.push(
+                Header::parse_line(line)
+                    .map_err(|why| Failure::Usage(format!("--header: {why}")))?,
+            );
+        }
+        e.subprotocols = self.subprotocols.clone();
+        e.heartbeat.ping_interval = self.ping_interval;
+        e.heartbeat.pong_timeout = self.pong_timeout;
+        e.heartbeat.misses_allowed = self.misses_allowed;
+        e.health.degraded_rtt = Some(self.degraded_rtt);
+        e.handshake_timeout = self.handshake_timeout;
+        e.on_connect = self.send.clone();
+        e.tls.insecure = self.insecure;
+        e.tls.ca_file = self.ca_file.clone();
+        e.reconnect.enabled = self.reconnect;
+        e.staleness = self.stale_after.map(|after| Staleness {
+            after,
+            reconnect: true,
+        });
+        if let Some(payload) = &self.app_ping {
+            let reply = if let Some(text) = &self.app_pong_match {
+                ReplyMatch::Contains(text.clone())
+            } else if let Some(re) = &self.app_pong_regex {
+                ReplyMatch::Regex(re.clone())
+            } else if let Some(spec) = &self.app_pong_json {
+                let (path, equals) = spec.split_once('=').ok_or_else(|| {
+                    Failure::Usage(format!("--app-pong-json: `{spec}` is not PATH=VALUE"))
+                })?;
+                ReplyMatch::JsonField {
+                    path: path.trim().into(),
+                    equals: equals.trim().into(),
+                }
+            } else {
+                return Err(Failure::Usage(
+                    "--app-ping needs --app-pong-match, --app-pong-regex or --app-pong-json".into(),
+                ));
+            };
+            e.app_heartbeat = Some(AppHeartbeat {
+                payload: payload.clone(),
+                reply,
+                interval: self.app_interval.unwrap_or(self.ping_interval),
+                timeout: self.app_timeout.unwrap_or(self.pong_timeout),
+                misses_allowed: self.misses_allowed,
+            });
+        } else if self.app_pong_match.is_some()
+            || self.app_pong_regex.is_some()
+            || self.app_pong_json.is_some()
+        {
+            return Err(Failure::Usage(
+                "an --app-pong-* rule needs --app-ping".into(),
+            ));
+        }
+        e.validate()
+            .map_err(|errs| Failure::Usage(option_names(&errs.to_string())))?;
+        Ok(e)
+    }
+}
+
+/// Speaks of the options the user typed rather than internal field names.
+fn option_names(text: &str) -> String {
+    [
+        ("heartbeat.ping_interval", "--ping-interval"),
+        ("heartbeat.pong_timeout", "--pong-timeout"),
+        ("heartbeat.misses_allowed", "--misses-allowed"),
+        ("app_heartbeat.payload", "--app-ping"),
+        ("app_heartbeat.reply", "--app-pong-*"),
+        ("app_heartbeat.interval", "--app-interval"),
+        ("app_heartbeat.timeout", "--app-timeout"),
+        ("staleness.after", "--stale-after"),
+        ("handshake_timeout", "--handshake-timeout"),
+        ("subprotocols", "--subprotocol"),
+        ("headers", "--header"),
+        ("on_connect", "--send"),
+        ("health.degraded_rtt", "--degraded-rtt"),
+    ]
+    .iter()
+    .fold(text.replace("url:", "URL:"), |acc, (field, flag)| {
+        acc.replace(field, flag)
+    })
+}
+
+/// Watches the endpoint, printing events, until the run ends; returns the exit status.
+pub async fn run(args: ProbeArgs) -> Result<ExitCode, Failure> {
+    let endpoint = args.endpoint()?;
+    let probe = Probe::new(endpoint.clone(), Arc::new(SystemResolver)).map_err(|e| match e {
+        heartline_probe::Error::Invalid(errs) => Failure::Usage(option_names(&errs.to_string())),
+        heartline_probe::Error::CaFile { .. } => Failure::Usage(format!("--ca-file: {e}")),
+        other => Failure::Other(other.into()),
+    })?;
+
+    let (tx, mut events) = mpsc::unbounded_channel::<Event>();
+    let (controls, rx) = mpsc::channel(4);
+    let sink = Arc::new(move |e: Event| {
+        let _ = tx.send(e);
+    });
+    let watch = tokio::spawn(probe.watch(EndpointId(1), rx, sink));
+
+    let mut printer: Box<dyn Printer> = if args.json {
+        Box::new(Json::new(std::io::stdout()))
+    } else {
+        Box::new(Human::new(std::io::stdout(), &endpoint))
+    };
+    printer.start().map_err(|e| Failure::Other(e.into()))?;
+
+    let deadline = args.run_for.map(|d| tokio::time::Instant::now() + d);
+    let mut verdict = Verdict::default();
+    let mut stopping = false;
+    let mut interrupted = pin_signal();
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = sleep_until_opt(deadline), if !stopping => {
+                stopping = true;
+                let _ = controls.send(Control::Stop(CloseCause::DurationElapsed)).await;
+                continue;
+            }
+            cause = &mut interrupted, if !stopping => {
+                stopping = true;
+                let _ = controls.send(Control::Stop(cause)).await;
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
+        verdict.observe(&event.kind);
+        if let Err(e) = printer.event(&event) {
+            // stdout closed (e.g. piped into `head`): stop quietly.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                watch.abort();
+                return Ok(exit_code(&verdict));
+            }
+            return Err(Failure::Other(e.into()));
+        }
+        let ends_run = match &event.kind {
+            EventKind::Closed { end, .. } => {
+                stopping || !args.reconnect || end.cause().is_some_and(|c| !c.is_fault())
+            }
+            EventKind::HandshakeFailed(_) => !args.reconnect,
+            EventKind::GaveUp { .. } => true,
+            _ => false,
+        };
+        if ends_run {
+            break;
+        }
+    }
+    drop(controls);
+    watch.abort();
+    match printer.finish(&verdict) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Other(e.into())),
+        _ => Ok(exit_code(&verdict)),
+    }
+}
+
+fn exit_code(verdict: &Verdict) -> ExitCode {
+    if verdict.healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Whether the endpoint stayed healthy for the whole run, and what went wrong if not.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    pub connected: bool,
+    pub failed_attempts: u32,
+    pub missed_replies: u32,
+    pub stale: u32,
+    pub sessions_lost: u32,
+    pub unhealthy_states: u32,
+    pub rtts: Vec<Duration>,
+    pub app_rtts: Vec<Duration>,
+}
+
+/// Round trips kept for the closing summary; beyond this only the first ones are summarised.
+const MAX_SAMPLES: usize = 1_000_000;
+
+impl Verdict {
+    fn observe(&mut self, kind: &EventKind) {
+        match kind {
+            EventKind::Connected { .. } => self.connected = true,
+            EventKind::HandshakeFailed(_) => self.failed_attempts += 1,
+            EventKind::PongMissed { .. } => self.missed_replies += 1,
+            EventKind::Stale { .. } => self.stale += 1,
+            EventKind::Closed { end, .. } if end.cause().is_none_or(CloseCause::is_fault) => {
+                self.sessions_lost += 1
+            }
+            EventKind::StateChanged {
+                to: State::Down | State::Degraded,
+                ..
+            } => self.unhealthy_states += 1,
+            EventKind::Rtt { kind, rtt } => {
+                let v = match kind {
+                    heartline_core::PingKind::Protocol => &mut self.rtts,
+                    heartline_core::PingKind::App => &mut self.app_rtts,
+                };
+                if v.len() < MAX_SAMPLES {
+                    v.push(*rtt);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.connected && self.problems().is_empty()
+    }
+
+    /// What went wrong, in words, e.g. `["2 missed heartbeat replies"]`.
+    pub fn problems(&self) -> Vec<String> {
+        [
+            (
+                self.failed_attempts,
+                "failed connection attempt",
+                "failed connection attempts",
+            ),
+            (
+                self.missed_replies,
+                "missed heartbeat reply",
+                "missed heartbeat replies",
+            ),
+            (self.stale, "stale period", "stale periods"),
+            (self.sessions_lost, "session lost", "sessions lost"),
+            (
+                self.unhealthy_states,
+                "change to Degraded or Down",
+                "changes to Degraded or Down",
+            ),
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect()
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves with the close cause on Ctrl-C (user) or SIGTERM (shutdown).
+fn pin_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = CloseCause> + Send>> {
+    Box::pin(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => tokio::select! {
+                    _ = tokio::signal::ctrl_c() => CloseCause::User,
+                    _ = term.recv() => CloseCause::Shutdown,
+                },
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    CloseCause::User
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            CloseCause::User
+        }
+    })
+}

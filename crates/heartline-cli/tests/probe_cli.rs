@@ -1,0 +1,297 @@
+//! `heartline probe` as a user runs it: the real binary against the lab on loopback.
+
+use std::process::{Command, Output};
+
+use heartline_lab::Lab;
+use serde_json::Value;
+
+const FAST: &[&str] = &["--ping-interval", "150ms", "--pong-timeout", "80ms"];
+
+async fn heartline(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_heartline"))
+            .args(&args)
+            .output()
+            .expect("run heartline")
+    })
+    .await
+    .unwrap()
+}
+
+fn args(url: String, extra: &[&str]) -> Vec<String> {
+    let mut v = vec!["probe".to_owned(), url];
+    v.extend(FAST.iter().chain(extra).map(|s| s.to_string()));
+    v
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+fn events<'a>(lines: &'a [Value], name: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|v| v["event"] == name).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_run_prints_documented_json_and_exits_zero() {
+    let lab = Lab::start().await.unwrap();
+    let out = heartline(args(
+        lab.ws_url("/echo"),
+        &["--for", "700ms", "--json", "--subprotocol", "chat"],
+    ))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    for v in &lines {
+        let ts = v["ts"].as_str().expect("ts");
+        assert!(
+            ts.ends_with('Z') && ts.len() == 24,
+            "RFC 3339 UTC with milliseconds: {ts}"
+        );
+    }
+    let connected = events(&lines, "connected")[0];
+    let phases = &connected["phases_ms"];
+    assert!(
+        phases["dns"].is_number() && phases["tcp"].is_number() && phases["upgrade"].is_number()
+    );
+    assert!(phases["tls"].is_null(), "ws:// has no TLS phase");
+    assert_eq!(connected["subprotocol"], "chat");
+    assert!(connected["extensions"].is_array());
+    let state = events(&lines, "state")[0];
+    assert_eq!(
+        (&state["from"], &state["to"]),
+        (&Value::from("connecting"), &Value::from("up"))
+    );
+    let rtts = events(&lines, "rtt");
+    assert!(rtts.len() >= 3, "{lines:?}");
+    assert!(rtts
+        .iter()
+        .all(|r| r["kind"] == "protocol" && r["ms"].as_f64().is_some()));
+    let closed = events(&lines, "closed");
+    assert_eq!(closed.len(), 1);
+    let c = closed[0];
+    assert_eq!(c["code"], 1000);
+    assert_eq!(c["initiator"], "client");
+    assert_eq!(c["cause"], "duration_elapsed");
+    assert_eq!(c["clean"], true);
+    assert!(c["session_ms"].as_f64().unwrap() >= 600.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_close_is_a_failure_with_code_reason_and_initiator() {
+    let lab = Lab::start().await.unwrap();
+    let out = heartline(args(
+        lab.ws_url("/close?code=4001&reason=kicked&after=100ms"),
+        &["--json"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    let c = events(&lines, "closed")[0];
+    assert_eq!(
+        (&c["code"], &c["reason"], &c["initiator"], &c["clean"]),
+        (
+            &Value::from(4001),
+            &Value::from("kicked"),
+            &Value::from("server"),
+            &Value::from(true)
+        )
+    );
+    assert!(c["cause"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_and_reconnects_are_reported() {
+    let lab = Lab::start().await.unwrap();
+    let out = heartline(args(
+        lab.ws_url("/reject?status=503"),
+        &["--json", "--reconnect", "--for", "600ms"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    let f = events(&lines, "handshake_failed")[0];
+    assert_eq!(
+        (&f["phase"], &f["status"]),
+        (&Value::from("http"), &Value::from(503))
+    );
+    let r = events(&lines, "reconnect_scheduled")[0];
+    assert_eq!(r["attempt"], 2);
+    assert!(r["delay_ms"].as_f64().unwrap() <= 500.0);
+
+    let out = heartline(args(lab.ws_url("/mute?after=200ms"), &["--json"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert_eq!(events(&lines, "pong_missed")[0]["missed"], 1);
+    let c = events(&lines, "closed")[0];
+    assert_eq!(
+        (&c["cause"], &c["initiator"], &c["code"]),
+        (
+            &Value::from("pong_timeout"),
+            &Value::from("client"),
+            &Value::from(1001)
+        )
+    );
+
+    let out = heartline(args(lab.ws_url("/drop?after=100ms"), &["--json"])).await;
+    let c = &events(&json_lines(&out), "closed")[0].clone();
+    assert_eq!(
+        (&c["code"], &c["initiator"], &c["clean"]),
+        (
+            &Value::from(1006),
+            &Value::from("network"),
+            &Value::from(false)
+        )
+    );
+
+    let out = heartline(args(
+        lab.ws_url("/silent?rate=20&after=150ms"),
+        &["--json", "--stale-after", "300ms"],
+    ))
+    .await;
+    let lines = json_lines(&out);
+    assert!(events(&lines, "stale")[0]["silent_ms"].as_f64().unwrap() >= 300.0);
+    assert_eq!(events(&lines, "closed")[0]["cause"], "stale");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_heartbeat_has_its_own_series() {
+    let lab = Lab::start().await.unwrap();
+    let url = lab.ws_url("/echo?reply=%7B%22type%22%3A%22pong%22%7D");
+    let out = heartline(args(
+        url,
+        &[
+            "--json",
+            "--for",
+            "600ms",
+            "--app-ping",
+            r#"{"type":"ping"}"#,
+            "--app-pong-json",
+            "type=pong",
+        ],
+    ))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines = json_lines(&out);
+    assert!(
+        events(&lines, "rtt").iter().any(|r| r["kind"] == "app"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_headers_and_urls_are_never_printed() {
+    let lab = Lab::start().await.unwrap();
+    for mode in [&["--json"][..], &[][..]] {
+        let mut extra = vec![
+            "--for",
+            "300ms",
+            "-H",
+            "Authorization: Bearer tok-SECRET-1",
+            "-H",
+            "X-Api-Key: key-SECRET-2",
+        ];
+        extra.extend_from_slice(mode);
+        let out = heartline(args(lab.ws_url("/headers?token=url-SECRET-3"), &extra)).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains("SECRET"), "{mode:?}: {all}");
+    }
+    // The server did receive them.
+    let sent = lab.log().iter().any(|r| {
+        matches!(r, heartline_lab::LabRecord::Handshake { headers, .. }
+        if headers.iter().any(|(_, v)| v == "Bearer tok-SECRET-1"))
+    });
+    assert!(sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readable_log_tells_the_story() {
+    let lab = Lab::start().await.unwrap();
+    let out = heartline(args(lab.ws_url("/close?code=1012&after=100ms"), &[])).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("probing ws://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("connected") && text.contains("tls –"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1012 (service restart) by server, clean"),
+        "{text}"
+    );
+    assert!(text.contains("not healthy: 1 session lost"), "{text}");
+}
+
+#[tokio::test]
+async fn bad_usage_is_one_line_and_exit_two() {
+    for (argv, needle) in [
+        (vec!["probe", "http://example.com"], "ws:// or wss://"),
+        (
+            vec!["probe", "ws://h/", "--header", "NoColon"],
+            "Name: value",
+        ),
+        (
+            vec!["probe", "ws://h/", "--header", "Bad Name: x"],
+            "legal header name",
+        ),
+        (
+            vec!["probe", "ws://h/", "--ping-interval", "5"],
+            "needs a unit",
+        ),
+        (
+            vec!["probe", "ws://h/", "--pong-timeout", "20s"],
+            "--pong-timeout",
+        ),
+        (
+            vec!["probe", "ws://h/", "--ping-interval", "10ms"],
+            "--ping-interval",
+        ),
+        (
+            vec!["probe", "ws://h/", "--app-ping", "x"],
+            "--app-pong-match",
+        ),
+        (
+            vec!["probe", "ws://h/", "--app-pong-match", "x"],
+            "--app-ping",
+        ),
+        (
+            vec!["probe", "wss://h/", "--ca-file", "/nonexistent.pem"],
+            "--ca-file",
+        ),
+        (vec!["probe"], "<URL>"),
+        (vec!["probe", "ws://h/", "--bogus"], "--bogus"),
+    ] {
+        let out = heartline(argv.iter().map(|s| s.to_string()).collect()).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{argv:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{argv:?}: one line: {err}"
+        );
+        assert!(err.contains(needle), "{argv:?}: {err}");
+        assert!(out.stdout.is_empty(), "{argv:?}");
+    }
+}
