@@ -2,6 +2,7 @@
 
 mod output;
 mod probe;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Open a real session to one endpoint, heartbeat it and print every event.
     Probe(probe::ProbeArgs),
+    /// Watch several endpoints at once: notable events as they happen and a status table.
+    Watch(watch::WatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,15 +61,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
-        Command::Probe(args) => match runtime.block_on(probe::run(args)) {
-            Ok(code) => code,
-            Err(probe::Failure::Usage(reason)) => usage_error(&reason),
-            Err(probe::Failure::Other(e)) => {
-                eprintln!("heartline: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+    let result = match cli.command {
+        Command::Probe(args) => runtime.block_on(probe::run(args)),
+        Command::Watch(args) => runtime.block_on(watch::run(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(probe::Failure::Usage(reason)) => usage_error(&reason),
+        Err(probe::Failure::Other(e)) => {
+            eprintln!("heartline: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

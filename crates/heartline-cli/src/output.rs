@@ -174,34 +174,13 @@ pub fn describe(kind: &EventKind) -> String {
             format!("{} reply missing ({missed} in a row)", kind.as_str())
         }
         EventKind::Stale { silent } => format!("no message for {}", ms_text(*silent)),
-        EventKind::Closed { end, stats } => {
-            let who = match end {
-                SessionEnd::ClosedByServer { .. } => "by server".to_owned(),
-                SessionEnd::ClosedByClient { cause, .. } => {
-                    format!("by us ({})", cause.as_str().replace('_', " "))
-                }
-                SessionEnd::Lost { .. } => "connection lost, no close frame".to_owned(),
-            };
-            // Our own close reason only repeats the cause.
-            let reason = if matches!(end, SessionEnd::ClosedByClient { .. }) {
-                ""
-            } else {
-                end.reason()
-            };
-            format!(
-                "{} ({}){} {who}, {}, after {} · {} messages in",
-                end.code(),
-                close_code::meaning(end.code()),
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" \"{reason}\"")
-                },
-                if end.clean() { "clean" } else { "not clean" },
-                ms_text(stats.duration),
-                stats.messages_in,
-            )
-        }
+        EventKind::Closed { end, stats } => format!(
+            "{}, {}, after {} · {} messages in",
+            end_summary(end),
+            if end.clean() { "clean" } else { "not clean" },
+            ms_text(stats.duration),
+            stats.messages_in,
+        ),
         EventKind::HandshakeFailed(f) => format!("{f} (after {})", ms_text(f.elapsed)),
         EventKind::ReconnectScheduled {
             attempt,
@@ -219,6 +198,37 @@ pub fn describe(kind: &EventKind) -> String {
     }
 }
 
+/// How a session ended, in a few words: code, meaning, and who.
+pub fn end_summary(end: &SessionEnd) -> String {
+    let code = end.code();
+    match end {
+        SessionEnd::ClosedByServer { reason, .. } if !reason.is_empty() => {
+            format!(
+                "{code} ({}) \"{reason}\" by server",
+                close_code::meaning(code)
+            )
+        }
+        SessionEnd::ClosedByServer { .. } => {
+            format!("{code} ({}) by server", close_code::meaning(code))
+        }
+        SessionEnd::ClosedByClient { cause, .. } => {
+            format!("{code} by us ({})", cause.as_str().replace('_', " "))
+        }
+        SessionEnd::Lost { error } => format!("{code} (no close frame) lost: {error}"),
+    }
+}
+
+/// The event's name shortened for a log column.
+pub fn short_name(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::StateChanged { .. } => "state",
+        EventKind::ReconnectScheduled { .. } => "reconnect",
+        EventKind::HandshakeFailed(_) => "failed",
+        EventKind::PongMissed { .. } => "missed",
+        other => other.name(),
+    }
+}
+
 impl<W: Write> Printer for Human<W> {
     fn start(&mut self) -> io::Result<()> {
         writeln!(self.out, "{}", self.title)?;
@@ -229,14 +239,12 @@ impl<W: Write> Printer for Human<W> {
         let ts = timestamp(event);
         // "2026-11-21T10:57:01.123Z" → "10:57:01.123"
         let time = ts.get(11..23).unwrap_or(&ts);
-        let name = match &event.kind {
-            EventKind::StateChanged { .. } => "state",
-            EventKind::ReconnectScheduled { .. } => "reconnect",
-            EventKind::HandshakeFailed(_) => "failed",
-            EventKind::PongMissed { .. } => "missed",
-            other => other.name(),
-        };
-        writeln!(self.out, "{time}  {name:<10}  {}", describe(&event.kind))?;
+        writeln!(
+            self.out,
+            "{time}  {:<10}  {}",
+            short_name(&event.kind),
+            describe(&event.kind)
+        )?;
         self.out.flush()
     }
 

@@ -82,7 +82,7 @@ pub struct ProbeArgs {
     pub json: bool,
 }
 
-fn duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     heartline_core::parse_duration(text)
 }
 
@@ -160,7 +160,7 @@ impl ProbeArgs {
 }
 
 /// Speaks of the options the user typed rather than internal field names.
-fn option_names(text: &str) -> String {
+pub(crate) fn option_names(text: &str) -> String {
     [
         ("heartbeat.ping_interval", "--ping-interval"),
         ("heartbeat.pong_timeout", "--pong-timeout"),
@@ -336,7 +336,7 @@ impl Verdict {
     }
 }
 
-async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+pub(crate) async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
@@ -344,7 +344,8 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Resolves with the close cause on Ctrl-C (user) or SIGTERM (shutdown).
-fn pin_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = CloseCause> + Send>> {
+pub(crate) fn pin_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = CloseCause> + Send>>
+{
     Box::pin(async {
         #[cfg(unix)]
         {

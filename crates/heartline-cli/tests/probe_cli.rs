@@ -295,3 +295,50 @@ async fn bad_usage_is_one_line_and_exit_two() {
         assert!(out.stdout.is_empty(), "{argv:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_follows_several_endpoints_by_name() {
+    let lab = Lab::start().await.unwrap();
+    let argv = vec![
+        "watch".to_owned(),
+        format!("steady={}", lab.ws_url("/echo")),
+        format!("zombie={}", lab.ws_url("/mute?after=200ms")),
+        "--ping-interval".into(),
+        "150ms".into(),
+        "--pong-timeout".into(),
+        "80ms".into(),
+        "--for".into(),
+        "1200ms".into(),
+        "--json".into(),
+    ];
+    let out = heartline(argv.clone()).await;
+    assert_eq!(out.status.code(), Some(1), "the zombie degrades");
+    let lines = json_lines(&out);
+    let of = |name: &str, event: &str| {
+        lines
+            .iter()
+            .filter(|v| v["endpoint"] == name && v["event"] == event)
+            .count()
+    };
+    assert!(of("steady", "rtt") >= 3);
+    assert_eq!(of("steady", "closed"), 1, "closed once, at the end");
+    assert!(of("zombie", "pong_missed") >= 2);
+    assert!(lines.iter().any(|v| v["endpoint"] == "zombie"
+        && v["event"] == "closed"
+        && v["cause"] == "pong_timeout"));
+
+    let human: Vec<String> = argv.into_iter().filter(|a| a != "--json").collect();
+    let out = heartline(human).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("watching 2 endpoints"), "{text}");
+    assert!(
+        text.contains("zombie") && text.contains("by us (pong timeout)"),
+        "{text}"
+    );
+    let table_row = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("steady"))
+        .expect("final table");
+    assert!(table_row.contains("Up"), "{table_row}");
+}

@@ -1,0 +1,205 @@
+//! `heartline watch`: several endpoints at once through the engine, live in the terminal.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use heartline_core::{CloseCause, Endpoint, EndpointId, EventKind, State};
+use heartline_engine::{Delivery, Engine, EngineOptions, Status};
+
+use crate::output::{describe, end_summary, event_json, short_name};
+use crate::probe::Failure;
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Endpoints as `URL` or `NAME=URL`.
+    #[arg(required = true, value_name = "[NAME=]URL")]
+    pub endpoints: Vec<String>,
+    /// Protocol ping interval for every endpoint.
+    #[arg(long, value_name = "D", default_value = "5s", value_parser = crate::probe::duration)]
+    pub ping_interval: Duration,
+    /// Pong timeout for every endpoint.
+    #[arg(long, value_name = "D", default_value = "2s", value_parser = crate::probe::duration)]
+    pub pong_timeout: Duration,
+    /// Stop after this long; without it, run until Ctrl-C.
+    #[arg(long = "for", value_name = "D", value_parser = crate::probe::duration)]
+    pub run_for: Option<Duration>,
+    /// Print the status table this often.
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = crate::probe::duration)]
+    pub table_every: Duration,
+    /// Accept any TLS certificate (self-signed test servers only).
+    #[arg(long)]
+    pub insecure: bool,
+    /// One JSON object per event per line (every event, with an `endpoint` name).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl WatchArgs {
+    fn endpoints(&self) -> Result<Vec<Endpoint>, Failure> {
+        self.endpoints
+            .iter()
+            .map(|arg| {
+                let (name, url) = match arg.split_once('=') {
+                    Some((name, url)) if url.starts_with("ws://") || url.starts_with("wss://") => {
+                        (name.to_owned(), url.to_owned())
+                    }
+                    _ => (heartline_core::endpoint::redact_url(arg), arg.clone()),
+                };
+                let mut e = Endpoint::new(name, url);
+                e.heartbeat.ping_interval = self.ping_interval;
+                e.heartbeat.pong_timeout = self.pong_timeout;
+                e.tls.insecure = self.insecure;
+                e.validate().map_err(|errs| {
+                    Failure::Usage(format!(
+                        "{}: {}",
+                        e.name,
+                        crate::probe::option_names(&errs.to_string())
+                    ))
+                })?;
+                Ok(e)
+            })
+            .collect()
+    }
+}
+
+/// Watches every endpoint until Ctrl-C or `--for`; exit 0 when all stayed Up.
+pub async fn run(args: WatchArgs) -> Result<ExitCode, Failure> {
+    let endpoints = args.endpoints()?;
+    let engine = Engine::new(EngineOptions::default());
+    let mut events = engine.subscribe();
+    let mut names = HashMap::new();
+    for e in endpoints {
+        let name = e.name.clone();
+        let id = engine.add(e).map_err(|e| Failure::Usage(e.to_string()))?;
+        names.insert(id, name);
+    }
+    if !args.json {
+        println!(
+            "watching {} endpoints (ping every {}, times in UTC); Ctrl-C to stop",
+            names.len(),
+            heartline_core::format_duration(args.ping_interval)
+        );
+    }
+    let width = names
+        .values()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(8)
+        .min(32);
+    let deadline = args.run_for.map(|d| tokio::time::Instant::now() + d);
+    let mut table = tokio::time::interval_at(
+        tokio::time::Instant::now() + args.table_every,
+        args.table_every,
+    );
+    let mut interrupted = crate::probe::pin_signal();
+    let mut shown = Shown {
+        json: args.json,
+        width,
+        unhealthy: false,
+    };
+    let cause = loop {
+        tokio::select! {
+            delivery = events.recv() => match delivery {
+                Some(d) => shown.delivery(d, &names),
+                None => break CloseCause::Shutdown,
+            },
+            _ = table.tick(), if !args.json => print_table(&engine.statuses(), &names, width),
+            () = crate::probe::sleep_until_opt(deadline) => break CloseCause::DurationElapsed,
+            cause = &mut interrupted => break cause,
+        }
+    };
+    // The last picture, taken before stopping empties the engine.
+    let last = engine.statuses();
+    engine.stop_all(cause).await;
+    // Every session has closed by now: show how each ended.
+    while let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
+        shown.delivery(d, &names);
+    }
+    if !args.json {
+        print_table(&last, &names, width);
+    }
+    Ok(if shown.unhealthy {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints deliveries and remembers whether anything went Degraded or Down.
+struct Shown {
+    json: bool,
+    width: usize,
+    unhealthy: bool,
+}
+
+impl Shown {
+    fn delivery(&mut self, delivery: Delivery, names: &HashMap<EndpointId, String>) {
+        let e = match delivery {
+            Delivery::Event(e) => e,
+            Delivery::Missed(n) => {
+                eprintln!("heartline: output fell behind; {n} events not shown");
+                return;
+            }
+        };
+        let name = names.get(&e.endpoint).map_or("?", String::as_str);
+        self.unhealthy |= matches!(
+            e.kind,
+            EventKind::StateChanged {
+                to: State::Down | State::Degraded,
+                ..
+            }
+        );
+        if self.json {
+            let mut v = event_json(&e);
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("endpoint".into(), name.into());
+            }
+            println!("{v}");
+        } else if notable(&e.kind) {
+            let ts = humantime::format_rfc3339_millis(e.at.to_system()).to_string();
+            let width = self.width;
+            let (time, kind) = (&ts[11..23], short_name(&e.kind));
+            println!("{time}  {name:<width$}  {kind:<10}  {}", describe(&e.kind));
+        }
+    }
+}
+
+/// Heartbeats are the bulk of events; the log shows everything else.
+fn notable(kind: &EventKind) -> bool {
+    !matches!(kind, EventKind::Rtt { .. } | EventKind::Connecting { .. })
+}
+
+fn print_table(
+    statuses: &[(EndpointId, Status)],
+    names: &HashMap<EndpointId, String>,
+    width: usize,
+) {
+    if statuses.is_empty() {
+        return;
+    }
+    println!("{:-<1$}", "", width + 62);
+    println!(
+        "{:<width$}  {:<10}  {:>9}  {:>8}  last close",
+        "endpoint", "state", "rtt", "sessions"
+    );
+    for (id, s) in statuses {
+        let rtt = s.last_rtt.map_or_else(
+            || "–".to_owned(),
+            |d| format!("{:.2} ms", d.as_secs_f64() * 1000.0),
+        );
+        let last = match &s.last_end {
+            Some((_, end)) => end_summary(end),
+            None => s.last_failure.clone().unwrap_or_else(|| "–".into()),
+        };
+        let name = names.get(id).map_or("?", String::as_str);
+        println!(
+            "{name:<width$}  {:<10}  {rtt:>9}  {:>8}  {last}",
+            s.state.to_string(),
+            s.sessions
+        );
+    }
+    println!("{:-<1$}", "", width + 62);
+}
