@@ -23,9 +23,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Open a real session to one endpoint, heartbeat it and print every event.
-    Probe(probe::ProbeArgs),
+    Probe(Box<probe::ProbeArgs>),
     /// Watch several endpoints at once: notable events as they happen and a status table.
-    Watch(watch::WatchArgs),
+    Watch(Box<watch::WatchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -62,8 +62,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Probe(args) => runtime.block_on(probe::run(args)),
-        Command::Watch(args) => runtime.block_on(watch::run(args)),
+        Command::Probe(args) => runtime.block_on(probe::run(*args)),
+        Command::Watch(args) => runtime.block_on(watch::run(*args)),
     };
     match result {
         Ok(code) => code,
