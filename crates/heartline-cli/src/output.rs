@@ -175,11 +175,12 @@ pub fn describe(kind: &EventKind) -> String {
         }
         EventKind::Stale { silent } => format!("no message for {}", ms_text(*silent)),
         EventKind::Closed { end, stats } => format!(
-            "{}, {}, after {} · {} messages in",
+            "{}, {}, after {} · {} message{} in",
             end_summary(end),
             if end.clean() { "clean" } else { "not clean" },
             ms_text(stats.duration),
             stats.messages_in,
+            if stats.messages_in == 1 { "" } else { "s" },
         ),
         EventKind::HandshakeFailed(f) => format!("{f} (after {})", ms_text(f.elapsed)),
         EventKind::ReconnectScheduled {
