@@ -359,6 +359,18 @@ mod tests {
     }
 
     #[test]
+    fn headers_takes_any_parameter_other_paths_do_not() {
+        assert_eq!(
+            scenario("/headers?token=abc&room=1"),
+            Scenario::Echo {
+                delay: Duration::ZERO,
+                reply: None
+            }
+        );
+        assert!(err("/echo?token=abc").message.contains("`token`"));
+    }
+
+    #[test]
     fn unknown_path_is_404() {
         let e = err("/nope?x=1");
         assert_eq!(e.status, 404);
