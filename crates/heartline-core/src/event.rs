@@ -337,6 +337,9 @@ impl SessionEnd {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SessionStats {
     pub duration: Duration,
+    /// Time since the last application message (or since the session opened) when it ended:
+    /// the idle time an intermediary's idle timeout would have seen, pings aside.
+    pub silent_for: Duration,
     pub messages_in: u64,
     pub bytes_in: u64,
     pub messages_out: u64,

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use heartline_core::{CloseCause, Endpoint, EndpointId, Event};
-use heartline_probe::{Control, Probe, Resolve, SystemResolver};
+use heartline_probe::{Control, Probe, Resolve, Sink, SystemResolver};
 
 /// Why an engine call failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,11 +40,24 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Engine settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EngineOptions {
     /// Events kept for subscribers that fall behind; older ones are counted as missed.
     pub event_capacity: usize,
     pub resolver: Arc<dyn Resolve>,
+    /// Called with every event, in order, before subscribers see it — for consumers that must
+    /// not lose any (the store's recorder, metrics). They must return at once: never block.
+    pub observers: Vec<Arc<dyn Sink>>,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("event_capacity", &self.event_capacity)
+            .field("resolver", &self.resolver)
+            .field("observers", &self.observers.len())
+            .finish()
+    }
 }
 
 impl Default for EngineOptions {
@@ -52,6 +65,7 @@ impl Default for EngineOptions {
         EngineOptions {
             event_capacity: 8192,
             resolver: Arc::new(SystemResolver),
+            observers: Vec::new(),
         }
     }
 }
@@ -62,6 +76,7 @@ pub struct Engine {
     endpoints: Mutex<BTreeMap<EndpointId, Entry>>,
     next_id: AtomicU64,
     resolver: Arc<dyn Resolve>,
+    observers: Arc<[Arc<dyn Sink>]>,
 }
 
 struct Entry {
@@ -105,6 +120,7 @@ impl Engine {
             endpoints: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             resolver: options.resolver,
+            observers: options.observers.into(),
         }
     }
 
@@ -132,9 +148,13 @@ impl Engine {
         let (controls, rx) = mpsc::channel(16);
         let events = self.events.clone();
         let live = status.clone();
+        let observers = self.observers.clone();
         let sink = Arc::new(move |event: Event| {
             if let Ok(mut s) = live.lock() {
                 s.observe(&event);
+            }
+            for observer in observers.iter() {
+                observer.emit(event.clone());
             }
             // No receivers is fine: nobody is listening right now.
             let _ = events.send(event);

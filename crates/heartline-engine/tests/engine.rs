@@ -222,3 +222,41 @@ async fn a_slow_subscriber_is_told_what_it_missed_and_stalls_nobody() {
         .unwrap();
     assert_eq!(status.state, State::Up);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observers_see_every_event_even_when_subscribers_lag() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let lab = Lab::start().await.unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = seen.clone();
+    let observer: Arc<dyn heartline_probe::Sink> = Arc::new(move |_e: heartline_core::Event| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    let engine = Engine::new(EngineOptions {
+        event_capacity: 16,
+        observers: vec![observer],
+        ..EngineOptions::default()
+    });
+    let mut lagging = engine.subscribe();
+    engine.add(fast("busy", lab.ws_url("/echo"))).unwrap();
+    tokio::time::sleep(ms(1500)).await;
+    engine.stop_all(CloseCause::Shutdown).await;
+
+    // Count what the lagging subscriber received plus what it was told it missed.
+    let mut received = 0u64;
+    let mut missed = 0u64;
+    while let Ok(Some(d)) = tokio::time::timeout(ms(100), lagging.recv()).await {
+        match d {
+            Delivery::Event(_) => received += 1,
+            Delivery::Missed(n) => missed += n,
+        }
+    }
+    assert!(missed > 0, "the subscriber lagged");
+    assert_eq!(
+        seen.load(Ordering::Relaxed),
+        received + missed,
+        "the observer saw every event"
+    );
+}

@@ -45,14 +45,20 @@ pub(crate) async fn run(
     // pong timeout, the time we would have waited for an answer anyway.
     let write_deadline = hb.pong_timeout;
 
-    let ended = |end, mut stats: SessionStats, control| {
-        stats.duration = started.elapsed();
-        Outcome {
-            end,
-            stats,
-            control,
-        }
-    };
+    let mut last_message = Instant::now();
+    // Every way out of the session goes through here, so the stats are finished once.
+    macro_rules! ended {
+        ($end:expr, $control:expr) => {{
+            let now = Instant::now();
+            stats.duration = now.saturating_duration_since(started);
+            stats.silent_for = now.saturating_duration_since(last_message);
+            return Outcome {
+                end: $end,
+                stats,
+                control: $control,
+            };
+        }};
+    }
 
     for text in &endpoint.on_connect {
         let len = text.len() as u64;
@@ -61,10 +67,10 @@ pub(crate) async fn run(
                 stats.messages_out += 1;
                 stats.bytes_out += len;
             }
-            Ok(Err(e)) => return ended(lost_or_closed(e), stats, None),
+            Ok(Err(e)) => ended!(lost_or_closed(e), None),
             Err(_) => {
                 let end = close(&mut ws, CloseCause::PongTimeout, "write stalled").await;
-                return ended(end, stats, None);
+                ended!(end, None)
             }
         }
     }
@@ -87,7 +93,6 @@ pub(crate) async fn run(
 
     // Staleness: re-armed lazily from `last_message` so a busy stream costs no timer churn.
     let staleness = endpoint.staleness;
-    let mut last_message = Instant::now();
     let mut stale_reported = false;
     let mut stale_timer = pin!(sleep_until(
         staleness.map_or(far_future(), |s| last_message + s.after)
@@ -106,7 +111,7 @@ pub(crate) async fn run(
                     Some(c @ Control::Update(_)) => (CloseCause::Reconfigured, Some(c)),
                 };
                 let end = close(&mut ws, cause, cause.as_str()).await;
-                return ended(end, stats, control);
+                ended!(end, control)
             }
 
             message = ws.next() => {
@@ -127,10 +132,10 @@ pub(crate) async fn run(
                             }
                             other => lost_or_closed(other),
                         };
-                        return ended(end, stats, None);
+                        ended!(end, None)
                     }
                     None => {
-                        return ended(SessionEnd::Lost { error: "connection closed".into() }, stats, None);
+                        ended!(SessionEnd::Lost { error: "connection closed".into() }, None)
                     }
                 };
                 match message {
@@ -181,7 +186,7 @@ pub(crate) async fn run(
                         // tungstenite has queued our answering close frame; let it go out and
                         // the server end the TCP connection, within a deadline.
                         drain(&mut ws).await;
-                        return ended(SessionEnd::ClosedByServer { code, reason }, stats, None);
+                        ended!(SessionEnd::ClosedByServer { code, reason }, None)
                     }
                     Message::Ping(_) | Message::Frame(_) => {}
                 }
@@ -194,7 +199,7 @@ pub(crate) async fn run(
                 rep.emit(EventKind::PongMissed { kind: PingKind::Protocol, missed: pong_misses });
                 if pong_misses > hb.misses_allowed {
                     let end = close(&mut ws, CloseCause::PongTimeout, "pong timeout").await;
-                    return ended(end, stats, None);
+                    ended!(end, None)
                 }
                 rep.signal(Signal::Unwell);
             }
@@ -207,7 +212,7 @@ pub(crate) async fn run(
                 let allowed = app.map_or(0, |(a, _)| a.misses_allowed);
                 if app_misses > allowed {
                     let end = close(&mut ws, CloseCause::AppPongTimeout, "application heartbeat timeout").await;
-                    return ended(end, stats, None);
+                    ended!(end, None)
                 }
                 rep.signal(Signal::Unwell);
             }
@@ -222,7 +227,7 @@ pub(crate) async fn run(
                 rep.emit(EventKind::Stale { silent });
                 if staleness.is_some_and(|s| s.reconnect) {
                     let end = close(&mut ws, CloseCause::Stale, "no message within the staleness window").await;
-                    return ended(end, stats, None);
+                    ended!(end, None)
                 }
                 stale_reported = true;
                 rep.signal(Signal::Unwell);
@@ -237,10 +242,10 @@ pub(crate) async fn run(
                         ping_sent = Some(now);
                         pong_deadline.as_mut().reset(now + hb.pong_timeout);
                     }
-                    Ok(Err(e)) => return ended(lost_or_closed(e), stats, None),
+                    Ok(Err(e)) => ended!(lost_or_closed(e), None),
                     Err(_) => {
                         let end = close(&mut ws, CloseCause::PongTimeout, "write stalled").await;
-                        return ended(end, stats, None);
+                        ended!(end, None)
                     }
                 }
             }
@@ -256,10 +261,10 @@ pub(crate) async fn run(
                         app_sent = Some(now);
                         app_deadline.as_mut().reset(now + cfg.timeout);
                     }
-                    Ok(Err(e)) => return ended(lost_or_closed(e), stats, None),
+                    Ok(Err(e)) => ended!(lost_or_closed(e), None),
                     Err(_) => {
                         let end = close(&mut ws, CloseCause::AppPongTimeout, "write stalled").await;
-                        return ended(end, stats, None);
+                        ended!(end, None)
                     }
                 }
             }
