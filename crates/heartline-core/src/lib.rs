@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod event;
 pub mod health;
 pub mod reply;
+pub mod rollup;
 
 pub use backoff::{Ended, ReconnectPolicy, Retry};
 pub use close_code::CloseClass;
@@ -25,3 +26,4 @@ pub use event::{
 };
 pub use health::{Health, HealthPolicy, Signal, State, Transition};
 pub use reply::{ReplyMatch, ReplyMatcher};
+pub use rollup::{Histogram, Rollup};
