@@ -1,0 +1,46 @@
+//! Heartline's history in one SQLite file that stays small and fast for years.
+//!
+//! ```text
+//! engine observer ──▶ Recorder ──┬─ RTT samples ─▶ per-minute rollups in memory ─┐
+//!  (never blocks)                └─ other events ─▶ bounded queue ───────────────┴▶ Writer
+//!                                                    (one connection, batched transactions)
+//! readers: their own pooled connections (WAL) ──▶ queries for the UI, CLI and exports
+//! ```
+//! Invariant: one writer owns writes; sessions never wait on the disk. When the disk fails
+//! (full, read-only, locked) the writer keeps its batch, reports the error and retries.
+
+mod open;
+pub mod query;
+mod recorder;
+pub mod retention;
+mod writer;
+
+pub use open::{default_path, Store};
+pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
+pub use retention::Retention;
+
+use std::path::PathBuf;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{} is not a Heartline database (not an SQLite file); it was left untouched", path.display())]
+    NotSqlite { path: PathBuf },
+    #[error("{} is damaged ({detail}); it was left untouched — restore a backup or move it away", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("{} was written by a newer Heartline (schema version {version}); upgrade Heartline to open it", path.display())]
+    NewerSchema { path: PathBuf, version: i64 },
+    #[error("cannot create the database directory {}: {source}", path.display())]
+    Directory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no data directory on this system; pass a database path explicitly")]
+    NoDataDir,
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

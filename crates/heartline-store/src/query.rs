@@ -1,0 +1,499 @@
+//! Reading history back: as core events (for incidents, diagnosis and exports) and as the
+//! summaries the dashboard and CLI show.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use heartline_core::{
+    CloseCause, EndpointId, Event, EventKind, FailedPhase, Handshake, HandshakeFailure, Phase,
+    Phases, PingKind, RetryReason, SessionEnd, SessionStats, State, Timestamp,
+};
+
+use crate::{Result, Store};
+
+/// How one event is kept in the `events` table: the queried fields as columns, the rest as
+/// JSON in `detail`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct EventRow {
+    pub kind: String,
+    pub code: Option<i64>,
+    pub status: Option<i64>,
+    pub phase: Option<String>,
+    pub initiator: Option<String>,
+    pub cause: Option<String>,
+    pub reason: Option<String>,
+    pub attempt: Option<i64>,
+    pub delay_ms: Option<i64>,
+    pub detail: Option<String>,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn us(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn from_us(v: &Value) -> Option<Duration> {
+    v.as_u64().map(Duration::from_micros)
+}
+
+impl EventRow {
+    pub(crate) fn from_event(kind: &EventKind) -> EventRow {
+        let mut row = EventRow {
+            kind: kind.name().to_owned(),
+            ..EventRow::default()
+        };
+        let detail = match kind {
+            EventKind::Connected { attempt, handshake } => {
+                row.attempt = Some(i64::from(*attempt));
+                let p = handshake.phases;
+                Some(json!({
+                    "peer": handshake.peer.to_string(),
+                    "dns_us": us(p.dns), "tcp_us": us(p.tcp), "tls_us": p.tls.map(us), "upgrade_us": us(p.upgrade),
+                    "subprotocol": handshake.subprotocol, "extensions": handshake.extensions,
+                }))
+            }
+            EventKind::Closed { end, stats } => {
+                row.code = Some(i64::from(end.code()));
+                row.reason = Some(end.reason().to_owned());
+                row.initiator = Some(end.initiator().as_str().to_owned());
+                row.cause = end.cause().map(|c| c.as_str().to_owned());
+                Some(json!({
+                    "clean": end.clean(), "session_ms": ms(stats.duration), "silent_ms": ms(stats.silent_for),
+                    "messages_in": stats.messages_in, "bytes_in": stats.bytes_in,
+                    "messages_out": stats.messages_out, "bytes_out": stats.bytes_out,
+                }))
+            }
+            EventKind::HandshakeFailed(f) => {
+                row.phase = Some(f.phase.as_str().to_owned());
+                row.status = f.phase.status().map(i64::from);
+                row.reason = Some(f.error.clone());
+                let mut d = json!({ "elapsed_ms": ms(f.elapsed) });
+                match f.phase {
+                    FailedPhase::Timeout { during } => d["during"] = json!(during.as_str()),
+                    FailedPhase::Http {
+                        retry_after: Some(r),
+                        ..
+                    } => d["retry_after_ms"] = json!(ms(r)),
+                    _ => {}
+                }
+                Some(d)
+            }
+            EventKind::ReconnectScheduled {
+                attempt,
+                delay,
+                reason,
+            } => {
+                row.attempt = Some(i64::from(*attempt));
+                row.delay_ms = Some(ms(*delay));
+                row.cause = Some(reason.as_str().to_owned());
+                None
+            }
+            EventKind::GaveUp { reason } => {
+                row.reason = Some(reason.clone());
+                None
+            }
+            EventKind::PongMissed { kind, missed } => {
+                row.phase = Some(kind.as_str().to_owned());
+                row.attempt = Some(i64::from(*missed));
+                None
+            }
+            EventKind::Stale { silent } => Some(json!({ "silent_ms": ms(*silent) })),
+            EventKind::Connecting { attempt } => {
+                row.attempt = Some(i64::from(*attempt));
+                None
+            }
+            EventKind::Rtt { kind, rtt } => {
+                row.phase = Some(kind.as_str().to_owned());
+                Some(json!({ "rtt_us": us(*rtt) }))
+            }
+            EventKind::StateChanged { from, to } => {
+                row.reason = Some(format!("{}>{}", from.as_str(), to.as_str()));
+                None
+            }
+        };
+        row.detail = detail.map(|d| d.to_string());
+        row
+    }
+
+    /// The event this row stores; `None` for a row this version cannot read.
+    pub(crate) fn into_kind(self) -> Option<EventKind> {
+        let detail: Value = self
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or(Value::Null);
+        let attempt = self.attempt.and_then(|a| u32::try_from(a).ok());
+        Some(match self.kind.as_str() {
+            "connected" => EventKind::Connected {
+                attempt: attempt?,
+                handshake: Handshake {
+                    phases: Phases {
+                        dns: from_us(&detail["dns_us"])?,
+                        tcp: from_us(&detail["tcp_us"])?,
+                        tls: from_us(&detail["tls_us"]),
+                        upgrade: from_us(&detail["upgrade_us"])?,
+                    },
+                    peer: detail["peer"].as_str()?.parse().ok()?,
+                    subprotocol: detail["subprotocol"].as_str().map(str::to_owned),
+                    extensions: detail["extensions"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                },
+            },
+            "closed" => {
+                let code = u16::try_from(self.code?).ok()?;
+                let reason = self.reason.unwrap_or_default();
+                let end = match self.initiator.as_deref()? {
+                    "server" => SessionEnd::ClosedByServer { code, reason },
+                    "client" => SessionEnd::ClosedByClient {
+                        cause: cause_from(self.cause.as_deref()?)?,
+                        code,
+                        reason,
+                        clean: detail["clean"].as_bool().unwrap_or(false),
+                    },
+                    _ => SessionEnd::Lost { error: reason },
+                };
+                let n = |k: &str| detail[k].as_u64().unwrap_or(0);
+                EventKind::Closed {
+                    end,
+                    stats: SessionStats {
+                        duration: Duration::from_millis(n("session_ms")),
+                        silent_for: Duration::from_millis(n("silent_ms")),
+                        messages_in: n("messages_in"),
+                        bytes_in: n("bytes_in"),
+                        messages_out: n("messages_out"),
+                        bytes_out: n("bytes_out"),
+                    },
+                }
+            }
+            "handshake_failed" => {
+                let phase = match self.phase.as_deref()? {
+                    "dns" => FailedPhase::Dns,
+                    "tcp" => FailedPhase::Tcp,
+                    "tls" => FailedPhase::Tls,
+                    "http" => FailedPhase::Http {
+                        status: self.status.and_then(|s| u16::try_from(s).ok()),
+                        retry_after: detail["retry_after_ms"].as_u64().map(Duration::from_millis),
+                    },
+                    "timeout" => FailedPhase::Timeout {
+                        during: match detail["during"].as_str()? {
+                            "dns" => Phase::Dns,
+                            "tcp" => Phase::Tcp,
+                            "tls" => Phase::Tls,
+                            _ => Phase::Upgrade,
+                        },
+                    },
+                    _ => return None,
+                };
+                EventKind::HandshakeFailed(HandshakeFailure {
+                    phase,
+                    error: self.reason.unwrap_or_default(),
+                    elapsed: Duration::from_millis(detail["elapsed_ms"].as_u64().unwrap_or(0)),
+                })
+            }
+            "reconnect_scheduled" => EventKind::ReconnectScheduled {
+                attempt: attempt?,
+                delay: Duration::from_millis(u64::try_from(self.delay_ms?).ok()?),
+                reason: match self.cause.as_deref()? {
+                    "service_restart" => RetryReason::ServiceRestart,
+                    "try_again_later" => RetryReason::TryAgainLater,
+                    "retry_after" => RetryReason::RetryAfter,
+                    _ => RetryReason::Backoff,
+                },
+            },
+            "gave_up" => EventKind::GaveUp {
+                reason: self.reason.unwrap_or_default(),
+            },
+            "pong_missed" => EventKind::PongMissed {
+                kind: if self.phase.as_deref() == Some("app") {
+                    PingKind::App
+                } else {
+                    PingKind::Protocol
+                },
+                missed: attempt?,
+            },
+            "stale" => EventKind::Stale {
+                silent: Duration::from_millis(detail["silent_ms"].as_u64().unwrap_or(0)),
+            },
+            _ => return None,
+        })
+    }
+}
+
+fn cause_from(text: &str) -> Option<CloseCause> {
+    Some(match text {
+        "pong_timeout" => CloseCause::PongTimeout,
+        "app_pong_timeout" => CloseCause::AppPongTimeout,
+        "stale" => CloseCause::Stale,
+        "user" => CloseCause::User,
+        "shutdown" => CloseCause::Shutdown,
+        "duration_elapsed" => CloseCause::DurationElapsed,
+        "message_too_big" => CloseCause::MessageTooBig,
+        "protocol_error" => CloseCause::ProtocolError,
+        "reconfigured" => CloseCause::Reconfigured,
+        _ => return None,
+    })
+}
+
+pub(crate) fn state_from(text: &str) -> Option<State> {
+    Some(match text {
+        "connecting" => State::Connecting,
+        "up" => State::Up,
+        "degraded" => State::Degraded,
+        "down" => State::Down,
+        "paused" => State::Paused,
+        _ => return None,
+    })
+}
+
+/// Time spent in each state over a window; `unknown` covers time nobody was recording.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Uptime {
+    pub up: Duration,
+    pub degraded: Duration,
+    pub down: Duration,
+    pub connecting: Duration,
+    pub paused: Duration,
+    pub unknown: Duration,
+}
+
+impl Uptime {
+    /// Up (Degraded counts as up: it answered) over the time the state was known and not
+    /// paused; `None` when there was no such time.
+    pub fn ratio(&self) -> Option<f64> {
+        let known = self.up + self.degraded + self.down + self.connecting;
+        (!known.is_zero()).then(|| (self.up + self.degraded).as_secs_f64() / known.as_secs_f64())
+    }
+
+    fn add(&mut self, state: Option<State>, d: Duration) {
+        let slot = match state {
+            Some(State::Up) => &mut self.up,
+            Some(State::Degraded) => &mut self.degraded,
+            Some(State::Down) => &mut self.down,
+            Some(State::Connecting) => &mut self.connecting,
+            Some(State::Paused) => &mut self.paused,
+            None => &mut self.unknown,
+        };
+        *slot += d;
+    }
+}
+
+fn id(e: EndpointId) -> i64 {
+    i64::try_from(e.0).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Every stored event of the given endpoints (all when empty) in `[from, to)`, in order,
+    /// with state changes carrying the state they came from.
+    pub async fn history(
+        &self,
+        endpoints: &[EndpointId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Event>> {
+        let filter = endpoint_filter(endpoints);
+        type Row = (
+            i64,
+            i64,
+            i64,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT endpoint_id, ts, seq, kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail \
+             FROM events WHERE ts >= ? AND ts < ? {filter} ORDER BY ts, seq"
+        ))
+        .bind(from.0)
+        .bind(to.0)
+        .fetch_all(self.reader())
+        .await?;
+        let mut out: Vec<(i64, i64, Event)> = rows
+            .into_iter()
+            .filter_map(
+                |(
+                    e,
+                    ts,
+                    seq,
+                    kind,
+                    code,
+                    status,
+                    phase,
+                    initiator,
+                    cause,
+                    reason,
+                    attempt,
+                    delay_ms,
+                    detail,
+                )| {
+                    let row = EventRow {
+                        kind,
+                        code,
+                        status,
+                        phase,
+                        initiator,
+                        cause,
+                        reason,
+                        attempt,
+                        delay_ms,
+                        detail,
+                    };
+                    let kind = row.into_kind()?;
+                    Some((
+                        ts,
+                        seq,
+                        Event {
+                            at: Timestamp(ts),
+                            endpoint: EndpointId(e.max(0).unsigned_abs()),
+                            kind,
+                        },
+                    ))
+                },
+            )
+            .collect();
+
+        // State changes, each with the state before it (looked up before the window too).
+        let states: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!(
+            "SELECT endpoint_id, ts, seq, state FROM states WHERE ts >= ? AND ts < ? {filter} ORDER BY endpoint_id, ts, seq"
+        ))
+        .bind(from.0)
+        .bind(to.0)
+        .fetch_all(self.reader())
+        .await?;
+        let mut previous: Option<(i64, State)> = None;
+        for (e, ts, seq, state) in states {
+            let Some(to_state) = state_from(&state) else {
+                continue;
+            };
+            let from_state = match previous {
+                Some((pe, s)) if pe == e => s,
+                _ => self
+                    .state_at(EndpointId(e.max(0).unsigned_abs()), from)
+                    .await?
+                    .unwrap_or(State::Connecting),
+            };
+            previous = Some((e, to_state));
+            out.push((
+                ts,
+                seq,
+                Event {
+                    at: Timestamp(ts),
+                    endpoint: EndpointId(e.max(0).unsigned_abs()),
+                    kind: EventKind::StateChanged {
+                        from: from_state,
+                        to: to_state,
+                    },
+                },
+            ));
+        }
+        out.sort_by_key(|(ts, seq, _)| (*ts, *seq));
+        Ok(out.into_iter().map(|(_, _, e)| e).collect())
+    }
+
+    /// The state an endpoint was in just before `at` (None: no state recorded before it).
+    pub async fn state_at(&self, endpoint: EndpointId, at: Timestamp) -> Result<Option<State>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT state FROM states WHERE endpoint_id = ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1",
+        )
+        .bind(id(endpoint))
+        .bind(at.0)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.and_then(|(s,)| state_from(&s)))
+    }
+
+    /// Time in each state over `[from, to)`; time no agent was recording counts as unknown.
+    pub async fn uptime(
+        &self,
+        endpoint: EndpointId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Uptime> {
+        let mut out = Uptime::default();
+        if to <= from {
+            return Ok(out);
+        }
+        let runs: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT started_at, COALESCE(stopped_at, last_seen) FROM agent_runs \
+             WHERE started_at < ? AND COALESCE(stopped_at, last_seen) > ? ORDER BY started_at",
+        )
+        .bind(to.0)
+        .bind(from.0)
+        .fetch_all(self.reader())
+        .await?;
+        let changes: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT ts, state FROM states WHERE endpoint_id = ? AND ts >= ? AND ts < ? ORDER BY ts, seq",
+        )
+        .bind(id(endpoint))
+        .bind(from.0)
+        .bind(to.0)
+        .fetch_all(self.reader())
+        .await?;
+        // Piecewise-constant state over the window.
+        let mut pieces: Vec<(i64, Option<State>)> =
+            vec![(from.0, self.state_at(endpoint, from).await?)];
+        pieces.extend(changes.into_iter().map(|(ts, s)| (ts, state_from(&s))));
+        pieces.push((to.0, None));
+        for pair in pieces.windows(2) {
+            let ((start, state), (end, _)) = (pair[0], pair[1]);
+            // Within this piece, only the time covered by an agent run has a known state.
+            let mut covered = 0i64;
+            for &(rs, re) in &runs {
+                covered += (re.min(end) - rs.max(start)).max(0);
+            }
+            let span = (end - start).max(0);
+            let covered = covered.min(span);
+            out.add(state, Duration::from_millis(covered.unsigned_abs()));
+            out.add(None, Duration::from_millis((span - covered).unsigned_abs()));
+        }
+        Ok(out)
+    }
+
+    /// Closes by code and initiator over a window (all endpoints when empty), most frequent first.
+    pub async fn close_codes(
+        &self,
+        endpoints: &[EndpointId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(u16, String, u64)>> {
+        let filter = endpoint_filter(endpoints);
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
+            "SELECT code, initiator, count(*) AS n FROM events WHERE kind = 'closed' AND ts >= ? AND ts < ? {filter} \
+             GROUP BY code, initiator ORDER BY n DESC, code"
+        ))
+        .bind(from.0)
+        .bind(to.0)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(c, i, n)| Some((u16::try_from(c).ok()?, i, n.max(0).unsigned_abs())))
+            .collect())
+    }
+}
+
+/// `AND endpoint_id IN (…)` for a list of ids (numbers only, so inlining is safe).
+fn endpoint_filter(endpoints: &[EndpointId]) -> String {
+    if endpoints.is_empty() {
+        String::new()
+    } else {
+        let ids: Vec<String> = endpoints.iter().map(|e| id(*e).to_string()).collect();
+        format!("AND endpoint_id IN ({})", ids.join(","))
+    }
+}

@@ -1,0 +1,240 @@
+//! The recorder: an engine observer that never blocks. Round trips are folded into per-minute
+//! rollups in memory; every other event goes to the writer through a bounded queue.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use heartline_core::{EndpointId, Event, EventKind, PingKind, Rollup};
+
+use crate::writer::Writer;
+use crate::{Result, Store};
+
+/// Writer tuning. The defaults suit 10,000 endpoints pinged every second.
+#[derive(Debug, Clone)]
+pub struct RecorderOptions {
+    /// Events waiting for the writer; beyond this they are dropped and counted.
+    pub queue: usize,
+    /// How often the writer commits what it has.
+    pub flush_every: Duration,
+    /// A batch this large is committed at once rather than at the next tick.
+    pub batch: usize,
+    /// Events kept for retry while the disk refuses writes (full, read-only, locked).
+    pub max_pending: usize,
+    /// How often retention runs (from the writer, so there is still one writer).
+    pub retention_every: Duration,
+    pub retention: crate::Retention,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions {
+            queue: 100_000,
+            flush_every: Duration::from_secs(1),
+            batch: 5_000,
+            max_pending: 1_000_000,
+            retention_every: Duration::from_secs(3600),
+            retention: crate::Retention::default(),
+        }
+    }
+}
+
+/// One minute of one endpoint's round trips of one kind.
+#[derive(Debug, Clone)]
+pub(crate) struct MinuteRollup {
+    pub endpoint: EndpointId,
+    pub kind: PingKind,
+    /// Unix minute.
+    pub minute: i64,
+    pub rollup: Rollup,
+}
+
+/// The observer half. Cheap to call from every session's task.
+#[derive(Debug)]
+pub struct Recorder {
+    tx: mpsc::Sender<Event>,
+    minutes: Mutex<Minutes>,
+    dropped: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Minutes {
+    open: HashMap<(EndpointId, PingKind), MinuteRollup>,
+    done: Vec<MinuteRollup>,
+}
+
+/// What the writer reports about itself.
+#[derive(Debug, Default)]
+pub struct WriterHealth {
+    last_error: Mutex<Option<String>>,
+    batches: AtomicU64,
+    rows: AtomicU64,
+    pending: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl WriterHealth {
+    /// The last write error, until a write succeeds again.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().map(|e| e.clone()).unwrap_or(None)
+    }
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+    pub fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Relaxed)
+    }
+    /// Events and rollups waiting to be written.
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+    /// Events lost because the queue or the retry buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn failed(&self, error: String) {
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(error);
+        }
+    }
+    pub(crate) fn wrote(&self, rows: u64, pending: u64) {
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = None;
+        }
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.rows.fetch_add(rows, Ordering::Relaxed);
+        self.pending.store(pending, Ordering::Relaxed);
+    }
+    pub(crate) fn set_pending(&self, pending: u64) {
+        self.pending.store(pending, Ordering::Relaxed);
+    }
+    pub(crate) fn lost(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The running writer: ask it to stop to flush everything and close the connection.
+#[derive(Debug)]
+pub struct WriterHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<()>>,
+    health: Arc<WriterHealth>,
+}
+
+impl WriterHandle {
+    pub fn health(&self) -> &Arc<WriterHealth> {
+        &self.health
+    }
+
+    /// Flushes everything still queued and closes the connection.
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(crate::Error::Sql(sqlx::Error::Protocol(format!(
+                "writer task failed: {e}"
+            )))),
+        }
+    }
+}
+
+impl Store {
+    /// Starts the writer and returns the recorder to hand to the engine as an observer.
+    pub async fn record(&self, options: RecorderOptions) -> Result<(Arc<Recorder>, WriterHandle)> {
+        let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let recorder = Arc::new(Recorder {
+            tx,
+            minutes: Mutex::new(Minutes::default()),
+            dropped: AtomicU64::new(0),
+        });
+        let health = Arc::new(WriterHealth::default());
+        let (stop, stopped) = oneshot::channel();
+        let writer = Writer::start(self, recorder.clone(), rx, health.clone(), options).await?;
+        let task = tokio::spawn(writer.run(stopped));
+        Ok((
+            recorder,
+            WriterHandle {
+                stop: Some(stop),
+                task,
+                health,
+            },
+        ))
+    }
+}
+
+impl Recorder {
+    /// Events that never reached the writer because its queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn record_rtt(&self, endpoint: EndpointId, kind: PingKind, at_ms: i64, rtt: Duration) {
+        let minute = at_ms.div_euclid(60_000);
+        let Ok(mut m) = self.minutes.lock() else {
+            return;
+        };
+        let Minutes { open, done } = &mut *m;
+        let slot = open
+            .entry((endpoint, kind))
+            .or_insert_with(|| MinuteRollup {
+                endpoint,
+                kind,
+                minute,
+                rollup: Rollup::default(),
+            });
+        if slot.minute != minute {
+            let finished = std::mem::replace(
+                slot,
+                MinuteRollup {
+                    endpoint,
+                    kind,
+                    minute,
+                    rollup: Rollup::default(),
+                },
+            );
+            if finished.rollup.count > 0 {
+                done.push(finished);
+            }
+        }
+        slot.rollup.record(rtt);
+    }
+
+    /// Minutes that are over (or all of them, at shutdown), for the writer.
+    pub(crate) fn take_minutes(&self, before_minute: Option<i64>) -> Vec<MinuteRollup> {
+        let Ok(mut m) = self.minutes.lock() else {
+            return Vec::new();
+        };
+        let Minutes { open, done } = &mut *m;
+        let mut out = std::mem::take(done);
+        open.retain(|_, slot| {
+            let over = before_minute.is_none_or(|b| slot.minute < b);
+            if over && slot.rollup.count > 0 {
+                out.push(slot.clone());
+            }
+            !over
+        });
+        out
+    }
+}
+
+impl heartline_probe::Sink for Recorder {
+    fn emit(&self, event: Event) {
+        match event.kind {
+            EventKind::Rtt { kind, rtt } => self.record_rtt(event.endpoint, kind, event.at.0, rtt),
+            // Attempts are visible through their outcome (connected / handshake_failed).
+            EventKind::Connecting { .. } => {}
+            _ => {
+                if self.tx.try_send(event).is_err() {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}

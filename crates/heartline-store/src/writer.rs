@@ -1,0 +1,465 @@
+//! The one writer: batches events and finished minutes into transactions, keeps the hour and
+//! day rollups current, runs retention, and survives a disk that refuses writes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use heartline_core::{EndpointId, Event, EventKind, Histogram, PingKind, Rollup, Timestamp};
+
+use crate::recorder::{MinuteRollup, Recorder, RecorderOptions, WriterHealth};
+use crate::{Result, Store};
+
+/// Longest pause between retries while the disk refuses writes.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+type RollupKey = (EndpointId, PingKind, i64);
+
+pub(crate) struct Writer {
+    conn: SqliteConnection,
+    recorder: Arc<Recorder>,
+    rx: mpsc::Receiver<Event>,
+    health: Arc<WriterHealth>,
+    options: RecorderOptions,
+    run_id: i64,
+    seq: i64,
+    /// The row key of each endpoint's open session.
+    open_sessions: HashMap<EndpointId, (i64, i64)>,
+    /// Current hour and day rollups, so a minute merges without reading its hour back.
+    hours: HashMap<RollupKey, Rollup>,
+    days: HashMap<RollupKey, Rollup>,
+    events: Vec<Event>,
+    minutes: Vec<MinuteRollup>,
+    retry_at: Option<Instant>,
+    retry_delay: Duration,
+    last_retention: Instant,
+}
+
+fn now_ms() -> i64 {
+    Timestamp::from_system(SystemTime::now()).0
+}
+
+impl Writer {
+    pub(crate) async fn start(
+        store: &Store,
+        recorder: Arc<Recorder>,
+        rx: mpsc::Receiver<Event>,
+        health: Arc<WriterHealth>,
+        options: RecorderOptions,
+    ) -> Result<Writer> {
+        let mut conn = store.connect_writer().await?;
+        let now = now_ms();
+        // A run that ended without saying so (a crash) stopped when it was last seen.
+        sqlx::query("UPDATE agent_runs SET stopped_at = last_seen WHERE stopped_at IS NULL")
+            .execute(&mut conn)
+            .await?;
+        let run_id = sqlx::query("INSERT INTO agent_runs (started_at, last_seen) VALUES (?, ?)")
+            .bind(now)
+            .bind(now)
+            .execute(&mut conn)
+            .await?
+            .last_insert_rowid();
+        Ok(Writer {
+            conn,
+            recorder,
+            rx,
+            health,
+            options,
+            run_id,
+            // Unique across runs without reading anything back.
+            seq: run_id << 32,
+            open_sessions: HashMap::new(),
+            hours: HashMap::new(),
+            days: HashMap::new(),
+            events: Vec::new(),
+            minutes: Vec::new(),
+            retry_at: None,
+            retry_delay: Duration::from_millis(500),
+            last_retention: Instant::now(),
+        })
+    }
+
+    pub(crate) async fn run(mut self, mut stop: oneshot::Receiver<()>) -> Result<()> {
+        let mut tick = tokio::time::interval(self.options.flush_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                event = self.rx.recv() => match event {
+                    Some(e) => {
+                        self.accept(e);
+                        if self.events.len() >= self.options.batch {
+                            self.flush(false).await;
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    self.flush(false).await;
+                    if self.last_retention.elapsed() >= self.options.retention_every {
+                        self.last_retention = Instant::now();
+                        self.retention().await;
+                    }
+                }
+            }
+        }
+        // Shutdown: everything queued, every partial minute, then a few quick retries.
+        while let Ok(e) = self.rx.try_recv() {
+            self.accept(e);
+        }
+        for _ in 0..3 {
+            self.retry_at = None;
+            if self.flush(true).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let _ = sqlx::query("UPDATE agent_runs SET last_seen = ?, stopped_at = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(now_ms())
+            .bind(self.run_id)
+            .execute(&mut self.conn)
+            .await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut self.conn)
+            .await;
+        self.conn.close().await?;
+        Ok(())
+    }
+
+    fn accept(&mut self, event: Event) {
+        if self.events.len() >= self.options.max_pending {
+            self.health.lost(1);
+            return;
+        }
+        self.events.push(event);
+    }
+
+    /// Writes what is pending; returns whether everything was written.
+    async fn flush(&mut self, everything: bool) -> bool {
+        let before = if everything {
+            None
+        } else {
+            Some(now_ms().div_euclid(60_000))
+        };
+        self.minutes.extend(self.recorder.take_minutes(before));
+        if self.minutes.len() > self.options.max_pending {
+            let excess = self.minutes.len() - self.options.max_pending;
+            self.minutes.drain(..excess);
+            self.health.lost(excess as u64);
+        }
+        let pending = (self.events.len() + self.minutes.len()) as u64;
+        self.health.set_pending(pending);
+        if let Some(at) = self.retry_at {
+            if Instant::now() < at {
+                return false;
+            }
+        }
+        match self.write_batch().await {
+            Ok(rows) => {
+                self.events.clear();
+                self.minutes.clear();
+                self.retry_at = None;
+                self.retry_delay = Duration::from_millis(500);
+                self.health.wrote(rows, 0);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, pending, "write failed; keeping the batch and retrying");
+                self.health.failed(e.to_string());
+                self.retry_at = Some(Instant::now() + self.retry_delay);
+                self.retry_delay = (self.retry_delay * 2).min(MAX_RETRY_DELAY);
+                false
+            }
+        }
+    }
+
+    /// One transaction for the whole batch. In-memory state changes only after it commits, so
+    /// a failed batch can be retried as it is.
+    async fn write_batch(&mut self) -> Result<u64> {
+        let mut rows = 0u64;
+        let mut seq = self.seq;
+        let mut sessions: HashMap<EndpointId, Option<(i64, i64)>> = HashMap::new();
+        let mut hours: HashMap<RollupKey, Rollup> = HashMap::new();
+        let mut days: HashMap<RollupKey, Rollup> = HashMap::new();
+        let mut tx = self.conn.begin().await?;
+
+        for event in &self.events {
+            seq += 1;
+            let id = i64::try_from(event.endpoint.0).unwrap_or(i64::MAX);
+            let ts = event.at.0;
+            match &event.kind {
+                EventKind::StateChanged { to, .. } => {
+                    sqlx::query(
+                        "INSERT INTO states (endpoint_id, ts, seq, state) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(id)
+                    .bind(ts)
+                    .bind(seq)
+                    .bind(to.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                EventKind::Connected { attempt, handshake } => {
+                    let p = handshake.phases;
+                    sqlx::query(
+                        "INSERT INTO sessions (endpoint_id, started_at, seq, attempt, dns_us, tcp_us, tls_us, upgrade_us, peer, subprotocol, extensions) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(id)
+                    .bind(ts)
+                    .bind(seq)
+                    .bind(i64::from(*attempt))
+                    .bind(micros(p.dns))
+                    .bind(micros(p.tcp))
+                    .bind(p.tls.map(micros))
+                    .bind(micros(p.upgrade))
+                    .bind(handshake.peer.to_string())
+                    .bind(handshake.subprotocol.as_deref())
+                    .bind(Some(handshake.extensions.join(", ")).filter(|s| !s.is_empty()))
+                    .execute(&mut *tx)
+                    .await?;
+                    sessions.insert(event.endpoint, Some((ts, seq)));
+                    insert_event(&mut tx, id, ts, seq, event).await?;
+                }
+                EventKind::Closed { end, stats } => {
+                    let open = match sessions.get(&event.endpoint) {
+                        Some(known) => *known,
+                        None => self.open_sessions.get(&event.endpoint).copied(),
+                    };
+                    let end_columns = (
+                        i64::from(end.code()),
+                        end.reason().to_owned(),
+                        end.initiator().as_str(),
+                        end.cause().map(|c| c.as_str()),
+                        end.clean(),
+                    );
+                    let counts = [
+                        stats.messages_in,
+                        stats.bytes_in,
+                        stats.messages_out,
+                        stats.bytes_out,
+                    ]
+                    .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+                    let silent_ms = i64::try_from(stats.silent_for.as_millis()).unwrap_or(i64::MAX);
+                    // The open session's row, or a new one when its opening was not recorded
+                    // (a restart or a dropped event).
+                    let (started, key_seq) = open.unwrap_or_else(|| {
+                        (
+                            ts - i64::try_from(stats.duration.as_millis()).unwrap_or(0),
+                            seq,
+                        )
+                    });
+                    sqlx::query(
+                        "INSERT INTO sessions (endpoint_id, started_at, seq, attempt, ended_at, code, reason, initiator, cause, clean, \
+                         messages_in, bytes_in, messages_out, bytes_out, silent_ms) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                         ON CONFLICT (endpoint_id, started_at, seq) DO UPDATE SET ended_at = excluded.ended_at, code = excluded.code, \
+                         reason = excluded.reason, initiator = excluded.initiator, cause = excluded.cause, clean = excluded.clean, \
+                         messages_in = excluded.messages_in, bytes_in = excluded.bytes_in, messages_out = excluded.messages_out, \
+                         bytes_out = excluded.bytes_out, silent_ms = excluded.silent_ms",
+                    )
+                    .bind(id)
+                    .bind(started)
+                    .bind(key_seq)
+                    .bind(ts)
+                    .bind(end_columns.0)
+                    .bind(&end_columns.1)
+                    .bind(end_columns.2)
+                    .bind(end_columns.3)
+                    .bind(end_columns.4)
+                    .bind(counts[0])
+                    .bind(counts[1])
+                    .bind(counts[2])
+                    .bind(counts[3])
+                    .bind(silent_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    sessions.insert(event.endpoint, None);
+                    insert_event(&mut tx, id, ts, seq, event).await?;
+                }
+                EventKind::Rtt { .. } | EventKind::Connecting { .. } => continue,
+                _ => insert_event(&mut tx, id, ts, seq, event).await?,
+            }
+            rows += 1;
+        }
+
+        for m in &self.minutes {
+            let id = i64::try_from(m.endpoint.0).unwrap_or(i64::MAX);
+            let kind = kind_code(m.kind);
+            let r = &m.rollup;
+            let q = |p| r.quantile_us(p).map_or(0, to_i64);
+            // Two writes for one minute happen only across a restart: keep the larger half's
+            // percentiles and add the counts.
+            sqlx::query(
+                "INSERT INTO rtt_minute (endpoint_id, kind, minute, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (endpoint_id, kind, minute) DO UPDATE SET \
+                   p50_us = CASE WHEN excluded.count > count THEN excluded.p50_us ELSE p50_us END, \
+                   p95_us = CASE WHEN excluded.count > count THEN excluded.p95_us ELSE p95_us END, \
+                   p99_us = CASE WHEN excluded.count > count THEN excluded.p99_us ELSE p99_us END, \
+                   count = count + excluded.count, min_us = min(min_us, excluded.min_us), \
+                   max_us = max(max_us, excluded.max_us), sum_us = sum_us + excluded.sum_us",
+            )
+            .bind(id)
+            .bind(kind)
+            .bind(m.minute)
+            .bind(to_i64(r.count))
+            .bind(to_i64(r.min_us))
+            .bind(to_i64(r.max_us))
+            .bind(to_i64(r.sum_us))
+            .bind(q(0.5))
+            .bind(q(0.95))
+            .bind(q(0.99))
+            .execute(&mut *tx)
+            .await?;
+            rows += 1;
+            for (table, bucket, cache, touched) in [
+                ("rtt_hour", m.minute.div_euclid(60), &self.hours, &mut hours),
+                ("rtt_day", m.minute.div_euclid(1440), &self.days, &mut days),
+            ] {
+                let key = (m.endpoint, m.kind, bucket);
+                if !touched.contains_key(&key) {
+                    let start = match cache.get(&key) {
+                        Some(r) => r.clone(),
+                        None => load_rollup(&mut tx, table, id, kind, bucket).await?,
+                    };
+                    touched.insert(key, start);
+                }
+                if let Some(acc) = touched.get_mut(&key) {
+                    acc.merge(&m.rollup);
+                }
+            }
+        }
+        for (table, touched) in [("rtt_hour", &hours), ("rtt_day", &days)] {
+            for (&(endpoint, kind, bucket), r) in touched {
+                let q = |p| r.quantile_us(p).map_or(0, to_i64);
+                let column = if table == "rtt_hour" { "hour" } else { "day" };
+                sqlx::query(&format!(
+                    "INSERT OR REPLACE INTO {table} (endpoint_id, kind, {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us, histogram) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ))
+                .bind(i64::try_from(endpoint.0).unwrap_or(i64::MAX))
+                .bind(kind_code(kind))
+                .bind(bucket)
+                .bind(to_i64(r.count))
+                .bind(to_i64(r.min_us))
+                .bind(to_i64(r.max_us))
+                .bind(to_i64(r.sum_us))
+                .bind(q(0.5))
+                .bind(q(0.95))
+                .bind(q(0.99))
+                .bind(r.histogram.encode())
+                .execute(&mut *tx)
+                .await?;
+                rows += 1;
+            }
+        }
+        sqlx::query("UPDATE agent_runs SET last_seen = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(self.run_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+
+        // Committed: now the in-memory state may move on.
+        self.seq = seq;
+        for (endpoint, open) in sessions {
+            match open {
+                Some(key) => self.open_sessions.insert(endpoint, key),
+                None => self.open_sessions.remove(&endpoint),
+            };
+        }
+        let hour_now = now_ms().div_euclid(3_600_000);
+        self.hours.extend(hours);
+        self.hours.retain(|&(_, _, h), _| h >= hour_now - 1);
+        self.days.extend(days);
+        self.days.retain(|&(_, _, d), _| d >= hour_now / 24 - 1);
+        Ok(rows)
+    }
+
+    async fn retention(&mut self) {
+        match crate::retention::apply(&mut self.conn, &self.options.retention, now_ms()).await {
+            Ok(report) => tracing::debug!(?report, "retention applied"),
+            Err(e) => {
+                tracing::warn!(error = %e, "retention failed");
+                self.health.failed(format!("retention: {e}"));
+            }
+        }
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: i64,
+    ts: i64,
+    seq: i64,
+    event: &Event,
+) -> Result<()> {
+    let row = crate::query::EventRow::from_event(&event.kind);
+    sqlx::query(
+        "INSERT INTO events (endpoint_id, ts, seq, kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(ts)
+    .bind(seq)
+    .bind(row.kind)
+    .bind(row.code)
+    .bind(row.status)
+    .bind(row.phase)
+    .bind(row.initiator)
+    .bind(row.cause)
+    .bind(row.reason)
+    .bind(row.attempt)
+    .bind(row.delay_ms)
+    .bind(row.detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn load_rollup(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    table: &str,
+    id: i64,
+    kind: i64,
+    bucket: i64,
+) -> Result<Rollup> {
+    let column = if table == "rtt_hour" { "hour" } else { "day" };
+    let row: Option<(i64, i64, i64, i64, Vec<u8>)> = sqlx::query_as(&format!(
+        "SELECT count, min_us, max_us, sum_us, histogram FROM {table} WHERE endpoint_id = ? AND kind = ? AND {column} = ?"
+    ))
+    .bind(id)
+    .bind(kind)
+    .bind(bucket)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(
+        row.map_or_else(Rollup::default, |(count, min, max, sum, hist)| Rollup {
+            count: count.max(0).unsigned_abs(),
+            min_us: min.max(0).unsigned_abs(),
+            max_us: max.max(0).unsigned_abs(),
+            sum_us: sum.max(0).unsigned_abs(),
+            histogram: Histogram::decode(&hist).unwrap_or_default(),
+        }),
+    )
+}
+
+pub(crate) fn kind_code(kind: PingKind) -> i64 {
+    match kind {
+        PingKind::Protocol => 0,
+        PingKind::App => 1,
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,562 @@
+//! The store on a real SQLite file in a temp directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use heartline_core::{
+    CloseCause, EndpointId, Event, EventKind, FailedPhase, Handshake, HandshakeFailure, Phase,
+    Phases, PingKind, RetryReason, SessionEnd, SessionStats, State, Timestamp,
+};
+use heartline_probe::Sink;
+use heartline_store::{Error, RecorderOptions, Store};
+
+/// A unique directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "heartline-store-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn db(&self) -> PathBuf {
+        self.0.join("heartline.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// 2026-01-01T00:00:00Z plus `s` seconds.
+fn t(s: i64) -> Timestamp {
+    Timestamp(1_767_225_600_000 + s * 1000)
+}
+
+fn ev(endpoint: u64, at: Timestamp, kind: EventKind) -> Event {
+    Event {
+        at,
+        endpoint: EndpointId(endpoint),
+        kind,
+    }
+}
+
+fn fast_options() -> RecorderOptions {
+    RecorderOptions {
+        flush_every: Duration::from_millis(50),
+        ..RecorderOptions::default()
+    }
+}
+
+/// Length and a 64-bit FNV-1a hash of the file: enough to tell whether anything changed.
+fn file_digest(path: &Path) -> (u64, u64) {
+    let bytes = std::fs::read(path).unwrap();
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (bytes.len() as u64, hash)
+}
+
+#[tokio::test]
+async fn migrations_apply_to_an_empty_database_and_reopen_cleanly() {
+    let dir = TempDir::new("migrate");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(store.reader())
+            .await
+            .unwrap();
+    let names: Vec<&str> = tables.iter().map(|(n,)| n.as_str()).collect();
+    for table in [
+        "endpoints",
+        "sessions",
+        "states",
+        "events",
+        "rtt_minute",
+        "rtt_hour",
+        "rtt_day",
+        "incidents",
+        "agent_runs",
+        "settings",
+    ] {
+        assert!(names.contains(&table), "{table} missing from {names:?}");
+    }
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let (vacuum,): (i64,) = sqlx::query_as("PRAGMA auto_vacuum")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(vacuum, 2, "incremental");
+    store.close().await;
+    Store::open(&dir.db()).await.expect("reopens");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
+    let dir = TempDir::new("notdb");
+    let path = dir.db();
+    std::fs::write(
+        &path,
+        b"this is my thesis, please do not overwrite it\n".repeat(100),
+    )
+    .unwrap();
+    let before = file_digest(&path);
+    let err = Store::open(&path).await.unwrap_err();
+    assert!(matches!(err, Error::NotSqlite { .. }), "{err}");
+    assert!(err.to_string().contains("left untouched"), "{err}");
+    assert_eq!(file_digest(&path), before);
+    assert!(!dir.0.join("heartline.db-wal").exists());
+}
+
+#[tokio::test]
+async fn a_damaged_database_is_refused_and_left_untouched() {
+    let dir = TempDir::new("corrupt");
+    let path = dir.db();
+    {
+        let store = Store::open(&path).await.unwrap();
+        let (recorder, writer) = store.record(fast_options()).await.unwrap();
+        for i in 0..2000 {
+            recorder.emit(ev(
+                1,
+                t(i),
+                EventKind::GaveUp {
+                    reason: format!("reason number {i} ").repeat(5),
+                },
+            ));
+        }
+        writer.shutdown().await.unwrap();
+        store.close().await;
+    }
+    // Scribble over the middle of the file, keeping the header valid.
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 64 * 1024, "{} bytes", bytes.len());
+    for b in &mut bytes[8192..40_960] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let before = file_digest(&path);
+    let err = Store::open(&path).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Corrupt { .. } | Error::NotSqlite { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        file_digest(&path),
+        before,
+        "nothing was written to the damaged file"
+    );
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_heartline_is_refused() {
+    let dir = TempDir::new("newer");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(dir.db()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (29991231000000, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    store.close().await;
+    let err = Store::open(&dir.db()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NewerSchema {
+                version: 29991231000000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer Heartline"), "{err}");
+}
+
+fn handshake() -> Handshake {
+    Handshake {
+        phases: Phases {
+            dns: Duration::from_micros(1200),
+            tcp: Duration::from_micros(300),
+            tls: Some(Duration::from_micros(2500)),
+            upgrade: Duration::from_micros(900),
+        },
+        peer: "127.0.0.1:9443".parse::<SocketAddr>().unwrap(),
+        subprotocol: Some("json".into()),
+        extensions: vec!["permessage-deflate".into()],
+    }
+}
+
+/// One of every event kind the store keeps.
+fn story() -> Vec<Event> {
+    vec![
+        ev(
+            1,
+            t(0),
+            EventKind::Connected {
+                attempt: 1,
+                handshake: handshake(),
+            },
+        ),
+        ev(
+            1,
+            t(1),
+            EventKind::StateChanged {
+                from: State::Connecting,
+                to: State::Up,
+            },
+        ),
+        ev(
+            1,
+            t(30),
+            EventKind::PongMissed {
+                kind: PingKind::Protocol,
+                missed: 1,
+            },
+        ),
+        ev(
+            1,
+            t(30),
+            EventKind::StateChanged {
+                from: State::Up,
+                to: State::Degraded,
+            },
+        ),
+        ev(
+            1,
+            t(31),
+            EventKind::Stale {
+                silent: Duration::from_millis(31_000),
+            },
+        ),
+        ev(
+            1,
+            t(60),
+            EventKind::Closed {
+                end: SessionEnd::ClosedByClient {
+                    cause: CloseCause::PongTimeout,
+                    code: 1001,
+                    reason: "pong timeout".into(),
+                    clean: false,
+                },
+                stats: SessionStats {
+                    duration: Duration::from_millis(60_000),
+                    silent_for: Duration::from_millis(59_000),
+                    messages_in: 12,
+                    bytes_in: 3400,
+                    messages_out: 2,
+                    bytes_out: 90,
+                },
+            },
+        ),
+        ev(
+            1,
+            t(60),
+            EventKind::ReconnectScheduled {
+                attempt: 1,
+                delay: Duration::from_millis(400),
+                reason: RetryReason::Backoff,
+            },
+        ),
+        ev(
+            1,
+            t(61),
+            EventKind::HandshakeFailed(HandshakeFailure {
+                phase: FailedPhase::Http {
+                    status: Some(503),
+                    retry_after: Some(Duration::from_secs(7)),
+                },
+                error: "503 Service Unavailable".into(),
+                elapsed: Duration::from_millis(3),
+            }),
+        ),
+        ev(
+            1,
+            t(62),
+            EventKind::HandshakeFailed(HandshakeFailure {
+                phase: FailedPhase::Timeout { during: Phase::Tls },
+                error: "no progress".into(),
+                elapsed: Duration::from_millis(10_000),
+            }),
+        ),
+        ev(
+            1,
+            t(63),
+            EventKind::StateChanged {
+                from: State::Degraded,
+                to: State::Down,
+            },
+        ),
+        ev(
+            1,
+            t(70),
+            EventKind::GaveUp {
+                reason: "upgrade refused with HTTP 401".into(),
+            },
+        ),
+        ev(
+            2,
+            t(80),
+            EventKind::Closed {
+                end: SessionEnd::ClosedByServer {
+                    code: 4001,
+                    reason: "kicked".into(),
+                },
+                stats: SessionStats {
+                    duration: Duration::from_millis(5000),
+                    ..SessionStats::default()
+                },
+            },
+        ),
+        ev(
+            2,
+            t(90),
+            EventKind::Closed {
+                end: SessionEnd::Lost {
+                    error: "connection reset".into(),
+                },
+                stats: SessionStats::default(),
+            },
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_event_round_trips_and_rtt_becomes_rollups() {
+    let dir = TempDir::new("roundtrip");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    for e in story() {
+        recorder.emit(e);
+    }
+    // Two minutes of pings: 0..60 s at 1 ms, 60..120 s at 3 ms, plus app pings.
+    for s in 0..120 {
+        let rtt = Duration::from_micros(if s < 60 { 1000 } else { 3000 });
+        recorder.emit(ev(
+            1,
+            t(s),
+            EventKind::Rtt {
+                kind: PingKind::Protocol,
+                rtt,
+            },
+        ));
+    }
+    recorder.emit(ev(
+        1,
+        t(5),
+        EventKind::Rtt {
+            kind: PingKind::App,
+            rtt: Duration::from_millis(40),
+        },
+    ));
+    // Attempts and heartbeats are not events in the table.
+    recorder.emit(ev(1, t(59), EventKind::Connecting { attempt: 2 }));
+    writer.shutdown().await.unwrap();
+    assert_eq!(recorder.dropped(), 0);
+
+    let stored = store.history(&[], t(-10), t(1000)).await.unwrap();
+    assert_eq!(
+        stored,
+        story(),
+        "history reads back exactly what was recorded"
+    );
+    let only_two = store
+        .history(&[EndpointId(2)], t(0), t(1000))
+        .await
+        .unwrap();
+    assert_eq!(only_two.len(), 2);
+
+    let minutes: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT kind, minute, count, min_us, max_us, p50_us FROM rtt_minute WHERE endpoint_id = 1 ORDER BY kind, minute",
+    )
+    .fetch_all(store.reader())
+    .await
+    .unwrap();
+    let m0 = t(0).0 / 60_000;
+    assert_eq!(
+        minutes,
+        vec![
+            (0, m0, 60, 1000, 1000, 1000),
+            (0, m0 + 1, 60, 3000, 3000, 3000),
+            (1, m0, 1, 40_000, 40_000, 40_000)
+        ]
+    );
+    let (count, p50, p99): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count, p50_us, p99_us FROM rtt_hour WHERE endpoint_id = 1 AND kind = 0",
+    )
+    .fetch_one(store.reader())
+    .await
+    .unwrap();
+    assert_eq!(count, 120, "both minutes merged into the hour");
+    assert!(
+        (960..=1040).contains(&p50) || (2900..=3100).contains(&p50),
+        "{p50}"
+    );
+    assert!((2900..=3100).contains(&p99), "{p99}");
+    let (day_count,): (i64,) =
+        sqlx::query_as("SELECT count FROM rtt_day WHERE endpoint_id = 1 AND kind = 0")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+    assert_eq!(day_count, 120);
+
+    let session: (i64, Option<i64>, i64, String, String, i64, i64) = sqlx::query_as(
+        "SELECT started_at, tls_us, code, initiator, cause, messages_in, silent_ms FROM sessions WHERE endpoint_id = 1",
+    )
+    .fetch_one(store.reader())
+    .await
+    .unwrap();
+    assert_eq!(
+        session,
+        (
+            t(0).0,
+            Some(2500),
+            1001,
+            "client".into(),
+            "pong_timeout".into(),
+            12,
+            59_000
+        )
+    );
+    // A close whose opening was not recorded still becomes a session, starting duration earlier.
+    let (started, phases): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT started_at, dns_us FROM sessions WHERE endpoint_id = 2 AND code = 4001",
+    )
+    .fetch_one(store.reader())
+    .await
+    .unwrap();
+    assert_eq!((started, phases), (t(75).0, None));
+
+    let codes = store.close_codes(&[], t(0), t(1000)).await.unwrap();
+    assert_eq!(
+        codes,
+        vec![
+            (1001, "client".into(), 1),
+            (1006, "network".into(), 1),
+            (4001, "server".into(), 1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn uptime_counts_states_and_time_nobody_recorded() {
+    let dir = TempDir::new("uptime");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    // The run itself is "now"; put states in the recent past inside a synthetic run.
+    let now = Timestamp::from_system(std::time::SystemTime::now());
+    let at = |s: i64| Timestamp(now.0 - 1_000_000 + s * 1000);
+    recorder.emit(ev(
+        1,
+        at(0),
+        EventKind::StateChanged {
+            from: State::Connecting,
+            to: State::Up,
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        at(600),
+        EventKind::StateChanged {
+            from: State::Up,
+            to: State::Down,
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        at(700),
+        EventKind::StateChanged {
+            from: State::Down,
+            to: State::Up,
+        },
+    ));
+    writer.shutdown().await.unwrap();
+    sqlx::query("INSERT INTO agent_runs (started_at, last_seen, stopped_at) VALUES (?, ?, ?)")
+        .bind(at(0).0)
+        .bind(at(900).0)
+        .bind(at(900).0)
+        .execute(
+            &sqlx::SqlitePool::connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new().filename(dir.db()),
+            )
+            .await
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let u = store
+        .uptime(EndpointId(1), at(-100), at(1000))
+        .await
+        .unwrap();
+    assert_eq!(u.up, Duration::from_secs(600 + 200));
+    assert_eq!(u.down, Duration::from_secs(100));
+    assert_eq!(
+        u.unknown,
+        Duration::from_secs(100 + 100),
+        "before the run and after it stopped"
+    );
+    assert_eq!(u.ratio(), Some(800.0 / 900.0));
+    assert_eq!(
+        store.state_at(EndpointId(1), at(650)).await.unwrap(),
+        Some(State::Down)
+    );
+    assert_eq!(store.state_at(EndpointId(1), at(-1)).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_delays_writes_but_never_the_sessions() {
+    let dir = TempDir::new("locked");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    // Another program takes an exclusive lock for a while.
+    let mut other = sqlx::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(dir.db()),
+    )
+    .await
+    .unwrap();
+    use sqlx::{Connection, Executor};
+    other.execute("BEGIN EXCLUSIVE").await.unwrap();
+    let started = Instant::now();
+    for i in 0..5000 {
+        recorder.emit(ev(
+            1,
+            t(i),
+            EventKind::Stale {
+                silent: Duration::from_millis(1),
+            },
+        ));
+    }
+    let emitting = started.elapsed();
+    assert!(
+        emitting < Duration::from_secs(1),
+        "emitting 5000 events took {emitting:?}: sessions would stall"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    other.execute("COMMIT").await.unwrap();
+    other.close().await.unwrap();
+    writer.shutdown().await.unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(n, 5000, "nothing lost");
+}
