@@ -3,8 +3,9 @@
 # Safe to run any number of times; uses sudo when not root.
 set -euo pipefail
 
-# Debian/Ubuntu packages the build needs (a C toolchain for ring, pkg-config for -sys crates).
-APT_PACKAGES=(build-essential pkg-config)
+# Debian/Ubuntu packages the build needs: a C toolchain (ring, SQLite), pkg-config, and libdbus
+# for the system keychain (Secret Service) that keeps secret header values.
+APT_PACKAGES=(build-essential pkg-config libdbus-1-dev)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 

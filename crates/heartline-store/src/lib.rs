@@ -13,11 +13,13 @@ mod open;
 pub mod query;
 mod recorder;
 pub mod retention;
+mod secrets;
 mod writer;
 
 pub use open::{default_path, Store};
 pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
 pub use retention::Retention;
+pub use secrets::{header_key, SecretError, Secrets};
 
 use std::path::PathBuf;
 
