@@ -1,20 +1,24 @@
 //! Heartline's pure domain: endpoints and their policies, the event vocabulary, the health
-//! state machine, reconnect backoff, close-code classes and reply matching.
+//! state machine, reconnect backoff, close-code classes, reply matching, incidents and
+//! diagnosis.
 //!
 //! Invariant: nothing here does I/O, reads a clock or draws random numbers; callers pass
 //! timestamps and random units in, so every rule is testable with plain data.
 
 pub mod backoff;
 pub mod close_code;
+pub mod diagnosis;
 pub mod duration;
 pub mod endpoint;
 pub mod event;
 pub mod health;
+pub mod incident;
 pub mod reply;
 pub mod rollup;
 
 pub use backoff::{Ended, ReconnectPolicy, Retry};
 pub use close_code::CloseClass;
+pub use diagnosis::{diagnose, EndpointFacts, Finding, Rule};
 pub use duration::{format_duration, parse_duration};
 pub use endpoint::{
     AppHeartbeat, ConfigErrors, Endpoint, EndpointId, FieldError, Header, Heartbeat, Limits,
@@ -25,5 +29,6 @@ pub use event::{
     Phases, PingKind, RetryReason, SessionEnd, SessionStats, Timestamp,
 };
 pub use health::{Health, HealthPolicy, Signal, State, Transition};
+pub use incident::{derive_incidents, Incident, IncidentChange, IncidentKind, IncidentTracker};
 pub use reply::{ReplyMatch, ReplyMatcher};
 pub use rollup::{Histogram, Rollup};
