@@ -1,0 +1,728 @@
+//! The file format end to end: round trips, defaults, every kind of error, JSON/TOML
+//! equivalence, the example file and secrets staying secret.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use heartline_config::{
+    parse_json, parse_toml, ConfigFile, Defaults, EndpointSpec, Error, Resolved,
+};
+use heartline_core::{AppHeartbeat, Endpoint, Header, ReplyMatch, Staleness};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+/// Resolves and fills stored secrets from `store`, as the caller of the crate does.
+fn resolve_filled(config: &ConfigFile, store: &[(&str, &str)]) -> Vec<Endpoint> {
+    let resolved = config
+        .resolve(&no_env)
+        .unwrap_or_else(|e| panic!("resolve failed:\n{e}"));
+    resolved.into_iter().map(|r| fill(r, store)).collect()
+}
+
+fn fill(r: Resolved, store: &[(&str, &str)]) -> Endpoint {
+    let mut e = r.endpoint;
+    for name in &r.stored_secrets {
+        let h = e.headers.iter_mut().find(|h| &h.name == name).unwrap();
+        assert_eq!(h.value, "", "stored secret {name} arrives empty");
+        h.value = store
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| (*v).to_owned())
+            .unwrap_or_else(|| panic!("test store lacks {name}"));
+    }
+    e
+}
+
+fn secret(name: &str, value: &str) -> Header {
+    Header {
+        name: name.into(),
+        value: value.into(),
+        secret: true,
+    }
+}
+
+fn plain(name: &str, value: &str) -> Header {
+    Header {
+        name: name.into(),
+        value: value.into(),
+        secret: false,
+    }
+}
+
+/// Every field away from its default, a JSON reply rule, reconnect overrides, a secret.
+fn full_endpoint() -> Endpoint {
+    let mut e = Endpoint::new("ticker", "wss://feed.example.com/ws?room=1");
+    e.headers = vec![
+        plain("X-Client", "heartline"),
+        plain("X-Session-Hint", "not secret after all"),
+        secret("Authorization", "Bearer s3cr3t-t0ken"),
+    ];
+    e.subprotocols = vec!["json".into(), "v2.feed".into()];
+    e.tls.insecure = true;
+    e.tls.ca_file = Some(PathBuf::from("/etc/ssl/private-ca.pem"));
+    e.tags = vec!["prod".into(), "eu".into()];
+    e.heartbeat.ping_interval = Duration::from_secs(10);
+    e.heartbeat.pong_timeout = ms(2500);
+    e.heartbeat.misses_allowed = 3;
+    e.app_heartbeat = Some(AppHeartbeat {
+        payload: r#"{"op":"ping"}"#.into(),
+        reply: ReplyMatch::JsonField {
+            path: "data.op".into(),
+            equals: "pong".into(),
+        },
+        interval: Duration::from_secs(20),
+        timeout: Duration::from_secs(4),
+        misses_allowed: 0,
+    });
+    e.staleness = Some(Staleness {
+        after: Duration::from_secs(90),
+        reconnect: false,
+    });
+    e.on_connect = vec![
+        r#"{"op":"subscribe","channel":"ticker"}"#.into(),
+        "hello\nworld".into(),
+    ];
+    e.handshake_timeout = Duration::from_secs(7);
+    e.reconnect.enabled = true;
+    e.reconnect.initial = ms(250);
+    e.reconnect.multiplier = 1.5;
+    e.reconnect.cap = Duration::from_secs(300);
+    e.reconnect.jitter = 0.25;
+    e.reconnect.reset_after = Duration::from_secs(45);
+    e.reconnect.max_attempts = Some(12);
+    e.reconnect.try_again_factor = 8.0;
+    e.reconnect.stop_on_close_codes = vec![1008, 4001];
+    e.reconnect.stop_on_http_status = vec![];
+    e.health.degraded_rtt = None;
+    e.health.failures_before_down = 4;
+    e.health.successes_before_up = 2;
+    e.limits.max_message_size = 16 << 20;
+    e.limits.max_frame_size = 65_000;
+    assert_eq!(e.validate(), Ok(()));
+    e
+}
+
+// ---- round trips -------------------------------------------------------------------------
+
+/// Endpoint → spec → TOML → parse → resolve (stored secrets filled) gives `e` back, and
+/// the same through JSON and through a single store row.
+fn check_round_trip(e: Endpoint) {
+    let store: Vec<(&str, &str)> = e
+        .headers
+        .iter()
+        .filter(|h| h.secret)
+        .map(|h| (h.name.as_str(), h.value.as_str()))
+        .collect();
+    let config = ConfigFile::from_endpoints(std::slice::from_ref(&e));
+
+    let toml = config.to_toml();
+    let parsed = parse_toml(&toml, "export.toml").unwrap_or_else(|err| panic!("{err}\n{toml}"));
+    assert_eq!(parsed, config, "TOML:\n{toml}");
+    assert_eq!(
+        resolve_filled(&parsed, &store),
+        std::slice::from_ref(&e),
+        "TOML:\n{toml}"
+    );
+
+    let json = config.to_json();
+    let parsed = parse_json(&json, "export.json").unwrap_or_else(|err| panic!("{err}\n{json}"));
+    assert_eq!(parsed, config, "JSON:\n{json}");
+    assert_eq!(
+        resolve_filled(&parsed, &store),
+        std::slice::from_ref(&e),
+        "JSON:\n{json}"
+    );
+
+    let row = EndpointSpec::from_endpoint(&e).to_json();
+    let spec = EndpointSpec::from_json(&row).unwrap_or_else(|err| panic!("{err}\n{row}"));
+    let r = spec.resolve(&Defaults::default(), &no_env).unwrap();
+    assert_eq!(fill(r, &store), e, "row: {row}");
+}
+
+#[test]
+fn endpoints_round_trip_exactly() {
+    check_round_trip(full_endpoint());
+    check_round_trip(Endpoint::new("minimal", "ws://127.0.0.1:9000/echo"));
+    check_round_trip({
+        let mut e = Endpoint::new("regex", "ws://h/");
+        e.app_heartbeat = Some(AppHeartbeat {
+            payload: "ping".into(),
+            reply: ReplyMatch::Regex(r"^pong( \d+)?$".into()),
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(5),
+            misses_allowed: 1,
+        });
+        e.staleness = Some(Staleness {
+            after: ms(1500),
+            reconnect: true,
+        });
+        e.reconnect.enabled = false;
+        e.limits.max_message_size = 1 << 30;
+        e
+    });
+    check_round_trip({
+        let mut e = Endpoint::new("contains", "wss://[::1]:8443/a?b=c");
+        e.app_heartbeat = Some(AppHeartbeat {
+            payload: "{}".into(),
+            reply: ReplyMatch::Contains("pong".into()),
+            interval: Duration::from_secs(3),
+            timeout: Duration::from_secs(1),
+            misses_allowed: 5,
+        });
+        e.health.degraded_rtt = Some(ms(300));
+        e.headers = vec![secret("Cookie", "sid=abc"), secret("X-Api-Key", "k-123")];
+        e
+    });
+}
+
+#[test]
+fn from_endpoints_writes_only_what_differs() {
+    let toml = ConfigFile::from_endpoints(&[Endpoint::new("a", "ws://h/")]).to_toml();
+    assert_eq!(toml.trim(), "[[endpoint]]\nname = \"a\"\nurl = \"ws://h/\"");
+}
+
+// ---- defaults ----------------------------------------------------------------------------
+
+/// The first endpoint of `toml` resolves to `Endpoint::new(name, url)` changed by `expect`.
+fn check_defaults(toml: &str, expect: impl FnOnce(&mut Endpoint)) {
+    let config = parse_toml(toml, "t.toml").unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let got = config
+        .resolve(&no_env)
+        .unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let spec = &config.endpoints[0];
+    let mut want = Endpoint::new(spec.name.clone(), spec.url.clone());
+    expect(&mut want);
+    assert_eq!(got[0].endpoint, want, "{toml}");
+}
+
+const ENDPOINT: &str = "[[endpoint]]\nname = \"e\"\nurl = \"ws://h/\"\n";
+
+#[test]
+fn defaults_apply_unless_overridden() {
+    check_defaults(ENDPOINT, |_| {});
+    check_defaults(
+        &format!("[defaults]\nping_interval = \"20s\"\nmisses_allowed = 4\n{ENDPOINT}"),
+        |e| {
+            e.heartbeat.ping_interval = Duration::from_secs(20);
+            e.heartbeat.misses_allowed = 4;
+        },
+    );
+    check_defaults(
+        &format!("[defaults]\nping_interval = \"20s\"\n{ENDPOINT}ping_interval = \"30s\"\n"),
+        |e| e.heartbeat.ping_interval = Duration::from_secs(30),
+    );
+    // Reconnect merges key by key: the endpoint's cap, the defaults' initial.
+    check_defaults(
+        &format!(
+            "[defaults.reconnect]\ninitial = \"1s\"\ncap = \"2m\"\nmax_attempts = 3\n\
+             {ENDPOINT}[endpoint.reconnect]\ncap = \"5m\"\nmax_attempts = \"never\"\n"
+        ),
+        |e| {
+            e.reconnect.initial = Duration::from_secs(1);
+            e.reconnect.cap = Duration::from_secs(300);
+            e.reconnect.max_attempts = None;
+        },
+    );
+    // The app heartbeat falls back to the endpoint's effective protocol heartbeat.
+    check_defaults(
+        &format!(
+            "[defaults]\npong_timeout = \"3s\"\nmisses_allowed = 2\n{ENDPOINT}\
+             ping_interval = \"12s\"\n[endpoint.app_heartbeat]\npayload = \"p\"\nmatch = \"q\"\n"
+        ),
+        |e| {
+            e.heartbeat.ping_interval = Duration::from_secs(12);
+            e.heartbeat.pong_timeout = Duration::from_secs(3);
+            e.heartbeat.misses_allowed = 2;
+            e.app_heartbeat = Some(AppHeartbeat {
+                payload: "p".into(),
+                reply: ReplyMatch::Contains("q".into()),
+                interval: Duration::from_secs(12),
+                timeout: Duration::from_secs(3),
+                misses_allowed: 2,
+            });
+        },
+    );
+    check_defaults(
+        &format!(
+            "[defaults]\ndegraded_rtt = \"off\"\nmax_frame_size = 2048\n\
+             max_message_size = \"64 KiB\"\n{ENDPOINT}stale_after = \"1m\"\n"
+        ),
+        |e| {
+            e.health.degraded_rtt = None;
+            e.limits.max_frame_size = 2048;
+            e.limits.max_message_size = 64 << 10;
+            e.staleness = Some(Staleness {
+                after: Duration::from_secs(60),
+                reconnect: true,
+            });
+        },
+    );
+    // Writing out every built-in value changes nothing.
+    let builtin = ConfigFile::new(Defaults::builtin(), vec![EndpointSpec::new("e", "ws://h/")]);
+    check_defaults(&builtin.to_toml(), |_| {});
+}
+
+// ---- errors ------------------------------------------------------------------------------
+
+enum Format {
+    Toml,
+    Json,
+}
+
+/// Parsing then resolving `text` fails with exactly the `expected` lines.
+fn check_error(format: Format, text: &str, env: &[(&str, &str)], expected: &[&str]) {
+    let result = match format {
+        Format::Toml => parse_toml(text, "heartline.toml"),
+        Format::Json => parse_json(text, "heartline.json"),
+    }
+    .and_then(|c| c.resolve(&env_of(env)));
+    let err = match result {
+        Ok(_) => panic!("no error for:\n{text}"),
+        Err(e) => e,
+    };
+    let shown = err.to_string();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines, expected, "for:\n{text}");
+    for (_, value) in env {
+        assert!(!shown.contains(value), "secret {value:?} in {shown}");
+        assert!(
+            !format!("{err:?}").contains(value),
+            "secret {value:?} in Debug"
+        );
+    }
+}
+
+#[test]
+fn syntax_errors_name_line_and_column() {
+    check_error(
+        Format::Toml,
+        "[[endpoint]]\nname = \"a\"\nurl = \"ws://h/\nping_interval = \"1s\"\n",
+        &[],
+        &["heartline.toml:3:15: invalid basic string, expected `\"`"],
+    );
+    check_error(
+        Format::Json,
+        "{\n  \"endpoint\": [\n    { \"name\": \"a\", }\n  ]\n}",
+        &[],
+        &["heartline.json:3:20: key must be a string"],
+    );
+    let err = parse_toml("a = [1,\n", "x.toml").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Syntax {
+                line: 1,
+                column: 8,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unknown_and_missing_keys_are_named() {
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}pign_interval = \"1s\"\n"),
+        &[],
+        &["heartline.toml:4: endpoint 1 (e): pign_interval: unknown key; did you mean `ping_interval`?"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}[endpoint.reconnect]\ncap = \"1m\"\nbogus = 1\n"),
+        &[],
+        &["heartline.toml:6: endpoint 1 (e): reconnect.bogus: unknown key (heartline.example.toml lists every key)"],
+    );
+    check_error(
+        Format::Toml,
+        "[[endpoints]]\nname = \"a\"\n",
+        &[],
+        &["heartline.toml:1: endpoints: unknown key; did you mean `endpoint`?"],
+    );
+    check_error(
+        Format::Toml,
+        "[endpoint]\nname = \"a\"\nurl = \"ws://h/\"\n",
+        &[],
+        &["heartline.toml:1: endpoint: write each endpoint as an [[endpoint]] table (double brackets)"],
+    );
+    // One broken endpoint does not hide another.
+    check_error(
+        Format::Toml,
+        "[defaults]\nping = \"1s\"\n[[endpoint]]\nname = \"a\"\n\n[[endpoint]]\nname = \"b\"\nurl = \"ws://h/\"\nmisses_allowed = \"two\"\n",
+        &[],
+        &[
+            "heartline.toml:2: defaults.ping: unknown key (heartline.example.toml lists every key)",
+            "heartline.toml:3: endpoint 1 (a): url: is required",
+            "heartline.toml:9: endpoint 2 (b): misses_allowed: must be a whole number (found a string)",
+        ],
+    );
+    check_error(
+        Format::Json,
+        "{\"endpoint\": [\n {\"name\": \"a\", \"url\": \"ws://h/\",\n  \"app_heartbeat\": {\"payload\": \"p\", \"matches\": \"x\"}}\n]}",
+        &[],
+        &["heartline.json:3: endpoint 1 (a): app_heartbeat.matches: unknown key; did you mean `match`?"],
+    );
+    check_error(
+        Format::Json,
+        "{\"endpoint\": [],\n \"endpoint\": []}",
+        &[],
+        &["heartline.json:2: endpoint: appears twice; give each key once"],
+    );
+    check_error(
+        Format::Json,
+        "{\"endpoint\": [{\"name\": \"a\", \"url\": \"ws://h/\",\n \"name\": \"b\"}]}",
+        &[],
+        &["heartline.json:2: endpoint 1 (b): name: duplicate field `name`"],
+    );
+    check_error(
+        Format::Toml,
+        "endpoint = [1]",
+        &[],
+        &["heartline.toml:1: endpoint 1: must be a table (found an integer)"],
+    );
+    check_error(
+        Format::Json,
+        "[1, 2]",
+        &[],
+        &["heartline.json: the top level must be an object with the keys `defaults` and `endpoint`"],
+    );
+}
+
+#[test]
+fn bad_values_name_line_field_and_fix() {
+    check_error(
+        Format::Toml,
+        "[[endpoint]]\nname = \"a\"\nurl = \"ws://h/\"\n\n[[endpoint]]\nname = \"ticker\"\nurl = \"ws://h/t\"\nping_interval = 15\nmax_frame_size = \"1MB\"\n[endpoint.reconnect]\ncap = \"soon\"\n",
+        &[],
+        &[
+            "heartline.toml:8: endpoint 2 (ticker): ping_interval: `15` needs a unit (ms, s, m, h or d), e.g. 15s",
+            "heartline.toml:9: endpoint 2 (ticker): max_frame_size: `MB` in `1MB` is not a unit; use B, KiB, MiB or GiB (powers of 1024)",
+            "heartline.toml:11: endpoint 2 (ticker): reconnect.cap: `soon` is not a duration; write e.g. 250ms, 15s, 2m",
+        ],
+    );
+    check_error(
+        Format::Json,
+        "{\n \"endpoint\": [{\n  \"name\": \"j\",\n  \"url\": \"ws://h/\",\n  \"pong_timeout\": \"5 parsecs\"\n }]\n}",
+        &[],
+        &["heartline.json:5: endpoint 1 (j): pong_timeout: `parsecs` in `5 parsecs` is not a unit; use ms, s, m, h or d"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}degraded_rtt = \"never\"\n"),
+        &[],
+        &["heartline.toml:4: endpoint 1 (e): degraded_rtt: `never` is not a duration; write e.g. 250ms, 15s, 2m; or \"off\""],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}[endpoint.reconnect]\nmax_attempts = \"forever\"\n"),
+        &[],
+        &["heartline.toml:5: endpoint 1 (e): reconnect.max_attempts: must be a number of attempts or \"never\""],
+    );
+}
+
+#[test]
+fn core_validation_is_mapped_to_file_keys_and_lines() {
+    check_error(
+        Format::Toml,
+        "[[endpoint]]\nname = \"ticker\"\nurl = \"http://feed.example.com/\"\nping_interval = \"4s\"\n\
+         pong_timeout = \"5s\"\nmax_frame_size = 512\ntags = [\"a,b\"]\nheaders = { Host = \"x\" }\n\
+         [endpoint.app_heartbeat]\npayload = \"p\"\nregex = \"(\"\n[endpoint.reconnect]\nmultiplier = 0.5\n",
+        &[],
+        &[
+            "heartline.toml:3: endpoint 1 (ticker): url: scheme `http` is HTTP; WebSocket URLs start with ws:// or wss://",
+            "heartline.toml:8: endpoint 1 (ticker): headers.Host: `Host` is set by Heartline itself",
+            "heartline.toml:7: endpoint 1 (ticker): tags[0]: must be non-empty without commas or control characters",
+            "heartline.toml:5: endpoint 1 (ticker): pong_timeout: must be shorter than the ping interval (5s >= 4s)",
+            "heartline.toml:11: endpoint 1 (ticker): app_heartbeat.regex: invalid regex: regex parse error: ( ^ error: unclosed group",
+            "heartline.toml:13: endpoint 1 (ticker): reconnect.multiplier: must be at least 1 and at most 10",
+            "heartline.toml:6: endpoint 1 (ticker): max_frame_size: must be at least 1 KiB",
+        ],
+    );
+    // An inherited value that only fails together with the endpoint's own value points at
+    // the endpoint and says where the value came from.
+    check_error(
+        Format::Toml,
+        &format!("[defaults]\npong_timeout = \"3s\"\n{ENDPOINT}ping_interval = \"2s\"\n"),
+        &[],
+        &["heartline.toml:3: endpoint 1 (e): pong_timeout: must be shorter than the ping interval (3s >= 2s) (value from [defaults])"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}ping_interval = \"5s\"\n"),
+        &[],
+        &["heartline.toml:1: endpoint 1 (e): pong_timeout: must be shorter than the ping interval (5s >= 5s) (built-in default)"],
+    );
+    // A bad default is reported once, at [defaults], however many endpoints inherit it.
+    check_error(
+        Format::Toml,
+        &format!(
+            "[defaults]\nhandshake_timeout = \"1h\"\nfailures_before_down = 0\n{ENDPOINT}{}",
+            ENDPOINT.replace("\"e\"", "\"f\"")
+        ),
+        &[],
+        &[
+            "heartline.toml:2: defaults.handshake_timeout: must be at most 5m",
+            "heartline.toml:3: defaults.failures_before_down: must be at least 1",
+        ],
+    );
+}
+
+#[test]
+fn file_level_rules() {
+    check_error(
+        Format::Toml,
+        "[[endpoint]]\nname = \"feed\"\nurl = \"ws://a/\"\n[[endpoint]]\nname = \"other\"\nurl = \"ws://b/\"\n[[endpoint]]\nname = \"feed\"\nurl = \"ws://c/\"\n",
+        &[],
+        &["heartline.toml:8: endpoint 3 (feed): name: `feed` is already the name of endpoint 1; names must be unique"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}headers = {{ \"X-Token\" = \"public\" }}\nsecret_headers = {{ \"x-token\" = {{ stored = true }} }}\n"),
+        &[],
+        &["heartline.toml:5: endpoint 1 (e): secret_headers.x-token: collides with `headers.X-Token` (header names are case-insensitive)"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}[endpoint.app_heartbeat]\npayload = \"p\"\nmatch = \"a\"\njson = \"op\"\n"),
+        &[],
+        &["heartline.toml:7: endpoint 1 (e): app_heartbeat.json: give only one of `match`, `regex` or `json` (`match` is already set)"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}[endpoint.app_heartbeat]\npayload = \"p\"\njson = \"op\"\n"),
+        &[],
+        &["heartline.toml:6: endpoint 1 (e): app_heartbeat.json: `op` is not PATH=VALUE, e.g. `op=pong` or `data.type=heartbeat`"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}[endpoint.app_heartbeat]\npayload = \"p\"\n"),
+        &[],
+        &["heartline.toml:4: endpoint 1 (e): app_heartbeat: needs a reply rule: one of `match`, `regex` or `json`"],
+    );
+}
+
+#[test]
+fn secrets_never_reach_messages() {
+    // A missing variable is named; nothing of any value is shown.
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}secret_headers = {{ Authorization = {{ env = \"TICKER_TOKEN\" }}, \"X-Key\" = {{ env = \"OTHER\" }} }}\n"),
+        &[("OTHER", "other-secret-value")],
+        &["heartline.toml:4: endpoint 1 (e): secret_headers.Authorization: environment variable `TICKER_TOKEN` is not set"],
+    );
+    // An env secret with a control character fails core validation without its value.
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}secret_headers = {{ Authorization = {{ env = \"T\" }} }}\n"),
+        &[("T", "Bearer abc\r\ndef")],
+        &["heartline.toml:4: endpoint 1 (e): secret_headers.Authorization: value of `Authorization` contains the control character U+000D"],
+    );
+    // Even a message that would quote the secret's text gets it masked.
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}subprotocols = [\"hunter2 x\"]\nsecret_headers = {{ Authorization = {{ env = \"T\" }} }}\n"),
+        &[("T", "hunter2 x")],
+        &["heartline.toml:4: endpoint 1 (e): subprotocols[0]: `••••••` is not a valid subprotocol token (letters, digits and !#$%&'*+-.^_`|~)"],
+    );
+    // A secret written where it does not belong is not echoed by type errors either.
+    for text in [
+        format!("{ENDPOINT}secret_headers = {{ Authorization = [\"Bearer hunter2\"] }}\n"),
+        format!("{ENDPOINT}misses_allowed = \"Bearer hunter2\"\n"),
+        format!(
+            "{ENDPOINT}secret_headers = {{ Authorization = {{ value = \"Bearer hunter2\" }} }}\n"
+        ),
+    ] {
+        let err = parse_toml(&text, "s.toml").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+    }
+    // Literal secrets are masked in Debug of the parsed file.
+    let config = parse_toml(
+        &format!("{ENDPOINT}secret_headers = {{ Authorization = \"Bearer hunter2\" }}\n"),
+        "s.toml",
+    )
+    .unwrap();
+    assert!(!format!("{config:?}").contains("hunter2"));
+    let resolved = config.resolve(&no_env).unwrap();
+    assert!(!format!("{resolved:?}").contains("hunter2"));
+    assert_eq!(resolved[0].endpoint.headers[0].value, "Bearer hunter2");
+}
+
+#[test]
+fn exports_never_contain_secret_values() {
+    let mut other = Endpoint::new("other", "ws://h/");
+    other.headers = vec![
+        secret("Cookie", "sid=0123456789"),
+        secret("X-Api-Key", "k-abcdef"),
+    ];
+    let endpoints = [full_endpoint(), other];
+    let config = ConfigFile::from_endpoints(&endpoints);
+    for out in [config.to_toml(), config.to_json(), format!("{config:?}")] {
+        for value in ["s3cr3t-t0ken", "sid=0123456789", "k-abcdef"] {
+            assert!(!out.contains(value), "{value} in\n{out}");
+        }
+        assert!(out.to_lowercase().contains("stored"), "{out}");
+    }
+    for e in &endpoints {
+        let row = EndpointSpec::from_endpoint(e).to_json();
+        assert!(!row.contains("s3cr3t") && !row.contains("sid=") && !row.contains("k-abc"));
+    }
+    let resolved = config.resolve(&no_env).unwrap();
+    assert_eq!(resolved[0].stored_secrets, ["Authorization"]);
+    assert_eq!(resolved[1].stored_secrets, ["Cookie", "X-Api-Key"]);
+}
+
+// ---- JSON and TOML are one tree ----------------------------------------------------------
+
+/// `toml` and `json` parse to the same configuration and resolve alike.
+fn check_same(toml: &str, json: &str) {
+    let a = parse_toml(toml, "a.toml").unwrap_or_else(|e| panic!("{e}"));
+    let b = parse_json(json, "b.json").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a, b);
+    let env = env_of(&[("TICKER_TOKEN", "tok")]);
+    assert_eq!(a.resolve(&env).unwrap(), b.resolve(&env).unwrap());
+    assert_eq!(parse_json(&a.to_json(), "c.json").unwrap(), a);
+    assert_eq!(parse_toml(&b.to_toml(), "d.toml").unwrap(), b);
+}
+
+#[test]
+fn json_is_the_same_tree() {
+    check_same(
+        "[defaults]\nping_interval = \"20s\"\nmax_message_size = 8388608\n[defaults.reconnect]\nmax_attempts = 5\n\
+         [[endpoint]]\nname = \"a\"\nurl = \"ws://h/\"\nheaders = { B = \"2\", A = \"1\" }\n\
+         secret_headers = { Authorization = { env = \"TICKER_TOKEN\" }, Cookie = { stored = true }, X-K = \"lit\" }\n\
+         [endpoint.app_heartbeat]\npayload = \"p\"\njson = \"data.op=pong\"\n",
+        r#"{
+          "defaults": {"ping_interval": "20s", "max_message_size": 8388608, "reconnect": {"max_attempts": 5}},
+          "endpoint": [{
+            "name": "a", "url": "ws://h/",
+            "headers": {"B": "2", "A": "1"},
+            "secret_headers": {"Authorization": {"env": "TICKER_TOKEN"}, "Cookie": {"stored": true}, "X-K": "lit"},
+            "app_heartbeat": {"payload": "p", "json": "data.op=pong"}
+          }]
+        }"#,
+    );
+    let example = include_str!("../../../heartline.example.toml");
+    let config = parse_toml(example, "heartline.example.toml").unwrap();
+    check_same(example, &config.to_json());
+}
+
+#[test]
+fn header_order_is_kept() {
+    let config = parse_toml(
+        &format!("{ENDPOINT}headers = {{ Zeta = \"1\", Alpha = \"2\", Mid = \"3\" }}\n"),
+        "o.toml",
+    )
+    .unwrap();
+    let names: Vec<String> = resolve_filled(&config, &[])[0]
+        .headers
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
+    assert_eq!(names, ["Zeta", "Alpha", "Mid"]);
+}
+
+// ---- the example file and store rows -----------------------------------------------------
+
+#[test]
+fn example_file_parses_and_resolves() {
+    let text = include_str!("../../../heartline.example.toml");
+    let config = parse_toml(text, "heartline.example.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.defaults,
+        Defaults::builtin(),
+        "the example shows the built-ins"
+    );
+    let env = env_of(&[("TICKER_TOKEN", "Bearer example")]);
+    let resolved = config.resolve(&env).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = resolved.iter().map(|r| r.endpoint.name.as_str()).collect();
+    assert_eq!(names, ["ticker", "orders", "staging"]);
+
+    let ticker = &resolved[0].endpoint;
+    assert_eq!(ticker.headers[1], secret("Authorization", "Bearer example"));
+    assert_eq!(ticker.heartbeat.ping_interval, Duration::from_secs(10));
+    assert_eq!(ticker.reconnect.cap, Duration::from_secs(300));
+    assert_eq!(ticker.reconnect.initial, ms(500));
+    assert_eq!(
+        ticker.app_heartbeat.as_ref().map(|a| &a.reply),
+        Some(&ReplyMatch::Contains("pong".into()))
+    );
+    assert_eq!(resolved[1].stored_secrets, ["X-Api-Key"]);
+    assert_eq!(resolved[1].endpoint.health.degraded_rtt, None);
+    assert_eq!(resolved[1].endpoint.reconnect.max_attempts, Some(10));
+    assert!(resolved[2].endpoint.tls.insecure);
+
+    // Without the variable, the example says exactly what is missing.
+    let err = config.resolve(&no_env).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "heartline.example.toml:75: endpoint 1 (ticker): secret_headers.Authorization: environment variable `TICKER_TOKEN` is not set"
+    );
+    assert_eq!(parse_toml(&config.to_toml(), "again.toml").unwrap(), config);
+}
+
+#[test]
+fn store_rows_are_single_endpoint_json() {
+    let spec = EndpointSpec::from_endpoint(&full_endpoint());
+    let row = spec.to_json();
+    assert!(!row.contains('\n'), "one line per row: {row}");
+    assert_eq!(EndpointSpec::from_json(&row).unwrap(), spec);
+    let err = EndpointSpec::from_json("{\"name\": \"a\", \"url\": \"ws://h/\", \"tagz\": 1}")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "line 1: tagz: unknown key; did you mean `tags`?"
+    );
+    let err = EndpointSpec::from_json("{\"name\": \"a\",").unwrap_err();
+    assert!(matches!(err, Error::Syntax { line: 1, .. }), "{err:?}");
+    let err = EndpointSpec::new("a", "ws://h/")
+        .resolve(
+            &Defaults {
+                pong_timeout: Some("20s".into()),
+                ..Defaults::default()
+            },
+            &no_env,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "pong_timeout: must be shorter than the ping interval (20s >= 15s) (value from [defaults])"
+    );
+}
+
+#[test]
+fn files_load_by_extension() {
+    let dir = std::env::temp_dir().join(format!("heartline-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = ConfigFile::from_endpoints(&[full_endpoint()]);
+    let (toml_path, json_path) = (dir.join("h.toml"), dir.join("h.json"));
+    std::fs::write(&toml_path, config.to_toml()).unwrap();
+    std::fs::write(&json_path, config.to_json()).unwrap();
+    assert_eq!(heartline_config::load(&toml_path).unwrap(), config);
+    let loaded = heartline_config::load(&json_path).unwrap();
+    assert_eq!(loaded, config);
+    assert_eq!(loaded.origin(), json_path.display().to_string());
+    let missing = dir.join("missing.toml");
+    let err = heartline_config::load(&missing).unwrap_err();
+    assert!(matches!(err, Error::Read { .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with(&missing.display().to_string()),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
