@@ -9,6 +9,7 @@
 //! Invariant: one writer owns writes; sessions never wait on the disk. When the disk fails
 //! (full, read-only, locked) the writer keeps its batch, reports the error and retries.
 
+mod dashboard;
 mod open;
 pub mod query;
 mod recorder;
@@ -16,7 +17,9 @@ pub mod retention;
 mod secrets;
 mod writer;
 
+pub use dashboard::{OverviewRow, Reconnect, Resolution, RttPoint, SESSION_BUCKETS};
 pub use open::{default_path, Store};
+pub use query::Uptime;
 pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
 pub use retention::Retention;
 pub use secrets::{header_key, SecretError, Secrets};

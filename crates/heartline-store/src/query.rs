@@ -274,6 +274,24 @@ impl Uptime {
         (!known.is_zero()).then(|| (self.up + self.degraded).as_secs_f64() / known.as_secs_f64())
     }
 
+    /// Adds `[start, end)` spent in `state`: only the part an agent run covers is known.
+    pub(crate) fn accumulate(
+        &mut self,
+        state: Option<State>,
+        start: i64,
+        end: i64,
+        runs: &[(i64, i64)],
+    ) {
+        let span = (end - start).max(0);
+        let covered: i64 = runs
+            .iter()
+            .map(|&(rs, re)| (re.min(end) - rs.max(start)).max(0))
+            .sum();
+        let covered = covered.min(span);
+        self.add(state, Duration::from_millis(covered.unsigned_abs()));
+        self.add(None, Duration::from_millis((span - covered).unsigned_abs()));
+    }
+
     fn add(&mut self, state: Option<State>, d: Duration) {
         let slot = match state {
             Some(State::Up) => &mut self.up,
@@ -429,14 +447,7 @@ impl Store {
         if to <= from {
             return Ok(out);
         }
-        let runs: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT started_at, COALESCE(stopped_at, last_seen) FROM agent_runs \
-             WHERE started_at < ? AND COALESCE(stopped_at, last_seen) > ? ORDER BY started_at",
-        )
-        .bind(to.0)
-        .bind(from.0)
-        .fetch_all(self.reader())
-        .await?;
+        let runs = self.runs_between(from, to).await?;
         let changes: Vec<(i64, String)> = sqlx::query_as(
             "SELECT ts, state FROM states WHERE endpoint_id = ? AND ts >= ? AND ts < ? ORDER BY ts, seq",
         )
@@ -451,16 +462,7 @@ impl Store {
         pieces.extend(changes.into_iter().map(|(ts, s)| (ts, state_from(&s))));
         pieces.push((to.0, None));
         for pair in pieces.windows(2) {
-            let ((start, state), (end, _)) = (pair[0], pair[1]);
-            // Within this piece, only the time covered by an agent run has a known state.
-            let mut covered = 0i64;
-            for &(rs, re) in &runs {
-                covered += (re.min(end) - rs.max(start)).max(0);
-            }
-            let span = (end - start).max(0);
-            let covered = covered.min(span);
-            out.add(state, Duration::from_millis(covered.unsigned_abs()));
-            out.add(None, Duration::from_millis((span - covered).unsigned_abs()));
+            out.accumulate(pair[0].1, pair[0].0, pair[1].0, &runs);
         }
         Ok(out)
     }

@@ -322,12 +322,12 @@ impl Writer {
                 ("rtt_day", m.minute.div_euclid(1440), &self.days, &mut days),
             ] {
                 let key = (m.endpoint, m.kind, bucket);
-                if !touched.contains_key(&key) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = touched.entry(key) {
                     let start = match cache.get(&key) {
                         Some(r) => r.clone(),
                         None => load_rollup(&mut tx, table, id, kind, bucket).await?,
                     };
-                    touched.insert(key, start);
+                    slot.insert(start);
                 }
                 if let Some(acc) = touched.get_mut(&key) {
                     acc.merge(&m.rollup);

@@ -461,9 +461,11 @@ async fn every_event_round_trips_and_rtt_becomes_rollups() {
 async fn uptime_counts_states_and_time_nobody_recorded() {
     let dir = TempDir::new("uptime");
     let store = Store::open(&dir.db()).await.unwrap();
-    let (recorder, writer) = store.record(fast_options()).await.unwrap();
-    // The run itself is "now"; put states in the recent past inside a synthetic run.
+    // The window ends before this test's own writer starts, so only the synthetic run below
+    // counts as recorded time.
     let now = Timestamp::from_system(std::time::SystemTime::now());
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
     let at = |s: i64| Timestamp(now.0 - 1_000_000 + s * 1000);
     recorder.emit(ev(
         1,
@@ -559,4 +561,222 @@ async fn a_locked_database_delays_writes_but_never_the_sessions() {
         .await
         .unwrap();
     assert_eq!(n, 5000, "nothing lost");
+}
+
+#[tokio::test]
+async fn dashboard_queries_summarise_recent_history() {
+    use heartline_store::{Resolution, SESSION_BUCKETS};
+    let dir = TempDir::new("dashboard");
+    let store = Store::open(&dir.db()).await.unwrap();
+    // `now` is taken before this test's writer starts, so its own run lies after the window.
+    let now = Timestamp::from_system(std::time::SystemTime::now());
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    let ago = |s: i64| Timestamp(now.0 - s * 1000);
+    recorder.emit(ev(
+        1,
+        ago(600),
+        EventKind::StateChanged {
+            from: State::Connecting,
+            to: State::Up,
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        ago(300),
+        EventKind::StateChanged {
+            from: State::Up,
+            to: State::Down,
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        ago(240),
+        EventKind::StateChanged {
+            from: State::Down,
+            to: State::Up,
+        },
+    ));
+    recorder.emit(ev(
+        2,
+        ago(500),
+        EventKind::StateChanged {
+            from: State::Connecting,
+            to: State::Up,
+        },
+    ));
+    let closed = |secs: u64| EventKind::Closed {
+        end: SessionEnd::Lost {
+            error: "reset".into(),
+        },
+        stats: SessionStats {
+            duration: Duration::from_secs(secs),
+            ..SessionStats::default()
+        },
+    };
+    recorder.emit(ev(
+        1,
+        ago(400),
+        EventKind::Connected {
+            attempt: 1,
+            handshake: handshake(),
+        },
+    ));
+    recorder.emit(ev(1, ago(300), closed(100)));
+    recorder.emit(ev(
+        1,
+        ago(299),
+        EventKind::ReconnectScheduled {
+            attempt: 1,
+            delay: Duration::from_millis(500),
+            reason: RetryReason::Backoff,
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        ago(298),
+        EventKind::HandshakeFailed(HandshakeFailure {
+            phase: FailedPhase::Http {
+                status: Some(503),
+                retry_after: None,
+            },
+            error: "503".into(),
+            elapsed: Duration::from_millis(2),
+        }),
+    ));
+    recorder.emit(ev(
+        1,
+        ago(297),
+        EventKind::ReconnectScheduled {
+            attempt: 2,
+            delay: Duration::from_millis(900),
+            reason: RetryReason::Backoff,
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        ago(240),
+        EventKind::Connected {
+            attempt: 2,
+            handshake: handshake(),
+        },
+    ));
+    recorder.emit(ev(1, ago(10), closed(230)));
+    for s in 1..=50 {
+        recorder.emit(ev(
+            1,
+            ago(s),
+            EventKind::Rtt {
+                kind: PingKind::Protocol,
+                rtt: Duration::from_micros(800 + s.unsigned_abs() * 10),
+            },
+        ));
+    }
+    writer.shutdown().await.unwrap();
+
+    let rows = store
+        .overview(&[EndpointId(1), EndpointId(2), EndpointId(3)], now)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    let one = &rows[0];
+    assert_eq!((one.state, one.since), (Some(State::Up), Some(ago(240))));
+    assert_eq!(one.last_close, Some((ago(10), 1006, "network".to_owned())));
+    let p50 = one.rtt_p50.unwrap();
+    assert!(
+        p50 >= Duration::from_micros(1000) && p50 <= Duration::from_micros(1120),
+        "{p50:?}"
+    );
+    assert!(one.rtt_p95.unwrap() >= p50);
+    // This test's writer started just now, after those states: nothing in the window is known.
+    assert_eq!(one.uptime_24h, None);
+    // An agent that ran through the window (overlapping this writer's run, counted once).
+    sqlx::query("INSERT INTO agent_runs (started_at, last_seen, stopped_at) VALUES (?, ?, ?)")
+        .bind(ago(700).0)
+        .bind(now.0)
+        .bind(now.0)
+        .execute(
+            &sqlx::SqlitePool::connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new().filename(dir.db()),
+            )
+            .await
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let rows = store.overview(&[EndpointId(1)], now).await.unwrap();
+    assert_eq!(
+        rows[0].uptime_24h,
+        Some(540.0 / 600.0),
+        "down 60 s of 600 s"
+    );
+    let rows = store
+        .overview(&[EndpointId(1), EndpointId(2), EndpointId(3)], now)
+        .await
+        .unwrap();
+    assert_eq!(rows[1].state, Some(State::Up));
+    assert_eq!(
+        (rows[2].state, rows[2].last_close.clone(), rows[2].rtt_p50),
+        (None, None, None)
+    );
+
+    let (res, points) = store
+        .rtt_series(EndpointId(1), PingKind::Protocol, ago(3600), now, 300)
+        .await
+        .unwrap();
+    assert_eq!(res, Resolution::Minute);
+    assert_eq!(points.iter().map(|p| p.count).sum::<u64>(), 50);
+    let (res, points) = store
+        .rtt_series(
+            EndpointId(1),
+            PingKind::Protocol,
+            ago(30 * 86_400),
+            now,
+            1000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (res, points.iter().map(|p| p.count).sum::<u64>()),
+        (Resolution::Hour, 50)
+    );
+    let (res, _) = store
+        .rtt_series(
+            EndpointId(1),
+            PingKind::Protocol,
+            ago(2 * 365 * 86_400),
+            now,
+            1000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(res, Resolution::Day);
+
+    let lengths = store
+        .session_lengths(EndpointId(1), ago(3600), now)
+        .await
+        .unwrap();
+    assert_eq!(lengths.len(), SESSION_BUCKETS.len() + 1);
+    let at = |secs: u64| SESSION_BUCKETS.iter().position(|&b| secs <= b).unwrap();
+    assert_eq!(
+        (
+            lengths[at(100)],
+            lengths[at(230)],
+            lengths.iter().sum::<u64>()
+        ),
+        (1, 1, 2)
+    );
+
+    let reconnects = store
+        .reconnects(EndpointId(1), ago(3600), now, 10)
+        .await
+        .unwrap();
+    let outcomes: Vec<(u32, Option<&str>)> = reconnects
+        .iter()
+        .map(|r| (r.attempt, r.outcome.as_deref()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![(1, Some("http 503")), (2, Some("connected"))]
+    );
 }

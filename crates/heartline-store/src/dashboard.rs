@@ -1,0 +1,345 @@
+//! The summaries a dashboard shows: an overview row per endpoint, RTT series at a resolution
+//! that fits the window, session lengths and reconnect history. Each is one or two statements.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use heartline_core::{EndpointId, EventKind, Histogram, PingKind, Rollup, State, Timestamp};
+
+use crate::query::{state_from, Uptime};
+use crate::writer::kind_code;
+use crate::{Result, Store};
+
+/// One endpoint in the overview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverviewRow {
+    pub endpoint: EndpointId,
+    pub state: Option<State>,
+    pub since: Option<Timestamp>,
+    /// The last session end: when, code, initiator.
+    pub last_close: Option<(Timestamp, u16, String)>,
+    /// Up (or Degraded) over the known time of the last 24 hours.
+    pub uptime_24h: Option<f64>,
+    /// Protocol RTT over the current and previous hour.
+    pub rtt_p50: Option<Duration>,
+    pub rtt_p95: Option<Duration>,
+}
+
+/// Bucket size of an RTT series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Resolution {
+    pub fn millis(self) -> i64 {
+        match self {
+            Resolution::Minute => 60_000,
+            Resolution::Hour => 3_600_000,
+            Resolution::Day => 86_400_000,
+        }
+    }
+}
+
+/// One bucket of an RTT series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RttPoint {
+    /// Start of the bucket.
+    pub at: Timestamp,
+    pub count: u64,
+    pub min: Duration,
+    pub max: Duration,
+    pub mean: Duration,
+    pub p50: Duration,
+    pub p95: Duration,
+    pub p99: Duration,
+}
+
+/// A scheduled reconnect and what came of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconnect {
+    pub at: Timestamp,
+    pub attempt: u32,
+    pub delay: Duration,
+    pub reason: String,
+    /// "connected", or the failure (e.g. "http 503"), or None when nothing followed in range.
+    pub outcome: Option<String>,
+}
+
+/// Session-length buckets: upper bounds in seconds (the last is open-ended).
+pub const SESSION_BUCKETS: [u64; 11] = [1, 10, 30, 60, 120, 300, 600, 1800, 3600, 21_600, 86_400];
+
+fn id(e: EndpointId) -> i64 {
+    i64::try_from(e.0).unwrap_or(i64::MAX)
+}
+
+fn us(v: i64) -> Duration {
+    Duration::from_micros(v.max(0).unsigned_abs())
+}
+
+impl Store {
+    /// One row per endpoint: state, last close, 24 h uptime and recent RTT percentiles.
+    pub async fn overview(
+        &self,
+        endpoints: &[EndpointId],
+        now: Timestamp,
+    ) -> Result<Vec<OverviewRow>> {
+        if endpoints.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = endpoints.iter().map(|e| id(*e).to_string()).collect();
+        let list = list.join(",");
+        let day_ago = now.0 - 86_400_000;
+        // Latest state and last close per endpoint, each an index seek from the newest row.
+        type Row = (
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "WITH ids(id) AS (VALUES {values}) SELECT id, \
+               (SELECT ts FROM states WHERE endpoint_id = id ORDER BY ts DESC, seq DESC LIMIT 1), \
+               (SELECT state FROM states WHERE endpoint_id = id ORDER BY ts DESC, seq DESC LIMIT 1), \
+               (SELECT ts FROM events WHERE endpoint_id = id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1), \
+               (SELECT code FROM events WHERE endpoint_id = id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1), \
+               (SELECT initiator FROM events WHERE endpoint_id = id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1) \
+             FROM ids",
+            values = endpoints.iter().map(|e| format!("({})", id(*e))).collect::<Vec<_>>().join(",")
+        ))
+        .fetch_all(self.reader())
+        .await?;
+
+        // Uptime over 24 h for all endpoints from the states in the window and the one before.
+        let before: Vec<(i64, String)> = sqlx::query_as(&format!(
+            "SELECT endpoint_id, (SELECT state FROM states s2 WHERE s2.endpoint_id = s1.endpoint_id AND s2.ts < ? \
+               ORDER BY ts DESC, seq DESC LIMIT 1) FROM (SELECT DISTINCT endpoint_id FROM states WHERE endpoint_id IN ({list})) s1"
+        ))
+        .bind(day_ago)
+        .fetch_all(self.reader())
+        .await
+        .map(|v: Vec<(i64, Option<String>)>| v.into_iter().filter_map(|(e, s)| Some((e, s?))).collect())?;
+        let changes: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
+            "SELECT endpoint_id, ts, state FROM states WHERE endpoint_id IN ({list}) AND ts >= ? AND ts < ? ORDER BY endpoint_id, ts, seq"
+        ))
+        .bind(day_ago)
+        .bind(now.0)
+        .fetch_all(self.reader())
+        .await?;
+        let runs = self.runs_between(Timestamp(day_ago), now).await?;
+        let mut timelines: HashMap<i64, Vec<(i64, Option<State>)>> = HashMap::new();
+        for (e, s) in before {
+            timelines
+                .entry(e)
+                .or_default()
+                .push((day_ago, state_from(&s)));
+        }
+        for (e, ts, s) in changes {
+            timelines.entry(e).or_default().push((ts, state_from(&s)));
+        }
+
+        // Recent RTT: merge the current and previous hour's histograms.
+        let hour = now.0.div_euclid(3_600_000);
+        let hist_rows: Vec<(i64, i64, i64, i64, i64, Vec<u8>)> = sqlx::query_as(&format!(
+            "SELECT endpoint_id, count, min_us, max_us, sum_us, histogram FROM rtt_hour \
+             WHERE endpoint_id IN ({list}) AND kind = {protocol} AND hour >= ?",
+            protocol = kind_code(PingKind::Protocol)
+        ))
+        .bind(hour - 1)
+        .fetch_all(self.reader())
+        .await?;
+        let mut recent: HashMap<i64, Rollup> = HashMap::new();
+        for (e, count, min, max, sum, hist) in hist_rows {
+            recent.entry(e).or_default().merge(&Rollup {
+                count: count.max(0).unsigned_abs(),
+                min_us: min.max(0).unsigned_abs(),
+                max_us: max.max(0).unsigned_abs(),
+                sum_us: sum.max(0).unsigned_abs(),
+                histogram: Histogram::decode(&hist).unwrap_or_default(),
+            });
+        }
+
+        Ok(rows
+            .into_iter()
+            .map(|(e, since, state, close_ts, close_code, initiator)| {
+                let uptime = timelines.get(&e).map(|pieces| {
+                    let mut u = Uptime::default();
+                    let mut bounds = pieces.clone();
+                    bounds.push((now.0, None));
+                    for pair in bounds.windows(2) {
+                        u.accumulate(pair[0].1, pair[0].0, pair[1].0, &runs);
+                    }
+                    u
+                });
+                let rollup = recent.get(&e);
+                OverviewRow {
+                    endpoint: EndpointId(e.max(0).unsigned_abs()),
+                    state: state.as_deref().and_then(state_from),
+                    since: since.map(Timestamp),
+                    last_close: match (close_ts, close_code, initiator) {
+                        (Some(ts), Some(code), Some(who)) => {
+                            u16::try_from(code).ok().map(|c| (Timestamp(ts), c, who))
+                        }
+                        _ => None,
+                    },
+                    uptime_24h: uptime.and_then(|u| u.ratio()),
+                    rtt_p50: rollup
+                        .and_then(|r| r.quantile_us(0.5))
+                        .map(Duration::from_micros),
+                    rtt_p95: rollup
+                        .and_then(|r| r.quantile_us(0.95))
+                        .map(Duration::from_micros),
+                }
+            })
+            .collect())
+    }
+
+    /// RTT of one endpoint over `[from, to)` at the finest resolution that gives at most
+    /// `max_points` buckets (minute rows are kept a week, hours a year, days five years).
+    pub async fn rtt_series(
+        &self,
+        endpoint: EndpointId,
+        kind: PingKind,
+        from: Timestamp,
+        to: Timestamp,
+        max_points: usize,
+    ) -> Result<(Resolution, Vec<RttPoint>)> {
+        let span = (to.0 - from.0).max(0);
+        let fits =
+            |r: Resolution| span / r.millis() <= i64::try_from(max_points).unwrap_or(i64::MAX);
+        let resolution = [Resolution::Minute, Resolution::Hour]
+            .into_iter()
+            .find(|r| fits(*r))
+            .unwrap_or(Resolution::Day);
+        let (table, column) = match resolution {
+            Resolution::Minute => ("rtt_minute", "minute"),
+            Resolution::Hour => ("rtt_hour", "hour"),
+            Resolution::Day => ("rtt_day", "day"),
+        };
+        let step = resolution.millis();
+        // bucket, count, min, max, sum, p50, p95, p99
+        type Row = (i64, i64, i64, i64, i64, i64, i64, i64);
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us FROM {table} \
+             WHERE endpoint_id = ? AND kind = ? AND {column} >= ? AND {column} < ? ORDER BY {column}"
+        ))
+        .bind(id(endpoint))
+        .bind(kind_code(kind))
+        .bind(from.0.div_euclid(step))
+        .bind((to.0 + step - 1).div_euclid(step))
+        .fetch_all(self.reader())
+        .await?;
+        let points = rows
+            .into_iter()
+            .map(|(bucket, count, min, max, sum, p50, p95, p99)| RttPoint {
+                at: Timestamp(bucket * step),
+                count: count.max(0).unsigned_abs(),
+                min: us(min),
+                max: us(max),
+                mean: us(if count > 0 { sum / count } else { 0 }),
+                p50: us(p50),
+                p95: us(p95),
+                p99: us(p99),
+            })
+            .collect();
+        Ok((resolution, points))
+    }
+
+    /// How long sessions lasted over a window: counts per [`SESSION_BUCKETS`] bound (seconds),
+    /// plus one open-ended bucket.
+    pub async fn session_lengths(
+        &self,
+        endpoint: EndpointId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<u64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT ended_at - started_at FROM sessions WHERE endpoint_id = ? AND started_at >= ? AND started_at < ? AND ended_at IS NOT NULL",
+        )
+        .bind(id(endpoint))
+        .bind(from.0)
+        .bind(to.0)
+        .fetch_all(self.reader())
+        .await?;
+        let mut counts = vec![0u64; SESSION_BUCKETS.len() + 1];
+        for (ms,) in rows {
+            let secs = ms.max(0).unsigned_abs().div_ceil(1000);
+            let i = SESSION_BUCKETS
+                .iter()
+                .position(|&b| secs <= b)
+                .unwrap_or(SESSION_BUCKETS.len());
+            counts[i] += 1;
+        }
+        Ok(counts)
+    }
+
+    /// The newest `limit` scheduled reconnects in a window, each with the attempt's outcome.
+    pub async fn reconnects(
+        &self,
+        endpoint: EndpointId,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Reconnect>> {
+        let history = self.history(&[endpoint], from, to).await?;
+        let mut out: Vec<Reconnect> = Vec::new();
+        for event in &history {
+            match &event.kind {
+                EventKind::ReconnectScheduled {
+                    attempt,
+                    delay,
+                    reason,
+                } => out.push(Reconnect {
+                    at: event.at,
+                    attempt: *attempt,
+                    delay: *delay,
+                    reason: reason.as_str().to_owned(),
+                    outcome: None,
+                }),
+                EventKind::Connected { .. } | EventKind::HandshakeFailed(_) => {
+                    if let Some(last) = out.last_mut().filter(|r| r.outcome.is_none()) {
+                        last.outcome = Some(match &event.kind {
+                            EventKind::HandshakeFailed(f) => match f.phase.status() {
+                                Some(status) => format!("{} {status}", f.phase.as_str()),
+                                None => f.phase.as_str().to_owned(),
+                            },
+                            _ => "connected".to_owned(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        let skip = out.len().saturating_sub(limit);
+        Ok(out.split_off(skip))
+    }
+
+    /// Agent runs overlapping a window, as (start, end) in ms, merged where they overlap (the
+    /// app and a `heartline run` may record into one file at once).
+    pub(crate) async fn runs_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(i64, i64)>> {
+        let runs: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT started_at, COALESCE(stopped_at, last_seen) FROM agent_runs \
+             WHERE started_at < ? AND COALESCE(stopped_at, last_seen) > ? ORDER BY started_at",
+        )
+        .bind(to.0)
+        .bind(from.0)
+        .fetch_all(self.reader())
+        .await?;
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(runs.len());
+        for (start, end) in runs {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        Ok(merged)
+    }
+}
