@@ -105,6 +105,18 @@ impl Store {
         Ok(self.options.connect().await?)
     }
 
+    /// Applies retention now, on a connection of its own (the writer also does this hourly).
+    pub async fn apply_retention(
+        &self,
+        retention: &crate::Retention,
+        now: heartline_core::Timestamp,
+    ) -> Result<crate::retention::Report> {
+        let mut conn = self.connect_writer().await?;
+        let report = crate::retention::apply(&mut conn, retention, now.0).await?;
+        conn.close().await?;
+        Ok(report)
+    }
+
     /// Closes the read pool (the writer closes its own connection).
     pub async fn close(&self) {
         self.read.close().await;
