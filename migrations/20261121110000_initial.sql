@@ -136,7 +136,8 @@ CREATE TABLE incidents (
     detect_ms      INTEGER NOT NULL,
     summary        TEXT    NOT NULL
 );
-CREATE INDEX incidents_by_endpoint ON incidents (endpoint_id, started_at);
+-- An incident is identified by endpoint, kind and start: the writer updates it by that key.
+CREATE UNIQUE INDEX incidents_by_endpoint ON incidents (endpoint_id, kind, started_at);
 CREATE INDEX incidents_by_time ON incidents (started_at);
 
 CREATE TABLE settings (

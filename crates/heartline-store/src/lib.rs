@@ -10,6 +10,7 @@
 //! (full, read-only, locked) the writer keeps its batch, reports the error and retries.
 
 mod dashboard;
+mod incidents;
 mod open;
 pub mod query;
 mod recorder;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use heartline_core::{EndpointId, Event, EventKind, PingKind, Rollup};
+use heartline_core::{
+    EndpointId, Event, EventKind, IncidentChange, IncidentTracker, PingKind, Rollup,
+};
 
 use crate::writer::Writer;
 use crate::{Result, Store};
@@ -53,11 +55,21 @@ pub(crate) struct MinuteRollup {
     pub rollup: Rollup,
 }
 
+/// What goes from the recorder to the writer.
+#[derive(Debug)]
+pub(crate) enum Op {
+    Event(Event),
+    Incident(IncidentChange),
+}
+
 /// The observer half. Cheap to call from every session's task.
 #[derive(Debug)]
 pub struct Recorder {
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Op>,
     minutes: Mutex<Minutes>,
+    /// Sees every event (round trips too, for the RTT before an incident) and hands the
+    /// writer only the incidents that open and close.
+    incidents: Mutex<IncidentTracker>,
     dropped: AtomicU64,
 }
 
@@ -149,9 +161,14 @@ impl Store {
     /// Starts the writer and returns the recorder to hand to the engine as an observer.
     pub async fn record(&self, options: RecorderOptions) -> Result<(Arc<Recorder>, WriterHandle)> {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let mut tracker = IncidentTracker::new();
+        for incident in self.open_incidents().await? {
+            tracker.resume(incident);
+        }
         let recorder = Arc::new(Recorder {
             tx,
             minutes: Mutex::new(Minutes::default()),
+            incidents: Mutex::new(tracker),
             dropped: AtomicU64::new(0),
         });
         let health = Arc::new(WriterHealth::default());
@@ -226,15 +243,26 @@ impl Recorder {
 
 impl heartline_probe::Sink for Recorder {
     fn emit(&self, event: Event) {
+        let changes = match self.incidents.lock() {
+            Ok(mut tracker) => tracker.observe(&event),
+            Err(_) => Vec::new(),
+        };
+        for change in changes {
+            self.send(Op::Incident(change));
+        }
         match event.kind {
             EventKind::Rtt { kind, rtt } => self.record_rtt(event.endpoint, kind, event.at.0, rtt),
             // Attempts are visible through their outcome (connected / handshake_failed).
             EventKind::Connecting { .. } => {}
-            _ => {
-                if self.tx.try_send(event).is_err() {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            _ => self.send(Op::Event(event)),
+        }
+    }
+}
+
+impl Recorder {
+    fn send(&self, op: Op) {
+        if self.tx.try_send(op).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant, SystemTime};
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use heartline_core::{EndpointId, Event, EventKind, Histogram, PingKind, Rollup, Timestamp};
+use heartline_core::{
+    EndpointId, Event, EventKind, Histogram, IncidentChange, PingKind, Rollup, Timestamp,
+};
 
-use crate::recorder::{MinuteRollup, Recorder, RecorderOptions, WriterHealth};
+use crate::recorder::{MinuteRollup, Op, Recorder, RecorderOptions, WriterHealth};
 use crate::{Result, Store};
 
 /// Longest pause between retries while the disk refuses writes.
@@ -21,7 +23,7 @@ type RollupKey = (EndpointId, PingKind, i64);
 pub(crate) struct Writer {
     conn: SqliteConnection,
     recorder: Arc<Recorder>,
-    rx: mpsc::Receiver<Event>,
+    rx: mpsc::Receiver<Op>,
     health: Arc<WriterHealth>,
     options: RecorderOptions,
     run_id: i64,
@@ -32,6 +34,7 @@ pub(crate) struct Writer {
     hours: HashMap<RollupKey, Rollup>,
     days: HashMap<RollupKey, Rollup>,
     events: Vec<Event>,
+    incidents: Vec<IncidentChange>,
     minutes: Vec<MinuteRollup>,
     retry_at: Option<Instant>,
     retry_delay: Duration,
@@ -46,7 +49,7 @@ impl Writer {
     pub(crate) async fn start(
         store: &Store,
         recorder: Arc<Recorder>,
-        rx: mpsc::Receiver<Event>,
+        rx: mpsc::Receiver<Op>,
         health: Arc<WriterHealth>,
         options: RecorderOptions,
     ) -> Result<Writer> {
@@ -75,6 +78,7 @@ impl Writer {
             hours: HashMap::new(),
             days: HashMap::new(),
             events: Vec::new(),
+            incidents: Vec::new(),
             minutes: Vec::new(),
             retry_at: None,
             retry_delay: Duration::from_millis(500),
@@ -131,12 +135,15 @@ impl Writer {
         Ok(())
     }
 
-    fn accept(&mut self, event: Event) {
-        if self.events.len() >= self.options.max_pending {
+    fn accept(&mut self, op: Op) {
+        if self.events.len() + self.incidents.len() >= self.options.max_pending {
             self.health.lost(1);
             return;
         }
-        self.events.push(event);
+        match op {
+            Op::Event(e) => self.events.push(e),
+            Op::Incident(change) => self.incidents.push(change),
+        }
     }
 
     /// Writes what is pending; returns whether everything was written.
@@ -152,7 +159,7 @@ impl Writer {
             self.minutes.drain(..excess);
             self.health.lost(excess as u64);
         }
-        let pending = (self.events.len() + self.minutes.len()) as u64;
+        let pending = (self.events.len() + self.incidents.len() + self.minutes.len()) as u64;
         self.health.set_pending(pending);
         if let Some(at) = self.retry_at {
             if Instant::now() < at {
@@ -162,6 +169,7 @@ impl Writer {
         match self.write_batch().await {
             Ok(rows) => {
                 self.events.clear();
+                self.incidents.clear();
                 self.minutes.clear();
                 self.retry_at = None;
                 self.retry_delay = Duration::from_millis(500);
@@ -284,6 +292,27 @@ impl Writer {
                 EventKind::Rtt { .. } | EventKind::Connecting { .. } => continue,
                 _ => insert_event(&mut tx, id, ts, seq, event).await?,
             }
+            rows += 1;
+        }
+
+        for change in &self.incidents {
+            let i = change.incident();
+            let summary = crate::incidents::summary_json(i);
+            sqlx::query(
+                "INSERT INTO incidents (endpoint_id, kind, started_at, ended_at, ended_by_pause, detect_ms, summary) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, kind, started_at) DO UPDATE SET \
+                 ended_at = excluded.ended_at, ended_by_pause = excluded.ended_by_pause, \
+                 detect_ms = excluded.detect_ms, summary = excluded.summary",
+            )
+            .bind(i64::try_from(i.endpoint.0).unwrap_or(i64::MAX))
+            .bind(i.kind.as_str())
+            .bind(i.started.0)
+            .bind(i.ended.map(|t| t.0))
+            .bind(i.ended_by_pause)
+            .bind(i64::try_from(i.time_to_detect.as_millis()).unwrap_or(i64::MAX))
+            .bind(summary)
+            .execute(&mut *tx)
+            .await?;
             rows += 1;
         }
 

@@ -780,3 +780,114 @@ async fn dashboard_queries_summarise_recent_history() {
         vec![(1, Some("http 503")), (2, Some("connected"))]
     );
 }
+
+#[tokio::test]
+async fn incidents_are_recorded_live_and_survive_a_restart() {
+    use heartline_core::IncidentKind;
+    let dir = TempDir::new("incidents");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    recorder.emit(ev(
+        1,
+        t(0),
+        EventKind::StateChanged {
+            from: State::Connecting,
+            to: State::Up,
+        },
+    ));
+    for s in 1..=10 {
+        recorder.emit(ev(
+            1,
+            t(s),
+            EventKind::Rtt {
+                kind: PingKind::Protocol,
+                rtt: Duration::from_millis(20),
+            },
+        ));
+    }
+    recorder.emit(ev(
+        1,
+        t(30),
+        EventKind::Closed {
+            end: SessionEnd::Lost {
+                error: "reset".into(),
+            },
+            stats: SessionStats::default(),
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        t(30),
+        EventKind::ReconnectScheduled {
+            attempt: 1,
+            delay: Duration::from_millis(500),
+            reason: RetryReason::Backoff,
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        t(31),
+        EventKind::HandshakeFailed(HandshakeFailure {
+            phase: FailedPhase::Tcp,
+            error: "refused".into(),
+            elapsed: Duration::from_millis(1),
+        }),
+    ));
+    recorder.emit(ev(
+        1,
+        t(31),
+        EventKind::StateChanged {
+            from: State::Up,
+            to: State::Down,
+        },
+    ));
+    writer.shutdown().await.unwrap();
+
+    let open = store.incidents(&[], t(0), t(100)).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (open[0].kind, open[0].started, open[0].ended),
+        (IncidentKind::Down, t(31), None)
+    );
+    assert_eq!(
+        open[0].time_to_detect,
+        Duration::from_secs(1),
+        "first sign of trouble at 30 s"
+    );
+
+    // A new run picks the open incident up and closes it on recovery.
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    recorder.emit(ev(
+        1,
+        t(90),
+        EventKind::StateChanged {
+            from: State::Down,
+            to: State::Up,
+        },
+    ));
+    writer.shutdown().await.unwrap();
+    let closed = store
+        .incidents(&[EndpointId(1)], t(0), t(100))
+        .await
+        .unwrap();
+    assert_eq!(closed.len(), 1);
+    let i = &closed[0];
+    assert_eq!(
+        (i.started, i.ended, i.ended_by_pause),
+        (t(31), Some(t(90)), false)
+    );
+    assert_eq!(i.close_codes, vec![(1006, 1)]);
+    assert_eq!(i.handshake_failures, vec![("tcp".to_owned(), None, 1)]);
+    assert_eq!(
+        (i.reconnect_attempts, i.rtt_before),
+        (1, Some(Duration::from_millis(20)))
+    );
+    assert!(
+        store
+            .incidents(&[], t(200), t(300))
+            .await
+            .unwrap()
+            .is_empty(),
+        "outside the window"
+    );
+}

@@ -1,0 +1,121 @@
+//! Incidents as stored: one row each, opened and closed by the writer from the live tracker.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use heartline_core::{EndpointId, Incident, IncidentKind, Timestamp};
+
+use crate::{Result, Store};
+
+/// The parts of an incident that are not columns. Its events are not copied here: they are in
+/// the `events` table between its start and end.
+pub(crate) fn summary_json(i: &Incident) -> String {
+    json!({
+        "close_codes": i.close_codes,
+        "handshake_failures": i.handshake_failures,
+        "reconnect_attempts": i.reconnect_attempts,
+        "rtt_before_us": i.rtt_before.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        "events": i.events.len() as u64 + u64::from(i.more_events),
+    })
+    .to_string()
+}
+
+type Row = (i64, String, i64, Option<i64>, bool, i64, String);
+
+fn from_row(
+    (endpoint, kind, started, ended, by_pause, detect_ms, summary): Row,
+) -> Option<Incident> {
+    let kind = match kind.as_str() {
+        "down" => IncidentKind::Down,
+        "degraded" => IncidentKind::Degraded,
+        _ => return None,
+    };
+    let s: Value = serde_json::from_str(&summary).unwrap_or(Value::Null);
+    let close_codes = s["close_codes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    Some((
+                        u16::try_from(p[0].as_u64()?).ok()?,
+                        u32::try_from(p[1].as_u64()?).ok()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let handshake_failures = s["handshake_failures"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    Some((
+                        p[0].as_str()?.to_owned(),
+                        p[1].as_u64().and_then(|v| u16::try_from(v).ok()),
+                        u32::try_from(p[2].as_u64()?).ok()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Incident {
+        endpoint: EndpointId(endpoint.max(0).unsigned_abs()),
+        kind,
+        started: Timestamp(started),
+        ended: ended.map(Timestamp),
+        ended_by_pause: by_pause,
+        time_to_detect: Duration::from_millis(detect_ms.max(0).unsigned_abs()),
+        close_codes,
+        handshake_failures,
+        reconnect_attempts: s["reconnect_attempts"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0),
+        rtt_before: s["rtt_before_us"].as_u64().map(Duration::from_micros),
+        events: Vec::new(),
+        more_events: s["events"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0),
+    })
+}
+
+const COLUMNS: &str = "endpoint_id, kind, started_at, ended_at, ended_by_pause, detect_ms, summary";
+
+impl Store {
+    /// Incidents overlapping `[from, to)` (all endpoints when empty), oldest first. Their
+    /// `events` are empty and `more_events` counts them: read them with [`Store::history`].
+    pub async fn incidents(
+        &self,
+        endpoints: &[EndpointId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Incident>> {
+        let filter = if endpoints.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = endpoints.iter().map(|e| e.0.to_string()).collect();
+            format!("AND endpoint_id IN ({})", ids.join(","))
+        };
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM incidents WHERE started_at < ? AND (ended_at IS NULL OR ended_at >= ?) {filter} \
+             ORDER BY started_at, endpoint_id"
+        ))
+        .bind(to.0)
+        .bind(from.0)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().filter_map(from_row).collect())
+    }
+
+    /// Incidents still open, for the tracker to pick up where the last run stopped.
+    pub(crate) async fn open_incidents(&self) -> Result<Vec<Incident>> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM incidents WHERE ended_at IS NULL"
+        ))
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().filter_map(from_row).collect())
+    }
+}
