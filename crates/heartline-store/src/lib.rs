@@ -10,6 +10,7 @@
 //! (full, read-only, locked) the writer keeps its batch, reports the error and retries.
 
 mod dashboard;
+mod endpoints;
 mod incidents;
 mod open;
 pub mod query;
@@ -19,6 +20,7 @@ mod secrets;
 mod writer;
 
 pub use dashboard::{OverviewRow, Reconnect, Resolution, RttPoint, SESSION_BUCKETS};
+pub use endpoints::{ImportReport, StoredEndpoint};
 pub use open::{default_path, Store};
 pub use query::Uptime;
 pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
@@ -47,6 +49,14 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Config(String),
+    #[error("an endpoint named `{0}` already exists")]
+    DuplicateName(String),
+    #[error("no endpoint {0}")]
+    UnknownEndpoint(String),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -891,3 +891,112 @@ async fn incidents_are_recorded_live_and_survive_a_restart() {
         "outside the window"
     );
 }
+
+#[tokio::test]
+async fn endpoints_keep_config_in_the_database_and_secrets_outside_it() {
+    use heartline_core::{Endpoint, Header};
+    use heartline_store::Secrets;
+    let dir = TempDir::new("endpoints");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let secrets = Secrets::File(dir.0.join("secrets.json"));
+    let mut feed = Endpoint::new("feed", "wss://feed.example.com/ws");
+    feed.headers = vec![
+        Header::new("Authorization", "Bearer TOP-SECRET"),
+        Header::new("X-Client", "heartline"),
+    ];
+    feed.tags = vec!["prod".into()];
+    let id = store.add_endpoint(&feed, &secrets).await.unwrap();
+
+    let all = store.endpoints(&secrets).await.unwrap();
+    assert_eq!(all.len(), 1);
+    // The file format lists plain headers before secret ones; order carries no meaning.
+    let sorted = |e: &Endpoint| {
+        let mut e = e.clone();
+        e.headers.sort_by(|a, b| a.name.cmp(&b.name));
+        e
+    };
+    assert_eq!(
+        (all[0].id, sorted(&all[0].endpoint), all[0].paused),
+        (id, sorted(&feed), false)
+    );
+    assert!(all[0].missing_secrets.is_empty());
+    // The secret is not in the database file.
+    let raw = std::fs::read(dir.db()).unwrap();
+    let wal = std::fs::read(dir.0.join("heartline.db-wal")).unwrap_or_default();
+    for bytes in [raw, wal] {
+        assert!(
+            !bytes.windows(10).any(|w| w == b"TOP-SECRET"),
+            "secret found in the database files"
+        );
+    }
+
+    let err = store
+        .add_endpoint(&Endpoint::new("feed", "ws://other/"), &secrets)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+
+    // Updating with an empty secret keeps the stored one.
+    let mut edited = feed.clone();
+    edited.headers[0].value = String::new();
+    edited.url = "wss://feed.example.com/v2".into();
+    store.update_endpoint(id, &edited, &secrets).await.unwrap();
+    let after = &store.endpoints(&secrets).await.unwrap()[0];
+    assert_eq!(
+        (
+            after.endpoint.url.as_str(),
+            after
+                .endpoint
+                .headers
+                .iter()
+                .find(|h| h.name == "Authorization")
+                .unwrap()
+                .value
+                .as_str()
+        ),
+        ("wss://feed.example.com/v2", "Bearer TOP-SECRET")
+    );
+
+    store.set_paused(id, true).await.unwrap();
+    assert!(store.endpoints(&secrets).await.unwrap()[0].paused);
+
+    // An import where one endpoint is invalid changes nothing.
+    let bad = vec![
+        Endpoint::new("new-one", "ws://a/"),
+        Endpoint::new("broken", "http://b/"),
+    ];
+    assert!(store.import_endpoints(&bad, &secrets).await.is_err());
+    assert_eq!(store.endpoints(&secrets).await.unwrap().len(), 1);
+    let good = vec![
+        Endpoint::new("new-one", "ws://a/"),
+        Endpoint::new("feed", "wss://feed.example.com/v3"),
+    ];
+    let report = store.import_endpoints(&good, &secrets).await.unwrap();
+    assert_eq!(
+        (report.added, report.updated),
+        (vec!["new-one".to_owned()], vec!["feed".to_owned()])
+    );
+
+    // A secret the store lost is reported, not invented.
+    secrets
+        .delete(&heartline_store::header_key(id, "Authorization"))
+        .unwrap();
+    let mut with_secret = feed.clone();
+    with_secret.headers[0].value = String::new();
+    store
+        .update_endpoint(id, &with_secret, &secrets)
+        .await
+        .unwrap();
+    let lost = store
+        .endpoints(&secrets)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == id)
+        .unwrap();
+    assert_eq!(lost.missing_secrets, vec!["Authorization".to_owned()]);
+
+    store.remove_endpoint(id, &secrets).await.unwrap();
+    assert_eq!(store.endpoints(&secrets).await.unwrap().len(), 1);
+    assert!(store.remove_endpoint(id, &secrets).await.is_err());
+}
