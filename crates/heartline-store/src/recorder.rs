@@ -30,6 +30,10 @@ pub struct RecorderOptions {
     /// How often retention runs (from the writer, so there is still one writer).
     pub retention_every: Duration,
     pub retention: crate::Retention,
+    /// Largest database file in bytes (`None`: as large as the disk allows). Reaching it
+    /// behaves like a full disk: writes are held and retried until the limit is raised or
+    /// retention frees space.
+    pub max_size: Option<u64>,
 }
 
 impl Default for RecorderOptions {
@@ -41,6 +45,7 @@ impl Default for RecorderOptions {
             max_pending: 1_000_000,
             retention_every: Duration::from_secs(3600),
             retention: crate::Retention::default(),
+            max_size: None,
         }
     }
 }
@@ -134,6 +139,7 @@ impl WriterHealth {
 #[derive(Debug)]
 pub struct WriterHandle {
     stop: Option<oneshot::Sender<()>>,
+    max_size: tokio::sync::watch::Sender<Option<u64>>,
     task: JoinHandle<Result<()>>,
     health: Arc<WriterHealth>,
 }
@@ -141,6 +147,11 @@ pub struct WriterHandle {
 impl WriterHandle {
     pub fn health(&self) -> &Arc<WriterHealth> {
         &self.health
+    }
+
+    /// Changes the largest database size while recording (`None`: no limit).
+    pub fn set_max_size(&self, bytes: Option<u64>) {
+        self.max_size.send_replace(bytes);
     }
 
     /// Flushes everything still queued and closes the connection.
@@ -173,12 +184,22 @@ impl Store {
         });
         let health = Arc::new(WriterHealth::default());
         let (stop, stopped) = oneshot::channel();
-        let writer = Writer::start(self, recorder.clone(), rx, health.clone(), options).await?;
+        let (max_size, max_size_rx) = tokio::sync::watch::channel(options.max_size);
+        let writer = Writer::start(
+            self,
+            recorder.clone(),
+            rx,
+            health.clone(),
+            options,
+            max_size_rx,
+        )
+        .await?;
         let task = tokio::spawn(writer.run(stopped));
         Ok((
             recorder,
             WriterHandle {
                 stop: Some(stop),
+                max_size,
                 task,
                 health,
             },

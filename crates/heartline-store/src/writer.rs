@@ -39,6 +39,7 @@ pub(crate) struct Writer {
     retry_at: Option<Instant>,
     retry_delay: Duration,
     last_retention: Instant,
+    max_size: tokio::sync::watch::Receiver<Option<u64>>,
 }
 
 fn now_ms() -> i64 {
@@ -52,6 +53,7 @@ impl Writer {
         rx: mpsc::Receiver<Op>,
         health: Arc<WriterHealth>,
         options: RecorderOptions,
+        mut max_size: tokio::sync::watch::Receiver<Option<u64>>,
     ) -> Result<Writer> {
         let mut conn = store.connect_writer().await?;
         let now = now_ms();
@@ -65,6 +67,8 @@ impl Writer {
             .execute(&mut conn)
             .await?
             .last_insert_rowid();
+        // Apply the initial size limit before the first write.
+        max_size.mark_changed();
         Ok(Writer {
             conn,
             recorder,
@@ -83,6 +87,7 @@ impl Writer {
             retry_at: None,
             retry_delay: Duration::from_millis(500),
             last_retention: Instant::now(),
+            max_size,
         })
     }
 
@@ -161,6 +166,15 @@ impl Writer {
         }
         let pending = (self.events.len() + self.incidents.len() + self.minutes.len()) as u64;
         self.health.set_pending(pending);
+        if self.max_size.has_changed().unwrap_or(false) {
+            let limit = *self.max_size.borrow_and_update();
+            if let Err(e) = self.apply_max_size(limit).await {
+                self.health
+                    .failed(format!("cannot set the size limit: {e}"));
+            }
+            // A raised limit is worth an immediate retry.
+            self.retry_at = None;
+        }
         if let Some(at) = self.retry_at {
             if Instant::now() < at {
                 return false;
@@ -408,6 +422,22 @@ impl Writer {
         self.days.extend(days);
         self.days.retain(|&(_, _, d), _| d >= hour_now / 24 - 1);
         Ok(rows)
+    }
+
+    /// SQLite's page limit is the size limit: reaching it fails writes with "database or disk
+    /// is full", exactly like a full disk.
+    async fn apply_max_size(&mut self, bytes: Option<u64>) -> Result<()> {
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut self.conn)
+            .await?;
+        let pages = match bytes {
+            Some(b) => i64::try_from(b).unwrap_or(i64::MAX) / page_size.max(1),
+            None => 4_294_967_294, // SQLite's largest
+        };
+        sqlx::query(&format!("PRAGMA max_page_count = {}", pages.max(1)))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
     }
 
     async fn retention(&mut self) {

@@ -1000,3 +1000,64 @@ async fn endpoints_keep_config_in_the_database_and_secrets_outside_it() {
     assert_eq!(store.endpoints(&secrets).await.unwrap().len(), 1);
     assert!(store.remove_endpoint(id, &secrets).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_holds_writes_reports_it_and_resumes_when_space_returns() {
+    let dir = TempDir::new("full");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let size = std::fs::metadata(dir.db()).unwrap().len();
+    // Room for little more than the schema: the next batches do not fit.
+    let options = RecorderOptions {
+        max_size: Some(size + 8 * 4096),
+        ..fast_options()
+    };
+    let (recorder, writer) = store.record(options).await.unwrap();
+    let reason = "x".repeat(200);
+    let started = Instant::now();
+    for i in 0..3000 {
+        recorder.emit(ev(
+            1,
+            t(i),
+            EventKind::GaveUp {
+                reason: reason.clone(),
+            },
+        ));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "emitting never waits on the disk"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let error = loop {
+        if let Some(e) = writer.health().last_error() {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "no error reported");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(error.contains("full"), "{error}");
+    assert!(
+        writer.health().pending() > 0,
+        "the batch is held, not dropped"
+    );
+
+    // Space comes back: the held batch is written and the error clears.
+    writer.set_max_size(None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while writer.health().last_error().is_some() || writer.health().pending() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "writes did not resume: {:?}",
+            writer.health().last_error()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    writer.shutdown().await.unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(n, 3000, "nothing lost");
+    assert_eq!(recorder.dropped(), 0);
+}
