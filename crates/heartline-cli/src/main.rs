@@ -1,7 +1,9 @@
 //! The `heartline` command.
 
+mod endpoints;
 mod output;
 mod probe;
+mod run;
 mod watch;
 
 use std::process::ExitCode;
@@ -26,6 +28,10 @@ enum Command {
     Probe(Box<probe::ProbeArgs>),
     /// Watch several endpoints at once: notable events as they happen and a status table.
     Watch(Box<watch::WatchArgs>),
+    /// Run as a headless agent: watch, record to the database, serve Prometheus metrics.
+    Run(Box<run::RunArgs>),
+    /// Manage the stored endpoints: list, add, remove, import, export.
+    Endpoints(Box<endpoints::EndpointsArgs>),
 }
 
 fn main() -> ExitCode {
@@ -64,10 +70,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Probe(args) => runtime.block_on(probe::run(*args)),
         Command::Watch(args) => runtime.block_on(watch::run(*args)),
+        Command::Run(args) => runtime.block_on(run::run(*args)),
+        Command::Endpoints(args) => runtime.block_on(endpoints::run(*args)),
     };
     match result {
         Ok(code) => code,
         Err(probe::Failure::Usage(reason)) => usage_error(&reason),
+        Err(probe::Failure::Config(problems)) => {
+            eprintln!("{problems}");
+            ExitCode::from(2)
+        }
         Err(probe::Failure::Other(e)) => {
             eprintln!("heartline: {e:#}");
             ExitCode::FAILURE

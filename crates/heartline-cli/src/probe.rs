@@ -90,6 +90,8 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
 pub enum Failure {
     /// Exit 2 with this one-line reason.
     Usage(String),
+    /// Exit 2: a configuration file's problems, one per line, printed as they are.
+    Config(String),
     Other(anyhow::Error),
 }
 

@@ -1,0 +1,166 @@
+//! `heartline run`: the headless agent. Watches every endpoint, records everything, serves
+//! Prometheus metrics, and stops cleanly on SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use heartline_core::CloseCause;
+use heartline_engine::{Engine, EngineOptions};
+use heartline_metrics::Metrics;
+use heartline_store::{RecorderOptions, Secrets, Store};
+
+use crate::probe::Failure;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Endpoints to watch, from a TOML or JSON file; they are saved to the database too.
+    /// Without it, the endpoints stored in the database (see `heartline endpoints`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The database (default: heartline.db in your data directory).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address, or `off`.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics: String,
+    /// Stop after this long (otherwise run until SIGINT or SIGTERM).
+    #[arg(long = "for", value_name = "D", value_parser = crate::probe::duration)]
+    pub run_for: Option<Duration>,
+}
+
+/// Opens the database at `--db` or the default path, with a message that says which.
+pub(crate) async fn open_store(db: Option<PathBuf>) -> Result<Store, Failure> {
+    let path = match db {
+        Some(p) => p,
+        None => heartline_store::default_path().map_err(|e| Failure::Other(e.into()))?,
+    };
+    Store::open(&path)
+        .await
+        .map_err(|e| Failure::Other(e.into()))
+}
+
+/// Where secrets of the database at `store` live.
+pub(crate) fn secrets_for(store: &Store) -> Secrets {
+    Secrets::detect(store.path().parent().unwrap_or(std::path::Path::new(".")))
+}
+
+pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let store = open_store(args.db.clone()).await?;
+    let secrets = secrets_for(&store);
+
+    let mut stored = store
+        .endpoints(&secrets)
+        .await
+        .map_err(|e| Failure::Other(e.into()))?;
+    if let Some(path) = &args.config {
+        let names = crate::endpoints::import_file(&store, &secrets, path).await?;
+        stored = store
+            .endpoints(&secrets)
+            .await
+            .map_err(|e| Failure::Other(e.into()))?;
+        stored.retain(|e| names.contains(&e.endpoint.name));
+    } else {
+        stored.retain(|e| !e.paused);
+    }
+    if stored.is_empty() {
+        return Err(Failure::Usage(
+            "no endpoints to watch: pass --config FILE or add some with `heartline endpoints add`"
+                .into(),
+        ));
+    }
+    for e in stored.iter().filter(|e| !e.missing_secrets.is_empty()) {
+        eprintln!(
+            "heartline: warning: {} has no stored value for {} (set it again with `heartline endpoints import`)",
+            e.endpoint.name,
+            e.missing_secrets.join(", ")
+        );
+    }
+
+    let metrics = Arc::new(Metrics::new());
+    let (recorder, writer) = store
+        .record(RecorderOptions::default())
+        .await
+        .map_err(|e| Failure::Other(e.into()))?;
+    let engine = Engine::new(EngineOptions {
+        observers: vec![recorder.clone(), metrics.observer()],
+        ..EngineOptions::default()
+    });
+    for e in &stored {
+        metrics.set_endpoint(e.id, &e.endpoint.name);
+        engine
+            .insert(e.id, e.endpoint.clone())
+            .map_err(|err| Failure::Usage(format!("{}: {err}", e.endpoint.name)))?;
+    }
+
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_url = if args.metrics == "off" {
+        None
+    } else {
+        let addr = args.metrics.parse().map_err(|_| {
+            Failure::Usage(format!(
+                "--metrics: `{}` is not an address like 127.0.0.1:9464",
+                args.metrics
+            ))
+        })?;
+        let listener = heartline_metrics::bind(addr)
+            .await
+            .map_err(|e| Failure::Other(e.into()))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Failure::Other(e.into()))?;
+        tokio::spawn(heartline_metrics::serve(metrics.clone(), listener, async {
+            let _ = metrics_stopped.await;
+        }));
+        Some(format!("http://{bound}/metrics"))
+    };
+    eprintln!(
+        "heartline: watching {} endpoints · database {} · secrets in {} · metrics {}",
+        stored.len(),
+        store.path().display(),
+        secrets.describe(),
+        metrics_url.as_deref().unwrap_or("off"),
+    );
+
+    let deadline = args.run_for.map(|d| tokio::time::Instant::now() + d);
+    let mut interrupted = crate::probe::pin_signal();
+    let mut check = tokio::time::interval(Duration::from_secs(10));
+    let mut reported: Option<String> = None;
+    let cause = loop {
+        tokio::select! {
+            cause = &mut interrupted => break cause,
+            () = crate::probe::sleep_until_opt(deadline) => break CloseCause::DurationElapsed,
+            _ = check.tick() => {
+                // Say when writing starts failing and when it recovers; never stop watching.
+                let now = writer.health().last_error();
+                if now != reported {
+                    match &now {
+                        Some(e) => eprintln!("heartline: cannot write to the database ({e}); keeping events in memory and retrying"),
+                        None => eprintln!("heartline: writing to the database again"),
+                    }
+                    reported = now;
+                }
+            }
+        }
+    };
+    engine.stop_all(cause).await;
+    let health = writer.health().clone();
+    let flushed = writer.shutdown().await;
+    let _ = stop_metrics.send(());
+    store.close().await;
+    let lost = health.dropped() + recorder.dropped();
+    eprintln!(
+        "heartline: stopped; {} rows written{}",
+        health.rows(),
+        if lost > 0 {
+            format!(", {lost} events could not be kept")
+        } else {
+            String::new()
+        }
+    );
+    flushed.map_err(|e| Failure::Other(e.into()))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,424 @@
+//! `heartline run` and `heartline endpoints` as an operator uses them: the real binary, a real
+//! database file, the lab on loopback, signals.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use heartline_lab::Lab;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "heartline-agent-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn heartline() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_heartline"));
+    c.env("HEARTLINE_SECRETS", "file");
+    c
+}
+
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("run heartline"))
+        .await
+        .unwrap()
+}
+
+/// Starts `heartline run` and returns it with the first line it printed on stderr.
+fn spawn_run(args: Vec<String>) -> (Child, String, BufReader<std::process::ChildStderr>) {
+    let mut child = heartline()
+        .arg("run")
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start heartline run");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    (child, line, stderr)
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn sql(db: &Path, query: &str) -> String {
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db)
+            .read_only(true),
+    )
+    .await
+    .unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT CAST(({query}) AS TEXT)"))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows.into_iter()
+        .map(|(s,)| s)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn write_config(dir: &TempDir, body: &str) -> PathBuf {
+    let path = dir.path("heartline.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_records_history_serves_metrics_and_stops_cleanly() {
+    let lab = Lab::start().await.unwrap();
+    let dir = TempDir::new("run");
+    let config = write_config(
+        &dir,
+        &format!(
+            "[defaults]\nping_interval = \"200ms\"\npong_timeout = \"100ms\"\n\n\
+             [[endpoint]]\nname = \"steady\"\nurl = \"{}\"\n\n\
+             [[endpoint]]\nname = \"kicked\"\nurl = \"{}\"\nsecret_headers = {{ Authorization = \"Bearer AGENT-SECRET\" }}\n",
+            lab.ws_url("/echo"),
+            lab.ws_url("/close?code=4001&reason=kicked&after=300ms"),
+        ),
+    );
+    let db = dir.path("heartline.db");
+    let args: Vec<String> = [
+        "--config",
+        config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--metrics",
+        "127.0.0.1:0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (child, first, _stderr) = tokio::task::spawn_blocking(move || spawn_run(args))
+        .await
+        .unwrap();
+    assert!(first.contains("watching 2 endpoints"), "{first}");
+    let addr = first
+        .split("metrics http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("metrics address")
+        .to_owned();
+
+    // Scrape until both the round trips and the 4001 closes show.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let a = addr.clone();
+        let body = tokio::task::spawn_blocking(move || http_get(&a, "/metrics"))
+            .await
+            .unwrap();
+        if body
+            .contains(r#"heartline_closes_total{endpoint="kicked",code="4001",initiator="server"}"#)
+            || Instant::now() > deadline
+        {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.contains(
+            r#"heartline_closes_total{endpoint="kicked",code="4001",initiator="server"}"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"heartline_endpoint_up{endpoint="steady"} 1"#),
+        "{body}"
+    );
+    assert!(!body.contains("AGENT-SECRET"));
+
+    signal(&child, "-TERM");
+    let status = tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.wait().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{status:?}");
+
+    assert_eq!(sql(&db, "SELECT count(*) FROM endpoints").await, "2");
+    assert!(
+        sql(
+            &db,
+            "SELECT count(*) FROM events WHERE kind = 'closed' AND code = 4001"
+        )
+        .await
+        .parse::<u32>()
+        .unwrap()
+            >= 1
+    );
+    assert!(
+        sql(
+            &db,
+            "SELECT count(*) FROM events WHERE kind = 'closed' AND cause = 'shutdown'"
+        )
+        .await
+        .parse::<u32>()
+        .unwrap()
+            >= 1
+    );
+    assert!(
+        sql(&db, "SELECT sum(count) FROM rtt_minute")
+            .await
+            .parse::<u32>()
+            .unwrap()
+            >= 5,
+        "round trips rolled up"
+    );
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT count(*) FROM agent_runs WHERE stopped_at IS NOT NULL"
+        )
+        .await,
+        "1",
+        "a clean stop is recorded"
+    );
+    for file in ["heartline.db", "heartline.db-wal"] {
+        let bytes = std::fs::read(dir.path(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(13).any(|w| w == b"AGENT-SECRET"),
+            "secret in {file}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_heavy_writes_loses_at_most_the_last_batch() {
+    let lab = Lab::start().await.unwrap();
+    let dir = TempDir::new("kill");
+    // 60 endpoints that connect, drop and reconnect several times a second: a heavy event mix.
+    let mut body = String::from("[defaults]\nping_interval = \"100ms\"\npong_timeout = \"50ms\"\n[defaults.reconnect]\ninitial = \"10ms\"\ncap = \"50ms\"\n");
+    for i in 0..60 {
+        body.push_str(&format!(
+            "\n[[endpoint]]\nname = \"churn-{i}\"\nurl = \"{}\"\n",
+            lab.ws_url("/drop?after=150ms")
+        ));
+    }
+    let config = write_config(&dir, &body);
+    let db = dir.path("heartline.db");
+    let args: Vec<String> = [
+        "--config",
+        config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--metrics",
+        "off",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (child, first, _stderr) = tokio::task::spawn_blocking(move || spawn_run(args))
+        .await
+        .unwrap();
+    assert!(first.contains("watching 60 endpoints"), "{first}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let killed_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    signal(&child, "-KILL");
+    tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.wait().unwrap()
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(sql(&db, "SELECT integrity_check FROM pragma_integrity_check").await, "ok");
+    let events: u64 = sql(&db, "SELECT count(*) FROM events")
+        .await
+        .parse()
+        .unwrap();
+    let newest: i64 = sql(&db, "SELECT max(ts) FROM events")
+        .await
+        .parse()
+        .unwrap();
+    let lost_window = Duration::from_millis((killed_at - newest).max(0).unsigned_abs());
+    println!("SIGKILL after 3 s of churn: {events} events on disk, newest {lost_window:?} before the kill");
+    assert!(events > 500, "heavy writes: {events}");
+    // Batches commit every second: at most that window (plus scheduling slack) is lost.
+    assert!(
+        lost_window < Duration::from_millis(2500),
+        "lost {lost_window:?}"
+    );
+
+    // The next run opens the same file, and the crashed run is closed at its last sign of life.
+    let mut again = heartline();
+    again.args([
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--metrics",
+        "off",
+        "--for",
+        "300ms",
+    ]);
+    let out = output(again).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT count(*) FROM agent_runs WHERE stopped_at IS NULL"
+        )
+        .await,
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_config_names_line_and_field_and_changes_nothing() {
+    let dir = TempDir::new("badconfig");
+    let db = dir.path("heartline.db");
+    let mut add = heartline();
+    add.args([
+        "endpoints",
+        "add",
+        "existing",
+        "ws://127.0.0.1:9/",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(output(add).await.status.success());
+    let config = write_config(&dir, "[[endpoint]]\nname = \"a\"\nurl = \"ws://127.0.0.1:9/\"\n\n[[endpoint]]\nname = \"b\"\nurl = \"ws://127.0.0.1:9/\"\nping_interval = \"15\"\n");
+    for sub in [
+        &["run", "--metrics", "off", "--config"][..],
+        &["endpoints", "import"][..],
+    ] {
+        let mut cmd = heartline();
+        cmd.args(sub)
+            .arg(&config)
+            .args(["--db", db.to_str().unwrap()]);
+        let out = output(cmd).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{sub:?}: {err}");
+        assert!(
+            err.contains("heartline.toml:8")
+                && err.contains("ping_interval")
+                && err.contains("needs a unit"),
+            "{sub:?}: {err}"
+        );
+    }
+    let mut list = heartline();
+    list.args(["endpoints", "list", "--db", db.to_str().unwrap()]);
+    let out = output(list).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "only the existing endpoint: {text}"
+    );
+}
+
+#[tokio::test]
+async fn endpoints_round_trip_through_export_and_import_without_secrets() {
+    let dir = TempDir::new("endpoints");
+    let db = dir.path("heartline.db");
+    let dbs = db.to_str().unwrap().to_owned();
+    let run = |args: Vec<String>| async move {
+        let mut c = heartline();
+        c.args(&args);
+        output(c).await
+    };
+    let argv = |s: &str| {
+        s.split(' ')
+            .map(str::to_owned)
+            .chain(["--db".to_owned(), dbs.clone()])
+            .collect::<Vec<_>>()
+    };
+    let mut add =
+        argv("endpoints add feed wss://feed.example.com/ws --tag prod --ping-interval 10s");
+    add.extend(["-H".into(), "Authorization: Bearer EXPORT-SECRET".into()]);
+    let out = run(add).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added feed"));
+
+    let out = run(argv("endpoints export --format toml")).await;
+    let exported = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        exported.contains("name = \"feed\"") && exported.contains("stored = true"),
+        "{exported}"
+    );
+    assert!(!exported.contains("EXPORT-SECRET"));
+    let json = run(argv("endpoints export --format json")).await;
+    assert!(!String::from_utf8_lossy(&json.stdout).contains("EXPORT-SECRET"));
+
+    let file = dir.path("exported.toml");
+    std::fs::write(&file, &exported).unwrap();
+    let out = run(argv("endpoints remove feed")).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("history stays"));
+    let out = run(argv(&format!("endpoints import {}", file.display()))).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(argv("endpoints list --json")).await;
+    let listed: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(
+        (listed["name"].as_str(), listed["ping_interval"].as_str()),
+        (Some("feed"), Some("10s"))
+    );
+
+    let out = run(argv("endpoints add feed ws://other/")).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let out = run(argv("endpoints remove nosuch")).await;
+    assert_eq!(out.status.code(), Some(2));
+}
