@@ -80,7 +80,7 @@ pub struct Engine {
 }
 
 struct Entry {
-    endpoint: Endpoint,
+    endpoint: Arc<Endpoint>,
     controls: mpsc::Sender<Control>,
     status: Arc<Mutex<Status>>,
     task: JoinHandle<()>,
@@ -138,7 +138,8 @@ impl Engine {
 
     /// Starts watching an endpoint under a caller-chosen id (e.g. one from a database).
     pub fn insert(&self, id: EndpointId, endpoint: Endpoint) -> Result<()> {
-        let probe = Probe::new(endpoint.clone(), self.resolver.clone())?;
+        let probe = Probe::new(endpoint, self.resolver.clone())?;
+        let endpoint = probe.shared_endpoint();
         let mut map = self.lock();
         if map.contains_key(&id) {
             return Err(Error::DuplicateId(id));
@@ -174,7 +175,8 @@ impl Engine {
 
     /// Replaces an endpoint's configuration; its session restarts with the new one.
     pub async fn update(&self, id: EndpointId, endpoint: Endpoint) -> Result<()> {
-        let probe = Probe::new(endpoint.clone(), self.resolver.clone())?;
+        let probe = Probe::new(endpoint, self.resolver.clone())?;
+        let endpoint = probe.shared_endpoint();
         let controls = {
             let mut map = self.lock();
             let entry = map.get_mut(&id).ok_or(Error::UnknownEndpoint(id))?;
@@ -201,14 +203,14 @@ impl Engine {
     pub async fn remove(&self, id: EndpointId) -> Result<Endpoint> {
         let entry = self.lock().remove(&id).ok_or(Error::UnknownEndpoint(id))?;
         stop(id, entry.controls, entry.task, CloseCause::User).await;
-        Ok(entry.endpoint)
+        Ok(Arc::unwrap_or_clone(entry.endpoint))
     }
 
     /// The watched endpoints, by id.
     pub fn endpoints(&self) -> Vec<(EndpointId, Endpoint)> {
         self.lock()
             .iter()
-            .map(|(id, e)| (*id, e.endpoint.clone()))
+            .map(|(id, e)| (*id, Endpoint::clone(&e.endpoint)))
             .collect()
     }
 

@@ -27,7 +27,8 @@ use heartline_core::{Endpoint, FailedPhase, Handshake, HandshakeFailure, Phase, 
 use crate::{Error, Result};
 
 /// The byte stream under a session: plain TCP or TLS over TCP.
-pub type Transport = Either<TlsStream<TcpStream>, TcpStream>;
+/// TLS state is boxed so that a plain `ws://` session does not carry it inline.
+pub type Transport = Either<Box<TlsStream<TcpStream>>, TcpStream>;
 /// An open WebSocket session.
 pub type WsStream = WebSocketStream<Transport>;
 
@@ -212,7 +213,7 @@ impl Connector {
                 match timeout_at(deadline, connector.connect(name, stream)).await {
                     Err(_) => return Err(timed_out(Phase::Tls)),
                     Ok(Err(e)) => return Err(fail(FailedPhase::Tls, tls_error_text(&e))),
-                    Ok(Ok(tls)) => (Either::Left(tls), Some(t.elapsed())),
+                    Ok(Ok(tls)) => (Either::Left(Box::new(tls)), Some(t.elapsed())),
                 }
             }
         };

@@ -43,7 +43,8 @@ pub enum Control {
 /// A validated endpoint ready to be watched: configuration, connector and compiled rules.
 #[derive(Debug, Clone)]
 pub struct Probe {
-    endpoint: Endpoint,
+    /// Shared with whoever keeps the configuration (the engine): one copy per endpoint.
+    endpoint: Arc<Endpoint>,
     connector: Connector,
     matcher: Option<ReplyMatcher>,
 }
@@ -64,7 +65,7 @@ impl Probe {
             None => None,
         };
         Ok(Probe {
-            endpoint,
+            endpoint: Arc::new(endpoint),
             connector,
             matcher,
         })
@@ -72,6 +73,11 @@ impl Probe {
 
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// The configuration, shared rather than copied.
+    pub fn shared_endpoint(&self) -> Arc<Endpoint> {
+        self.endpoint.clone()
     }
 
     pub fn connector(&self) -> &Connector {
@@ -104,7 +110,9 @@ impl Probe {
                         Flow::Restart => { streak = 0; continue; }
                     }
                 }
-                result = probe.connector.connect() => result,
+                // Boxed: the handshake's large state is freed once connected instead of
+                // staying reserved in every watch for the whole session.
+                result = Box::pin(probe.connector.connect()) => result,
             };
 
             let last = match connected {
@@ -116,13 +124,13 @@ impl Probe {
                 }
                 Ok((ws, handshake)) => {
                     rep.emit(EventKind::Connected { attempt, handshake });
-                    let outcome = session::run(
+                    let outcome = Box::pin(session::run(
                         ws,
                         &probe.endpoint,
                         probe.matcher.as_ref(),
                         &mut rep,
                         &mut controls,
-                    )
+                    ))
                     .await;
                     let fault = outcome.end.cause().is_none_or(CloseCause::is_fault);
                     rep.emit(EventKind::Closed {

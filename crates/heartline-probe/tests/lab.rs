@@ -493,7 +493,10 @@ async fn proxy_idle_timeout_kills_sessions_that_only_ping_when_pings_do_not_coun
     );
     // Only pings flowed: the whole session was silent, the evidence of an idle timeout.
     assert_eq!(stats.messages_in, 0);
-    assert!(stats.duration.saturating_sub(stats.silent_for) < ms(50), "{stats:?}");
+    assert!(
+        stats.duration.saturating_sub(stats.silent_for) < ms(50),
+        "{stats:?}"
+    );
 
     // The same proxy keeps a session alive when pings count as traffic.
     let mut w = watch(fast(lab.ws_url("/idle?after=400ms")));
