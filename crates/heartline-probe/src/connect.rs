@@ -135,7 +135,11 @@ impl Connector {
 
     /// Opens one session, timing each phase.
     #[tracing::instrument(skip_all, fields(host = %self.target.host, port = self.target.port))]
-    pub async fn connect(&self) -> std::result::Result<(WsStream, Handshake), HandshakeFailure> {
+    /// The stream comes boxed: it is moved into a session that lives for hours, and a box
+    /// keeps it from being copied into every future on the way.
+    pub async fn connect(
+        &self,
+    ) -> std::result::Result<(Box<WsStream>, Handshake), HandshakeFailure> {
         let start = Instant::now();
         let deadline = tokio::time::Instant::from_std(start + self.handshake_timeout);
         let fail = |phase: FailedPhase, error: String| HandshakeFailure {
@@ -263,7 +267,7 @@ impl Connector {
             subprotocol: header_text(SEC_WEBSOCKET_PROTOCOL).into_iter().next(),
             extensions: header_text(SEC_WEBSOCKET_EXTENSIONS),
         };
-        Ok((ws, handshake))
+        Ok((Box::new(ws), handshake))
     }
 
     fn request(&self) -> std::result::Result<http::Request<()>, String> {

@@ -32,7 +32,7 @@ const DEAD_PEER_CLOSE_DEADLINE: Duration = Duration::from_millis(100);
 
 /// Runs one session until it ends; emits heartbeat events through `rep` as they happen.
 pub(crate) async fn run(
-    mut ws: WsStream,
+    mut ws: Box<WsStream>,
     endpoint: &Endpoint,
     matcher: Option<&ReplyMatcher>,
     rep: &mut Reporter,

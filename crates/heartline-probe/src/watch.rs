@@ -85,116 +85,122 @@ impl Probe {
     }
 
     /// Watches the endpoint until `Stop` arrives or `controls` closes (cause: shutdown).
-    pub async fn watch(
+    ///
+    /// A plain function returning `async move`, not an `async fn`: an async fn keeps each
+    /// argument twice in its future (as passed and as bound), and 10,000 watches pay for it.
+    pub fn watch(
         self,
         id: EndpointId,
-        mut controls: mpsc::Receiver<Control>,
+        controls: mpsc::Receiver<Control>,
         sink: Arc<dyn Sink>,
-    ) {
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut probe = self;
-        let mut rep = Reporter {
-            id,
-            sink,
-            health: Health::new(probe.endpoint.health),
-        };
-        // Failed attempts since the last healthy session; the next attempt is this + 1.
-        let mut streak: u32 = 0;
-        loop {
-            let attempt = streak + 1;
-            rep.emit(EventKind::Connecting { attempt });
-            let connected = tokio::select! {
-                biased;
-                control = controls.recv() => {
-                    match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
-                        Flow::Exit => return,
-                        Flow::Restart => { streak = 0; continue; }
-                    }
-                }
-                // Boxed: the handshake's large state is freed once connected instead of
-                // staying reserved in every watch for the whole session.
-                result = Box::pin(probe.connector.connect()) => result,
+        let mut controls = controls;
+        async move {
+            let mut rep = Reporter {
+                id,
+                sink,
+                health: Health::new(probe.endpoint.health),
             };
-
-            let last = match connected {
-                Err(failure) => {
-                    rep.emit(EventKind::HandshakeFailed(failure.clone()));
-                    rep.signal(Signal::Failure);
-                    streak += 1;
-                    Last::Handshake(failure)
-                }
-                Ok((ws, handshake)) => {
-                    rep.emit(EventKind::Connected { attempt, handshake });
-                    let outcome = Box::pin(session::run(
-                        ws,
-                        &probe.endpoint,
-                        probe.matcher.as_ref(),
-                        &mut rep,
-                        &mut controls,
-                    ))
-                    .await;
-                    let fault = outcome.end.cause().is_none_or(CloseCause::is_fault);
-                    rep.emit(EventKind::Closed {
-                        end: outcome.end.clone(),
-                        stats: outcome.stats,
-                    });
-                    if let Some(control) = outcome.control {
-                        match Flow::apply(control, &mut probe, &mut rep, &mut controls).await {
+            // Failed attempts since the last healthy session; the next attempt is this + 1.
+            let mut streak: u32 = 0;
+            loop {
+                let attempt = streak + 1;
+                rep.emit(EventKind::Connecting { attempt });
+                let connected = tokio::select! {
+                    biased;
+                    control = controls.recv() => {
+                        match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
                             Flow::Exit => return,
-                            Flow::Restart => {
-                                streak = 0;
-                                continue;
-                            }
+                            Flow::Restart => { streak = 0; continue; }
                         }
                     }
-                    if !fault {
-                        // Closed by us without a control (controls channel gone): shut down.
-                        return;
-                    }
-                    rep.signal(Signal::Failure);
-                    if outcome.stats.duration >= probe.endpoint.reconnect.reset_after {
-                        streak = 0;
-                    } else {
-                        streak += 1;
-                    }
-                    Last::Session(outcome.end)
-                }
-            };
+                    // Boxed: the handshake's large state is freed once connected instead of
+                    // staying reserved in every watch for the whole session.
+                    result = Box::pin(probe.connector.connect()) => result,
+                };
 
-            let ended = match &last {
-                Last::Session(end) => Ended::Session(end),
-                Last::Handshake(failure) => Ended::Handshake(failure),
-            };
-            let decision =
-                probe
-                    .endpoint
-                    .reconnect
-                    .decide(streak.max(1), ended, rand::random::<f64>());
-            match decision {
-                Retry::Stop { reason } => {
-                    rep.emit(EventKind::GaveUp { reason });
-                    rep.signal(Signal::GaveUp);
-                    // Nothing more happens until someone says so.
-                    let control = controls.recv().await;
-                    match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
-                        Flow::Exit => return,
-                        Flow::Restart => streak = 0,
+                let last = match connected {
+                    Err(failure) => {
+                        rep.emit(EventKind::HandshakeFailed(failure.clone()));
+                        rep.signal(Signal::Failure);
+                        streak += 1;
+                        Last::Handshake(failure)
                     }
-                }
-                Retry::After { delay, reason } => {
-                    rep.emit(EventKind::ReconnectScheduled {
-                        attempt: streak + 1,
-                        delay,
-                        reason,
-                    });
-                    tokio::select! {
-                        biased;
-                        control = controls.recv() => {
-                            match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
+                    Ok((ws, handshake)) => {
+                        rep.emit(EventKind::Connected { attempt, handshake });
+                        let outcome = Box::pin(session::run(
+                            ws,
+                            &probe.endpoint,
+                            probe.matcher.as_ref(),
+                            &mut rep,
+                            &mut controls,
+                        ))
+                        .await;
+                        let fault = outcome.end.cause().is_none_or(CloseCause::is_fault);
+                        rep.emit(EventKind::Closed {
+                            end: outcome.end.clone(),
+                            stats: outcome.stats,
+                        });
+                        if let Some(control) = outcome.control {
+                            match Flow::apply(control, &mut probe, &mut rep, &mut controls).await {
                                 Flow::Exit => return,
-                                Flow::Restart => streak = 0,
+                                Flow::Restart => {
+                                    streak = 0;
+                                    continue;
+                                }
                             }
                         }
-                        () = tokio::time::sleep(delay) => {}
+                        if !fault {
+                            // Closed by us without a control (controls channel gone): shut down.
+                            return;
+                        }
+                        rep.signal(Signal::Failure);
+                        if outcome.stats.duration >= probe.endpoint.reconnect.reset_after {
+                            streak = 0;
+                        } else {
+                            streak += 1;
+                        }
+                        Last::Session(outcome.end)
+                    }
+                };
+
+                let ended = match &last {
+                    Last::Session(end) => Ended::Session(end),
+                    Last::Handshake(failure) => Ended::Handshake(failure),
+                };
+                let decision =
+                    probe
+                        .endpoint
+                        .reconnect
+                        .decide(streak.max(1), ended, rand::random::<f64>());
+                match decision {
+                    Retry::Stop { reason } => {
+                        rep.emit(EventKind::GaveUp { reason });
+                        rep.signal(Signal::GaveUp);
+                        // Nothing more happens until someone says so.
+                        let control = controls.recv().await;
+                        match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
+                            Flow::Exit => return,
+                            Flow::Restart => streak = 0,
+                        }
+                    }
+                    Retry::After { delay, reason } => {
+                        rep.emit(EventKind::ReconnectScheduled {
+                            attempt: streak + 1,
+                            delay,
+                            reason,
+                        });
+                        tokio::select! {
+                            biased;
+                            control = controls.recv() => {
+                                match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
+                                    Flow::Exit => return,
+                                    Flow::Restart => streak = 0,
+                                }
+                            }
+                            () = tokio::time::sleep(delay) => {}
+                        }
                     }
                 }
             }
