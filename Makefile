@@ -14,10 +14,11 @@ run: deps
 ## test: formatting, lints with warnings as errors, and every test
 test: deps fmt-check clippy rust-test
 
-## bench: engine vs a plain tokio-tungstenite client at 1,000 and 10,000 endpoints (figures: BENCHMARKS.md)
+## bench: every benchmark, figures printed and recorded in BENCHMARKS.md
 bench: deps
 	$(CARGO) build --locked --release -p heartline-lab -p heartline-bench
 	./target/release/heartline-bench
+	$(CARGO) bench --locked -p heartline-store --bench store
 
 ## lab: run the misbehaving WebSocket server on its own
 lab: deps
