@@ -14,7 +14,7 @@ use crate::{Result, Store};
 
 /// How one event is kept in the `events` table: the queried fields as columns, the rest as
 /// JSON in `detail`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
 pub(crate) struct EventRow {
     pub kind: String,
     pub code: Option<i64>,
@@ -229,6 +229,16 @@ impl EventRow {
     }
 }
 
+/// A row of `events` with its key.
+#[derive(sqlx::FromRow)]
+struct StoredEvent {
+    endpoint_id: i64,
+    ts: i64,
+    seq: i64,
+    #[sqlx(flatten)]
+    row: EventRow,
+}
+
 fn cause_from(text: &str) -> Option<CloseCause> {
     Some(match text {
         "pong_timeout" => CloseCause::PongTimeout,
@@ -319,22 +329,7 @@ impl Store {
         to: Timestamp,
     ) -> Result<Vec<Event>> {
         let filter = endpoint_filter(endpoints);
-        type Row = (
-            i64,
-            i64,
-            i64,
-            String,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(&format!(
+        let rows: Vec<StoredEvent> = sqlx::query_as(&format!(
             "SELECT endpoint_id, ts, seq, kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail \
              FROM events WHERE ts >= ? AND ts < ? {filter} ORDER BY ts, seq"
         ))
@@ -344,46 +339,19 @@ impl Store {
         .await?;
         let mut out: Vec<(i64, i64, Event)> = rows
             .into_iter()
-            .filter_map(
-                |(
-                    e,
-                    ts,
-                    seq,
-                    kind,
-                    code,
-                    status,
-                    phase,
-                    initiator,
-                    cause,
-                    reason,
-                    attempt,
-                    delay_ms,
-                    detail,
-                )| {
-                    let row = EventRow {
+            .filter_map(|r| {
+                let kind = r.row.into_kind()?;
+                let endpoint = EndpointId(r.endpoint_id.max(0).unsigned_abs());
+                Some((
+                    r.ts,
+                    r.seq,
+                    Event {
+                        at: Timestamp(r.ts),
+                        endpoint,
                         kind,
-                        code,
-                        status,
-                        phase,
-                        initiator,
-                        cause,
-                        reason,
-                        attempt,
-                        delay_ms,
-                        detail,
-                    };
-                    let kind = row.into_kind()?;
-                    Some((
-                        ts,
-                        seq,
-                        Event {
-                            at: Timestamp(ts),
-                            endpoint: EndpointId(e.max(0).unsigned_abs()),
-                            kind,
-                        },
-                    ))
-                },
-            )
+                    },
+                ))
+            })
             .collect();
 
         // State changes, each with the state before it (looked up before the window too).

@@ -334,10 +334,9 @@ impl Writer {
             let id = i64::try_from(m.endpoint.0).unwrap_or(i64::MAX);
             let kind = kind_code(m.kind);
             let r = &m.rollup;
-            let q = |p| r.quantile_us(p).map_or(0, to_i64);
             // Two writes for one minute happen only across a restart: keep the larger half's
             // percentiles and add the counts.
-            sqlx::query(
+            let query = sqlx::query(
                 "INSERT INTO rtt_minute (endpoint_id, kind, minute, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (endpoint_id, kind, minute) DO UPDATE SET \
@@ -349,16 +348,8 @@ impl Writer {
             )
             .bind(id)
             .bind(kind)
-            .bind(m.minute)
-            .bind(to_i64(r.count))
-            .bind(to_i64(r.min_us))
-            .bind(to_i64(r.max_us))
-            .bind(to_i64(r.sum_us))
-            .bind(q(0.5))
-            .bind(q(0.95))
-            .bind(q(0.99))
-            .execute(&mut *tx)
-            .await?;
+            .bind(m.minute);
+            bind_summary(query, r).execute(&mut *tx).await?;
             rows += 1;
             for (table, bucket, cache, touched) in [
                 ("rtt_hour", m.minute.div_euclid(60), &self.hours, &mut hours),
@@ -379,25 +370,19 @@ impl Writer {
         }
         for (table, touched) in [("rtt_hour", &hours), ("rtt_day", &days)] {
             for (&(endpoint, kind, bucket), r) in touched {
-                let q = |p| r.quantile_us(p).map_or(0, to_i64);
                 let column = if table == "rtt_hour" { "hour" } else { "day" };
-                sqlx::query(&format!(
+                let sql = format!(
                     "INSERT OR REPLACE INTO {table} (endpoint_id, kind, {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us, histogram) \
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ))
-                .bind(i64::try_from(endpoint.0).unwrap_or(i64::MAX))
-                .bind(kind_code(kind))
-                .bind(bucket)
-                .bind(to_i64(r.count))
-                .bind(to_i64(r.min_us))
-                .bind(to_i64(r.max_us))
-                .bind(to_i64(r.sum_us))
-                .bind(q(0.5))
-                .bind(q(0.95))
-                .bind(q(0.99))
-                .bind(r.histogram.encode())
-                .execute(&mut *tx)
-                .await?;
+                );
+                let query = sqlx::query(&sql)
+                    .bind(i64::try_from(endpoint.0).unwrap_or(i64::MAX))
+                    .bind(kind_code(kind))
+                    .bind(bucket);
+                bind_summary(query, r)
+                    .bind(r.histogram.encode())
+                    .execute(&mut *tx)
+                    .await?;
                 rows += 1;
             }
         }
@@ -506,6 +491,21 @@ async fn load_rollup(
             histogram: Histogram::decode(&hist).unwrap_or_default(),
         }),
     )
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds the columns every rollup row has, in table order: count, min, max, sum, p50, p95, p99.
+fn bind_summary<'q>(query: SqliteQuery<'q>, r: &Rollup) -> SqliteQuery<'q> {
+    let q = |p| r.quantile_us(p).map_or(0, to_i64);
+    query
+        .bind(to_i64(r.count))
+        .bind(to_i64(r.min_us))
+        .bind(to_i64(r.max_us))
+        .bind(to_i64(r.sum_us))
+        .bind(q(0.5))
+        .bind(q(0.95))
+        .bind(q(0.99))
 }
 
 pub(crate) fn kind_code(kind: PingKind) -> i64 {
