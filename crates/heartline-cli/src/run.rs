@@ -11,7 +11,7 @@ use clap::Args;
 use heartline_core::CloseCause;
 use heartline_engine::{Engine, EngineOptions};
 use heartline_metrics::Metrics;
-use heartline_store::{RecorderOptions, Secrets, Store};
+use heartline_store::{RecorderOptions, Retention, Secrets, Store};
 
 use crate::probe::Failure;
 
@@ -30,6 +30,45 @@ pub struct RunArgs {
     /// Stop after this long (otherwise run until SIGINT or SIGTERM).
     #[arg(long = "for", value_name = "D", value_parser = crate::probe::duration)]
     pub run_for: Option<Duration>,
+    /// Keep per-minute round-trip rollups this long.
+    #[arg(long, value_name = "D", default_value = "7d", value_parser = crate::probe::duration)]
+    pub keep_minutes: Duration,
+    /// Keep per-hour round-trip rollups this long.
+    #[arg(long, value_name = "D", default_value = "365d", value_parser = crate::probe::duration)]
+    pub keep_hours: Duration,
+    /// Keep per-day rollups, events, sessions and incidents this long.
+    #[arg(long, value_name = "D", default_value = "1825d", value_parser = crate::probe::duration)]
+    pub keep_history: Duration,
+    /// Largest database size, e.g. 512MiB or 2GiB; reaching it is handled like a full disk
+    /// (watching goes on, events wait in memory).
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub max_db_size: Option<u64>,
+}
+
+/// `512MiB`, `2GiB`, `100MB`, or bytes.
+fn size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let number: u64 = t[..digits]
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 512MiB"))?;
+    let unit = match t[digits..].trim() {
+        "" | "B" => 1,
+        "KB" => 1000,
+        "MB" => 1000 * 1000,
+        "GB" => 1000 * 1000 * 1000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "`{other}` is not a size unit (B, KiB, MiB, GiB, KB, MB, GB)"
+            ))
+        }
+    };
+    number
+        .checked_mul(unit)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Opens the database at `--db` or the default path, with a message that says which.
@@ -81,8 +120,21 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
 
     let metrics = Arc::new(Metrics::new());
+    let retention = Retention {
+        minute_rollups: args.keep_minutes,
+        hour_rollups: args.keep_hours,
+        day_rollups: args.keep_history,
+        events: args.keep_history,
+        sessions: args.keep_history,
+        incidents: args.keep_history,
+    };
+    let options = RecorderOptions {
+        retention,
+        max_size: args.max_db_size,
+        ..RecorderOptions::default()
+    };
     let (recorder, writer) = store
-        .record(RecorderOptions::default())
+        .record(options)
         .await
         .map_err(|e| Failure::Other(e.into()))?;
     let engine = Engine::new(EngineOptions {
@@ -163,4 +215,25 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     );
     flushed.map_err(|e| Failure::Other(e.into()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size;
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        for (text, bytes) in [
+            ("512MiB", 512 << 20),
+            ("2GiB", 2 << 30),
+            ("100MB", 100_000_000),
+            ("4096", 4096),
+            ("1 KiB", 1024),
+        ] {
+            assert_eq!(size(text), Ok(bytes), "{text}");
+        }
+        assert!(size("12XB").unwrap_err().contains("not a size unit"));
+        assert!(size("lots").unwrap_err().contains("not a size"));
+        assert!(size("99999999999999GiB").unwrap_err().contains("too large"));
+    }
 }
