@@ -270,7 +270,10 @@ async fn sigkill_during_heavy_writes_loses_at_most_the_last_batch() {
     .await
     .unwrap();
 
-    assert_eq!(sql(&db, "SELECT integrity_check FROM pragma_integrity_check").await, "ok");
+    assert_eq!(
+        sql(&db, "SELECT integrity_check FROM pragma_integrity_check").await,
+        "ok"
+    );
     let events: u64 = sql(&db, "SELECT count(*) FROM events")
         .await
         .parse()
