@@ -4,15 +4,20 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test bench deps fmt fmt-check clippy rust-test lab
+.PHONY: run demo test bench deps fmt fmt-check clippy rust-test lab ui ui-test e2e
 
-## run: build, start the fault lab on loopback and watch its endpoints live in the terminal
-run: deps
+## run: build and open the desktop app (database in your data directory, or $HEARTLINE_DB)
+run: deps ui
+	$(CARGO) build --locked -p heartline-app
+	./target/debug/heartline-app
+
+## demo: start the fault lab on loopback and watch its endpoints live in the terminal
+demo: deps
 	$(CARGO) build --locked -p heartline-lab -p heartline-cli
 	scripts/demo.sh
 
-## test: formatting, lints with warnings as errors, and every test
-test: deps fmt-check clippy rust-test
+## test: formatting, lints with warnings as errors, every test, the UI's and the app end to end
+test: deps fmt-check ui clippy rust-test ui-test
 
 ## bench: every benchmark, figures printed and recorded in BENCHMARKS.md
 bench: deps
@@ -26,6 +31,18 @@ lab: deps
 
 deps:
 	@scripts/bootstrap.sh
+
+## ui: build the UI into ui/dist (the app embeds it)
+ui: deps
+	cd ui && npm run build
+
+ui-test: deps
+	cd ui && npm test
+
+## e2e: the real app under Xvfb, driven by tauri-driver + WebKitWebDriver, against the lab
+e2e: deps ui
+	$(CARGO) build --locked -p heartline-app -p heartline-lab
+	cd ui && node e2e/run.mjs
 
 fmt:
 	$(CARGO) fmt --all

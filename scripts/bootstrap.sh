@@ -43,3 +43,38 @@ for component in rustfmt clippy; do
     fi
   fi
 done
+
+# The desktop app (src-tauri, ui): Tauri's GTK/WebKit stack, a tray, and for the end-to-end
+# test a virtual display, WebKitWebDriver and ImageMagick's `import` for screenshots.
+APP_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev
+  librsvg2-dev libayatana-appindicator3-dev libxdo-dev libssl-dev xvfb xauth webkit2gtk-driver
+  imagemagick)
+if command -v dpkg-query >/dev/null 2>&1; then
+  missing=()
+  for p in "${APP_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+# The UI: Node.js 20.19 or newer (Vite 7), dependencies from the committed package-lock.json,
+# installed again only when the lock file changed.
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if ! command -v npm >/dev/null 2>&1; then
+  say "npm not found: install Node.js 20.19 or newer (e.g. from nodejs.org or NodeSource), then run make again"
+  exit 1
+fi
+if [ ! -d "$here/ui/node_modules" ] || [ "$here/ui/package-lock.json" -nt "$here/ui/node_modules/.package-lock.json" ]; then
+  say "installing the UI's npm packages"
+  (cd "$here/ui" && npm ci --no-audit --no-fund)
+fi
+
+# tauri-driver: the WebDriver server the end-to-end test talks to.
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  say "installing tauri-driver"
+  cargo install tauri-driver --locked
+fi

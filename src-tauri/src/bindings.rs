@@ -1,0 +1,77 @@
+//! The TypeScript types of everything crossing IPC, generated from the DTOs with ts-rs.
+//!
+//! ts-rs rather than tauri-specta: it derives types from plain structs without wrapping the
+//! commands in its own macro, is stable (tauri-specta 2 is still a release candidate), and
+//! keeps the commands ordinary `#[tauri::command]` functions. The committed file is checked
+//! by the `bindings_are_current` test; `UPDATE_BINDINGS=1 cargo test -p heartline-app
+//! bindings` rewrites it.
+
+use ts_rs::TS;
+
+use crate::dto::*;
+
+/// Where the generated file lives, relative to this crate.
+pub const PATH: &str = "../ui/src/lib/bindings.ts";
+
+/// The whole generated file.
+pub fn render() -> String {
+    let decls = [
+        IpcError::decl(),
+        ErrorCode::decl(),
+        FieldProblem::decl(),
+        StateName::decl(),
+        CloseInfo::decl(),
+        LiveStatus::decl(),
+        StatusDelta::decl(),
+        EndpointRow::decl(),
+        HeaderForm::decl(),
+        EndpointForm::decl(),
+        Window::decl(),
+        RttBucket::decl(),
+        StateSpan::decl(),
+        ReconnectRow::decl(),
+        PhaseRow::decl(),
+        FindingRow::decl(),
+        Detail::decl(),
+        IncidentRow::decl(),
+        AppInfo::decl(),
+        ImportResult::decl(),
+        Lane::decl(),
+        ProbeResult::decl(),
+        crate::settings::AppSettings::decl(),
+    ];
+    let mut out = String::from(
+        "// Generated from src-tauri/src/dto.rs by ts-rs; do not edit.\n\
+         // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(&d);
+        out.push_str("\n\n");
+    }
+    out.push_str(&format!(
+        "/** The event carrying coalesced status deltas. */\nexport const STATUS_EVENT = {STATUS_EVENT:?};\n"
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn bindings_are_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(super::PATH);
+        let fresh = super::render();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).expect("write bindings");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "{} is out of date: run UPDATE_BINDINGS=1 cargo test -p heartline-app bindings",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Heartline's desktop app: a thin Tauri 2 shell over heartline-engine and heartline-store.
+//!
+//! ```text
+//! UI (ui/, Svelte) ──invoke──▶ commands ──▶ view / Engine / Store
+//!        ▲                                     │ every event
+//!        └── "heartline://status" (coalesced) ◀── forward ◀─ Engine subscription
+//! ```
+//! Invariant: only this crate knows Tauri. Boundary: everything crossing IPC is a type in
+//! [`dto`], generated for TypeScript into ui/src/lib/bindings.ts.
+
+pub mod app;
+pub mod bindings;
+mod commands;
+mod config_import;
+pub mod convert;
+mod demo;
+pub mod dto;
+pub mod forward;
+pub mod notify;
+mod probe;
+pub mod settings;
+pub mod tray;
+pub mod view;
+
+use tauri::{Manager, RunEvent, WindowEvent};
+
+use crate::app::App;
+use crate::settings::Settings;
+
+/// Builds and runs the app until the user quits.
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,heartline_app=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+
+    let built = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|handle, _args, _cwd| {
+            show_main(handle);
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_notification::init())
+        .setup(|tauri_app| {
+            let path = app::database_path()?;
+            let settings = Settings::load(path.with_file_name("settings.json"));
+            let days = settings.get().retention_days;
+            let opened = tauri::async_runtime::block_on(App::open(&path, days))?;
+            tauri_app.manage(settings);
+            tauri_app.manage(notify::Notifier::default());
+            let engine = opened.engine.clone();
+            let has_demo = demo::present(&opened);
+            tauri_app.manage(opened);
+            let handle = tauri_app.handle().clone();
+            tauri::async_runtime::spawn(forward::run(handle.clone(), engine));
+            if has_demo {
+                tauri::async_runtime::spawn(async move {
+                    if let Err(err) = demo::start(&handle.state::<App>()).await {
+                        tracing::warn!(?err, "cannot restart the demo lab");
+                    }
+                });
+            }
+            if let Err(err) = tray::build(tauri_app.handle()) {
+                tracing::warn!(%err, "no tray icon on this desktop");
+            }
+            tracing::info!(database = %path.display(), "heartline is watching");
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                let keep = window.state::<Settings>().get().keep_running_in_tray;
+                if keep && tray::available(window.app_handle()) {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::list_endpoints,
+            commands::live_statuses,
+            commands::new_endpoint_form,
+            commands::endpoint_form,
+            commands::validate_endpoint,
+            commands::add_endpoint,
+            commands::update_endpoint,
+            commands::duplicate_endpoint,
+            commands::remove_endpoint,
+            commands::pause_endpoint,
+            commands::resume_endpoint,
+            commands::reconnect_endpoint,
+            commands::test_connection,
+            commands::endpoint_detail,
+            commands::timeline,
+            commands::incidents,
+            commands::start_demo,
+            commands::export_endpoints,
+            commands::import_endpoints,
+            commands::get_settings,
+            commands::set_settings,
+        ])
+        .build(tauri::generate_context!());
+    let app = match built {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("heartline: cannot start the app: {err}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            if let Some(state) = handle.try_state::<App>() {
+                tauri::async_runtime::block_on(state.shutdown());
+            }
+        }
+    });
+}
+
+/// Shows and focuses the main window (second launch, tray "Open").
+pub(crate) fn show_main(handle: &tauri::AppHandle) {
+    if let Some(w) = handle.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}

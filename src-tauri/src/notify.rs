@@ -1,0 +1,135 @@
+//! Desktop notifications when an endpoint goes Down and when it recovers.
+//! Debounced twice: the health thresholds already require consecutive failures before Down,
+//! and one endpoint notifies at most once per [`QUIET`] for each kind of change.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tauri::{AppHandle, Manager};
+use tauri_plugin_notification::NotificationExt;
+
+use crate::dto::{StateName, StatusDelta};
+use crate::settings::Settings;
+
+pub const QUIET: Duration = Duration::from_secs(60);
+
+/// What the notifier remembers per endpoint.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    last: Mutex<HashMap<u64, Memory>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    state: StateName,
+    /// When a Down was last announced.
+    told_down: Option<Instant>,
+    /// The current Down was announced, so its recovery will be too.
+    down_announced: bool,
+}
+
+/// A change worth telling someone about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Down,
+    Recovered,
+}
+
+impl Notifier {
+    /// The change `state` makes for endpoint `id`, if it should be announced now. A Down
+    /// within [`QUIET`] of the last announced one is not announced, nor is its recovery.
+    pub fn change(&self, id: u64, state: StateName, now: Instant) -> Option<Change> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let m = last.entry(id).or_insert(Memory {
+            state,
+            told_down: None,
+            down_announced: false,
+        });
+        let before = m.state;
+        m.state = state;
+        match (before, state) {
+            (b, StateName::Down) if b != StateName::Down => {
+                let quiet = m.told_down.is_some_and(|t| now.duration_since(t) < QUIET);
+                m.down_announced = !quiet;
+                if quiet {
+                    return None;
+                }
+                m.told_down = Some(now);
+                Some(Change::Down)
+            }
+            (StateName::Down, StateName::Up) => {
+                std::mem::take(&mut m.down_announced).then_some(Change::Recovered)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Announces the changes in `delta` (when notifications are on).
+pub fn observe(handle: &AppHandle, delta: &StatusDelta) {
+    let notifier = handle.state::<Notifier>();
+    let enabled = handle.state::<Settings>().get().notifications;
+    for s in &delta.statuses {
+        let Some(change) = notifier.change(s.id, s.state, Instant::now()) else {
+            continue;
+        };
+        if !enabled {
+            continue;
+        }
+        let name = handle
+            .state::<crate::app::App>()
+            .engine
+            .endpoints()
+            .into_iter()
+            .find(|(id, _)| id.0 == s.id)
+            .map(|(_, e)| e.name)
+            .unwrap_or_default();
+        let (title, body) = match change {
+            Change::Down => (
+                format!("{name} is down"),
+                s.last_failure.clone().unwrap_or_else(|| {
+                    s.last_close
+                        .as_ref()
+                        .map(|c| format!("closed with {} ({})", c.code, c.meaning))
+                        .unwrap_or_default()
+                }),
+            ),
+            Change::Recovered => (format!("{name} recovered"), "back up".to_owned()),
+        };
+        if let Err(err) = handle
+            .notification()
+            .builder()
+            .title(title)
+            .body(body)
+            .show()
+        {
+            tracing::debug!(%err, "cannot show a desktop notification");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn down_and_recovery_are_announced_once_and_flapping_is_quieted() {
+        let n = Notifier::default();
+        let t = Instant::now();
+        assert_eq!(n.change(1, StateName::Up, t), None);
+        assert_eq!(n.change(1, StateName::Down, t), Some(Change::Down));
+        assert_eq!(n.change(1, StateName::Down, t), None);
+        assert_eq!(n.change(1, StateName::Up, t), Some(Change::Recovered));
+        // Down again within the quiet period: neither it nor its recovery is announced.
+        assert_eq!(
+            n.change(1, StateName::Down, t + Duration::from_secs(5)),
+            None
+        );
+        assert_eq!(n.change(1, StateName::Up, t + Duration::from_secs(6)), None);
+        assert_eq!(
+            n.change(1, StateName::Down, t + QUIET + Duration::from_secs(1)),
+            Some(Change::Down)
+        );
+    }
+}

@@ -1,0 +1,115 @@
+// Generated from src-tauri/src/dto.rs by ts-rs; do not edit.
+// Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings
+
+export type IpcError = { code: ErrorCode, message: string, 
+/**
+ * Per-field problems when `code` is `invalid`.
+ */
+fields: Array<FieldProblem>, };
+
+export type ErrorCode = "invalid" | "not_found" | "duplicate" | "storage" | "engine" | "lab" | "config";
+
+export type FieldProblem = { field: string, problem: string, };
+
+export type StateName = "Connecting" | "Up" | "Degraded" | "Down" | "Paused";
+
+export type CloseInfo = { at: number, code: number, 
+/**
+ * The close-code class (`normal`, `going_away`, `abnormal`, …) for colour.
+ */
+class: string, meaning: string, reason: string, initiator: string, cause: string | null, };
+
+export type LiveStatus = { id: number, state: StateName, since: number | null, rtt_us: number | null, app_rtt_us: number | null, last_close: CloseInfo | null, last_failure: string | null, sessions: number, };
+
+export type StatusDelta = { statuses: Array<LiveStatus>, 
+/**
+ * Engine events this window missed because it fell behind (its view is then refreshed).
+ */
+missed: number, };
+
+export type EndpointRow = { id: number, name: string, 
+/**
+ * The URL with secrets in its query redacted.
+ */
+url: string, tags: Array<string>, paused: boolean, live: LiveStatus, uptime_24h: number | null, p95_us: number | null, missing_secrets: Array<string>, };
+
+export type HeaderForm = { name: string, value: string, secret: boolean, };
+
+export type EndpointForm = { name: string, url: string, headers: Array<HeaderForm>, subprotocols: Array<string>, tags: Array<string>, ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, 
+/**
+ * Application heartbeat payload; empty = none.
+ */
+app_payload: string, 
+/**
+ * Text the reply must contain.
+ */
+app_reply_contains: string, app_interval_ms: number, app_timeout_ms: number, 
+/**
+ * Expect an application message at least this often; `null` = no staleness check.
+ */
+stale_after_ms: number | null, stale_reconnect: boolean, handshake_timeout_ms: number, reconnect_enabled: boolean, reconnect_initial_ms: number, reconnect_cap_ms: number, max_attempts: number | null, degraded_rtt_ms: number | null, failures_before_down: number, successes_before_up: number, insecure_tls: boolean, };
+
+export type Window = { from: number, to: number, };
+
+export type RttBucket = { at: number, count: number, p50_us: number, p95_us: number, max_us: number, };
+
+export type StateSpan = { at: number, state: StateName, };
+
+export type ReconnectRow = { at: number, attempt: number, delay_ms: number, reason: string, outcome: string | null, };
+
+export type PhaseRow = { at: number, dns_us: number, tcp_us: number, tls_us: number | null, upgrade_us: number, };
+
+export type FindingRow = { rule: string, title: string, explanation: string, evidence: Array<string>, suggestion: string, };
+
+export type Detail = { id: number, window: Window, 
+/**
+ * Bucket size of the RTT series: `minute`, `hour` or `day`.
+ */
+resolution: string, rtt: Array<RttBucket>, app_rtt: Array<RttBucket>, states: Array<StateSpan>, closes: Array<CloseInfo>, phases: Array<PhaseRow>, reconnects: Array<ReconnectRow>, 
+/**
+ * Session counts per bucket; bounds in seconds in `session_bounds_s` (last open-ended).
+ */
+session_counts: Array<number>, session_bounds_s: Array<number>, findings: Array<FindingRow>, };
+
+export type IncidentRow = { endpoint: number, endpoint_name: string, 
+/**
+ * `down` or `degraded`.
+ */
+kind: string, started: number, ended: number | null, time_to_detect_ms: number, 
+/**
+ * Close codes with counts, most frequent first.
+ */
+close_codes: Array<[number, number]>, reconnect_attempts: number, };
+
+export type AppInfo = { database: string, secrets: string, version: string, 
+/**
+ * The lab's base URL while the demo runs.
+ */
+demo: string | null, };
+
+export type ImportResult = { added: Array<string>, updated: Array<string>, };
+
+export type Lane = { id: number, name: string, states: Array<StateSpan>, closes: Array<CloseInfo>, };
+
+export type ProbeResult = { ok: boolean, phases: PhaseRow | null, rtt_us: number | null, subprotocol: string | null, 
+/**
+ * The phase that failed (`dns`, `tcp`, `tls`, `upgrade`, `timeout`, …) and why.
+ */
+failed_phase: string | null, error: string | null, http_status: number | null, };
+
+export type AppSettings = { 
+/**
+ * Desktop notifications on Down and recovery.
+ */
+notifications: boolean, 
+/**
+ * Closing the window keeps monitoring from the tray.
+ */
+keep_running_in_tray: boolean, 
+/**
+ * Days of history kept.
+ */
+retention_days: number, };
+
+/** The event carrying coalesced status deltas. */
+export const STATUS_EVENT = "heartline://status";

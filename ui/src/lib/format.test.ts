@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import * as fmt from "./format";
+
+describe("format", () => {
+  it.each([
+    [null, "—"],
+    [85, "85 µs"],
+    [1240, "1.24 ms"],
+    [312_400, "312 ms"],
+    [1_800_000, "1.8 s"],
+  ])("rtt(%s) = %s", (us, text) => expect(fmt.rtt(us)).toBe(text));
+
+  it.each([
+    [42_000, "42 s"],
+    [185_000, "3 min 5 s"],
+    [120_000, "2 min"],
+    [7_800_000, "2 h 10 min"],
+    [273_600_000, "3 d 4 h"],
+    [-1, "—"],
+  ])("duration(%s) = %s", (ms, text) => expect(fmt.duration(ms)).toBe(text));
+
+  it.each([
+    [null, "—"],
+    [1, "100 %"],
+    [0.99951, "99.95 %"],
+    [0.5, "50.0 %"],
+  ])("uptime(%s) = %s", (r, text) => expect(fmt.uptime(r)).toBe(text));
+
+  it("shows the date only when not today", () => {
+    const now = new Date(2026, 10, 21, 12, 0, 0).getTime();
+    expect(fmt.time(new Date(2026, 10, 21, 9, 5, 7).getTime(), now)).toBe("09:05:07");
+    expect(fmt.time(new Date(2026, 10, 20, 9, 5, 7).getTime(), now)).toBe("2026-11-20 09:05:07");
+  });
+
+  it("states the time zone", () => {
+    expect(fmt.zoneLabel()).toMatch(/^local time \(UTC[+-]\d\d:\d\d\)$/);
+  });
+});

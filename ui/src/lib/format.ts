@@ -1,0 +1,50 @@
+// Numbers as people read them: round trips, durations, uptime, times of day.
+
+/** A round trip in microseconds: "85 µs", "1.24 ms", "312 ms", "1.8 s", or "—". */
+export function rtt(us: number | null | undefined): string {
+  if (us == null) return "—";
+  if (us < 1000) return `${Math.round(us)} µs`;
+  if (us < 10_000) return `${(us / 1000).toFixed(2)} ms`;
+  if (us < 1_000_000) return `${Math.round(us / 1000)} ms`;
+  return `${(us / 1_000_000).toFixed(1)} s`;
+}
+
+/** A span in milliseconds, two units at most: "42 s", "3 min 5 s", "2 h 10 min", "3 d 4 h". */
+export function duration(ms: number | null | undefined): string {
+  if (ms == null || ms < 0) return "—";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+/** Uptime ratio as a percentage with the precision that matters near 100 %. */
+export function uptime(ratio: number | null | undefined): string {
+  if (ratio == null) return "—";
+  const pct = ratio * 100;
+  if (pct >= 99.995) return "100 %";
+  if (pct >= 99) return `${pct.toFixed(2)} %`;
+  return `${pct.toFixed(1)} %`;
+}
+
+/** Local time of day, or date and time when not today. */
+export function time(ms: number, now: number = Date.now()): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const hms = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const today = new Date(now);
+  if (d.toDateString() === today.toDateString()) return hms;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms}`;
+}
+
+/** The UTC offset of local time, e.g. "UTC+01:00", to state on every time axis. */
+export function zoneLabel(date: Date = new Date()): string {
+  const off = -date.getTimezoneOffset();
+  const sign = off >= 0 ? "+" : "-";
+  const a = Math.abs(off);
+  return `local time (UTC${sign}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")})`;
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import type { EndpointRow, LiveStatus, StatusDelta } from "./bindings";
+import { DEFAULT_QUERY, LiveModel, select, sparkline, visibleRange } from "./live";
+
+function status(id: number, over: Partial<LiveStatus> = {}): LiveStatus {
+  return { id, state: "Up", since: 0, rtt_us: 100, app_rtt_us: null, last_close: null, last_failure: null, sessions: 1, ...over };
+}
+
+function row(id: number, name: string, over: Partial<EndpointRow> = {}, live: Partial<LiveStatus> = {}): EndpointRow {
+  return { id, name, url: `ws://x/${name}`, tags: [], paused: false, live: status(id, live), uptime_24h: 1, p95_us: 100, missing_secrets: [], ...over };
+}
+
+describe("LiveModel", () => {
+  it("folds deltas into rows and ignores unknown endpoints", () => {
+    const m = new LiveModel([row(1, "a"), row(2, "b")]);
+    const delta: StatusDelta = { statuses: [status(1, { state: "Down", rtt_us: null }), status(9)], missed: 0 };
+    expect(m.apply(delta)).toBe(true);
+    expect(m.rows.get(1)?.live.state).toBe("Down");
+    expect(m.counts()).toMatchObject({ Up: 1, Down: 1 });
+    expect(m.apply({ statuses: [status(9)], missed: 0 })).toBe(false);
+  });
+
+  it("keeps paused endpoints paused whatever the engine says", () => {
+    const m = new LiveModel([row(1, "a", { paused: true })]);
+    m.apply({ statuses: [status(1, { state: "Connecting" })], missed: 0 });
+    expect(m.rows.get(1)?.live.state).toBe("Paused");
+  });
+
+  it("records a sample only when a round trip changes, and caps them", () => {
+    const m = new LiveModel([row(1, "a")]);
+    m.apply({ statuses: [status(1, { rtt_us: 100 })], missed: 0 }, 1);
+    m.apply({ statuses: [status(1, { rtt_us: 120 })], missed: 0 }, 2);
+    expect(m.samples.get(1)?.map((s) => s.rtt_us)).toEqual([100, 120]);
+    for (let i = 0; i < 3000; i++) m.apply({ statuses: [status(1, { rtt_us: i })], missed: 0 }, i);
+    expect(m.samples.get(1)?.length).toBe(1200);
+  });
+});
+
+describe("select", () => {
+  const rows = [
+    row(1, "orders", { tags: ["prod"] }, { state: "Up", rtt_us: 300 }),
+    row(2, "quotes", { tags: ["prod", "eu"] }, { state: "Down", rtt_us: null }),
+    row(3, "staging", { tags: ["dev"] }, { state: "Degraded", rtt_us: 50 }),
+  ];
+
+  it("puts the worst state first by default", () => {
+    expect(select(rows, DEFAULT_QUERY).map((r) => r.name)).toEqual(["quotes", "staging", "orders"]);
+  });
+
+  it("searches names, URLs and tags; filters by state and tag", () => {
+    expect(select(rows, { ...DEFAULT_QUERY, search: "EU" }).map((r) => r.id)).toEqual([2]);
+    expect(select(rows, { ...DEFAULT_QUERY, states: ["Up", "Degraded"] }).map((r) => r.id)).toEqual([3, 1]);
+    expect(select(rows, { ...DEFAULT_QUERY, tag: "prod" }).map((r) => r.id)).toEqual([2, 1]);
+  });
+
+  it("sorts by RTT with unknown values last, and reverses", () => {
+    expect(select(rows, { ...DEFAULT_QUERY, sort: "rtt" }).map((r) => r.id)).toEqual([3, 1, 2]);
+    expect(select(rows, { ...DEFAULT_QUERY, sort: "name", descending: true }).map((r) => r.name)).toEqual(["staging", "quotes", "orders"]);
+  });
+
+  it("handles a thousand endpoints", () => {
+    const many = Array.from({ length: 1000 }, (_, i) => row(i, `ep-${i}`));
+    expect(select(many, { ...DEFAULT_QUERY, search: "ep-99" }).length).toBe(11);
+  });
+});
+
+describe("virtual list and sparkline", () => {
+  it("renders only the rows in view, with margin", () => {
+    expect(visibleRange(0, 440, 44, 1000)).toEqual({ start: 0, end: 15 });
+    expect(visibleRange(44 * 500, 440, 44, 1000)).toEqual({ start: 495, end: 515 });
+    expect(visibleRange(44 * 995, 440, 44, 1000).end).toBe(1000);
+  });
+
+  it("draws nothing from fewer than two samples and scales the rest", () => {
+    expect(sparkline([], 90, 22)).toBe("");
+    const pts = sparkline([{ at: 0, rtt_us: 10, app_rtt_us: null }, { at: 1, rtt_us: 20, app_rtt_us: null }], 90, 22);
+    expect(pts).toBe("0.0,21.0 90.0,1.0");
+  });
+});

@@ -1,0 +1,131 @@
+// The overview's model: rows by id, live deltas folded in, search / filter / sort, and a
+// short client-side RTT history per endpoint for sparklines and the live chart.
+import type { EndpointRow, LiveStatus, StateName, StatusDelta } from "./bindings";
+import { STATE_ORDER } from "./palette";
+
+/** Live samples kept per endpoint: enough for a 5-minute live chart at 4 updates a second. */
+export const LIVE_SAMPLES = 1200;
+
+export interface Sample {
+  at: number;
+  rtt_us: number | null;
+  app_rtt_us: number | null;
+}
+
+export class LiveModel {
+  rows = new Map<number, EndpointRow>();
+  samples = new Map<number, Sample[]>();
+
+  constructor(rows: EndpointRow[] = []) {
+    this.replace(rows);
+  }
+
+  replace(rows: EndpointRow[]) {
+    this.rows = new Map(rows.map((r) => [r.id, r]));
+    for (const r of rows) this.sample(r.live, Date.now());
+  }
+
+  /** Folds one delta in; returns whether anything shown changed. */
+  apply(delta: StatusDelta, now: number = Date.now()): boolean {
+    let changed = false;
+    for (const s of delta.statuses) {
+      const row = this.rows.get(s.id);
+      if (!row) continue;
+      // A new object, so that views keyed on rows see the change.
+      this.rows.set(s.id, { ...row, live: row.paused ? { ...s, state: "Paused" } : s });
+      this.sample(s, now);
+      changed = true;
+    }
+    return changed;
+  }
+
+  private sample(s: LiveStatus, at: number) {
+    if (s.rtt_us == null && s.app_rtt_us == null) return;
+    let list = this.samples.get(s.id);
+    if (!list) this.samples.set(s.id, (list = []));
+    const last = list[list.length - 1];
+    if (last && last.rtt_us === s.rtt_us && last.app_rtt_us === s.app_rtt_us) return;
+    list.push({ at, rtt_us: s.rtt_us, app_rtt_us: s.app_rtt_us });
+    if (list.length > LIVE_SAMPLES) list.splice(0, list.length - LIVE_SAMPLES);
+  }
+
+  counts(): Record<StateName, number> {
+    const c: Record<StateName, number> = { Up: 0, Degraded: 0, Down: 0, Connecting: 0, Paused: 0 };
+    for (const r of this.rows.values()) c[r.live.state]++;
+    return c;
+  }
+
+  tags(): string[] {
+    const t = new Set<string>();
+    for (const r of this.rows.values()) r.tags.forEach((x) => t.add(x));
+    return [...t].sort();
+  }
+}
+
+export type SortKey = "state" | "name" | "rtt" | "p95" | "uptime" | "since";
+
+export interface Query {
+  search: string;
+  states: StateName[];
+  tag: string;
+  sort: SortKey;
+  descending: boolean;
+}
+
+export const DEFAULT_QUERY: Query = { search: "", states: [], tag: "", sort: "state", descending: false };
+
+/** The rows a query shows, in order. */
+export function select(rows: Iterable<EndpointRow>, q: Query): EndpointRow[] {
+  const needle = q.search.trim().toLowerCase();
+  const out = [...rows].filter(
+    (r) =>
+      (!needle ||
+        r.name.toLowerCase().includes(needle) ||
+        r.url.toLowerCase().includes(needle) ||
+        r.tags.some((t) => t.toLowerCase().includes(needle))) &&
+      (q.states.length === 0 || q.states.includes(r.live.state)) &&
+      (!q.tag || r.tags.includes(q.tag)),
+  );
+  const num = (v: number | null | undefined) => (v == null ? Number.POSITIVE_INFINITY : v);
+  const key: Record<SortKey, (r: EndpointRow) => number | string> = {
+    state: (r) => STATE_ORDER.indexOf(r.live.state),
+    name: (r) => r.name.toLowerCase(),
+    rtt: (r) => num(r.live.rtt_us),
+    p95: (r) => num(r.p95_us),
+    uptime: (r) => num(r.uptime_24h),
+    since: (r) => num(r.live.since),
+  };
+  const k = key[q.sort];
+  out.sort((a, b) => {
+    const x = k(a);
+    const y = k(b);
+    const c = x < y ? -1 : x > y ? 1 : a.name.localeCompare(b.name);
+    return q.descending ? -c : c;
+  });
+  return out;
+}
+
+/** The slice of a fixed-row-height list that a viewport shows, with a few rows of margin. */
+export function visibleRange(
+  scrollTop: number,
+  viewport: number,
+  rowHeight: number,
+  total: number,
+  overscan = 5,
+): { start: number; end: number } {
+  const start = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
+  const end = Math.min(total, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
+  return { start, end };
+}
+
+/** An SVG polyline's points for a sparkline of the last samples. */
+export function sparkline(samples: Sample[] | undefined, width: number, height: number, n = 30): string {
+  const v = (samples ?? []).slice(-n).map((s) => s.rtt_us).filter((x): x is number => x != null);
+  if (v.length < 2) return "";
+  const max = Math.max(...v);
+  const min = Math.min(...v);
+  const span = max - min || 1;
+  return v
+    .map((y, i) => `${((i / (v.length - 1)) * width).toFixed(1)},${(height - 1 - ((y - min) / span) * (height - 2)).toFixed(1)}`)
+    .join(" ");
+}
