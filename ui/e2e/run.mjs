@@ -7,7 +7,7 @@
 
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, copyFileSync, existsSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,7 +110,6 @@ async function main() {
     // No keychain in a test session: secrets go to the 0600 file beside the database.
     DBUS_SESSION_BUS_ADDRESS: "disabled:",
     NO_AT_BRIDGE: "1",
-    WEBKIT_DISABLE_COMPOSITING_MODE: "1",
   };
 
   async function session(dbPath) {
@@ -121,6 +120,14 @@ async function main() {
       ["--port", String(port), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"],
       { ...env, HEARTLINE_DB: dbPath },
       "tauri-driver",
+    );
+    await until(
+      "tauri-driver listening",
+      () => new Promise((resolve) => {
+        const c = connect(port, "127.0.0.1", () => { c.destroy(); resolve(true); });
+        c.on("error", () => resolve(false));
+      }),
+      20_000,
     );
     const browser = await until(
       "a WebDriver session",
@@ -151,7 +158,15 @@ async function main() {
 
   const shot = async (browser, name) => {
     const file = path.join(shots, `${name}.png`);
-    await browser.saveScreenshot(file);
+    // The WebDriver screenshot, or the whole virtual display when WebKit does not answer.
+    const viaDriver = browser.saveScreenshot(file).then(() => true, () => false);
+    const ok = await Promise.race([viaDriver, new Promise((r) => setTimeout(() => r(false), 15_000))]);
+    if (!ok) {
+      await new Promise((resolve, reject) => {
+        const c = spawn("/usr/bin/import", ["-window", "root", file], { env: { ...process.env, DISPLAY: display } });
+        c.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`import exited ${code}`))));
+      });
+    }
     log("screenshot", path.relative(root, file));
     return file;
   };
@@ -183,7 +198,6 @@ async function main() {
   // ── 1. First run: empty state, the form with validation and "Test connection" ─────────
   let s = await session(db);
   let b = s.browser;
-  await b.setWindowSize(1280, 800).catch(() => {});
   await (await b.$("button=Try the demo")).waitForDisplayed({ timeout: 30_000 });
   await shot(b, "01-empty-state");
 
