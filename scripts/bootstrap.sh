@@ -6,6 +6,8 @@ set -euo pipefail
 # Debian/Ubuntu packages the build needs: a C toolchain (ring, SQLite), pkg-config, and libdbus
 # for the system keychain (Secret Service) that keeps secret header values.
 APT_PACKAGES=(build-essential pkg-config libdbus-1-dev)
+# Exports: a TrueType font for PNG chart text, and Chromium for the HTML export's render test.
+APT_PACKAGES+=(fonts-dejavu-core chromium)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 

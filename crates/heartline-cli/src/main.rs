@@ -1,6 +1,7 @@
 //! The `heartline` command.
 
 mod endpoints;
+mod export;
 mod output;
 mod probe;
 mod run;
@@ -32,6 +33,9 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Manage the stored endpoints: list, add, remove, import, export.
     Endpoints(Box<endpoints::EndpointsArgs>),
+    /// Export recorded history (timeline, incidents, diagnosis, charts) as md, csv, json,
+    /// ndjson, html, svg or png — e.g. the timeline of a postmortem.
+    Export(Box<export::ExportArgs>),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => runtime.block_on(watch::run(*args)),
         Command::Run(args) => runtime.block_on(run::run(*args)),
         Command::Endpoints(args) => runtime.block_on(endpoints::run(*args)),
+        Command::Export(args) => runtime.block_on(export::run(*args)),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,517 @@
+//! The thin data-gathering layer over heartline-store: which endpoints a selection means, the
+//! aggregates behind the summary, and the events streamed a day at a time with what each
+//! event contributes (tallies, diagnosis, incident marks) on the way through.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use heartline_core::{
+    diagnose, EndpointFacts, EndpointId, Event, EventKind, Finding, Incident, IncidentKind,
+    PingKind, Timestamp,
+};
+use heartline_store::{Secrets, Store, Uptime};
+
+use crate::model::{
+    CloseCount, EndpointSummary, FindingSummary, IncidentSummary, Mark, RttSummary,
+};
+use crate::{Error, Result, Selection};
+
+/// Events are read in slices of this much time: a day keeps one read's memory small whatever
+/// the window, and is the unit progress is reported in.
+pub(crate) const CHUNK_MS: i64 = 86_400_000;
+
+/// Diagnosis holds at most this many events at once. A window with more (per the whole
+/// selection) is diagnosed in consecutive slices of whole days, each with its own findings: the
+/// rules look at minutes-long patterns, so little is lost, and memory stays bounded.
+pub const DIAGNOSIS_SLICE_EVENTS: usize = 50_000;
+
+/// RTT buckets read for the summary: minutes up to 5 h, hours up to 12 days, then days.
+const SUMMARY_RTT_POINTS: usize = 300;
+
+/// A selected endpoint with what the export shows about it.
+#[derive(Debug, Clone)]
+pub(crate) struct Selected {
+    pub id: EndpointId,
+    pub name: String,
+    pub url: String,
+    pub tags: Vec<String>,
+    pub facts: EndpointFacts,
+}
+
+/// The endpoints a selection names. Endpoints are read with an empty secret store, so secret
+/// header values are never even loaded.
+pub(crate) async fn resolve(store: &Store, selection: &Selection) -> Result<Vec<Selected>> {
+    // An empty path: nothing to read, every secret reads as missing.
+    let no_secrets = Secrets::File(PathBuf::new());
+    let stored = store.endpoints(&no_secrets).await?;
+    if stored.is_empty() {
+        return Err(Error::NoEndpoints(
+            "the database has no endpoints (add some with `heartline endpoints add`)".into(),
+        ));
+    }
+    let names: Vec<&str> = stored.iter().map(|e| e.endpoint.name.as_str()).collect();
+    let unknown: Vec<&String> = selection
+        .endpoints
+        .iter()
+        .filter(|n| !names.contains(&n.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::UnknownEndpoints {
+            unknown: join_quoted(unknown.iter().map(|s| s.as_str())),
+            known: join_quoted(names.iter().copied()),
+        });
+    }
+    let mut tags: Vec<&str> = stored
+        .iter()
+        .flat_map(|e| e.endpoint.tags.iter().map(String::as_str))
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    let unknown: Vec<&String> = selection
+        .tags
+        .iter()
+        .filter(|t| !tags.contains(&t.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::UnknownTags {
+            unknown: join_quoted(unknown.iter().map(|s| s.as_str())),
+            known: if tags.is_empty() {
+                "none (no endpoint has tags)".into()
+            } else {
+                join_quoted(tags.iter().copied())
+            },
+        });
+    }
+    let everything = selection.endpoints.is_empty() && selection.tags.is_empty();
+    let mut out: Vec<Selected> = stored
+        .into_iter()
+        .filter(|s| {
+            everything
+                || selection.endpoints.contains(&s.endpoint.name)
+                || s.endpoint.tags.iter().any(|t| selection.tags.contains(t))
+        })
+        .map(|s| {
+            let e = s.endpoint;
+            let host = e.target().map(|t| t.host).unwrap_or_default();
+            Selected {
+                id: s.id,
+                url: e.display_url(),
+                tags: e.tags.clone(),
+                facts: EndpointFacts {
+                    id: s.id,
+                    name: e.name.clone(),
+                    host,
+                    ping_interval: e.heartbeat.ping_interval,
+                    app_heartbeat_interval: e.app_heartbeat.as_ref().map(|a| a.interval),
+                },
+                name: e.name,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    if out.is_empty() {
+        return Err(Error::NoEndpoints(
+            "no endpoint matches the selection".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn join_quoted<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What aggregate queries say about the window, before any event is read.
+#[derive(Debug, Default)]
+pub(crate) struct Aggregates {
+    pub uptime: HashMap<EndpointId, Uptime>,
+    pub rtt: HashMap<EndpointId, RttSummary>,
+    pub incidents: Vec<Incident>,
+    pub close_codes: Vec<CloseCount>,
+}
+
+impl Aggregates {
+    /// Whether the aggregates alone show anything happened or was known in the window.
+    pub fn any(&self) -> bool {
+        !self.incidents.is_empty()
+            || !self.close_codes.is_empty()
+            || !self.rtt.is_empty()
+            || self
+                .uptime
+                .values()
+                .any(|u| u.ratio().is_some() || !u.paused.is_zero())
+    }
+}
+
+pub(crate) async fn aggregates(
+    store: &Store,
+    endpoints: &[Selected],
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<Aggregates> {
+    let ids: Vec<EndpointId> = endpoints.iter().map(|e| e.id).collect();
+    let mut out = Aggregates {
+        incidents: store.incidents(&ids, since, until).await?,
+        close_codes: store
+            .close_codes(&ids, since, until)
+            .await?
+            .into_iter()
+            .map(|(code, initiator, count)| CloseCount {
+                code,
+                initiator,
+                count,
+            })
+            .collect(),
+        ..Aggregates::default()
+    };
+    for e in endpoints {
+        out.uptime
+            .insert(e.id, store.uptime(e.id, since, until).await?);
+        let (resolution, points) = store
+            .rtt_series(e.id, PingKind::Protocol, since, until, SUMMARY_RTT_POINTS)
+            .await?;
+        let samples: u64 = points.iter().map(|p| p.count).sum();
+        if samples > 0 {
+            let total_us: u128 = points
+                .iter()
+                .map(|p| p.mean.as_micros() * u128::from(p.count))
+                .sum();
+            out.rtt.insert(
+                e.id,
+                RttSummary {
+                    resolution: match resolution {
+                        heartline_store::Resolution::Minute => "minute",
+                        heartline_store::Resolution::Hour => "hour",
+                        heartline_store::Resolution::Day => "day",
+                    },
+                    samples,
+                    mean: Duration::from_micros(
+                        u64::try_from(total_us / u128::from(samples)).unwrap_or(u64::MAX),
+                    ),
+                    worst_p95: points.iter().map(|p| p.p95).max().unwrap_or_default(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Streams every event of `ids` in `[since, until)` a day at a time, in time order.
+pub(crate) async fn stream(
+    store: &Store,
+    ids: &[EndpointId],
+    since: Timestamp,
+    until: Timestamp,
+    mut chunk: impl FnMut(Vec<Event>, Timestamp) -> Result<()>,
+) -> Result<()> {
+    let mut from = since;
+    while from < until {
+        let to = Timestamp(from.0.saturating_add(CHUNK_MS).min(until.0));
+        let events = store.history(ids, from, to).await?;
+        chunk(events, to)?;
+        from = to;
+    }
+    Ok(())
+}
+
+/// Whether any event of `ids` lies in the window (stops at the first day that has one).
+pub(crate) async fn any_event(
+    store: &Store,
+    ids: &[EndpointId],
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<bool> {
+    let mut from = since;
+    while from < until {
+        let to = Timestamp(from.0.saturating_add(CHUNK_MS).min(until.0));
+        if !store.history(ids, from, to).await?.is_empty() {
+            return Ok(true);
+        }
+        from = to;
+    }
+    Ok(false)
+}
+
+/// Per-endpoint counts made while streaming.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub by_endpoint: HashMap<EndpointId, Counts>,
+    pub seen: u64,
+    pub exported: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub closes: u64,
+    pub handshake_failures: u64,
+    pub reconnects: u64,
+}
+
+impl Tally {
+    pub fn observe(&mut self, event: &Event) {
+        self.seen += 1;
+        let c = self.by_endpoint.entry(event.endpoint).or_default();
+        match event.kind {
+            EventKind::Closed { .. } => c.closes += 1,
+            EventKind::HandshakeFailed(_) => c.handshake_failures += 1,
+            EventKind::ReconnectScheduled { .. } => c.reconnects += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Runs the diagnosis rules over the streamed events in bounded slices.
+pub(crate) struct Diagnoser {
+    facts: Vec<EndpointFacts>,
+    held: Vec<Event>,
+    findings: Vec<Finding>,
+}
+
+impl Diagnoser {
+    pub fn new(facts: Vec<EndpointFacts>) -> Self {
+        Diagnoser {
+            facts,
+            held: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    /// Takes one day's events (only the kinds a rule reads); diagnoses what it holds first when
+    /// the day would take it past the slice size.
+    pub fn day(&mut self, events: &[Event]) {
+        let wanted = events.iter().filter(|e| {
+            !matches!(
+                e.kind,
+                EventKind::StateChanged { .. } | EventKind::Stale { .. } | EventKind::Rtt { .. }
+            )
+        });
+        let n = wanted.clone().count();
+        if !self.held.is_empty() && self.held.len() + n > DIAGNOSIS_SLICE_EVENTS {
+            self.flush();
+        }
+        self.held.extend(wanted.cloned());
+    }
+
+    fn flush(&mut self) {
+        if !self.held.is_empty() {
+            self.findings.extend(diagnose(&self.held, &self.facts));
+            self.held.clear();
+        }
+    }
+
+    /// Every finding, newest first, with endpoints named.
+    pub fn finish(mut self, names: &HashMap<EndpointId, String>) -> Vec<FindingSummary> {
+        self.flush();
+        self.findings.sort_by(|a, b| {
+            b.last_seen
+                .cmp(&a.last_seen)
+                .then(a.rule.cmp(&b.rule))
+                .then_with(|| a.endpoints.cmp(&b.endpoints))
+        });
+        self.findings
+            .into_iter()
+            .map(|f| FindingSummary {
+                rule: f.rule.as_str(),
+                endpoints: f
+                    .endpoints
+                    .iter()
+                    .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+                    .collect(),
+                title: f.title,
+                explanation: f.explanation,
+                evidence: f.evidence,
+                suggestion: f.suggestion,
+                first_seen: f.first_seen,
+                last_seen: f.last_seen,
+                occurrences: f.occurrences,
+            })
+            .collect()
+    }
+}
+
+/// Where incidents start and end, and (for `--incidents-only`) which events belong to one.
+pub(crate) struct Marks {
+    /// (endpoint, time) → marks falling there.
+    at: HashMap<(EndpointId, i64), Vec<Mark>>,
+    /// First signs not yet placed on an event: (endpoint, time) → incident kind.
+    first_signs: HashMap<(EndpointId, i64), IncidentKind>,
+    /// Per endpoint, the incidents' spans from first sign to end, for the incidents-only filter.
+    spans: BTreeMap<EndpointId, Vec<(i64, i64)>>,
+    incidents_only: bool,
+}
+
+impl Marks {
+    pub fn new(incidents: &[Incident], incidents_only: bool, until: Timestamp) -> Self {
+        let mut marks = Marks {
+            at: HashMap::new(),
+            first_signs: HashMap::new(),
+            spans: BTreeMap::new(),
+            incidents_only,
+        };
+        for i in incidents {
+            let detect = i64::try_from(i.time_to_detect.as_millis()).unwrap_or(0);
+            let first = i.started.0 - detect;
+            marks
+                .at
+                .entry((i.endpoint, i.started.0))
+                .or_default()
+                .push(Mark::Start(i.kind));
+            if let Some(end) = i.ended {
+                marks
+                    .at
+                    .entry((i.endpoint, end.0))
+                    .or_default()
+                    .push(Mark::End {
+                        kind: i.kind,
+                        lasted: i.duration(end),
+                        by_pause: i.ended_by_pause,
+                    });
+            }
+            if detect > 0 {
+                marks.first_signs.insert((i.endpoint, first), i.kind);
+            }
+            marks
+                .spans
+                .entry(i.endpoint)
+                .or_default()
+                .push((first, i.ended.map_or(until.0, |t| t.0)));
+        }
+        // Ends before starts where one incident hands over to the next at the same instant.
+        for list in marks.at.values_mut() {
+            list.sort_by_key(|m| match m {
+                Mark::FirstSign(_) => 0,
+                Mark::End { .. } => 1,
+                Mark::Start(_) => 2,
+            });
+        }
+        marks
+    }
+
+    /// Whether an event goes into the export.
+    pub fn keep(&self, event: &Event) -> bool {
+        !self.incidents_only
+            || self
+                .spans
+                .get(&event.endpoint)
+                .is_some_and(|spans| spans.iter().any(|&(a, b)| (a..=b).contains(&event.at.0)))
+    }
+
+    /// The marks that fall on this event.
+    pub fn on(&mut self, event: &Event) -> Vec<Mark> {
+        let key = (event.endpoint, event.at.0);
+        let mut out = Vec::new();
+        if !matches!(event.kind, EventKind::StateChanged { .. }) {
+            if let Some(kind) = self.first_signs.remove(&key) {
+                out.push(Mark::FirstSign(kind));
+            }
+            return out;
+        }
+        let EventKind::StateChanged { from, to } = event.kind else {
+            return out;
+        };
+        if let Some(list) = self.at.get(&key) {
+            for m in list {
+                let fits = match m {
+                    Mark::Start(k) => IncidentKind::of(to) == Some(*k),
+                    Mark::End { kind, .. } => IncidentKind::of(from) == Some(*kind),
+                    Mark::FirstSign(_) => false,
+                };
+                if fits {
+                    out.push(*m);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The incidents as the summary shows them.
+pub(crate) fn incident_summaries(
+    incidents: &[Incident],
+    names: &HashMap<EndpointId, String>,
+    now: Timestamp,
+) -> Vec<IncidentSummary> {
+    incidents
+        .iter()
+        .map(|i| IncidentSummary {
+            endpoint_id: i.endpoint,
+            endpoint: names
+                .get(&i.endpoint)
+                .cloned()
+                .unwrap_or_else(|| i.endpoint.to_string()),
+            kind: i.kind,
+            started: i.started,
+            ended: i.ended,
+            ended_by_pause: i.ended_by_pause,
+            duration: i.duration(now),
+            time_to_detect: i.time_to_detect,
+            close_codes: i.close_codes.clone(),
+            handshake_failures: i.handshake_failures.clone(),
+            reconnect_attempts: i.reconnect_attempts,
+            rtt_before: i.rtt_before,
+        })
+        .collect()
+}
+
+/// Endpoint summaries from the aggregates and the tallies.
+pub(crate) fn endpoint_summaries(
+    endpoints: &[Selected],
+    agg: &Aggregates,
+    tally: &Tally,
+) -> Vec<EndpointSummary> {
+    let mut incidents: HashMap<EndpointId, u64> = HashMap::new();
+    for i in &agg.incidents {
+        *incidents.entry(i.endpoint).or_default() += 1;
+    }
+    endpoints
+        .iter()
+        .map(|e| {
+            let c = tally.by_endpoint.get(&e.id).copied().unwrap_or_default();
+            EndpointSummary {
+                id: e.id,
+                name: e.name.clone(),
+                url: e.url.clone(),
+                tags: e.tags.clone(),
+                uptime: agg.uptime.get(&e.id).copied().unwrap_or_default(),
+                closes: c.closes,
+                handshake_failures: c.handshake_failures,
+                reconnects: c.reconnects,
+                incidents: incidents.get(&e.id).copied().unwrap_or(0),
+                rtt: agg.rtt.get(&e.id).cloned(),
+            }
+        })
+        .collect()
+}
+
+/// Endpoints most worth a chart first: longest Down or Degraded, then most incidents, then
+/// by name.
+pub(crate) fn rank_for_charts(
+    endpoints: &[Selected],
+    agg: &Aggregates,
+    max: usize,
+) -> Vec<EndpointId> {
+    let mut incidents: HashMap<EndpointId, usize> = HashMap::new();
+    for i in &agg.incidents {
+        *incidents.entry(i.endpoint).or_default() += 1;
+    }
+    let mut ranked: Vec<&Selected> = endpoints.iter().collect();
+    ranked.sort_by_key(|e| {
+        let u = agg.uptime.get(&e.id).copied().unwrap_or_default();
+        (
+            std::cmp::Reverse(u.down + u.degraded),
+            std::cmp::Reverse(incidents.get(&e.id).copied().unwrap_or(0)),
+            e.name.clone(),
+        )
+    });
+    let chosen: HashSet<EndpointId> = ranked.iter().take(max).map(|e| e.id).collect();
+    // Charts appear in the selection's (name) order.
+    endpoints
+        .iter()
+        .filter(|e| chosen.contains(&e.id))
+        .map(|e| e.id)
+        .collect()
+}

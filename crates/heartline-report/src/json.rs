@@ -1,0 +1,208 @@
+//! JSON: one document (schema: docs/export.schema.json) and NDJSON (one event object per
+//! line, the same objects as the document's `events`).
+//!
+//! The document streams: its head (version, selection, endpoints) is written first, then each
+//! event as it is read, then the summary, which is complete only at the end. JSON objects are
+//! unordered, so `summary` coming last changes nothing for a reader.
+
+use std::io::{self, Write};
+
+use serde_json::{json, Value};
+
+use crate::gather::Selected;
+use crate::model::{Row, Summary};
+use crate::time::{iso_utc, ZoneView};
+use crate::{Options, Selection};
+
+/// The document's `version`: raised when a field changes meaning or goes away (added fields do
+/// not raise it).
+pub const VERSION: u32 = 1;
+
+/// The event object of the JSON `events` array and of each NDJSON line: the CSV columns, typed,
+/// with `null` for what does not apply, plus the endpoint's id, the states of a state change
+/// and the incident marks.
+pub fn event_json(row: &Row) -> Value {
+    json!({
+        "timestamp": iso_utc(row.at),
+        "endpoint": row.endpoint,
+        "endpoint_id": row.endpoint_id.0,
+        "event": row.event,
+        "code": row.code,
+        "reason": row.reason,
+        "initiator": row.initiator,
+        "cause": row.cause,
+        "phase": row.phase,
+        "status": row.status,
+        "rtt_ms": row.rtt_ms.map(|r| (r * 1000.0).round() / 1000.0),
+        "attempt": row.attempt,
+        "delay_ms": row.delay_ms,
+        "state_from": row.state_from.map(|s| s.as_str()),
+        "state_to": row.state_to.map(|s| s.as_str()),
+        "detail": row.detail,
+        "marks": row.marks.iter().map(|m| m.name()).collect::<Vec<_>>(),
+    })
+}
+
+/// Writes the document up to the opening of `events`.
+pub(crate) fn head(
+    out: &mut dyn Write,
+    selection: &Selection,
+    endpoints: &[Selected],
+    options: &Options,
+    zone: &ZoneView,
+) -> io::Result<()> {
+    let endpoints: Vec<Value> = endpoints
+        .iter()
+        .map(|e| json!({ "id": e.id.0, "name": e.name, "url": e.url, "tags": e.tags }))
+        .collect();
+    let head = json!({
+        "version": VERSION,
+        "generator": format!("heartline {}", env!("CARGO_PKG_VERSION")),
+        "generated_at": iso_utc(options.now),
+        "selection": {
+            "endpoints": selection.endpoints,
+            "tags": selection.tags,
+            "since": iso_utc(selection.since),
+            "until": iso_utc(selection.until),
+            "incidents_only": selection.incidents_only,
+            "time_zone": zone.label(),
+        },
+        "endpoints": endpoints,
+    });
+    // The head as pretty JSON without its closing brace, then the events array opens.
+    let text = serde_json::to_string_pretty(&head).map_err(io::Error::from)?;
+    let open = text.trim_end().trim_end_matches('}').trim_end();
+    write!(out, "{open},\n  \"events\": [")
+}
+
+/// Writes the events of the array, one per line.
+#[derive(Debug, Default)]
+pub(crate) struct Events {
+    written: u64,
+}
+
+impl Events {
+    pub fn row(&mut self, out: &mut dyn Write, row: &Row) -> io::Result<()> {
+        out.write_all(if self.written == 0 {
+            b"\n    "
+        } else {
+            b",\n    "
+        })?;
+        serde_json::to_writer(&mut *out, &event_json(row)).map_err(io::Error::from)?;
+        self.written += 1;
+        Ok(())
+    }
+}
+
+/// Closes `events` and writes the summary.
+pub(crate) fn finish(out: &mut dyn Write, events: Events, s: &Summary) -> io::Result<()> {
+    if events.written > 0 {
+        out.write_all(b"\n  ")?;
+    }
+    let summary = serde_json::to_string_pretty(&summary_json(s)).map_err(io::Error::from)?;
+    let indented = summary.replace('\n', "\n  ");
+    writeln!(out, "],\n  \"summary\": {indented}\n}}")?;
+    out.flush()
+}
+
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn ms_f(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+fn summary_json(s: &Summary) -> Value {
+    let endpoints: Vec<Value> = s
+        .endpoints
+        .iter()
+        .map(|e| {
+            let u = &e.uptime;
+            json!({
+                "id": e.id.0,
+                "name": e.name,
+                "uptime": {
+                    "ratio": u.ratio(),
+                    "up_ms": ms(u.up),
+                    "degraded_ms": ms(u.degraded),
+                    "down_ms": ms(u.down),
+                    "connecting_ms": ms(u.connecting),
+                    "paused_ms": ms(u.paused),
+                    "unknown_ms": ms(u.unknown),
+                },
+                "incidents": e.incidents,
+                "closes": e.closes,
+                "handshake_failures": e.handshake_failures,
+                "reconnects": e.reconnects,
+                "rtt": e.rtt.as_ref().map(|r| json!({
+                    "resolution": r.resolution,
+                    "samples": r.samples,
+                    "mean_ms": ms_f(r.mean),
+                    "worst_p95_ms": ms_f(r.worst_p95),
+                })),
+            })
+        })
+        .collect();
+    let incidents: Vec<Value> = s
+        .incidents
+        .iter()
+        .map(|i| {
+            json!({
+                "endpoint": i.endpoint,
+                "endpoint_id": i.endpoint_id.0,
+                "kind": i.kind.as_str(),
+                "start": iso_utc(i.started),
+                "end": i.ended.map(iso_utc),
+                "ongoing": i.ended.is_none(),
+                "ended_by_pause": i.ended_by_pause,
+                "duration_ms": ms(i.duration),
+                "detected_after_ms": ms(i.time_to_detect),
+                "close_codes": i.close_codes.iter().map(|(c, n)| json!({ "code": c, "count": n })).collect::<Vec<_>>(),
+                "handshake_failures": i.handshake_failures.iter()
+                    .map(|(p, st, n)| json!({ "phase": p, "status": st, "count": n }))
+                    .collect::<Vec<_>>(),
+                "reconnect_attempts": i.reconnect_attempts,
+                "rtt_before_ms": i.rtt_before.map(ms_f),
+            })
+        })
+        .collect();
+    let codes: Vec<Value> = s
+        .close_codes
+        .iter()
+        .map(|c| {
+            json!({
+                "code": c.code,
+                "meaning": c.meaning(),
+                "class": c.class().as_str(),
+                "initiator": c.initiator,
+                "count": c.count,
+            })
+        })
+        .collect();
+    let findings: Vec<Value> = s
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "rule": f.rule,
+                "endpoints": f.endpoints,
+                "title": f.title,
+                "explanation": f.explanation,
+                "evidence": f.evidence,
+                "suggestion": f.suggestion,
+                "first_seen": iso_utc(f.first_seen),
+                "last_seen": iso_utc(f.last_seen),
+                "occurrences": f.occurrences,
+            })
+        })
+        .collect();
+    json!({
+        "events_exported": s.events_exported,
+        "events_seen": s.events_seen,
+        "endpoints": endpoints,
+        "incidents": incidents,
+        "close_codes": codes,
+        "findings": findings,
+    })
+}

@@ -1,0 +1,293 @@
+//! Markdown: a summary and a timeline table ready to paste under "Timeline" in a postmortem.
+
+use std::io::{self, Write};
+
+use heartline_core::State;
+
+use crate::model::{Mark, Row, Summary};
+use crate::time::{millis_text, readable, ZoneView};
+
+/// One timeline line.
+pub(crate) fn row(out: &mut dyn Write, row: &Row, zone: &ZoneView) -> io::Result<()> {
+    let headline: Vec<String> = row
+        .marks
+        .iter()
+        .filter(|m| !matches!(m, Mark::FirstSign(_)))
+        .map(|m| format!("**{}**", m.words()))
+        .collect();
+    let mut event = escape(&row.label());
+    if !headline.is_empty() {
+        event = format!("{} · {event}", headline.join(" · "));
+    }
+    let mut detail = escape(&row.detail);
+    if row.marks.iter().any(|m| matches!(m, Mark::FirstSign(_))) {
+        detail.push_str(" — *first sign of trouble*");
+    }
+    writeln!(
+        out,
+        "| {} | {} | {event} | {detail} |",
+        zone.format(row.at),
+        escape(&row.endpoint)
+    )
+}
+
+/// Everything before the timeline rows: title, window, summary, and the table header.
+pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Result<()> {
+    writeln!(out, "# Heartline export: {}", escape(&title(s)))?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "- **Window:** {} → {} {} ({})",
+        zone.format_short(s.since),
+        zone.format_short(s.until),
+        zone.label(),
+        readable(std::time::Duration::from_millis(
+            (s.until.0 - s.since.0).max(0).unsigned_abs()
+        ))
+    )?;
+    let urls: Vec<String> = s
+        .endpoints
+        .iter()
+        .map(|e| format!("{} (`{}`)", escape(&e.name), e.url.replace('`', "%60")))
+        .collect();
+    writeln!(out, "- **Endpoints:** {}", urls.join(", "))?;
+    if s.incidents_only {
+        writeln!(
+            out,
+            "- **Timeline:** incidents only, from each one's first sign of trouble to its end \
+             ({} of {} events)",
+            s.events_exported, s.events_seen
+        )?;
+    } else {
+        writeln!(out, "- **Timeline:** every event ({})", s.events_exported)?;
+    }
+    writeln!(
+        out,
+        "- **Generated:** {} {} by Heartline {}",
+        zone.format_short(s.generated),
+        zone.label(),
+        env!("CARGO_PKG_VERSION")
+    )?;
+    writeln!(out)?;
+
+    writeln!(out, "## Summary")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| Endpoint | Uptime | Down | Degraded | Not recorded | Incidents | Closes | Failed handshakes | Reconnects | RTT mean | RTT worst p95 |"
+    )?;
+    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    for e in &s.endpoints {
+        let u = &e.uptime;
+        let (mean, p95) = match &e.rtt {
+            Some(r) => (
+                millis_text(r.mean),
+                format!("{} (per {})", millis_text(r.worst_p95), r.resolution),
+            ),
+            None => ("–".into(), "–".into()),
+        };
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {mean} | {p95} |",
+            escape(&e.name),
+            u.ratio()
+                .map_or("–".into(), |r| format!("{:.3} %", r * 100.0)),
+            readable(u.down),
+            readable(u.degraded),
+            readable(u.unknown),
+            e.incidents,
+            e.closes,
+            e.handshake_failures,
+            e.reconnects,
+        )?;
+    }
+    writeln!(out)?;
+
+    writeln!(out, "### Incidents")?;
+    writeln!(out)?;
+    if s.incidents.is_empty() {
+        writeln!(out, "No incidents in the window.")?;
+    } else {
+        writeln!(
+            out,
+            "| # | Endpoint | Kind | Start ({z}) | End ({z}) | Duration | Detected after | Close codes | Failed handshakes | Reconnects | RTT before |",
+            z = zone.label()
+        )?;
+        writeln!(out, "|--:|---|---|---|---|--:|--:|---|---|--:|--:|")?;
+        for (n, i) in s.incidents.iter().enumerate() {
+            let end = match i.ended {
+                Some(t) if i.ended_by_pause => format!("{} (paused)", zone.format(t)),
+                Some(t) => zone.format(t),
+                None => "ongoing".into(),
+            };
+            let codes: Vec<String> = i
+                .close_codes
+                .iter()
+                .map(|(c, k)| format!("{c} ×{k}"))
+                .collect();
+            let failures: Vec<String> = i
+                .handshake_failures
+                .iter()
+                .map(|(phase, status, k)| match status {
+                    Some(st) => format!("{phase} {st} ×{k}"),
+                    None => format!("{phase} ×{k}"),
+                })
+                .collect();
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {end} | {}{} | {} | {} | {} | {} | {} |",
+                n + 1,
+                escape(&i.endpoint),
+                state_word(i.kind),
+                zone.format(i.started),
+                readable(i.duration),
+                if i.ended.is_none() { " so far" } else { "" },
+                readable(i.time_to_detect),
+                or_dash(codes.join(", ")),
+                or_dash(failures.join(", ")),
+                i.reconnect_attempts,
+                i.rtt_before.map_or("–".into(), millis_text),
+            )?;
+        }
+    }
+    writeln!(out)?;
+
+    writeln!(out, "### Close codes")?;
+    writeln!(out)?;
+    if s.close_codes.is_empty() {
+        writeln!(out, "No session closed in the window.")?;
+    } else {
+        writeln!(out, "| Code | Meaning | Class | Closed by | Count |")?;
+        writeln!(out, "|--:|---|---|---|--:|")?;
+        for c in &s.close_codes {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                c.code,
+                c.meaning(),
+                c.class().as_str().replace('_', " "),
+                c.initiator,
+                c.count
+            )?;
+        }
+    }
+    writeln!(out)?;
+
+    writeln!(out, "### Diagnosis")?;
+    writeln!(out)?;
+    if s.findings.is_empty() {
+        writeln!(out, "No known failure pattern in the window.")?;
+        writeln!(out)?;
+    }
+    for (n, f) in s.findings.iter().enumerate() {
+        writeln!(out, "#### {}. {}", n + 1, escape(&f.title))?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "*{} · {} · {} occurrence{} · {} → {} UTC*",
+            f.rule,
+            escape(&f.endpoints.join(", ")),
+            f.occurrences,
+            if f.occurrences == 1 { "" } else { "s" },
+            crate::time::Zone::Utc
+                .view(f.first_seen, f.last_seen)
+                .format_short(f.first_seen),
+            crate::time::Zone::Utc
+                .view(f.first_seen, f.last_seen)
+                .format_short(f.last_seen),
+        )?;
+        writeln!(out)?;
+        writeln!(out, "{}", escape(&f.explanation))?;
+        writeln!(out)?;
+        for line in &f.evidence {
+            writeln!(out, "- {}", escape(line))?;
+        }
+        if !f.evidence.is_empty() {
+            writeln!(out)?;
+        }
+        writeln!(out, "**Suggestion:** {}", escape(&f.suggestion))?;
+        writeln!(out)?;
+    }
+
+    writeln!(out, "## Timeline")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| Time ({}) | Endpoint | Event | Detail |",
+        zone.label()
+    )?;
+    writeln!(out, "|---|---|---|---|")?;
+    Ok(())
+}
+
+/// What follows the rows.
+pub(crate) fn tail(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    if s.events_exported == 0 {
+        writeln!(out, "| | | *no events* | |")?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "*Close codes by class: {}. RTT comes from per-minute, hour and day rollups.*",
+        classes_note()
+    )?;
+    out.flush()
+}
+
+/// "feed-1", "feed-1, feed-2", "3 endpoints tagged prod", "all 200 endpoints".
+pub(crate) fn title(s: &Summary) -> String {
+    let names: Vec<&str> = s.endpoints.iter().map(|e| e.name.as_str()).collect();
+    if names.len() <= 4 {
+        names.join(", ")
+    } else if !s.requested_tags.is_empty() && s.requested_endpoints.is_empty() {
+        format!(
+            "{} endpoints tagged {}",
+            names.len(),
+            s.requested_tags.join(", ")
+        )
+    } else if s.requested_endpoints.is_empty() {
+        format!("all {} endpoints", names.len())
+    } else {
+        format!("{} endpoints", names.len())
+    }
+}
+
+fn classes_note() -> String {
+    let words: Vec<&str> = crate::palette::CLOSE_CLASSES
+        .iter()
+        .map(|(_, w)| *w)
+        .collect();
+    words.join("; ")
+}
+
+fn state_word(kind: heartline_core::IncidentKind) -> State {
+    match kind {
+        heartline_core::IncidentKind::Down => State::Down,
+        heartline_core::IncidentKind::Degraded => State::Degraded,
+    }
+}
+
+fn or_dash(s: String) -> String {
+    if s.is_empty() {
+        "–".into()
+    } else {
+        s
+    }
+}
+
+/// Escapes what would break a table cell or turn into markup: text from servers and the
+/// network is shown as it is, never interpreted.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' | '\n' | '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
