@@ -17,7 +17,7 @@ demo: deps
 	scripts/demo.sh
 
 ## test: formatting, lints with warnings as errors, every test, the UI's and the app end to end
-test: deps fmt-check ui clippy rust-test ui-test
+test: deps fmt-check ui clippy rust-test ui-test e2e
 
 ## bench: every benchmark, figures printed and recorded in BENCHMARKS.md
 bench: deps
