@@ -303,9 +303,51 @@ impl Diagnoser {
         }
     }
 
-    /// Every finding, newest first, with endpoints named.
+    /// Every finding, newest first, with endpoints named. A pattern found in several slices
+    /// is reported once: the slice's finding with the most occurrences, with the totals.
     pub fn finish(mut self, names: &HashMap<EndpointId, String>) -> Vec<FindingSummary> {
         self.flush();
+        let mut merged: BTreeMap<(heartline_core::Rule, Vec<EndpointId>), (Finding, usize)> =
+            BTreeMap::new();
+        for f in std::mem::take(&mut self.findings) {
+            match merged.entry((f.rule, f.endpoints.clone())) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert((f, 1));
+                }
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    let (kept, parts) = slot.get_mut();
+                    let (first, last) = (
+                        kept.first_seen.min(f.first_seen),
+                        kept.last_seen.max(f.last_seen),
+                    );
+                    let total = kept.occurrences.saturating_add(f.occurrences);
+                    if f.occurrences > kept.occurrences {
+                        *kept = f;
+                    }
+                    kept.first_seen = first;
+                    kept.last_seen = last;
+                    kept.occurrences = total;
+                    *parts += 1;
+                }
+            }
+        }
+        self.findings = merged
+            .into_values()
+            .map(|(mut f, parts)| {
+                if parts > 1 {
+                    f.evidence.push(format!(
+                        "in all {} occurrences between {} and {}, found in {parts} parts of the \
+                         window (diagnosed {} events at a time); the lines above describe the \
+                         largest",
+                        f.occurrences,
+                        crate::time::iso_utc(f.first_seen),
+                        crate::time::iso_utc(f.last_seen),
+                        DIAGNOSIS_SLICE_EVENTS
+                    ));
+                }
+                f
+            })
+            .collect();
         self.findings.sort_by(|a, b| {
             b.last_seen
                 .cmp(&a.last_seen)

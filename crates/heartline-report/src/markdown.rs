@@ -281,7 +281,7 @@ pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '\\' | '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '#' => {
+            '\\' | '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' => {
                 out.push('\\');
                 out.push(c);
             }
