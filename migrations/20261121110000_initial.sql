@@ -57,6 +57,8 @@ CREATE TABLE states (
     state       TEXT    NOT NULL,
     PRIMARY KEY (endpoint_id, ts, seq)
 ) WITHOUT ROWID;
+-- Fleet-wide windows (the timeline across all endpoints) read state changes by time.
+CREATE INDEX states_by_time ON states (ts);
 
 -- Every other important event: closes, handshake failures, reconnects, give-ups, missed
 -- pongs, staleness, connections. Heartbeats are not events here but rollups.
@@ -76,7 +78,9 @@ CREATE TABLE events (
     detail      TEXT,
     PRIMARY KEY (endpoint_id, ts, seq)
 ) WITHOUT ROWID;
-CREATE INDEX events_by_time ON events (ts);
+-- Covering for the fleet-wide questions ("closes by code over 30 days"): answered from the
+-- index alone, without a table lookup per event.
+CREATE INDEX events_by_time ON events (ts, kind, code, initiator);
 
 -- RTT per minute: exact count/min/max/sum and percentiles of that minute.
 CREATE TABLE rtt_minute (
@@ -139,6 +143,8 @@ CREATE TABLE incidents (
 -- An incident is identified by endpoint, kind and start: the writer updates it by that key.
 CREATE UNIQUE INDEX incidents_by_endpoint ON incidents (endpoint_id, kind, started_at);
 CREATE INDEX incidents_by_time ON incidents (started_at);
+-- "Incidents overlapping a window" is bounded by the end: open ones, and those ended after it began.
+CREATE INDEX incidents_by_end ON incidents (ended_at);
 
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,

@@ -115,9 +115,11 @@ impl Store {
         .await?;
 
         // Uptime over 24 h for all endpoints from the states in the window and the one before.
+        // One index seek per endpoint for the state just before the window.
         let before: Vec<(i64, String)> = sqlx::query_as(&format!(
-            "SELECT endpoint_id, (SELECT state FROM states s2 WHERE s2.endpoint_id = s1.endpoint_id AND s2.ts < ? \
-               ORDER BY ts DESC, seq DESC LIMIT 1) FROM (SELECT DISTINCT endpoint_id FROM states WHERE endpoint_id IN ({list})) s1"
+            "WITH ids(id) AS (VALUES {values}) SELECT id, \
+               (SELECT state FROM states WHERE endpoint_id = id AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1) FROM ids",
+            values = endpoints.iter().map(|e| format!("({})", id(*e))).collect::<Vec<_>>().join(",")
         ))
         .bind(day_ago)
         .fetch_all(self.reader())

@@ -99,11 +99,16 @@ impl Store {
             format!("AND endpoint_id IN ({})", ids.join(","))
         };
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM incidents WHERE started_at < ? AND (ended_at IS NULL OR ended_at >= ?) {filter} \
+            // Two branches so each seeks the end index: those ended after the window began,
+            // and the open ones. Bounding by the start would read every incident ever.
+            "SELECT {COLUMNS} FROM incidents INDEXED BY incidents_by_end WHERE ended_at >= ? AND started_at < ? {filter} \
+             UNION ALL \
+             SELECT {COLUMNS} FROM incidents INDEXED BY incidents_by_end WHERE ended_at IS NULL AND started_at < ? {filter} \
              ORDER BY started_at, endpoint_id"
         ))
-        .bind(to.0)
         .bind(from.0)
+        .bind(to.0)
+        .bind(to.0)
         .fetch_all(self.reader())
         .await?;
         Ok(rows.into_iter().filter_map(from_row).collect())
