@@ -72,7 +72,10 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 if [ ! -d "$here/ui/node_modules" ] || [ "$here/ui/package-lock.json" -nt "$here/ui/node_modules/.package-lock.json" ]; then
   say "installing the UI's npm packages"
-  (cd "$here/ui" && npm ci --no-audit --no-fund)
+  # `npm install` rather than `npm ci`: with omit-lockfile-registry-resolved (set here so lock
+  # files name no registry host) npm leaves other platforms' optional packages out of the lock,
+  # and `npm ci` then refuses it. `npm install` follows the lock for everything it lists.
+  (cd "$here/ui" && npm install --no-audit --no-fund)
 fi
 
 # tauri-driver: the WebDriver server the end-to-end test talks to.
