@@ -47,6 +47,14 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/heartline-report-bench");
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join(format!("history-{endpoints}x{days}d.db"));
+    // A cache from an older schema (or a damaged one) is rebuilt.
+    if db.exists() && runtime.block_on(Store::open(&db)).is_err() {
+        println!(
+            "rebuilding {}: it does not open with this schema",
+            db.display()
+        );
+        let _ = std::fs::remove_file(&db);
+    }
     if !db.exists() {
         let started = Instant::now();
         let partial = db.with_extension("partial.db");
