@@ -229,7 +229,7 @@ async function main() {
   submit = await addEndpoint(b, { name: "kicked", url: `${url}/close?code=4001&reason=kicked&after=1500ms`, tags: "e2e" });
   await submit.click();
   // ── 4. One that flaps: Down, then recovery ──────────────────────────────────────────────
-  submit = await addEndpoint(b, { name: "flappy", url: `${url}/flap?up=6s&down=6s`, tags: "e2e" });
+  submit = await addEndpoint(b, { name: "flappy", url: `${url}/flap?up=5s&down=8s`, tags: "e2e" });
   await submit.click();
 
   await (await row(b, "kicked")).waitForExist({ timeout: 10_000 });
@@ -245,10 +245,10 @@ async function main() {
     const st = await stateOf(b, "flappy");
     seen.add(st);
     return st === "Down";
-  }, 45_000, 300);
+  }, 60_000, 300);
   log("flappy went Down; states seen:", [...seen].join(" "));
   await shot(b, "06-down");
-  await until("flappy recovered (Up)", async () => (await stateOf(b, "flappy")) === "Up", 45_000, 300);
+  await until("flappy recovered (Up)", async () => (await stateOf(b, "flappy")) === "Up", 90_000, 300);
   log("flappy recovered");
 
   await (await b.$("button=Timeline")).click();
