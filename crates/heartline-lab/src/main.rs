@@ -81,6 +81,8 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("writing the certificate to {}", path.display()))?;
     }
 
+    // Handlers first: whoever reads the line below may signal us at once.
+    let signals = Signals::install()?;
     let mut line = format!("heartline-lab listening ws={}", lab.ws_url(""));
     if lab.tls_addr().is_some() {
         line.push_str(&format!(" wss={}", lab.wss_url("")));
@@ -91,24 +93,48 @@ async fn main() -> anyhow::Result<()> {
     drop(stdout);
     eprintln!("{SCENARIOS}");
 
-    wait_for_signal().await?;
+    signals.wait().await?;
     tracing::info!("signal received, shutting down");
     lab.shutdown().await;
     Ok(())
 }
 
+/// SIGINT and SIGTERM, registered as soon as this is created.
 #[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for SIGINT")?,
-        _ = term.recv() => {}
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        Ok(())
+    }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn wait(self) -> anyhow::Result<()> {
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+    }
 }
