@@ -118,11 +118,14 @@ pub(crate) async fn resolve(store: &Store, selection: &Selection) -> Result<Vec<
     Ok(out)
 }
 
+/// "`a`, `b`, `c`", at most 20 names, then how many more (one line even for 10,000).
 fn join_quoted<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    items
-        .map(|s| format!("`{s}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let all: Vec<String> = items.map(|s| format!("`{s}`")).collect();
+    let mut text = all.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+    if all.len() > 20 {
+        text.push_str(&format!(" and {} more", all.len() - 20));
+    }
+    text
 }
 
 /// What aggregate queries say about the window, before any event is read.
