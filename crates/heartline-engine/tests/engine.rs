@@ -12,8 +12,9 @@ fn ms(n: u64) -> Duration {
 
 fn fast(name: &str, url: String) -> Endpoint {
     let mut e = Endpoint::new(name, url);
-    e.heartbeat.ping_interval = ms(100);
-    e.heartbeat.pong_timeout = ms(60);
+    // Slack enough that a loaded machine does not miss pongs that did arrive.
+    e.heartbeat.ping_interval = ms(200);
+    e.heartbeat.pong_timeout = ms(150);
     e.reconnect.initial = ms(20);
     e.reconnect.cap = ms(200);
     e
@@ -240,8 +241,13 @@ async fn observers_see_every_event_even_when_subscribers_lag() {
         ..EngineOptions::default()
     });
     let mut lagging = engine.subscribe();
-    engine.add(fast("busy", lab.ws_url("/echo"))).unwrap();
-    tokio::time::sleep(ms(1500)).await;
+    // Counting only: fast pings to overflow the 16-event ring quickly; a missed pong under load
+    // would only add events.
+    let mut busy = fast("busy", lab.ws_url("/echo"));
+    busy.heartbeat.ping_interval = ms(100);
+    busy.heartbeat.pong_timeout = ms(60);
+    engine.add(busy).unwrap();
+    tokio::time::sleep(ms(2500)).await;
     engine.stop_all(CloseCause::Shutdown).await;
 
     // Count what the lagging subscriber received plus what it was told it missed.
