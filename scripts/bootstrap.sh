@@ -8,6 +8,11 @@ set -euo pipefail
 APT_PACKAGES=(build-essential pkg-config libdbus-1-dev)
 # Exports: a TrueType font for PNG chart text, and Chromium for the HTML export's render test.
 APT_PACKAGES+=(fonts-dejavu-core chromium)
+# The desktop app (src-tauri, ui): Tauri's GTK/WebKit stack, a tray, and for the end-to-end
+# test a virtual display, WebKitWebDriver and ImageMagick's `import` for screenshots.
+APT_PACKAGES+=(libwebkit2gtk-4.1-dev libgtk-3-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev
+  librsvg2-dev libayatana-appindicator3-dev libxdo-dev libssl-dev xvfb xauth webkit2gtk-driver
+  imagemagick)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -45,23 +50,6 @@ for component in rustfmt clippy; do
     fi
   fi
 done
-
-# The desktop app (src-tauri, ui): Tauri's GTK/WebKit stack, a tray, and for the end-to-end
-# test a virtual display, WebKitWebDriver and ImageMagick's `import` for screenshots.
-APP_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev
-  librsvg2-dev libayatana-appindicator3-dev libxdo-dev libssl-dev xvfb xauth webkit2gtk-driver
-  imagemagick)
-if command -v dpkg-query >/dev/null 2>&1; then
-  missing=()
-  for p in "${APP_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  fi
-fi
 
 # The UI: Node.js 20.19 or newer (Vite 7), dependencies from the committed package-lock.json,
 # installed again only when the lock file changed.
