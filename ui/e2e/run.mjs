@@ -229,7 +229,10 @@ async function main() {
   submit = await addEndpoint(b, { name: "kicked", url: `${url}/close?code=4001&reason=kicked&after=1500ms`, tags: "e2e" });
   await submit.click();
   // ── 4. One that flaps: Down, then recovery ──────────────────────────────────────────────
-  submit = await addEndpoint(b, { name: "flappy", url: `${url}/flap?up=5s&down=8s`, tags: "e2e" });
+  // Long up, short down: two quick failures (backoff ceilings 0.5 s, 1 s) fit in the down window,
+  // so Down is certain; with the default full-jitter backoff each later retry lands in an up
+  // window 10 times out of 13, so recovery does not hang on chance as 5 s up / 8 s down did.
+  submit = await addEndpoint(b, { name: "flappy", url: `${url}/flap?up=10s&down=3s`, tags: "e2e" });
   await submit.click();
 
   await (await row(b, "kicked")).waitForExist({ timeout: 10_000 });
