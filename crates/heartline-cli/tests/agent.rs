@@ -8,37 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use heartline_lab::Lab;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "heartline-agent-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn heartline() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_heartline"));
-    c.env("HEARTLINE_SECRETS", "file");
-    c
-}
+mod common;
+use common::{heartline, TempDir};
 
 async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("run heartline"))
@@ -110,7 +81,7 @@ fn write_config(dir: &TempDir, body: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_records_history_serves_metrics_and_stops_cleanly() {
     let lab = Lab::start().await.unwrap();
-    let dir = TempDir::new("run");
+    let dir = TempDir::new("agent", "run");
     let config = write_config(
         &dir,
         &format!(
@@ -231,7 +202,7 @@ async fn run_records_history_serves_metrics_and_stops_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_heavy_writes_loses_at_most_the_last_batch() {
     let lab = Lab::start().await.unwrap();
-    let dir = TempDir::new("kill");
+    let dir = TempDir::new("agent", "kill");
     // 60 endpoints that connect, drop and reconnect several times a second: a heavy event mix.
     let mut body = String::from("[defaults]\nping_interval = \"100ms\"\npong_timeout = \"50ms\"\n[defaults.reconnect]\ninitial = \"10ms\"\ncap = \"50ms\"\n");
     for i in 0..60 {
@@ -322,7 +293,7 @@ async fn sigkill_during_heavy_writes_loses_at_most_the_last_batch() {
 
 #[tokio::test]
 async fn a_malformed_config_names_line_and_field_and_changes_nothing() {
-    let dir = TempDir::new("badconfig");
+    let dir = TempDir::new("agent", "badconfig");
     let db = dir.path("heartline.db");
     let mut add = heartline();
     add.args([
@@ -366,7 +337,7 @@ async fn a_malformed_config_names_line_and_field_and_changes_nothing() {
 
 #[tokio::test]
 async fn endpoints_round_trip_through_export_and_import_without_secrets() {
-    let dir = TempDir::new("endpoints");
+    let dir = TempDir::new("agent", "endpoints");
     let db = dir.path("heartline.db");
     let dbs = db.to_str().unwrap().to_owned();
     let run = |args: Vec<String>| async move {

@@ -1,9 +1,9 @@
 //! `heartline export` as an operator uses it: the real binary against a real database file.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use heartline_core::{
     Endpoint, EndpointId, Event, EventKind, Handshake, Phases, PingKind, RetryReason, SessionEnd,
@@ -12,35 +12,11 @@ use heartline_core::{
 use heartline_probe::Sink;
 use heartline_store::{RecorderOptions, Secrets, Store};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "heartline-export-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 fn heartline(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_heartline"))
-        .env("HEARTLINE_SECRETS", "file")
+    common::heartline()
         .arg("export")
         .args(["--db", db.to_str().unwrap()])
         .args(args)
@@ -63,7 +39,7 @@ fn until_arg(days: i64) -> String {
 
 #[test]
 fn an_empty_database_or_a_bad_selection_is_one_clear_line_and_exit_2() {
-    let dir = TempDir::new("empty");
+    let dir = TempDir::new("export", "empty");
     let db = dir.path("heartline.db");
     let since = until_arg(0);
     let until = until_arg(1);
@@ -245,7 +221,7 @@ async fn large(db: &Path, endpoints: u64, days: i64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_format_from_a_large_database_without_secrets() {
-    let dir = TempDir::new("large");
+    let dir = TempDir::new("export", "large");
     let db = dir.path("heartline.db");
     let started = Instant::now();
     let events = large(&db, 200, 30).await;

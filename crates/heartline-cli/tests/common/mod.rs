@@ -1,0 +1,45 @@
+//! Set-up shared by the CLI's integration tests: a scratch directory and the real binary.
+//!
+//! Each test file compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A directory of its own under the system temp dir, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// `suite` and `name` make the directory recognisable when a failed run leaves it behind.
+    pub fn new(suite: &str, name: &str) -> TempDir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "heartline-{suite}-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("create a scratch directory");
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The `heartline` binary under test, keeping secrets in a file: tests never touch the
+/// desktop keychain.
+pub fn heartline() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_heartline"));
+    c.env("HEARTLINE_SECRETS", "file");
+    c
+}
