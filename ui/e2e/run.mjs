@@ -5,77 +5,18 @@
 //   make e2e        (builds the app, the lab and the UI first)
 //   HEARTLINE_E2E_KEEP=1 keeps the temporary data directory for inspection.
 
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, copyFileSync, existsSync } from "node:fs";
-import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { remote } from "webdriverio";
+import {
+  appEnv, endSession, log, runMain, screenshot, session as openSession, startLab, startXvfb, target, until, watchdog,
+} from "./harness.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const target = process.env.CARGO_TARGET_DIR ?? path.join(root, "target");
 const app = path.join(target, "debug/heartline-app");
 const labBin = path.join(target, "debug/heartline-lab");
 const shots = path.join(target, "e2e");
 const RUN_DEADLINE_MS = 6 * 60_000;
-const children = [];
-
-function log(...args) {
-  console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...args);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(cmd, args, env = {}, name = cmd) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  child.output = "";
-  const keep = (d) => {
-    child.output += d.toString();
-    if (child.output.length > 200_000) child.output = child.output.slice(-100_000);
-  };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  child.on("exit", (code, signal) => log(`${name} exited (${code ?? signal})`));
-  return child;
-}
-
-async function until(what, f, timeout = 20_000, every = 200) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, every));
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? `: ${last.message ?? last}` : ""}`);
-}
-
-function cleanup() {
-  for (const c of children.reverse()) {
-    if (c.exitCode == null && c.signalCode == null) c.kill("SIGTERM");
-  }
-}
-
-const watchdog = setTimeout(() => {
-  log(`the whole run exceeded ${RUN_DEADLINE_MS / 1000} s`);
-  cleanup();
-  process.exit(1);
-}, RUN_DEADLINE_MS);
+const stopWatchdog = watchdog(RUN_DEADLINE_MS);
 
 async function main() {
   for (const bin of [app, labBin, "/usr/bin/WebKitWebDriver"]) {
@@ -86,90 +27,17 @@ async function main() {
   const db = path.join(data, "heartline.db");
 
   // A virtual display.
-  let display;
-  for (let n = 90 + Math.floor(Math.random() * 100); ; n++) {
-    if (!existsSync(`/tmp/.X11-unix/X${n}`) && !existsSync(`/tmp/.X${n}-lock`)) {
-      display = `:${n}`;
-      break;
-    }
-  }
-  const xvfb = start("Xvfb", [display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], {}, "Xvfb");
-  await until("Xvfb", () => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`), 10_000);
+  const display = await startXvfb();
 
   // The lab on loopback, port 0.
-  const lab = start(labBin, ["--no-tls"], {}, "lab");
-  const url = await until("the lab's address", () => /ws=(ws:\/\/\S+)/.exec(lab.output)?.[1], 15_000);
+  const { url } = await startLab(labBin);
   log("lab at", url);
 
-  const env = {
-    DISPLAY: display,
-    HEARTLINE_DB: db,
-    XDG_DATA_HOME: path.join(data, "share"),
-    XDG_CONFIG_HOME: path.join(data, "config"),
-    XDG_CACHE_HOME: path.join(data, "cache"),
-    // No keychain in a test session: secrets go to the 0600 file beside the database.
-    DBUS_SESSION_BUS_ADDRESS: "disabled:",
-    NO_AT_BRIDGE: "1",
-  };
+  const env = appEnv(display, data, db);
 
-  async function session(dbPath) {
-    const port = await freePort();
-    const nativePort = await freePort();
-    const driver = start(
-      "tauri-driver",
-      ["--port", String(port), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"],
-      { ...env, HEARTLINE_DB: dbPath },
-      "tauri-driver",
-    );
-    await until(
-      "tauri-driver listening",
-      () => new Promise((resolve) => {
-        const c = connect(port, "127.0.0.1", () => { c.destroy(); resolve(true); });
-        c.on("error", () => resolve(false));
-      }),
-      20_000,
-    );
-    const browser = await until(
-      "a WebDriver session",
-      () =>
-        remote({
-          hostname: "127.0.0.1",
-          port,
-          logLevel: "error",
-          connectionRetryTimeout: 30_000,
-          connectionRetryCount: 0,
-          capabilities: {
-            browserName: "wry",
-            "wdio:enforceWebDriverClassic": true,
-            "tauri:options": { application: app },
-          },
-        }),
-      60_000,
-      1_000,
-    );
-    return { browser, driver };
-  }
-
-  async function end({ browser, driver }) {
-    await browser.deleteSession().catch(() => {});
-    driver.kill("SIGTERM");
-    await until("tauri-driver to stop", () => driver.exitCode != null || driver.signalCode != null, 10_000).catch(() => driver.kill("SIGKILL"));
-  }
-
-  const shot = async (browser, name) => {
-    const file = path.join(shots, `${name}.png`);
-    // The WebDriver screenshot, or the whole virtual display when WebKit does not answer.
-    const viaDriver = browser.saveScreenshot(file).then(() => true, () => false);
-    const ok = await Promise.race([viaDriver, new Promise((r) => setTimeout(() => r(false), 15_000))]);
-    if (!ok) {
-      await new Promise((resolve, reject) => {
-        const c = spawn("/usr/bin/import", ["-window", "root", file], { env: { ...process.env, DISPLAY: display } });
-        c.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`import exited ${code}`))));
-      });
-    }
-    log("screenshot", path.relative(root, file));
-    return file;
-  };
+  const session = (dbPath) => openSession(app, { ...env, HEARTLINE_DB: dbPath });
+  const end = endSession;
+  const shot = (browser, name) => screenshot(browser, display, path.join(shots, `${name}.png`));
 
   async function fill(browser, selector, value) {
     const el = await browser.$(selector);
@@ -296,20 +164,6 @@ async function main() {
 
   if (!process.env.HEARTLINE_E2E_KEEP) rmSync(data, { recursive: true, force: true });
   else log("kept", data);
-  void xvfb;
 }
 
-main()
-  .then(() => {
-    log("passed");
-    clearTimeout(watchdog);
-    cleanup();
-    process.exit(0);
-  })
-  .catch((e) => {
-    console.error("[e2e] FAILED:", e?.stack ?? e);
-    for (const c of children) if (c.output) console.error(`--- ${c.spawnargs[0]} output (tail) ---\n${c.output.slice(-3000)}`);
-    clearTimeout(watchdog);
-    cleanup();
-    process.exit(1);
-  });
+runMain(main, stopWatchdog);
