@@ -127,6 +127,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         events: args.keep_history,
         sessions: args.keep_history,
         incidents: args.keep_history,
+        ..Retention::default()
     };
     let options = RecorderOptions {
         retention,

@@ -120,12 +120,31 @@ impl EventRow {
     }
 
     /// The event this row stores; `None` for a row this version cannot read.
-    pub(crate) fn into_kind(self) -> Option<EventKind> {
-        let detail: Value = self
+    pub(crate) fn into_kind(self, session: &SessionColumns) -> Option<EventKind> {
+        let mut detail: Value = self
             .detail
             .as_deref()
             .and_then(|d| serde_json::from_str(d).ok())
             .unwrap_or(Value::Null);
+        // Connected and closed events written since the session row holds their details.
+        if self.kind == "connected" && self.detail.is_none() {
+            detail = json!({
+                "peer": session.s_peer.as_deref()?,
+                "dns_us": session.s_dns_us?, "tcp_us": session.s_tcp_us?,
+                "tls_us": session.s_tls_us, "upgrade_us": session.s_upgrade_us?,
+                "subprotocol": session.s_subprotocol,
+                "extensions": session.s_extensions.as_deref().map_or_else(Vec::new, |x| x.split(", ").collect()),
+            });
+        } else if self.kind == "closed" && detail.get("clean").is_none() {
+            let offset = self.delay_ms?;
+            detail = json!({
+                "clean": session.s_clean?,
+                "session_ms": detail.get("session_ms").and_then(Value::as_i64).unwrap_or(offset),
+                "silent_ms": session.s_silent_ms,
+                "messages_in": session.s_messages_in, "bytes_in": session.s_bytes_in,
+                "messages_out": session.s_messages_out, "bytes_out": session.s_bytes_out,
+            });
+        }
         let attempt = self.attempt.and_then(|a| u32::try_from(a).ok());
         Some(match self.kind.as_str() {
             "connected" => EventKind::Connected {
@@ -229,7 +248,8 @@ impl EventRow {
     }
 }
 
-/// A row of `events` with its key.
+/// A row of `events` with its key, and the columns of its session's row that connected and
+/// closed events are read back from.
 #[derive(sqlx::FromRow)]
 struct StoredEvent {
     endpoint_id: i64,
@@ -237,6 +257,49 @@ struct StoredEvent {
     seq: i64,
     #[sqlx(flatten)]
     row: EventRow,
+    #[sqlx(flatten)]
+    session: SessionColumns,
+}
+
+/// What `sessions` holds of a connected or closed event (all NULL for other events).
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub(crate) struct SessionColumns {
+    pub s_dns_us: Option<i64>,
+    pub s_tcp_us: Option<i64>,
+    pub s_tls_us: Option<i64>,
+    pub s_upgrade_us: Option<i64>,
+    pub s_peer: Option<String>,
+    pub s_subprotocol: Option<String>,
+    pub s_extensions: Option<String>,
+    pub s_clean: Option<bool>,
+    pub s_silent_ms: Option<i64>,
+    pub s_messages_in: Option<i64>,
+    pub s_bytes_in: Option<i64>,
+    pub s_messages_out: Option<i64>,
+    pub s_bytes_out: Option<i64>,
+}
+
+/// The select list and joins that read events with their session's columns. A connected
+/// event's session starts at the event (same key); a closed event's started `delay_ms` before
+/// it and ended at it. Rows written before this layout carry everything in `detail` and match
+/// neither join.
+pub(crate) const EVENT_COLUMNS_WITH_SESSION: &str = "e.endpoint_id, e.ts, e.seq, e.kind, e.code, e.status, e.phase, e.initiator, e.cause, e.reason, \
+     e.attempt, e.delay_ms, e.detail, \
+     so.dns_us AS s_dns_us, so.tcp_us AS s_tcp_us, so.tls_us AS s_tls_us, so.upgrade_us AS s_upgrade_us, \
+     so.peer AS s_peer, so.subprotocol AS s_subprotocol, so.extensions AS s_extensions, \
+     sc.clean AS s_clean, sc.silent_ms AS s_silent_ms, sc.messages_in AS s_messages_in, \
+     sc.bytes_in AS s_bytes_in, sc.messages_out AS s_messages_out, sc.bytes_out AS s_bytes_out \
+     FROM events e \
+     LEFT JOIN sessions so ON e.kind = 'connected' AND e.detail IS NULL \
+       AND so.endpoint_id = e.endpoint_id AND so.started_at = e.ts AND so.seq = e.seq \
+     LEFT JOIN sessions sc ON e.kind = 'closed' AND e.delay_ms IS NOT NULL \
+       AND sc.endpoint_id = e.endpoint_id AND sc.started_at = e.ts - e.delay_ms AND sc.ended_at = e.ts";
+
+/// Whether `sessions.extensions` (the names joined with ", ") gives back exactly this list.
+pub(crate) fn extensions_round_trip(extensions: &[String]) -> bool {
+    extensions
+        .iter()
+        .all(|x| !x.is_empty() && !x.contains(',') && x.trim() == x)
 }
 
 fn cause_from(text: &str) -> Option<CloseCause> {
@@ -329,9 +392,9 @@ impl Store {
         to: Timestamp,
     ) -> Result<Vec<Event>> {
         let filter = endpoint_filter(endpoints);
+        let filter_e = filter.replace("endpoint_id", "e.endpoint_id");
         let rows: Vec<StoredEvent> = sqlx::query_as(&format!(
-            "SELECT endpoint_id, ts, seq, kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail \
-             FROM events WHERE ts >= ? AND ts < ? {filter} ORDER BY ts, seq"
+            "SELECT {EVENT_COLUMNS_WITH_SESSION} WHERE e.ts >= ? AND e.ts < ? {filter_e} ORDER BY e.ts, e.seq"
         ))
         .bind(from.0)
         .bind(to.0)
@@ -340,7 +403,7 @@ impl Store {
         let mut out: Vec<(i64, i64, Event)> = rows
             .into_iter()
             .filter_map(|r| {
-                let kind = r.row.into_kind()?;
+                let kind = r.row.into_kind(&r.session)?;
                 let endpoint = EndpointId(r.endpoint_id.max(0).unsigned_abs());
                 Some((
                     r.ts,

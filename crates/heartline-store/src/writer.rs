@@ -17,6 +17,8 @@ use crate::{Result, Store};
 
 /// Longest pause between retries while the disk refuses writes.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// Longest the writer spends on retention per tick.
+const RETENTION_SLICE: Duration = Duration::from_millis(50);
 
 type RollupKey = (EndpointId, PingKind, i64);
 
@@ -39,6 +41,8 @@ pub(crate) struct Writer {
     retry_at: Option<Instant>,
     retry_delay: Duration,
     last_retention: Instant,
+    /// The retention run in progress, done a slice per tick.
+    retention_job: Option<crate::retention::Job>,
     max_size: tokio::sync::watch::Receiver<Option<u64>>,
 }
 
@@ -87,6 +91,7 @@ impl Writer {
             retry_at: None,
             retry_delay: Duration::from_millis(500),
             last_retention: Instant::now(),
+            retention_job: None,
             max_size,
         })
     }
@@ -109,10 +114,13 @@ impl Writer {
                 },
                 _ = tick.tick() => {
                     self.flush(false).await;
-                    if self.last_retention.elapsed() >= self.options.retention_every {
+                    if self.retention_job.is_none()
+                        && self.last_retention.elapsed() >= self.options.retention_every
+                    {
                         self.last_retention = Instant::now();
-                        self.retention().await;
+                        self.start_retention().await;
                     }
+                    self.retention_slice().await;
                 }
             }
         }
@@ -246,7 +254,13 @@ impl Writer {
                     .execute(&mut *tx)
                     .await?;
                     sessions.insert(event.endpoint, Some((ts, seq)));
-                    insert_event(&mut tx, id, ts, seq, event).await?;
+                    // The session row holds the handshake: the event keeps a copy only when
+                    // the row could not give it back exactly.
+                    let mut row = crate::query::EventRow::from_event(&event.kind);
+                    if crate::query::extensions_round_trip(&handshake.extensions) {
+                        row.detail = None;
+                    }
+                    insert_event(&mut tx, id, ts, seq, row).await?;
                 }
                 EventKind::Closed { end, stats } => {
                     let open = match sessions.get(&event.endpoint) {
@@ -301,10 +315,22 @@ impl Writer {
                     .execute(&mut *tx)
                     .await?;
                     sessions.insert(event.endpoint, None);
-                    insert_event(&mut tx, id, ts, seq, event).await?;
+                    // The session row holds the rest; the event says where that row starts
+                    // (`delay_ms`: ms since the session's start) and keeps the measured length
+                    // only when it differs from that.
+                    let mut row = crate::query::EventRow::from_event(&event.kind);
+                    let offset = ts - started;
+                    let session_ms = i64::try_from(stats.duration.as_millis()).unwrap_or(i64::MAX);
+                    row.delay_ms = Some(offset);
+                    row.detail = (session_ms != offset)
+                        .then(|| serde_json::json!({ "session_ms": session_ms }).to_string());
+                    insert_event(&mut tx, id, ts, seq, row).await?;
                 }
                 EventKind::Rtt { .. } | EventKind::Connecting { .. } => continue,
-                _ => insert_event(&mut tx, id, ts, seq, event).await?,
+                _ => {
+                    let row = crate::query::EventRow::from_event(&event.kind);
+                    insert_event(&mut tx, id, ts, seq, row).await?;
+                }
             }
             rows += 1;
         }
@@ -425,12 +451,33 @@ impl Writer {
         Ok(())
     }
 
-    async fn retention(&mut self) {
-        match crate::retention::apply(&mut self.conn, &self.options.retention, now_ms()).await {
-            Ok(report) => tracing::debug!(?report, "retention applied"),
+    async fn start_retention(&mut self) {
+        match crate::retention::Job::new(&mut self.conn, &self.options.retention, now_ms()).await {
+            Ok(job) => self.retention_job = Some(job),
             Err(e) => {
                 tracing::warn!(error = %e, "retention failed");
                 self.health.failed(format!("retention: {e}"));
+            }
+        }
+    }
+
+    /// Some of the retention run in progress: at most about [`RETENTION_SLICE`] per tick, so
+    /// writes never wait long behind it.
+    async fn retention_slice(&mut self) {
+        let Some(job) = self.retention_job.as_mut() else {
+            return;
+        };
+        let deadline = Instant::now() + RETENTION_SLICE;
+        match job.step(&mut self.conn, Some(deadline)).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::debug!(report = ?job.report(), "retention applied");
+                self.retention_job = None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "retention failed");
+                self.health.failed(format!("retention: {e}"));
+                self.retention_job = None;
             }
         }
     }
@@ -441,9 +488,8 @@ async fn insert_event(
     id: i64,
     ts: i64,
     seq: i64,
-    event: &Event,
+    row: crate::query::EventRow,
 ) -> Result<()> {
-    let row = crate::query::EventRow::from_event(&event.kind);
     sqlx::query(
         "INSERT INTO events (endpoint_id, ts, seq, kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
