@@ -38,6 +38,8 @@ pub fn render() -> String {
         ImportResult::decl(),
         Lane::decl(),
         ProbeResult::decl(),
+        ExportRequest::decl(),
+        ExportResult::decl(),
         crate::settings::AppSettings::decl(),
     ];
     let mut out = String::from(

@@ -8,8 +8,8 @@ use heartline_core::{Endpoint, EndpointId};
 use crate::app::App;
 use crate::convert::{endpoint_from, form_from, keep_secret_values, IpcResult};
 use crate::dto::{
-    AppInfo, Detail, EndpointForm, EndpointRow, ErrorCode, FieldProblem, ImportResult, IncidentRow,
-    IpcError, Lane, LiveStatus, ProbeResult, Window,
+    AppInfo, Detail, EndpointForm, EndpointRow, ErrorCode, ExportRequest, ExportResult,
+    FieldProblem, ImportResult, IncidentRow, IpcError, Lane, LiveStatus, ProbeResult, Window,
 };
 use crate::settings::{AppSettings, Settings};
 
@@ -148,6 +148,15 @@ pub async fn incidents(app: State<'_, App>, window: Window) -> IpcResult<Vec<Inc
 #[tauri::command]
 pub async fn start_demo(app: State<'_, App>) -> IpcResult<String> {
     crate::demo::start(&app).await
+}
+
+/// Exports recorded history to the path the user chose in the UI's save dialog.
+#[tauri::command]
+pub async fn export_history(
+    app: State<'_, App>,
+    request: ExportRequest,
+) -> IpcResult<ExportResult> {
+    crate::export::write(&app.store, &request, crate::view::now()).await
 }
 
 /// The endpoint configuration in the `heartline endpoints` format (`toml` or `json`);

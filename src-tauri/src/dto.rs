@@ -25,6 +25,8 @@ pub enum ErrorCode {
     Engine,
     Lab,
     Config,
+    /// An export could not be written (folder missing, disk full, no permission…).
+    Export,
 }
 
 /// One invalid field of an endpoint form, as `Endpoint::validate` names it.
@@ -305,4 +307,29 @@ pub struct ProbeResult {
     pub error: Option<String>,
     #[ts(type = "number | null")]
     pub http_status: Option<u16>,
+}
+
+/// What to export and where: the endpoints by id (empty: all of them), a window, whether
+/// only incidents or every event, the format (`md`, `csv`, `json`, `ndjson`, `html`, `svg`,
+/// `png`) and the absolute path the user chose.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
+pub struct ExportRequest {
+    #[ts(type = "Array<number>")]
+    pub endpoints: Vec<u64>,
+    pub window: Window,
+    pub incidents_only: bool,
+    pub format: String,
+    pub path: String,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Serialize, TS, PartialEq)]
+pub struct ExportResult {
+    /// The file written (the chosen path, with the extension added when it had none).
+    pub path: String,
+    pub format: String,
+    #[ts(type = "number")]
+    pub events: u64,
+    pub endpoints: u32,
+    pub incidents: u32,
 }

@@ -15,6 +15,7 @@ mod config_import;
 pub mod convert;
 mod demo;
 pub mod dto;
+pub mod export;
 pub mod forward;
 pub mod notify;
 mod probe;
@@ -43,6 +44,7 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
         .setup(|tauri_app| {
             let path = app::database_path()?;
             let settings = Settings::load(path.with_file_name("settings.json"));
@@ -96,6 +98,7 @@ pub fn run() {
             commands::timeline,
             commands::incidents,
             commands::start_demo,
+            commands::export_history,
             commands::export_endpoints,
             commands::import_endpoints,
             commands::get_settings,

@@ -7,7 +7,7 @@ export type IpcError = { code: ErrorCode, message: string,
  */
 fields: Array<FieldProblem>, };
 
-export type ErrorCode = "invalid" | "not_found" | "duplicate" | "storage" | "engine" | "lab" | "config";
+export type ErrorCode = "invalid" | "not_found" | "duplicate" | "storage" | "engine" | "lab" | "config" | "export";
 
 export type FieldProblem = { field: string, problem: string, };
 
@@ -96,6 +96,14 @@ export type ProbeResult = { ok: boolean, phases: PhaseRow | null, rtt_us: number
  * The phase that failed (`dns`, `tcp`, `tls`, `upgrade`, `timeout`, …) and why.
  */
 failed_phase: string | null, error: string | null, http_status: number | null, };
+
+export type ExportRequest = { endpoints: Array<number>, window: Window, incidents_only: boolean, format: string, path: string, };
+
+export type ExportResult = { 
+/**
+ * The file written (the chosen path, with the extension added when it had none).
+ */
+path: string, format: string, events: number, endpoints: number, incidents: number, };
 
 export type AppSettings = { 
 /**

@@ -8,6 +8,8 @@ import type {
   Detail,
   EndpointForm,
   EndpointRow,
+  ExportRequest,
+  ExportResult,
   FieldProblem,
   ImportResult,
   IncidentRow,
@@ -56,6 +58,7 @@ export const api = {
   timeline: (window: Window) => call<Lane[]>("timeline", { window }),
   incidents: (window: Window) => call<IncidentRow[]>("incidents", { window }),
   startDemo: () => call<string>("start_demo"),
+  exportHistory: (request: ExportRequest) => call<ExportResult>("export_history", { request }),
   exportEndpoints: (format: "toml" | "json") => call<string>("export_endpoints", { format }),
   importEndpoints: (text: string, format: "toml" | "json") =>
     call<ImportResult>("import_endpoints", { text, format }),
