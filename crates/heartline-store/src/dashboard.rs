@@ -146,8 +146,9 @@ impl Store {
 
         // Recent RTT: merge the current and previous hour's histograms.
         let hour = now.0.div_euclid(3_600_000);
-        let hist_rows: Vec<(i64, i64, i64, i64, i64, Vec<u8>)> = sqlx::query_as(&format!(
-            "SELECT endpoint_id, count, min_us, max_us, sum_us, histogram FROM rtt_hour \
+        type HistRow = (i64, i64, i64, i64, i64, Vec<u8>, i64, i64);
+        let hist_rows: Vec<HistRow> = sqlx::query_as(&format!(
+            "SELECT endpoint_id, count, min_us, max_us, sum_us, histogram, p50_us, p95_us FROM rtt_hour \
              WHERE endpoint_id IN ({list}) AND kind = {protocol} AND hour >= ?",
             protocol = kind_code(PingKind::Protocol)
         ))
@@ -155,7 +156,14 @@ impl Store {
         .fetch_all(self.reader())
         .await?;
         let mut recent: HashMap<i64, Rollup> = HashMap::new();
-        for (e, count, min, max, sum, hist) in hist_rows {
+        // Rows whose histogram was dropped (retention set shorter than two hours): their own
+        // percentiles, the newest row's winning.
+        let mut stored: HashMap<i64, (u64, u64)> = HashMap::new();
+        for (e, count, min, max, sum, hist, p50, p95) in hist_rows {
+            if hist.is_empty() && count > 0 {
+                stored.insert(e, (p50.max(0).unsigned_abs(), p95.max(0).unsigned_abs()));
+                continue;
+            }
             recent.entry(e).or_default().merge(&Rollup {
                 count: count.max(0).unsigned_abs(),
                 min_us: min.max(0).unsigned_abs(),
@@ -177,7 +185,8 @@ impl Store {
                     }
                     u
                 });
-                let rollup = recent.get(&e);
+                let rollup = recent.get(&e).filter(|r| r.count > 0);
+                let fallback = stored.get(&e).filter(|_| rollup.is_none());
                 OverviewRow {
                     endpoint: EndpointId(e.max(0).unsigned_abs()),
                     state: state.as_deref().and_then(state_from),
@@ -191,9 +200,11 @@ impl Store {
                     uptime_24h: uptime.and_then(|u| u.ratio()),
                     rtt_p50: rollup
                         .and_then(|r| r.quantile_us(0.5))
+                        .or(fallback.map(|f| f.0))
                         .map(Duration::from_micros),
                     rtt_p95: rollup
                         .and_then(|r| r.quantile_us(0.95))
+                        .or(fallback.map(|f| f.1))
                         .map(Duration::from_micros),
                 }
             })

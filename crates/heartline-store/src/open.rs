@@ -28,19 +28,42 @@ pub fn default_path() -> Result<PathBuf> {
         .join("heartline.db"))
 }
 
+/// Files up to this size get the whole `PRAGMA quick_check` before opening (a fraction of a
+/// second); larger ones get the cheap checks first and the whole check in the background.
+const FULL_CHECK_BELOW: u64 = 32 << 20;
+
+/// The small tables checked on every open before anything writes: what the writer touches
+/// first.
+const CHECKED_ON_OPEN: [&str; 4] = ["_sqlx_migrations", "endpoints", "agent_runs", "settings"];
+
+/// What is known about the file's integrity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Integrity {
+    /// The whole-file check is running in the background (large files).
+    Checking,
+    /// The whole file passed `PRAGMA quick_check`.
+    Ok,
+    /// The check found damage (or could not run): the writer stops writing, readers may fail.
+    Damaged(String),
+}
+
 /// An open Heartline database: a pool of read connections, and what the writer needs.
 #[derive(Debug, Clone)]
 pub struct Store {
     path: PathBuf,
     read: SqlitePool,
     options: SqliteConnectOptions,
+    integrity: tokio::sync::watch::Receiver<Integrity>,
 }
 
 impl Store {
     /// Opens (creating if missing) and migrates the database at `path`.
     ///
     /// A file that is not SQLite, is damaged, or comes from a newer Heartline is refused with a
-    /// clear error and left exactly as it was.
+    /// clear error and left exactly as it was. Opening stays cheap whatever the size: the
+    /// header, the schema and the small tables are checked before anything writes, the whole
+    /// file too when it is small (under 32 MiB); a larger file is checked in the background —
+    /// see [`Store::integrity`] — and damage found there stops the writer before it writes.
     #[tracing::instrument(skip_all, fields(path = %path.display()), err)]
     pub async fn open(path: &Path) -> Result<Store> {
         check_header(path)?;
@@ -60,18 +83,25 @@ impl Store {
             .foreign_keys(true)
             .disable_statement_logging();
 
-        if path.exists() {
-            inspect_read_only(path).await?;
+        let inspection = if path.exists() {
+            inspect_read_only(path).await?
+        } else {
+            Inspection::default()
+        };
+        let full_check_pending = inspection.full_check_pending;
+        // An up-to-date file is not opened for writing here: nothing touches it before the
+        // writer starts (and a damaged one is not touched at all).
+        if !inspection.up_to_date {
+            let mut conn = options.connect().await.map_err(|e| classify(path, e))?;
+            MIGRATOR.run(&mut conn).await.map_err(|e| match e {
+                sqlx::migrate::MigrateError::VersionMissing(version) => Error::NewerSchema {
+                    path: path.to_owned(),
+                    version,
+                },
+                other => Error::Migrate(other),
+            })?;
+            conn.close().await?;
         }
-        let mut conn = options.connect().await.map_err(|e| classify(path, e))?;
-        MIGRATOR.run(&mut conn).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::VersionMissing(version) => Error::NewerSchema {
-                path: path.to_owned(),
-                version,
-            },
-            other => Error::Migrate(other),
-        })?;
-        conn.close().await?;
 
         // Readers set nothing persistent (journal mode and vacuum mode belong to the file, set
         // above), so they can be read-only.
@@ -84,11 +114,67 @@ impl Store {
             .max_connections(4)
             .connect_with(read_options)
             .await?;
-        Ok(Store {
+        let (report, integrity) = tokio::sync::watch::channel(if full_check_pending {
+            Integrity::Checking
+        } else {
+            Integrity::Ok
+        });
+        let store = Store {
             path: path.to_owned(),
             read,
             options,
-        })
+            integrity,
+        };
+        if full_check_pending {
+            let checker = store.clone();
+            tokio::spawn(async move {
+                let result = match checker.check_integrity().await {
+                    Ok(()) => Integrity::Ok,
+                    Err(e) => {
+                        tracing::error!(error = %e, "integrity check failed; the writer will not write");
+                        Integrity::Damaged(e.to_string())
+                    }
+                };
+                let _ = report.send(result);
+            });
+        }
+        Ok(store)
+    }
+
+    /// What the whole-file check found so far.
+    pub fn integrity(&self) -> Integrity {
+        self.integrity.borrow().clone()
+    }
+
+    /// Waits for the background check (if any) and returns what it found.
+    pub async fn wait_integrity(&self) -> Integrity {
+        let mut rx = self.integrity.clone();
+        let found = match rx.wait_for(|i| *i != Integrity::Checking).await {
+            Ok(i) => Some(i.clone()),
+            Err(_) => None,
+        };
+        found.unwrap_or_else(|| rx.borrow().clone())
+    }
+
+    pub(crate) fn integrity_watch(&self) -> tokio::sync::watch::Receiver<Integrity> {
+        self.integrity.clone()
+    }
+
+    /// Runs `PRAGMA quick_check` over the whole file now (seconds for gigabytes) on a
+    /// read-only connection of its own; damage is [`Error::Corrupt`].
+    pub async fn check_integrity(&self) -> Result<()> {
+        let options = SqliteConnectOptions::new()
+            .filename(&self.path)
+            .read_only(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .disable_statement_logging();
+        let mut conn = options
+            .connect()
+            .await
+            .map_err(|e| classify(&self.path, e))?;
+        let check = quick_check(&mut conn, &self.path, None).await;
+        conn.close().await?;
+        check
     }
 
     pub fn path(&self) -> &Path {
@@ -123,24 +209,56 @@ impl Store {
     }
 }
 
+/// `PRAGMA quick_check` of the whole file or of one table (and its indexes).
+async fn quick_check(
+    conn: &mut sqlx::SqliteConnection,
+    path: &Path,
+    table: Option<&str>,
+) -> Result<()> {
+    let sql = match table {
+        Some(t) => format!("PRAGMA quick_check(\"{t}\")"),
+        None => "PRAGMA quick_check".to_owned(),
+    };
+    let problems: Vec<String> = sqlx::query_scalar(&sql)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| classify(path, e))?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    Err(Error::Corrupt {
+        path: path.to_owned(),
+        detail: problems.join("; "),
+    })
+}
+
 /// Looks at an existing file through a read-only connection, which cannot change it: damage and
-/// a schema from a newer Heartline are refused before anything opens it for writing.
-async fn inspect_read_only(path: &Path) -> Result<()> {
+/// a schema from a newer Heartline are refused before anything opens it for writing. Returns
+/// whether the whole-file check is still to be done and whether a migration is due.
+async fn inspect_read_only(path: &Path) -> Result<Inspection> {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)
         .busy_timeout(BUSY_TIMEOUT)
         .disable_statement_logging();
     let mut conn = options.connect().await.map_err(|e| classify(path, e))?;
-    let check: String = sqlx::query_scalar("PRAGMA quick_check")
-        .fetch_one(&mut conn)
-        .await
-        .map_err(|e| classify(path, e))?;
-    if check != "ok" {
-        return Err(Error::Corrupt {
-            path: path.to_owned(),
-            detail: check,
-        });
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let small = size < FULL_CHECK_BELOW;
+    // The schema (page 1 and sqlite_master) must read, for any size.
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| classify(path, e))?;
+    if small {
+        quick_check(&mut conn, path, None).await?;
+    } else {
+        for table in CHECKED_ON_OPEN
+            .iter()
+            .filter(|t| tables.iter().any(|n| n == *t))
+        {
+            quick_check(&mut conn, path, Some(table)).await?;
+        }
     }
     let has_history: bool = sqlx::query_scalar(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
@@ -148,21 +266,36 @@ async fn inspect_read_only(path: &Path) -> Result<()> {
     .fetch_one(&mut conn)
     .await
     .map_err(|e| classify(path, e))?;
+    let mut up_to_date = false;
     if has_history {
-        let newest: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| classify(path, e))?;
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&mut conn)
+                .await
+                .map_err(|e| classify(path, e))?;
         let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-        if let Some(version) = newest.filter(|v| *v > known) {
+        if let Some(&version) = applied.iter().filter(|v| **v > known).max() {
             return Err(Error::NewerSchema {
                 path: path.to_owned(),
                 version,
             });
         }
+        up_to_date = MIGRATOR.iter().all(|m| applied.contains(&m.version));
     }
     conn.close().await?;
-    Ok(())
+    Ok(Inspection {
+        full_check_pending: !small,
+        up_to_date,
+    })
+}
+
+/// What the read-only look at an existing file found.
+#[derive(Debug, Clone, Copy, Default)]
+struct Inspection {
+    /// The file is large: the whole-file check runs in the background.
+    full_check_pending: bool,
+    /// Every known migration is applied: nothing to write before the writer starts.
+    up_to_date: bool,
 }
 
 /// Refuses a non-empty file whose first bytes are not SQLite's magic header.

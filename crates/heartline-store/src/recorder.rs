@@ -170,7 +170,14 @@ impl WriterHandle {
 
 impl Store {
     /// Starts the writer and returns the recorder to hand to the engine as an observer.
+    /// Refused when the integrity check has already found damage.
     pub async fn record(&self, options: RecorderOptions) -> Result<(Arc<Recorder>, WriterHandle)> {
+        if let crate::Integrity::Damaged(detail) = self.integrity() {
+            return Err(crate::Error::Corrupt {
+                path: self.path().to_owned(),
+                detail,
+            });
+        }
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let mut tracker = IncidentTracker::new();
         for incident in self.open_incidents().await? {

@@ -44,6 +44,8 @@ pub(crate) struct Writer {
     /// The retention run in progress, done a slice per tick.
     retention_job: Option<crate::retention::Job>,
     max_size: tokio::sync::watch::Receiver<Option<u64>>,
+    /// The background integrity check: damage stops writes.
+    integrity: tokio::sync::watch::Receiver<crate::Integrity>,
 }
 
 fn now_ms() -> i64 {
@@ -93,6 +95,7 @@ impl Writer {
             last_retention: Instant::now(),
             retention_job: None,
             max_size,
+            integrity: store.integrity_watch(),
         })
     }
 
@@ -187,6 +190,13 @@ impl Writer {
             if Instant::now() < at {
                 return false;
             }
+        }
+        if let crate::Integrity::Damaged(detail) = &*self.integrity.borrow() {
+            // Writing into a damaged file could make it worse: keep what is pending (up to
+            // the limit) and say why.
+            self.health
+                .failed(format!("not writing to a damaged database: {detail}"));
+            return false;
         }
         match self.write_batch().await {
             Ok(rows) => {
@@ -464,6 +474,9 @@ impl Writer {
     /// Some of the retention run in progress: at most about [`RETENTION_SLICE`] per tick, so
     /// writes never wait long behind it.
     async fn retention_slice(&mut self) {
+        if matches!(&*self.integrity.borrow(), crate::Integrity::Damaged(_)) {
+            return;
+        }
         let Some(job) = self.retention_job.as_mut() else {
             return;
         };

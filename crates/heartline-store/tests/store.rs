@@ -1061,3 +1061,294 @@ async fn a_full_disk_holds_writes_reports_it_and_resumes_when_space_returns() {
     assert_eq!(n, 3000, "nothing lost");
     assert_eq!(recorder.dropped(), 0);
 }
+
+/// A read-write pool on the file, for tests that lay out rows directly.
+async fn raw(path: &Path) -> sqlx::SqlitePool {
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(path))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn connected_and_closed_events_are_read_back_from_their_session_row() {
+    let dir = TempDir::new("sessionjoin");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    let mut odd = handshake();
+    // Names that ", " joining could not give back: the event keeps its own copy.
+    odd.extensions = vec!["x-a, b".into(), "".into()];
+    let events = vec![
+        ev(
+            3,
+            t(0),
+            EventKind::Connected {
+                attempt: 1,
+                handshake: handshake(),
+            },
+        ),
+        // Measured length differs from the time between the two events.
+        ev(
+            3,
+            t(10),
+            EventKind::Closed {
+                end: SessionEnd::ClosedByServer {
+                    code: 1012,
+                    reason: "restart".into(),
+                },
+                stats: SessionStats {
+                    duration: Duration::from_millis(9_750),
+                    silent_for: Duration::from_millis(20),
+                    messages_in: 5,
+                    bytes_in: 50,
+                    messages_out: 6,
+                    bytes_out: 60,
+                },
+            },
+        ),
+        ev(
+            3,
+            t(11),
+            EventKind::Connected {
+                attempt: 2,
+                handshake: odd,
+            },
+        ),
+        ev(
+            3,
+            t(20),
+            EventKind::Closed {
+                end: SessionEnd::Lost {
+                    error: "reset".into(),
+                },
+                stats: SessionStats {
+                    duration: Duration::from_millis(9_000),
+                    ..SessionStats::default()
+                },
+            },
+        ),
+    ];
+    for e in &events {
+        recorder.emit(e.clone());
+    }
+    writer.shutdown().await.unwrap();
+    assert_eq!(store.history(&[], t(-1), t(100)).await.unwrap(), events);
+    // Only what the session row cannot give back is kept in `detail`.
+    let details: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT kind, detail FROM events ORDER BY ts")
+            .fetch_all(store.reader())
+            .await
+            .unwrap();
+    assert_eq!(details[0], ("connected".into(), None));
+    assert_eq!(
+        details[1],
+        ("closed".into(), Some(r#"{"session_ms":9750}"#.into()))
+    );
+    assert!(details[2].1.as_deref().unwrap().contains("x-a, b"));
+    assert_eq!(details[3], ("closed".into(), None));
+}
+
+#[tokio::test]
+async fn retention_deletes_by_range_and_drops_old_histograms() {
+    let dir = TempDir::new("retention");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let now = t(400 * 86_400);
+    let pool = raw(&dir.db()).await;
+    let minute_now = now.0 / 60_000;
+    let hour_now = now.0 / 3_600_000;
+    let day_now = now.0 / 86_400_000;
+    // Two endpoints × two kinds: 3 weeks of minutes (more than one delete chunk each),
+    // 400 days of hours and days, each row with a histogram.
+    for e in [1, 7] {
+        for k in [0, 1] {
+            for (table, column, from, to) in [
+                ("rtt_minute", "minute", minute_now - 21 * 1440, minute_now),
+                ("rtt_hour", "hour", hour_now - 400 * 24, hour_now),
+                ("rtt_day", "day", day_now - 400, day_now),
+            ] {
+                let hist = if table == "rtt_minute" {
+                    ""
+                } else {
+                    ", histogram"
+                };
+                let value = if table == "rtt_minute" {
+                    ""
+                } else {
+                    ", x'0101'"
+                };
+                sqlx::query(&format!(
+                    "WITH RECURSIVE g(x) AS (SELECT ? UNION ALL SELECT x + 1 FROM g WHERE x + 1 < ?) \
+                     INSERT INTO {table} (endpoint_id, kind, {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us{hist}) \
+                     SELECT {e}, {k}, x, 1, 1, 1, 1, 1, 1, 1{value} FROM g"
+                ))
+                .bind(from)
+                .bind(to)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+        }
+    }
+    pool.close().await;
+
+    let report = store
+        .apply_retention(&heartline_store::Retention::default(), now)
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let reader = store.reader().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&reader)
+                .await
+                .unwrap()
+        }
+    };
+    // 7 days of minutes, 365 of hours, everything of the 400 days (5-year retention).
+    assert_eq!(count("SELECT count(*) FROM rtt_minute").await, 4 * 7 * 1440);
+    assert_eq!(count("SELECT count(*) FROM rtt_hour").await, 4 * 365 * 24);
+    assert_eq!(count("SELECT count(*) FROM rtt_day").await, 4 * 400);
+    // Histograms: hours of the last 31 days, days of the last 366.
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_hour WHERE length(histogram) > 0").await,
+        4 * 31 * 24
+    );
+    assert_eq!(
+        count("SELECT min(hour) FROM rtt_hour WHERE length(histogram) > 0").await,
+        hour_now - 31 * 24
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_day WHERE length(histogram) > 0").await,
+        4 * 366
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_hour WHERE length(histogram) = 0 AND count = 1 AND p99_us = 1").await,
+        4 * (365 - 31) * 24,
+        "old hour rows keep their summary"
+    );
+    assert_eq!(report.histograms_dropped, 4 * ((365 - 31) * 24 + 400 - 366));
+    assert!(
+        report.deleted.contains(&("rtt_minute", 4 * 14 * 1440)),
+        "{report:?}"
+    );
+    assert_eq!(
+        count("PRAGMA freelist_count").await,
+        0,
+        "free pages given back"
+    );
+
+    // An hour later only what aged in that hour is touched.
+    let later = Timestamp(now.0 + 3_600_000);
+    let report = store
+        .apply_retention(&heartline_store::Retention::default(), later)
+        .await
+        .unwrap();
+    assert_eq!(report.histograms_dropped, 4, "{report:?}");
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_hour WHERE length(histogram) > 0").await,
+        4 * (31 * 24 - 1)
+    );
+}
+
+#[tokio::test]
+async fn sessions_outlive_a_shorter_session_retention_while_their_events_are_kept() {
+    let dir = TempDir::new("retention-sessions");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    let events = vec![
+        ev(
+            4,
+            t(0),
+            EventKind::Connected {
+                attempt: 1,
+                handshake: handshake(),
+            },
+        ),
+        ev(
+            4,
+            t(5),
+            EventKind::Closed {
+                end: SessionEnd::ClosedByServer {
+                    code: 1000,
+                    reason: String::new(),
+                },
+                stats: SessionStats {
+                    duration: Duration::from_millis(5_000),
+                    ..SessionStats::default()
+                },
+            },
+        ),
+    ];
+    for e in &events {
+        recorder.emit(e.clone());
+    }
+    writer.shutdown().await.unwrap();
+    let retention = heartline_store::Retention {
+        sessions: Duration::from_secs(86_400),
+        ..heartline_store::Retention::default()
+    };
+    store
+        .apply_retention(&retention, t(30 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(store.history(&[], t(-1), t(100)).await.unwrap(), events);
+    // Once the events go, so do the sessions.
+    let short = heartline_store::Retention {
+        events: Duration::from_secs(86_400),
+        ..retention
+    };
+    let report = store.apply_retention(&short, t(30 * 86_400)).await.unwrap();
+    assert!(report.deleted.contains(&("sessions", 1)), "{report:?}");
+    assert!(report.deleted.contains(&("events", 2)), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_large_file_opens_before_its_full_check_and_damage_found_later_stops_writes() {
+    let dir = TempDir::new("bigcorrupt");
+    let path = dir.db();
+    {
+        let store = Store::open(&path).await.unwrap();
+        let pool = raw(&path).await;
+        // About 40 MiB of events: over the size checked in full before opening.
+        sqlx::query(
+            "WITH RECURSIVE g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM g WHERE x < 100000) \
+             INSERT INTO events (endpoint_id, ts, seq, kind, reason) SELECT 1, x, x, 'gave_up', printf('%.400c', 'r') FROM g",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        store.close().await;
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 36 << 20, "{} bytes", bytes.len());
+    // Damage deep inside the events table; the small tables and the schema stay intact.
+    let middle = bytes.len() / 2 / 4096 * 4096;
+    for b in &mut bytes[middle..middle + 64 * 1024] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let before = file_digest(&path);
+
+    let store = Store::open(&path)
+        .await
+        .expect("opens without the full check");
+    let found = store.wait_integrity().await;
+    assert!(
+        matches!(found, heartline_store::Integrity::Damaged(_)),
+        "{found:?}"
+    );
+    let err = store.record(fast_options()).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(matches!(
+        store.check_integrity().await,
+        Err(Error::Corrupt { .. })
+    ));
+    store.close().await;
+    assert_eq!(file_digest(&path), before, "nothing was written to it");
+}
