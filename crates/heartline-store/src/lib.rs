@@ -21,7 +21,7 @@ mod writer;
 
 pub use dashboard::{OverviewRow, Reconnect, Resolution, RttPoint, SESSION_BUCKETS};
 pub use endpoints::{ImportReport, StoredEndpoint};
-pub use open::{default_path, Store};
+pub use open::{default_path, Integrity, Store};
 pub use query::Uptime;
 pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
 pub use retention::Retention;
