@@ -36,3 +36,23 @@ describe("format", () => {
     expect(fmt.zoneLabel()).toMatch(/^local time \(UTC[+-]\d\d:\d\d\)$/);
   });
 });
+
+import { causeLabel, closeSummary } from "./format";
+
+describe("close summaries", () => {
+  const base = { code: 1001, meaning: "going away", reason: "", initiator: "client", cause: "pong_timeout" as string | null };
+  it("say who closed and why", () => {
+    expect(closeSummary(base)).toBe("by us: pong timeout");
+    expect(closeSummary({ ...base, cause: "stale" })).toBe("by us: no message in time (stale)");
+    expect(closeSummary({ ...base, cause: null })).toBe("by us: 1001 going away");
+    expect(closeSummary({ ...base, initiator: "server", cause: null, reason: "deploy" })).toBe("by server: 1001 going away “deploy”");
+    expect(closeSummary({ ...base, code: 1006, meaning: "abnormal closure", initiator: "network", cause: null })).toBe("lost: no close frame");
+  });
+  it("name every cause of ours in words, and unknown ones readably", () => {
+    for (const c of ["pong_timeout", "app_pong_timeout", "stale", "user", "shutdown", "duration_elapsed", "message_too_big", "protocol_error", "reconfigured"]) {
+      expect(causeLabel(c)).not.toContain("_");
+    }
+    expect(causeLabel("new_thing")).toBe("new thing");
+    expect(causeLabel(null)).toBe("");
+  });
+});

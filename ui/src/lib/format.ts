@@ -48,3 +48,36 @@ export function zoneLabel(date: Date = new Date()): string {
   const a = Math.abs(off);
   return `local time (UTC${sign}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")})`;
 }
+
+/** A close cause of ours (`pong_timeout`, …) in words. */
+export function causeLabel(cause: string | null | undefined): string {
+  const words: Record<string, string> = {
+    pong_timeout: "pong timeout",
+    app_pong_timeout: "app heartbeat timeout",
+    stale: "no message in time (stale)",
+    user: "paused or reconnected by you",
+    shutdown: "app shut down",
+    duration_elapsed: "run time over",
+    message_too_big: "message too big",
+    protocol_error: "protocol error",
+    reconfigured: "configuration changed",
+  };
+  if (!cause) return "";
+  return words[cause] ?? cause.replace(/_/g, " ");
+}
+
+/** Who ended a session and why, for "Last close": "by us: pong timeout", "by server: 1001
+ *  going away “deploy”", "lost: no close frame (1006)". */
+export function closeSummary(c: { code: number; meaning: string; reason: string; initiator: string; cause: string | null }): string {
+  const reason = c.reason ? ` “${c.reason}”` : "";
+  switch (c.initiator) {
+    case "client":
+      return c.cause ? `by us: ${causeLabel(c.cause)}` : `by us: ${c.code} ${c.meaning}`;
+    case "server":
+      return `by server: ${c.code} ${c.meaning}${reason}`;
+    case "network":
+      return "lost: no close frame";
+    default:
+      return `${c.code} ${c.meaning}${reason}`;
+  }
+}

@@ -77,3 +77,35 @@ describe("virtual list and sparkline", () => {
     expect(pts).toBe("0.0,21.0 90.0,1.0");
   });
 });
+
+describe("first-minute figures", () => {
+  it("shows p95 from live samples until the store has a minute rollup", () => {
+    const m = new LiveModel();
+    m.replace([row(1, "a", { p95_us: null, uptime_24h: null }, { rtt_us: null })], 0);
+    expect(m.rows.get(1)?.p95_us).toBeNull();
+    for (let i = 1; i <= 20; i++) m.apply({ statuses: [status(1, { rtt_us: i * 100 })], missed: 0 }, i);
+    expect(m.rows.get(1)?.p95_us).toBe(1900);
+    expect(m.estimated(1, "p95")).toBe(true);
+    m.replace([row(1, "a", { p95_us: 555, uptime_24h: 0.5 })], 30);
+    expect(m.rows.get(1)?.p95_us).toBe(555);
+    expect(m.rows.get(1)?.uptime_24h).toBe(0.5);
+    expect(m.estimated(1, "p95")).toBe(false);
+  });
+
+  it("shows uptime from the states seen, leaving paused time out", () => {
+    const m = new LiveModel();
+    m.replace([row(1, "a", { uptime_24h: null }, { state: "Connecting" })], 0);
+    m.apply({ statuses: [status(1, { state: "Up" })], missed: 0 }, 1_000);
+    m.apply({ statuses: [status(1, { state: "Down" })], missed: 0 }, 4_000);
+    expect(m.rows.get(1)?.uptime_24h).toBeCloseTo(3 / 4);
+    m.apply({ statuses: [status(1, { state: "Up" })], missed: 0 }, 8_000);
+    expect(m.rows.get(1)?.uptime_24h).toBeCloseTo(3 / 8);
+    expect(m.estimated(1, "uptime")).toBe(true);
+  });
+
+  it("leaves stored figures alone", () => {
+    const m = new LiveModel([row(1, "a", { p95_us: 100, uptime_24h: 0.99 })]);
+    m.apply({ statuses: [status(1, { rtt_us: 9_000 })], missed: 0 });
+    expect(m.rows.get(1)).toMatchObject({ p95_us: 100, uptime_24h: 0.99 });
+  });
+});

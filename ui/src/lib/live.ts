@@ -12,17 +12,51 @@ export interface Sample {
   app_rtt_us: number | null;
 }
 
+/** Time seen in each kind of state since the app started watching, for a first uptime. */
+interface Tally {
+  state: StateName;
+  at: number;
+  up: number;
+  known: number;
+}
+
+/** p95 (nearest rank) of the live round trips, or null without any. */
+export function liveP95(samples: Sample[] | undefined): number | null {
+  const v = (samples ?? []).map((s) => s.rtt_us).filter((x): x is number => x != null).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  return v[Math.min(v.length - 1, Math.ceil(0.95 * v.length) - 1)];
+}
+
+/** Up (or degraded) share of the time observed, Paused left out as the store does. */
+function tallyRatio(t: Tally | undefined, now: number): number | null {
+  if (!t) return null;
+  const open = Math.max(0, now - t.at);
+  const known = t.known + (t.state === "Paused" ? 0 : open);
+  const up = t.up + (t.state === "Up" || t.state === "Degraded" ? open : 0);
+  return known > 0 ? up / known : null;
+}
+
 export class LiveModel {
   rows = new Map<number, EndpointRow>();
   samples = new Map<number, Sample[]>();
+  /** p95 and uptime as the store last answered (null before its first minute rollup). */
+  private stored = new Map<number, { p95: number | null; uptime: number | null }>();
+  private tallies = new Map<number, Tally>();
 
   constructor(rows: EndpointRow[] = []) {
     this.replace(rows);
   }
 
-  replace(rows: EndpointRow[]) {
-    this.rows = new Map(rows.map((r) => [r.id, r]));
-    for (const r of rows) this.sample(r.live, Date.now());
+  replace(rows: EndpointRow[], now: number = Date.now()) {
+    this.stored = new Map(rows.map((r) => [r.id, { p95: r.p95_us, uptime: r.uptime_24h }]));
+    const ids = new Set(rows.map((r) => r.id));
+    for (const id of [...this.tallies.keys()]) if (!ids.has(id)) this.tallies.delete(id);
+    this.rows = new Map();
+    for (const r of rows) {
+      this.sample(r.live, now);
+      this.observe(r.id, r.live.state, now);
+      this.rows.set(r.id, this.withLive(r, now));
+    }
   }
 
   /** Folds one delta in; returns whether anything shown changed. */
@@ -31,12 +65,44 @@ export class LiveModel {
     for (const s of delta.statuses) {
       const row = this.rows.get(s.id);
       if (!row) continue;
-      // A new object, so that views keyed on rows see the change.
-      this.rows.set(s.id, { ...row, live: row.paused ? { ...s, state: "Paused" } : s });
+      const live = row.paused ? { ...s, state: "Paused" as const } : s;
       this.sample(s, now);
+      this.observe(s.id, live.state, now);
+      // A new object, so that views keyed on rows see the change.
+      this.rows.set(s.id, this.withLive({ ...row, live }, now));
       changed = true;
     }
     return changed;
+  }
+
+  /** Whether a row's p95 or uptime is still the app's own estimate from live samples (the
+   *  store has no minute rollup or state history for it yet). */
+  estimated(id: number, field: "p95" | "uptime"): boolean {
+    const s = this.stored.get(id);
+    return s != null && s[field] == null && this.rows.get(id)?.[field === "p95" ? "p95_us" : "uptime_24h"] != null;
+  }
+
+  private observe(id: number, state: StateName, now: number) {
+    const t = this.tallies.get(id);
+    if (!t) {
+      this.tallies.set(id, { state, at: now, up: 0, known: 0 });
+      return;
+    }
+    const open = Math.max(0, now - t.at);
+    if (t.state !== "Paused") t.known += open;
+    if (t.state === "Up" || t.state === "Degraded") t.up += open;
+    t.state = state;
+    t.at = now;
+  }
+
+  private withLive(r: EndpointRow, now: number): EndpointRow {
+    const s = this.stored.get(r.id);
+    if (!s || (s.p95 != null && s.uptime != null)) return r;
+    return {
+      ...r,
+      p95_us: s.p95 ?? liveP95(this.samples.get(r.id)),
+      uptime_24h: s.uptime ?? tallyRatio(this.tallies.get(r.id), now),
+    };
   }
 
   private sample(s: LiveStatus, at: number) {
