@@ -285,7 +285,8 @@ pub async fn run(report: &mut Report, cfg: &Config) -> BoxResult<()> {
          indexes listed separately); `endpoints` is empty here (a configuration row is a few \
          hundred bytes). The 5-year projection is arithmetic, not a measurement: minute and hour \
          rollups as measured (their retention is 7 days and 1 year), everything kept 5 years \
-         (day rollups, events, sessions, states, incidents and their indexes) × 5, the small \
+         (events, sessions, states, incidents and their indexes) × 5, day rollups once plus \
+         4 more years of day rows without their histogram (dropped after 366 days), the small \
          tables once.",
     );
     report.blank();
@@ -337,8 +338,20 @@ fn bytes_of(r: &SimResult, name: &str) -> u64 {
 /// The file after five years of this history: five-year tables × 5, the rest as measured.
 fn steady_state(r: &SimResult) -> f64 {
     let total: u64 = r.bytes.iter().map(|(_, b)| *b).sum();
-    let five: u64 = FIVE_YEARS.iter().map(|n| bytes_of(r, n)).sum();
-    total as f64 + 4.0 * five as f64
+    let five: u64 = FIVE_YEARS
+        .iter()
+        .filter(|n| **n != "rtt_day")
+        .map(|n| bytes_of(r, n))
+        .sum();
+    // Day rows older than a year keep no histogram: the four older years' day rows are this
+    // year's without their histogram bytes.
+    let day_rows = r
+        .rows
+        .iter()
+        .find(|(n, _)| *n == "rtt_day")
+        .map_or(0, |(_, n)| *n);
+    let old_days = (bytes_of(r, "rtt_day") as f64 - day_rows as f64 * r.histogram.1).max(0.0);
+    total as f64 + 4.0 * (five as f64 + old_days)
 }
 
 /// Emits `span` of history ending at `now` for `n` endpoints into a new database at `path`;
