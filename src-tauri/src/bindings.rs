@@ -41,6 +41,7 @@ pub fn render() -> String {
         ExportRequest::decl(),
         ExportResult::decl(),
         crate::settings::AppSettings::decl(),
+        crate::settings::EndpointDefaults::decl(),
     ];
     let mut out = String::from(
         "// Generated from src-tauri/src/dto.rs by ts-rs; do not edit.\n\

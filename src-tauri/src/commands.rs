@@ -43,10 +43,10 @@ pub fn live_statuses(app: State<'_, App>) -> Vec<LiveStatus> {
     crate::view::statuses(&app, &Default::default())
 }
 
-/// The form of a new endpoint, with the default policies.
+/// The form of a new endpoint, with the default policies chosen in Settings.
 #[tauri::command]
-pub fn new_endpoint_form() -> EndpointForm {
-    form_from(&Endpoint::new("", "wss://"))
+pub fn new_endpoint_form(settings: State<'_, Settings>) -> EndpointForm {
+    settings.get().endpoint_defaults.new_form()
 }
 
 #[tauri::command]
@@ -189,6 +189,18 @@ pub fn get_settings(settings: State<'_, Settings>) -> AppSettings {
 
 #[tauri::command]
 pub fn set_settings(settings: State<'_, Settings>, value: AppSettings) -> IpcResult<()> {
+    let problems = value.endpoint_defaults.problems();
+    if !problems.is_empty() {
+        let list: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.problem))
+            .collect();
+        return Err(IpcError {
+            code: ErrorCode::Invalid,
+            message: format!("defaults for new endpoints: {}", list.join("; ")),
+            fields: problems,
+        });
+    }
     settings
         .set(value)
         .map_err(|e| IpcError::new(ErrorCode::Storage, e.to_string()))

@@ -3,8 +3,12 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use heartline_core::Endpoint;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+use crate::convert::{endpoint_from, form_from};
+use crate::dto::{EndpointForm, FieldProblem, IpcError};
 
 /// What the Settings view changes.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
@@ -16,6 +20,78 @@ pub struct AppSettings {
     pub keep_running_in_tray: bool,
     /// Days of history kept.
     pub retention_days: u32,
+    /// What the add form starts from.
+    pub endpoint_defaults: EndpointDefaults,
+}
+
+/// The policies a new endpoint starts with (durations in milliseconds, as in the form).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(default)]
+pub struct EndpointDefaults {
+    #[ts(type = "number")]
+    pub ping_interval_ms: u64,
+    #[ts(type = "number")]
+    pub pong_timeout_ms: u64,
+    pub misses_allowed: u32,
+    #[ts(type = "number")]
+    pub handshake_timeout_ms: u64,
+    pub reconnect_enabled: bool,
+    #[ts(type = "number")]
+    pub reconnect_initial_ms: u64,
+    #[ts(type = "number")]
+    pub reconnect_cap_ms: u64,
+    pub max_attempts: Option<u32>,
+    #[ts(type = "number | null")]
+    pub degraded_rtt_ms: Option<u64>,
+    pub failures_before_down: u32,
+    pub successes_before_up: u32,
+}
+
+impl Default for EndpointDefaults {
+    /// Heartline's own defaults (those of `Endpoint::new`).
+    fn default() -> Self {
+        let f = form_from(&Endpoint::new("", "wss://"));
+        EndpointDefaults {
+            ping_interval_ms: f.ping_interval_ms,
+            pong_timeout_ms: f.pong_timeout_ms,
+            misses_allowed: f.misses_allowed,
+            handshake_timeout_ms: f.handshake_timeout_ms,
+            reconnect_enabled: f.reconnect_enabled,
+            reconnect_initial_ms: f.reconnect_initial_ms,
+            reconnect_cap_ms: f.reconnect_cap_ms,
+            max_attempts: f.max_attempts,
+            degraded_rtt_ms: f.degraded_rtt_ms,
+            failures_before_down: f.failures_before_down,
+            successes_before_up: f.successes_before_up,
+        }
+    }
+}
+
+impl EndpointDefaults {
+    /// The add form of a new endpoint with these policies.
+    pub fn new_form(&self) -> EndpointForm {
+        let mut f = form_from(&Endpoint::new("", "wss://"));
+        f.ping_interval_ms = self.ping_interval_ms;
+        f.pong_timeout_ms = self.pong_timeout_ms;
+        f.misses_allowed = self.misses_allowed;
+        f.handshake_timeout_ms = self.handshake_timeout_ms;
+        f.reconnect_enabled = self.reconnect_enabled;
+        f.reconnect_initial_ms = self.reconnect_initial_ms;
+        f.reconnect_cap_ms = self.reconnect_cap_ms;
+        f.max_attempts = self.max_attempts;
+        f.degraded_rtt_ms = self.degraded_rtt_ms;
+        f.failures_before_down = self.failures_before_down;
+        f.successes_before_up = self.successes_before_up;
+        f
+    }
+
+    /// Every problem these policies would give an endpoint, as the form names the fields.
+    pub fn problems(&self) -> Vec<FieldProblem> {
+        let mut form = self.new_form();
+        form.name = "defaults".into();
+        form.url = "wss://example.com/".into();
+        IpcError::from_validation(endpoint_from(&form, None).validate())
+    }
 }
 
 impl Default for AppSettings {
@@ -24,6 +100,7 @@ impl Default for AppSettings {
             notifications: true,
             keep_running_in_tray: true,
             retention_days: 30,
+            endpoint_defaults: EndpointDefaults::default(),
         }
     }
 }
@@ -79,7 +156,43 @@ mod tests {
         Settings::load(path.clone())
             .set(changed.clone())
             .expect("save");
+        assert_eq!(Settings::load(path.clone()).get(), changed);
+        // A file from before endpoint defaults existed reads with Heartline's own.
+        std::fs::write(&path, r#"{"notifications": false}"#).expect("old file");
         assert_eq!(Settings::load(path).get(), changed);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_add_form_starts_from_the_defaults_and_bad_ones_are_named() {
+        let defaults = EndpointDefaults {
+            ping_interval_ms: 5_000,
+            pong_timeout_ms: 2_000,
+            max_attempts: Some(7),
+            ..EndpointDefaults::default()
+        };
+        assert!(defaults.problems().is_empty());
+        let form = defaults.new_form();
+        assert_eq!(
+            (
+                form.ping_interval_ms,
+                form.pong_timeout_ms,
+                form.max_attempts
+            ),
+            (5_000, 2_000, Some(7))
+        );
+        assert_eq!(form.url, "wss://");
+        assert!(EndpointDefaults::default().problems().is_empty());
+
+        let bad = EndpointDefaults {
+            pong_timeout_ms: 9_000,
+            ping_interval_ms: 5_000,
+            ..EndpointDefaults::default()
+        };
+        let problems = bad.problems();
+        assert!(
+            problems.iter().any(|p| p.field.contains("pong_timeout")),
+            "{problems:?}"
+        );
     }
 }

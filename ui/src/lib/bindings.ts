@@ -117,7 +117,13 @@ keep_running_in_tray: boolean,
 /**
  * Days of history kept.
  */
-retention_days: number, };
+retention_days: number, 
+/**
+ * What the add form starts from.
+ */
+endpoint_defaults: EndpointDefaults, };
+
+export type EndpointDefaults = { ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, handshake_timeout_ms: number, reconnect_enabled: boolean, reconnect_initial_ms: number, reconnect_cap_ms: number, max_attempts: number | null, degraded_rtt_ms: number | null, failures_before_down: number, successes_before_up: number, };
 
 /** The event carrying coalesced status deltas. */
 export const STATUS_EVENT = "heartline://status";
