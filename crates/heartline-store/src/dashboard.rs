@@ -101,14 +101,13 @@ impl Store {
             Option<i64>,
             Option<String>,
         );
+        // One seek for the newest row's key, then one primary-key lookup for its columns.
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "WITH ids(id) AS (VALUES {values}) SELECT id, \
-               (SELECT ts FROM states WHERE endpoint_id = id ORDER BY ts DESC, seq DESC LIMIT 1), \
-               (SELECT state FROM states WHERE endpoint_id = id ORDER BY ts DESC, seq DESC LIMIT 1), \
-               (SELECT ts FROM events WHERE endpoint_id = id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1), \
-               (SELECT code FROM events WHERE endpoint_id = id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1), \
-               (SELECT initiator FROM events WHERE endpoint_id = id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1) \
-             FROM ids",
+            "WITH ids(id) AS (VALUES {values}) SELECT ids.id, s.ts, s.state, c.ts, c.code, c.initiator FROM ids \
+             LEFT JOIN states s ON s.endpoint_id = ids.id AND (s.ts, s.seq) = \
+               (SELECT ts, seq FROM states WHERE endpoint_id = ids.id ORDER BY ts DESC, seq DESC LIMIT 1) \
+             LEFT JOIN events c ON c.endpoint_id = ids.id AND (c.ts, c.seq) = \
+               (SELECT ts, seq FROM events WHERE endpoint_id = ids.id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1)",
             values = endpoints.iter().map(|e| format!("({})", id(*e))).collect::<Vec<_>>().join(",")
         ))
         .fetch_all(self.reader())

@@ -425,6 +425,25 @@ impl Store {
         .bind(to.0)
         .fetch_all(self.reader())
         .await?;
+        // The state before the window of every endpoint that changed in it: one statement.
+        let mut changed: Vec<i64> = states.iter().map(|(e, ..)| *e).collect();
+        changed.dedup();
+        let mut before: std::collections::HashMap<i64, State> = std::collections::HashMap::new();
+        if !changed.is_empty() {
+            let values: Vec<String> = changed.iter().map(|e| format!("({e})")).collect();
+            let rows: Vec<(i64, Option<String>)> = sqlx::query_as(&format!(
+                "WITH ids(id) AS (VALUES {}) SELECT id, (SELECT state FROM states \
+                 WHERE endpoint_id = id AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1) FROM ids",
+                values.join(",")
+            ))
+            .bind(from.0)
+            .fetch_all(self.reader())
+            .await?;
+            before.extend(
+                rows.into_iter()
+                    .filter_map(|(e, s)| Some((e, state_from(&s?)?))),
+            );
+        }
         let mut previous: Option<(i64, State)> = None;
         for (e, ts, seq, state) in states {
             let Some(to_state) = state_from(&state) else {
@@ -432,10 +451,7 @@ impl Store {
             };
             let from_state = match previous {
                 Some((pe, s)) if pe == e => s,
-                _ => self
-                    .state_at(EndpointId(e.max(0).unsigned_abs()), from)
-                    .await?
-                    .unwrap_or(State::Connecting),
+                _ => before.get(&e).copied().unwrap_or(State::Connecting),
             };
             previous = Some((e, to_state));
             out.push((
