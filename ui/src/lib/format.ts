@@ -68,16 +68,20 @@ export function causeLabel(cause: string | null | undefined): string {
 
 /** Who ended a session and why, for "Last close": "by us: pong timeout", "by server: 1001
  *  going away “deploy”", "lost: no close frame (1006)". */
-export function closeSummary(c: { code: number; meaning: string; reason: string; initiator: string; cause: string | null }): string {
+export function closeSummary(
+  c: { code: number; meaning: string; reason: string; initiator: string; cause: string | null },
+  withCode = true,
+): string {
   const reason = c.reason ? ` “${c.reason}”` : "";
+  const what = withCode ? `${c.code} ${c.meaning}` : c.meaning;
   switch (c.initiator) {
     case "client":
-      return c.cause ? `by us: ${causeLabel(c.cause)}` : `by us: ${c.code} ${c.meaning}`;
+      return c.cause ? `by us: ${causeLabel(c.cause)}` : `by us: ${what}`;
     case "server":
-      return `by server: ${c.code} ${c.meaning}${reason}`;
+      return `by server: ${what}${reason}`;
     case "network":
       return "lost: no close frame";
     default:
-      return `${c.code} ${c.meaning}${reason}`;
+      return `${what}${reason}`;
   }
 }
