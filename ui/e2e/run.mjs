@@ -5,7 +5,7 @@
 //   make e2e        (builds the app, the lab and the UI first)
 //   HEARTLINE_E2E_KEEP=1 keeps the temporary data directory for inspection.
 
-import { mkdirSync, mkdtempSync, rmSync, copyFileSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -128,6 +128,24 @@ async function main() {
   await (await b.$("button=Incidents")).click();
   await until("flappy's incident listed", async () => (await (await b.$("main")).getText()).includes("flappy"), 20_000);
   await shot(b, "08-incidents");
+  // Exports: the dialog opens from the list; the system save dialog cannot be driven, so the
+  // command it leads to is called as the UI calls it, and the file checked.
+  await (await b.$("button=Export…")).click();
+  const exportDialog = await b.$("dialog[open]");
+  await exportDialog.waitForDisplayed({ timeout: 10_000 });
+  await shot(b, "08b-export-dialog");
+  await (await exportDialog.$("button=Cancel")).click();
+  await until("the export dialog closed", async () => !(await (await b.$("dialog[open]")).isExisting()), 10_000);
+  const exportFile = path.join(data, "export.md");
+  const exported = await b.executeAsync((file, done) => {
+    const now = Date.now();
+    const request = { endpoints: [], window: { from: now - 3_600_000, to: now + 1 }, incidents_only: false, format: "md", path: file };
+    window.__TAURI_INTERNALS__.invoke("export_history", { request }).then(done, (error) => done({ error }));
+  }, exportFile);
+  if (exported.error) throw new Error(`export_history: ${JSON.stringify(exported.error)}`);
+  const markdown = readFileSync(exportFile, "utf8");
+  if (!markdown.includes("flappy") || exported.path !== exportFile) throw new Error(`the export lacks flappy: ${JSON.stringify(exported)}`);
+  log("exported", exported.events, "events to", path.basename(exportFile));
   await (await b.$("button=Settings")).click();
   await until("the database path in Settings", async () => (await (await b.$("main")).getText()).includes(db), 10_000);
   await shot(b, "09-settings");
@@ -159,6 +177,17 @@ async function main() {
   await (await row(b, "demo-kicked-4001")).click();
   await new Promise((r) => setTimeout(r, 6_000));
   await shot(b, "12-demo-detail");
+  // The smallest supported window, in the light theme and (restarted) in the dark one.
+  await b.setWindowSize(1024, 700);
+  await shot(b, "13-demo-1024-light");
+  await end(s);
+  s = await openSession(app, { ...env, HEARTLINE_DB: demoDb, GTK_THEME: "Adwaita:dark" });
+  b = s.browser;
+  await b.setWindowSize(1024, 700);
+  await (await row(b, "demo-kicked-4001")).waitForExist({ timeout: 30_000 });
+  await (await row(b, "demo-kicked-4001")).click();
+  await (await b.$('[aria-label="Close-code timeline"]')).waitForExist({ timeout: 10_000 });
+  await shot(b, "14-demo-1024-dark");
   await end(s);
   copyFileSync(demoShot, path.join(shots, "overview.png"));
 
