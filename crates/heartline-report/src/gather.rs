@@ -3,14 +3,12 @@
 //! event contributes (tallies, diagnosis, incident marks) on the way through.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
-use std::time::Duration;
 
 use heartline_core::{
     diagnose, EndpointFacts, EndpointId, Event, EventKind, Finding, Incident, IncidentKind,
     PingKind, Timestamp,
 };
-use heartline_store::{Secrets, Store, Uptime};
+use heartline_store::{Scope, Store, Uptime};
 
 use crate::model::{
     CloseCount, EndpointSummary, FindingSummary, IncidentSummary, Mark, RttSummary,
@@ -39,12 +37,10 @@ pub(crate) struct Selected {
     pub facts: EndpointFacts,
 }
 
-/// The endpoints a selection names. Endpoints are read with an empty secret store, so secret
-/// header values are never even loaded.
+/// The endpoints a selection names, read without their secret values (the secret store is
+/// never asked).
 pub(crate) async fn resolve(store: &Store, selection: &Selection) -> Result<Vec<Selected>> {
-    // An empty path: nothing to read, every secret reads as missing.
-    let no_secrets = Secrets::File(PathBuf::new());
-    let stored = store.endpoints(&no_secrets).await?;
+    let stored = store.export_endpoints().await?;
     if stored.is_empty() {
         return Err(Error::NoEndpoints(
             "the database has no endpoints (add some with `heartline endpoints add`)".into(),
@@ -118,6 +114,15 @@ pub(crate) async fn resolve(store: &Store, selection: &Selection) -> Result<Vec<
     Ok(out)
 }
 
+/// The store's scope for a selection: every endpoint when it names none, else their ids.
+pub(crate) fn scope<'a>(selection: &Selection, ids: &'a [EndpointId]) -> Scope<'a> {
+    if selection.endpoints.is_empty() && selection.tags.is_empty() {
+        Scope::All
+    } else {
+        Scope::Only(ids)
+    }
+}
+
 /// "`a`, `b`, `c`", at most 20 names, then how many more (one line even for 10,000).
 fn join_quoted<'a>(items: impl Iterator<Item = &'a str>) -> String {
     let all: Vec<String> = items.map(|s| format!("`{s}`")).collect();
@@ -152,15 +157,37 @@ impl Aggregates {
 
 pub(crate) async fn aggregates(
     store: &Store,
-    endpoints: &[Selected],
+    scope: Scope<'_>,
+    ids: &[EndpointId],
     since: Timestamp,
     until: Timestamp,
 ) -> Result<Aggregates> {
-    let ids: Vec<EndpointId> = endpoints.iter().map(|e| e.id).collect();
-    let mut out = Aggregates {
-        incidents: store.incidents(&ids, since, until).await?,
+    let rtt = store
+        .export_rtt(scope, PingKind::Protocol, since, until, SUMMARY_RTT_POINTS)
+        .await?;
+    Ok(Aggregates {
+        uptime: store.export_uptime(scope, since, until).await?,
+        rtt: rtt
+            .into_iter()
+            .map(|(id, r)| {
+                (
+                    id,
+                    RttSummary {
+                        resolution: match r.resolution {
+                            heartline_store::Resolution::Minute => "minute",
+                            heartline_store::Resolution::Hour => "hour",
+                            heartline_store::Resolution::Day => "day",
+                        },
+                        samples: r.samples,
+                        mean: r.mean,
+                        worst_p95: r.worst_p95,
+                    },
+                )
+            })
+            .collect(),
+        incidents: store.incidents(ids, since, until).await?,
         close_codes: store
-            .close_codes(&ids, since, until)
+            .export_close_codes(scope, since, until)
             .await?
             .into_iter()
             .map(|(code, initiator, count)| CloseCount {
@@ -169,74 +196,7 @@ pub(crate) async fn aggregates(
                 count,
             })
             .collect(),
-        ..Aggregates::default()
-    };
-    for e in endpoints {
-        out.uptime
-            .insert(e.id, store.uptime(e.id, since, until).await?);
-        let (resolution, points) = store
-            .rtt_series(e.id, PingKind::Protocol, since, until, SUMMARY_RTT_POINTS)
-            .await?;
-        let samples: u64 = points.iter().map(|p| p.count).sum();
-        if samples > 0 {
-            let total_us: u128 = points
-                .iter()
-                .map(|p| p.mean.as_micros() * u128::from(p.count))
-                .sum();
-            out.rtt.insert(
-                e.id,
-                RttSummary {
-                    resolution: match resolution {
-                        heartline_store::Resolution::Minute => "minute",
-                        heartline_store::Resolution::Hour => "hour",
-                        heartline_store::Resolution::Day => "day",
-                    },
-                    samples,
-                    mean: Duration::from_micros(
-                        u64::try_from(total_us / u128::from(samples)).unwrap_or(u64::MAX),
-                    ),
-                    worst_p95: points.iter().map(|p| p.p95).max().unwrap_or_default(),
-                },
-            );
-        }
-    }
-    Ok(out)
-}
-
-/// Streams every event of `ids` in `[since, until)` a day at a time, in time order.
-pub(crate) async fn stream(
-    store: &Store,
-    ids: &[EndpointId],
-    since: Timestamp,
-    until: Timestamp,
-    mut chunk: impl FnMut(Vec<Event>, Timestamp) -> Result<()>,
-) -> Result<()> {
-    let mut from = since;
-    while from < until {
-        let to = Timestamp(from.0.saturating_add(CHUNK_MS).min(until.0));
-        let events = store.history(ids, from, to).await?;
-        chunk(events, to)?;
-        from = to;
-    }
-    Ok(())
-}
-
-/// Whether any event of `ids` lies in the window (stops at the first day that has one).
-pub(crate) async fn any_event(
-    store: &Store,
-    ids: &[EndpointId],
-    since: Timestamp,
-    until: Timestamp,
-) -> Result<bool> {
-    let mut from = since;
-    while from < until {
-        let to = Timestamp(from.0.saturating_add(CHUNK_MS).min(until.0));
-        if !store.history(ids, from, to).await?.is_empty() {
-            return Ok(true);
-        }
-        from = to;
-    }
-    Ok(false)
+    })
 }
 
 /// Per-endpoint counts made while streaming.
@@ -271,6 +231,8 @@ impl Tally {
 pub(crate) struct Diagnoser {
     facts: Vec<EndpointFacts>,
     held: Vec<Event>,
+    /// The wanted events of the day being read.
+    today: Vec<Event>,
     findings: Vec<Finding>,
 }
 
@@ -279,24 +241,28 @@ impl Diagnoser {
         Diagnoser {
             facts,
             held: Vec::new(),
+            today: Vec::new(),
             findings: Vec::new(),
         }
     }
 
-    /// Takes one day's events (only the kinds a rule reads); diagnoses what it holds first when
-    /// the day would take it past the slice size.
-    pub fn day(&mut self, events: &[Event]) {
-        let wanted = events.iter().filter(|e| {
-            !matches!(
-                e.kind,
-                EventKind::StateChanged { .. } | EventKind::Stale { .. } | EventKind::Rtt { .. }
-            )
-        });
-        let n = wanted.clone().count();
-        if !self.held.is_empty() && self.held.len() + n > DIAGNOSIS_SLICE_EVENTS {
+    /// Takes one event of the day being read (only the kinds a rule reads are kept).
+    pub fn push(&mut self, event: &Event) {
+        if !matches!(
+            event.kind,
+            EventKind::StateChanged { .. } | EventKind::Stale { .. } | EventKind::Rtt { .. }
+        ) {
+            self.today.push(event.clone());
+        }
+    }
+
+    /// Ends a day: diagnoses what is held first when the day would take it past the slice
+    /// size, so slices are whole days.
+    pub fn end_day(&mut self) {
+        if !self.held.is_empty() && self.held.len() + self.today.len() > DIAGNOSIS_SLICE_EVENTS {
             self.flush();
         }
-        self.held.extend(wanted.cloned());
+        self.held.append(&mut self.today);
     }
 
     fn flush(&mut self) {
@@ -309,6 +275,7 @@ impl Diagnoser {
     /// Every finding, newest first, with endpoints named. A pattern found in several slices
     /// is reported once: the slice's finding with the most occurrences, with the totals.
     pub fn finish(mut self, names: &HashMap<EndpointId, String>) -> Vec<FindingSummary> {
+        self.end_day();
         self.flush();
         let mut merged: BTreeMap<(heartline_core::Rule, Vec<EndpointId>), (Finding, usize)> =
             BTreeMap::new();

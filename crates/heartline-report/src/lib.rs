@@ -33,6 +33,8 @@ mod time;
 use std::collections::HashMap;
 use std::io::Write;
 
+use futures_util::TryStreamExt;
+
 use heartline_core::{EndpointId, Timestamp};
 use heartline_store::Store;
 
@@ -222,8 +224,9 @@ pub async fn export(
     let (since, until) = (selection.since, selection.until);
     let endpoints = gather::resolve(store, selection).await?;
     let ids: Vec<EndpointId> = endpoints.iter().map(|e| e.id).collect();
-    let agg = gather::aggregates(store, &endpoints, since, until).await?;
-    if !agg.any() && !gather::any_event(store, &ids, since, until).await? {
+    let scope = gather::scope(selection, &ids);
+    let agg = gather::aggregates(store, scope, &ids, since, until).await?;
+    if !agg.any() && !store.export_has_history(scope, since, until).await? {
         let names: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
         return Err(Error::NoData {
             what: if names.len() <= 5 {
@@ -259,20 +262,27 @@ pub async fn export(
     let mut tally = gather::Tally::default();
     let mut body = Body::start(format, out, selection, &endpoints, options, &zone)?;
     let span = (until.0 - since.0) as f64;
-    gather::stream(store, &ids, since, until, |events, through| {
-        if let Some(d) = diagnoser.as_mut() {
-            d.day(&events);
-        }
-        for event in &events {
-            tally.observe(event);
-            collector.observe(event);
-            if body.takes_rows() && marks.keep(event) {
+    // A day at a time (the unit of progress and of diagnosis slices), each day streamed.
+    let mut from = since;
+    while from < until {
+        let through = Timestamp(from.0.saturating_add(gather::CHUNK_MS).min(until.0));
+        let mut events = store.export_history(scope, from, through);
+        while let Some(event) = events.try_next().await? {
+            if let Some(d) = diagnoser.as_mut() {
+                d.push(&event);
+            }
+            tally.observe(&event);
+            collector.observe(&event);
+            if body.takes_rows() && marks.keep(&event) {
                 let name = names.get(&event.endpoint).map_or("?", String::as_str);
-                let mut row = Row::from_event(event, name);
-                row.marks = marks.on(event);
+                let mut row = Row::from_event(&event, name);
+                row.marks = marks.on(&event);
                 body.row(&row)?;
                 tally.exported += 1;
             }
+        }
+        if let Some(d) = diagnoser.as_mut() {
+            d.end_day();
         }
         progress(Progress {
             events: tally.seen,
@@ -280,9 +290,8 @@ pub async fn export(
             through,
             fraction: ((through.0 - since.0) as f64 / span).clamp(0.0, 1.0),
         });
-        Ok(())
-    })
-    .await?;
+        from = through;
+    }
 
     let charts: Vec<ChartData> = charted
         .iter()

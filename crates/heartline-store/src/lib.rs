@@ -11,6 +11,7 @@
 
 mod dashboard;
 mod endpoints;
+pub mod export;
 mod incidents;
 mod open;
 pub mod query;
@@ -21,6 +22,7 @@ mod writer;
 
 pub use dashboard::{OverviewRow, Reconnect, Resolution, RttPoint, SESSION_BUCKETS};
 pub use endpoints::{ImportReport, StoredEndpoint};
+pub use export::{ExportEndpoint, RttTotals, Scope};
 pub use open::{default_path, Integrity, Store};
 pub use query::Uptime;
 pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};

@@ -1,0 +1,388 @@
+//! The reads behind exports: a whole selection over a long window, in as few statements as the
+//! summary needs and with history streamed as SQLite produces it.
+//!
+//! ```text
+//! export_endpoints ─ every endpoint's configuration, secret values never read
+//! export_uptime    ─ one pass over the window's state changes for every endpoint
+//! export_rtt       ─ one grouped statement over the rollups at the window's resolution
+//! export_close_codes, export_has_history ─ one statement each
+//! export_history   ─ events and state changes merged in time order, one row at a time
+//! ```
+//! Invariant: nothing here holds more than a row (and one pending row per merged stream) of
+//! history; aggregates hold one value per endpoint. A selection is passed as a [`Scope`]:
+//! every endpoint (no id list at all) or a list bound as one JSON parameter, never spliced
+//! into the SQL text.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use serde_json::Value;
+
+use heartline_config::EndpointSpec;
+use heartline_core::{Endpoint, EndpointId, Event, EventKind, PingKind, State, Timestamp};
+
+use crate::dashboard::Resolution;
+use crate::query::{state_from, EventRow, SessionColumns, Uptime, EVENT_COLUMNS_WITH_SESSION};
+use crate::writer::kind_code;
+use crate::{Error, Result, Store};
+
+/// Which endpoints an export reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Every endpoint in the database.
+    All,
+    /// These endpoints (an empty list reads nothing).
+    Only(&'a [EndpointId]),
+}
+
+impl Scope<'_> {
+    /// The `?3` parameter of the statements below: NULL for every endpoint, else a JSON array.
+    fn param(self) -> Option<String> {
+        match self {
+            Scope::All => None,
+            Scope::Only(ids) => {
+                let mut ids: Vec<u64> = ids.iter().map(|e| e.0).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                Some(format!(
+                    "[{}]",
+                    ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+                ))
+            }
+        }
+    }
+}
+
+/// The selected ids as a table: every endpoint when `?3` is NULL, else the JSON array's values.
+/// Used as `endpoint_id IN (SELECT id FROM ids)`, which SQLite answers with one primary-key
+/// range seek per endpoint (history tables are keyed by endpoint first).
+const IDS: &str = "WITH ids(id) AS (SELECT id FROM endpoints WHERE ?3 IS NULL \
+                   UNION ALL SELECT value FROM json_each(?3))";
+
+/// An endpoint as exports see it: its configuration with secret header values left empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportEndpoint {
+    pub id: EndpointId,
+    /// Secret headers keep their name and `secret` flag; their value is empty.
+    pub endpoint: Endpoint,
+    pub paused: bool,
+}
+
+/// RTT over a window from the rollups at one resolution, for one endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RttTotals {
+    pub resolution: Resolution,
+    pub samples: u64,
+    /// Mean of the buckets' (whole-microsecond) means weighted by their counts.
+    pub mean: Duration,
+    /// The highest p95 of any bucket.
+    pub worst_p95: Duration,
+}
+
+fn endpoint_id(v: i64) -> EndpointId {
+    EndpointId(v.max(0).unsigned_abs())
+}
+
+fn micros(v: i64) -> Duration {
+    Duration::from_micros(v.max(0).unsigned_abs())
+}
+
+/// Rows of history packed per statement row: sqlx hands rows from its worker thread one at a
+/// time, and at this volume that hand-over (not SQLite) is most of the cost, so SQLite packs
+/// this many consecutive events into one JSON array per row.
+const PACK: i64 = 256;
+
+fn history_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        // Each item is a JSON array: events [0, endpoint, ts, seq, <event columns>, <session
+        // columns>] (the order of `decode_event`), state changes [1, endpoint, ts, seq, state,
+        // previous] where previous is the change before in the window or, for the first, the
+        // last one before the window (one index seek per endpoint that changed).
+        format!(
+            "{IDS}, items(ts, seq, src, endpoint_id, item) AS (                SELECT ts, seq, 0, endpoint_id, json_array(0, endpoint_id, ts, seq, kind, code,                  status, phase, initiator, cause, reason, attempt, delay_ms, detail, s_dns_us,                  s_tcp_us, s_tls_us, s_upgrade_us, s_peer, s_subprotocol, s_extensions, s_clean,                  s_silent_ms, s_messages_in, s_bytes_in, s_messages_out, s_bytes_out)                FROM (SELECT {EVENT_COLUMNS_WITH_SESSION}                  WHERE e.endpoint_id IN (SELECT id FROM ids) AND e.ts >= ?1 AND e.ts < ?2)                UNION ALL                SELECT s.ts, s.seq, 1, s.endpoint_id, json_array(1, s.endpoint_id, s.ts, s.seq,                  s.state, COALESCE(LAG(s.state) OVER (PARTITION BY s.endpoint_id ORDER BY s.ts, s.seq),                    (SELECT p.state FROM states p WHERE p.endpoint_id = s.endpoint_id AND p.ts < ?1                     ORDER BY p.ts DESC, p.seq DESC LIMIT 1)))                FROM states s WHERE s.endpoint_id IN (SELECT id FROM ids) AND s.ts >= ?1 AND s.ts < ?2),              numbered(n, item) AS (                SELECT row_number() OVER (ORDER BY ts, seq, src, endpoint_id), item FROM items)              SELECT '[' || group_concat(item, ',' ORDER BY n) || ']' FROM numbered              GROUP BY (n - 1) / {PACK} ORDER BY (n - 1) / {PACK}"
+        )
+    })
+}
+
+/// The events of one packed row, in order; items this version cannot read are skipped.
+fn decode_pack(text: &str) -> Result<Vec<Event>> {
+    let items: Vec<Vec<Value>> = serde_json::from_str(text)
+        .map_err(|e| Error::Config(format!("unreadable history row from SQLite: {e}")))?;
+    Ok(items.into_iter().filter_map(decode_item).collect())
+}
+
+fn decode_item(item: Vec<Value>) -> Option<Event> {
+    let mut values = item.into_iter();
+    let mut int = || values.next().and_then(|v| v.as_i64());
+    let (src, endpoint, ts, _seq) = (int()?, int()?, int()?, int()?);
+    let kind = if src == 0 {
+        decode_event(&mut values)?
+    } else {
+        let mut text = || match values.next() {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let to = state_from(&text()?)?;
+        let from = text()
+            .as_deref()
+            .and_then(state_from)
+            .unwrap_or(State::Connecting);
+        EventKind::StateChanged { from, to }
+    };
+    Some(Event {
+        at: Timestamp(ts),
+        endpoint: endpoint_id(endpoint),
+        kind,
+    })
+}
+
+/// An event's columns and its session's, in the order `history_sql` packs them.
+fn decode_event(values: &mut impl Iterator<Item = Value>) -> Option<EventKind> {
+    fn int(v: Option<Value>) -> Option<i64> {
+        v.and_then(|v| v.as_i64())
+    }
+    fn text(v: Option<Value>) -> Option<String> {
+        match v {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+    let row = EventRow {
+        kind: text(values.next())?,
+        code: int(values.next()),
+        status: int(values.next()),
+        phase: text(values.next()),
+        initiator: text(values.next()),
+        cause: text(values.next()),
+        reason: text(values.next()),
+        attempt: int(values.next()),
+        delay_ms: int(values.next()),
+        detail: text(values.next()),
+    };
+    let session = SessionColumns {
+        s_dns_us: int(values.next()),
+        s_tcp_us: int(values.next()),
+        s_tls_us: int(values.next()),
+        s_upgrade_us: int(values.next()),
+        s_peer: text(values.next()),
+        s_subprotocol: text(values.next()),
+        s_extensions: text(values.next()),
+        s_clean: int(values.next()).map(|c| c != 0),
+        s_silent_ms: int(values.next()),
+        s_messages_in: int(values.next()),
+        s_bytes_in: int(values.next()),
+        s_messages_out: int(values.next()),
+        s_bytes_out: int(values.next()),
+    };
+    row.into_kind(&session)
+}
+
+impl Store {
+    /// Every endpoint, by id, without its secret values: the secret store is never asked.
+    pub async fn export_endpoints(&self) -> Result<Vec<ExportEndpoint>> {
+        let rows: Vec<(i64, String, String, bool)> =
+            sqlx::query_as("SELECT id, name, config, paused FROM endpoints ORDER BY id")
+                .fetch_all(self.reader())
+                .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, name, config, paused) in rows {
+            let spec = EndpointSpec::from_json(&config)
+                .map_err(|e| Error::Config(format!("stored endpoint {name}: {e}")))?;
+            let resolved = spec
+                .resolve(&heartline_config::Defaults::default(), &|_| None)
+                .map_err(|e| Error::Config(format!("stored endpoint {name}: {e}")))?;
+            let mut endpoint = resolved.endpoint;
+            for header in endpoint.headers.iter_mut().filter(|h| h.secret) {
+                header.value.clear();
+            }
+            out.push(ExportEndpoint {
+                id: endpoint_id(id),
+                endpoint,
+                paused,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every event and state change of `scope` in `[from, to)`, in time order (then by seq),
+    /// state changes carrying the state they came from (Connecting when none was recorded),
+    /// streamed: rows are read as the caller asks for them.
+    ///
+    /// One statement (one snapshot) reads both tables; its rows are a few hundred events each.
+    pub fn export_history<'a>(
+        &'a self,
+        scope: Scope<'_>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> BoxStream<'a, Result<Event>> {
+        sqlx::query_scalar::<_, String>(history_sql())
+            .bind(from.0)
+            .bind(to.0)
+            .bind(scope.param())
+            .fetch(self.reader())
+            .map_err(Error::from)
+            .and_then(|text| async move { decode_pack(&text) })
+            .map_ok(|events| stream::iter(events.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
+    }
+
+    /// Whether `scope` has any event or state change in `[from, to)`.
+    pub async fn export_has_history(
+        &self,
+        scope: Scope<'_>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<bool> {
+        let (any,): (bool,) = sqlx::query_as(&format!(
+            "{IDS} SELECT EXISTS (SELECT 1 FROM events WHERE endpoint_id IN (SELECT id FROM ids) \
+               AND ts >= ?1 AND ts < ?2) \
+             OR EXISTS (SELECT 1 FROM states WHERE endpoint_id IN (SELECT id FROM ids) \
+               AND ts >= ?1 AND ts < ?2)"
+        ))
+        .bind(from.0)
+        .bind(to.0)
+        .bind(scope.param())
+        .fetch_one(self.reader())
+        .await?;
+        Ok(any)
+    }
+
+    /// Time in each state over `[from, to)` for every endpoint of `scope`, in one pass (the
+    /// same figures as [`Store::uptime`] for each).
+    pub async fn export_uptime(
+        &self,
+        scope: Scope<'_>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<HashMap<EndpointId, Uptime>> {
+        let mut out = HashMap::new();
+        if to <= from {
+            return Ok(out);
+        }
+        let runs = self.runs_between(from, to).await?;
+        // Per endpoint: the state before the window (ord 0), then its changes in the window.
+        let sql = format!(
+            "{IDS} SELECT id, 0 AS ord, ?1 AS ts, 0 AS seq, \
+               (SELECT state FROM states WHERE endpoint_id = id AND ts < ?1 \
+                ORDER BY ts DESC, seq DESC LIMIT 1) AS state FROM ids \
+             UNION ALL \
+             SELECT endpoint_id, 1, ts, seq, state FROM states \
+               WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= ?1 AND ts < ?2 \
+             ORDER BY 1, 2, 3, 4"
+        );
+        let mut rows = sqlx::query_as::<_, (i64, i64, i64, i64, Option<String>)>(&sql)
+            .bind(from.0)
+            .bind(to.0)
+            .bind(scope.param())
+            .fetch(self.reader());
+        // The endpoint being folded: its uptime so far and the piece that is still open.
+        let mut current: Option<(i64, Uptime, i64, Option<State>)> = None;
+        let finish =
+            |out: &mut HashMap<EndpointId, Uptime>,
+             (id, mut uptime, start, state): (i64, Uptime, i64, Option<State>)| {
+                uptime.accumulate(state, start, to.0, &runs);
+                out.insert(endpoint_id(id), uptime);
+            };
+        while let Some((id, _, ts, _, state)) = rows.try_next().await? {
+            let state = state.as_deref().and_then(state_from);
+            match current.as_mut() {
+                Some((cur, uptime, start, open)) if *cur == id => {
+                    uptime.accumulate(*open, *start, ts, &runs);
+                    *start = ts;
+                    *open = state;
+                }
+                _ => {
+                    if let Some(done) = current.take() {
+                        finish(&mut out, done);
+                    }
+                    current = Some((id, Uptime::default(), from.0, state));
+                }
+            }
+        }
+        if let Some(done) = current {
+            finish(&mut out, done);
+        }
+        Ok(out)
+    }
+
+    /// RTT of every endpoint of `scope` over `[from, to)` at the resolution
+    /// [`Store::rtt_series`] would choose for `max_points` buckets, in one statement.
+    /// Endpoints without samples are left out.
+    pub async fn export_rtt(
+        &self,
+        scope: Scope<'_>,
+        kind: PingKind,
+        from: Timestamp,
+        to: Timestamp,
+        max_points: usize,
+    ) -> Result<HashMap<EndpointId, RttTotals>> {
+        let span = (to.0 - from.0).max(0);
+        let fits =
+            |r: Resolution| span / r.millis() <= i64::try_from(max_points).unwrap_or(i64::MAX);
+        let resolution = [Resolution::Minute, Resolution::Hour]
+            .into_iter()
+            .find(|r| fits(*r))
+            .unwrap_or(Resolution::Day);
+        let (table, column) = match resolution {
+            Resolution::Minute => ("rtt_minute", "minute"),
+            Resolution::Hour => ("rtt_hour", "hour"),
+            Resolution::Day => ("rtt_day", "day"),
+        };
+        let step = resolution.millis();
+        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(&format!(
+            "{IDS} SELECT endpoint_id, SUM(count), \
+               SUM(CASE WHEN count > 0 THEN sum_us / count ELSE 0 END * count), MAX(p95_us) \
+             FROM {table} WHERE endpoint_id IN (SELECT id FROM ids) AND kind = ?4 \
+               AND {column} >= ?1 AND {column} < ?2 \
+             GROUP BY endpoint_id HAVING SUM(count) > 0"
+        ))
+        .bind(from.0.div_euclid(step))
+        .bind((to.0 + step - 1).div_euclid(step))
+        .bind(scope.param())
+        .bind(kind_code(kind))
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, samples, weighted_us, p95)| {
+                let samples = samples.max(1).unsigned_abs();
+                (
+                    endpoint_id(id),
+                    RttTotals {
+                        resolution,
+                        samples,
+                        mean: micros(weighted_us / i64::try_from(samples).unwrap_or(i64::MAX)),
+                        worst_p95: micros(p95),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Closes of `scope` in `[from, to)` by code and initiator, most frequent first.
+    pub async fn export_close_codes(
+        &self,
+        scope: Scope<'_>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(u16, String, u64)>> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
+            "{IDS} SELECT code, initiator, count(*) AS n FROM events \
+             WHERE kind = 'closed' AND ts >= ?1 AND ts < ?2 AND endpoint_id IN (SELECT id FROM ids) \
+             GROUP BY code, initiator ORDER BY n DESC, code"
+        ))
+        .bind(from.0)
+        .bind(to.0)
+        .bind(scope.param())
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(c, i, n)| Some((u16::try_from(c).ok()?, i, n.max(0).unsigned_abs())))
+            .collect())
+    }
+}

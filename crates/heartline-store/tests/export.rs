@@ -1,0 +1,286 @@
+//! The export reads give the same answers as the per-endpoint reads they replace, over a real
+//! SQLite file written by the recorder.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+
+use heartline_core::{
+    Endpoint, EndpointId, Event, EventKind, FailedPhase, HandshakeFailure, Header, PingKind,
+    RetryReason, SessionEnd, SessionStats, State, Timestamp,
+};
+use heartline_probe::Sink;
+use heartline_store::{RecorderOptions, Scope, Secrets, Store};
+
+/// A unique directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "heartline-export-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// 2026-01-01T00:00:00Z plus `s` seconds.
+fn t(s: i64) -> Timestamp {
+    Timestamp(1_767_225_600_000 + s * 1000)
+}
+
+/// Several hundred events over three endpoints (more than one packed row of history), with
+/// state changes before and inside the window, closes by several codes and RTT samples.
+fn story(ids: &[EndpointId]) -> Vec<Event> {
+    let states = [State::Up, State::Degraded, State::Down, State::Up];
+    let mut out = Vec::new();
+    let mut last = vec![State::Connecting; ids.len()];
+    for i in 0..900i64 {
+        let which = usize::try_from(i).unwrap() % ids.len();
+        let endpoint = ids[which];
+        let at = t(i * 10);
+        let kind = match i % 7 {
+            0 => EventKind::Closed {
+                end: SessionEnd::ClosedByServer {
+                    code: [1001, 1006, 1012][usize::try_from(i).unwrap() % 3],
+                    reason: "bye".into(),
+                },
+                stats: SessionStats::default(),
+            },
+            1 => EventKind::ReconnectScheduled {
+                attempt: 1,
+                delay: Duration::from_millis(800),
+                reason: RetryReason::Backoff,
+            },
+            2 => EventKind::HandshakeFailed(HandshakeFailure {
+                phase: FailedPhase::Http {
+                    status: Some(502),
+                    retry_after: None,
+                },
+                error: "502 Bad Gateway".into(),
+                elapsed: Duration::from_millis(40),
+            }),
+            3 => EventKind::PongMissed {
+                kind: PingKind::Protocol,
+                missed: 1,
+            },
+            4 => EventKind::Stale {
+                silent: Duration::from_secs(30),
+            },
+            _ => {
+                let to = states[usize::try_from(i / 7).unwrap() % states.len()];
+                if to == last[which] {
+                    continue;
+                }
+                let from = std::mem::replace(&mut last[which], to);
+                EventKind::StateChanged { from, to }
+            }
+        };
+        out.push(Event { at, endpoint, kind });
+        if i % 2 == 0 {
+            out.push(Event {
+                at,
+                endpoint,
+                kind: EventKind::Rtt {
+                    kind: PingKind::Protocol,
+                    rtt: Duration::from_micros(1000 + 500 * u64::try_from(i % 5).unwrap()),
+                },
+            });
+        }
+    }
+    out
+}
+
+async fn recorded() -> (TempDir, Store, Vec<EndpointId>) {
+    let dir = TempDir::new("reads");
+    let store = Store::open(&dir.0.join("heartline.db")).await.unwrap();
+    let secrets = Secrets::File(dir.0.join("secrets.json"));
+    let mut ids = Vec::new();
+    for name in ["alpha", "beta", "gamma"] {
+        ids.push(
+            store
+                .add_endpoint(
+                    &Endpoint::new(name, format!("wss://{name}.example.com/ws")),
+                    &secrets,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    let (recorder, writer) = store
+        .record(RecorderOptions {
+            flush_every: Duration::from_millis(50),
+            ..RecorderOptions::default()
+        })
+        .await
+        .unwrap();
+    for e in story(&ids) {
+        recorder.emit(e);
+    }
+    writer.shutdown().await.unwrap();
+    assert_eq!(recorder.dropped(), 0);
+    (dir, store, ids)
+}
+
+async fn collect(store: &Store, scope: Scope<'_>, from: Timestamp, to: Timestamp) -> Vec<Event> {
+    store
+        .export_history(scope, from, to)
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn export_reads_answer_as_the_per_endpoint_reads_do() {
+    let (_dir, store, ids) = recorded().await;
+    // The window starts after several state changes, so the first change inside it must
+    // carry the state from before the window.
+    let (from, to) = (t(1205), t(7003));
+
+    let all = collect(&store, Scope::All, from, to).await;
+    let expected = store.history(&ids, from, to).await.unwrap();
+    assert!(
+        expected.len() > 512,
+        "the window spans three packed rows of 256"
+    );
+    assert!(expected
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::StateChanged { .. })));
+    assert_eq!(all, expected, "every endpoint, in time order");
+
+    let some = [ids[2], ids[0], ids[2]];
+    assert_eq!(
+        collect(&store, Scope::Only(&some), from, to).await,
+        store.history(&[ids[0], ids[2]], from, to).await.unwrap(),
+        "a selection, repeated ids read once"
+    );
+    assert!(collect(&store, Scope::Only(&[]), from, to).await.is_empty());
+    assert!(collect(&store, Scope::All, t(20_000), t(30_000))
+        .await
+        .is_empty());
+
+    assert!(store
+        .export_has_history(Scope::All, from, to)
+        .await
+        .unwrap());
+    assert!(!store
+        .export_has_history(Scope::All, t(20_000), t(30_000))
+        .await
+        .unwrap());
+    assert!(!store
+        .export_has_history(Scope::Only(&[EndpointId(999)]), from, to)
+        .await
+        .unwrap());
+
+    let uptime = store.export_uptime(Scope::All, from, to).await.unwrap();
+    assert_eq!(uptime.len(), ids.len());
+    for id in &ids {
+        assert_eq!(
+            uptime[id],
+            store.uptime(*id, from, to).await.unwrap(),
+            "uptime of {id}"
+        );
+    }
+
+    assert_eq!(
+        store
+            .export_close_codes(Scope::All, from, to)
+            .await
+            .unwrap(),
+        store.close_codes(&ids, from, to).await.unwrap()
+    );
+    assert_eq!(
+        store
+            .export_close_codes(Scope::Only(&ids[1..2]), from, to)
+            .await
+            .unwrap(),
+        store.close_codes(&ids[1..2], from, to).await.unwrap()
+    );
+
+    let rtt = store
+        .export_rtt(Scope::All, PingKind::Protocol, t(0), t(9000), 300)
+        .await
+        .unwrap();
+    assert_eq!(rtt.len(), ids.len());
+    for id in &ids {
+        let (resolution, points) = store
+            .rtt_series(*id, PingKind::Protocol, t(0), t(9000), 300)
+            .await
+            .unwrap();
+        let samples: u64 = points.iter().map(|p| p.count).sum();
+        let weighted: u128 = points
+            .iter()
+            .map(|p| p.mean.as_micros() * u128::from(p.count))
+            .sum();
+        let r = rtt[id];
+        assert_eq!(r.resolution, resolution);
+        assert_eq!(r.samples, samples);
+        assert_eq!(
+            u128::from(u64::try_from(r.mean.as_micros()).unwrap()),
+            weighted / u128::from(samples)
+        );
+        assert_eq!(
+            r.worst_p95,
+            points.iter().map(|p| p.p95).max().unwrap_or_default()
+        );
+    }
+    assert!(store
+        .export_rtt(Scope::All, PingKind::App, t(0), t(9000), 300)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn export_endpoints_leave_secret_values_out() {
+    let dir = TempDir::new("endpoints");
+    let store = Store::open(&dir.0.join("heartline.db")).await.unwrap();
+    let secrets = Secrets::File(dir.0.join("secrets.json"));
+    let mut feed = Endpoint::new("feed", "wss://feed.example.com/ws?token=abc");
+    feed.headers = vec![
+        Header::new("Authorization", "Bearer TOP-SECRET"),
+        Header::new("X-Client", "heartline"),
+    ];
+    feed.tags = vec!["prod".into()];
+    let id = store.add_endpoint(&feed, &secrets).await.unwrap();
+    // The secret store has the value; the export read does not ask for it.
+    assert!(std::fs::read_to_string(dir.0.join("secrets.json"))
+        .unwrap()
+        .contains("TOP-SECRET"));
+
+    let listed = store.export_endpoints().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let e = &listed[0];
+    assert_eq!(
+        (e.id, e.endpoint.name.as_str(), e.paused),
+        (id, "feed", false)
+    );
+    assert_eq!(e.endpoint.tags, vec!["prod".to_string()]);
+    let auth = e
+        .endpoint
+        .headers
+        .iter()
+        .find(|h| h.name == "Authorization")
+        .unwrap();
+    assert!(auth.secret);
+    assert_eq!(auth.value, "");
+    assert!(e
+        .endpoint
+        .headers
+        .iter()
+        .any(|h| h.name == "X-Client" && h.value == "heartline"));
+    assert!(!format!("{listed:?}").contains("TOP-SECRET"));
+}
