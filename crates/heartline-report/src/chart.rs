@@ -184,26 +184,11 @@ pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, data: &ChartData)
                 color(palette::RTT_P95).mix(0.35).filled(),
             )))
             .map_err(chart_error)?;
-        chart
-            .draw_series(LineSeries::new(
-                run.iter().map(|p| (secs(data, p.at.0), ms(p.p95))),
-                color(palette::RTT_P95).stroke_width(1),
-            ))
-            .map_err(chart_error)?;
-        chart
-            .draw_series(LineSeries::new(
-                run.iter().map(|p| (secs(data, p.at.0), ms(p.p50))),
-                color(palette::RTT_PROTOCOL).stroke_width(2),
-            ))
-            .map_err(chart_error)?;
+        rtt_line(&mut chart, data, run, |p| p.p95, palette::RTT_P95, 1)?;
+        rtt_line(&mut chart, data, run, |p| p.p50, palette::RTT_PROTOCOL, 2)?;
     }
     for run in runs(&data.app, data.rtt_step_ms) {
-        chart
-            .draw_series(LineSeries::new(
-                run.iter().map(|p| (secs(data, p.at.0), ms(p.p50))),
-                color(palette::RTT_APP).stroke_width(2),
-            ))
-            .map_err(chart_error)?;
+        rtt_line(&mut chart, data, run, |p| p.p50, palette::RTT_APP, 2)?;
     }
 
     // State band (lower row) and close markers (upper row).
@@ -293,6 +278,24 @@ fn panel<'a, DB: DrawingBackend>(
         .y_label_area_size(76)
         .build_cartesian_2d(x, y)
         .map_err(chart_error)
+}
+
+/// One RTT line over a run of buckets: the figure `pick` takes from each, in one colour.
+fn rtt_line<DB: DrawingBackend>(
+    chart: &mut Panel<'_, DB>,
+    data: &ChartData,
+    run: &[RttPoint],
+    pick: fn(&RttPoint) -> std::time::Duration,
+    line: Rgb,
+    width: u32,
+) -> Result<()> {
+    chart
+        .draw_series(LineSeries::new(
+            run.iter().map(|p| (secs(data, p.at.0), ms(pick(p)))),
+            color(line).stroke_width(width),
+        ))
+        .map_err(chart_error)?;
+    Ok(())
 }
 
 /// Vertical grid lines at the time ticks.

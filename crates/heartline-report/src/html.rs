@@ -116,28 +116,21 @@ pub(crate) fn head(
     } else {
         writeln!(out, "<table><thead><tr><th>#</th><th>Endpoint</th><th>Kind</th><th>Start</th><th>End</th><th>Duration</th><th>Detected after</th><th>Close codes</th><th>Failed handshakes</th><th>Reconnects</th><th>RTT before</th></tr></thead><tbody>")?;
         for (n, i) in s.incidents.iter().enumerate() {
-            let end = match i.ended {
-                Some(t) if i.ended_by_pause => format!("{} (paused)", zone.format(t)),
-                Some(t) => zone.format(t),
-                None => "ongoing".into(),
-            };
+            let end = i.end_cell(zone);
             let codes: Vec<String> = i
-                .close_codes
-                .iter()
-                .map(|(c, k)| {
+                .close_code_cells()
+                .into_iter()
+                .map(|(code, times)| {
                     format!(
-                        "<span class=\"code k-{}\">{c}</span> ×{k}",
-                        close_code::classify(*c).as_str()
+                        "<span class=\"code k-{}\">{code}</span> {times}",
+                        close_code::classify(code).as_str()
                     )
                 })
                 .collect();
             let failures: Vec<String> = i
-                .handshake_failures
+                .handshake_failure_cells()
                 .iter()
-                .map(|(p, st, k)| match st {
-                    Some(st) => format!("{} {st} ×{k}", escape(p)),
-                    None => format!("{} ×{k}", escape(p)),
-                })
+                .map(|f| escape(f))
                 .collect();
             writeln!(
                 out,

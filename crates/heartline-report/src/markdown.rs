@@ -115,24 +115,13 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
         )?;
         writeln!(out, "|--:|---|---|---|---|--:|--:|---|---|--:|--:|")?;
         for (n, i) in s.incidents.iter().enumerate() {
-            let end = match i.ended {
-                Some(t) if i.ended_by_pause => format!("{} (paused)", zone.format(t)),
-                Some(t) => zone.format(t),
-                None => "ongoing".into(),
-            };
+            let end = i.end_cell(zone);
             let codes: Vec<String> = i
-                .close_codes
-                .iter()
-                .map(|(c, k)| format!("{c} ×{k}"))
+                .close_code_cells()
+                .into_iter()
+                .map(|(code, times)| format!("{code} {times}"))
                 .collect();
-            let failures: Vec<String> = i
-                .handshake_failures
-                .iter()
-                .map(|(phase, status, k)| match status {
-                    Some(st) => format!("{phase} {st} ×{k}"),
-                    None => format!("{phase} ×{k}"),
-                })
-                .collect();
+            let failures = i.handshake_failure_cells();
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {end} | {}{} | {} | {} | {} | {} | {} |",

@@ -8,7 +8,7 @@ use heartline_core::{
     Timestamp,
 };
 
-use crate::time::{millis_text, readable};
+use crate::time::{millis_text, readable, ZoneView};
 
 /// The CSV header, in the order every format uses for an event's fields.
 pub const COLUMNS: [&str; 13] = [
@@ -312,6 +312,38 @@ pub struct IncidentSummary {
     pub handshake_failures: Vec<(String, Option<u16>, u32)>,
     pub reconnect_attempts: u32,
     pub rtt_before: Option<Duration>,
+}
+
+impl IncidentSummary {
+    /// The End cell: the end in `zone`, marked when a pause (not a recovery) ended it, or
+    /// "ongoing".
+    pub fn end_cell(&self, zone: &ZoneView) -> String {
+        match self.ended {
+            Some(t) if self.ended_by_pause => format!("{} (paused)", zone.format(t)),
+            Some(t) => zone.format(t),
+            None => "ongoing".into(),
+        }
+    }
+
+    /// The close codes, each with its count as shown after it ("×3"); formats add markup to
+    /// the code.
+    pub fn close_code_cells(&self) -> Vec<(u16, String)> {
+        self.close_codes
+            .iter()
+            .map(|(code, n)| (*code, format!("×{n}")))
+            .collect()
+    }
+
+    /// The failed handshakes as text: "http 502 ×2", "tls ×1".
+    pub fn handshake_failure_cells(&self) -> Vec<String> {
+        self.handshake_failures
+            .iter()
+            .map(|(phase, status, n)| match status {
+                Some(st) => format!("{phase} {st} ×{n}"),
+                None => format!("{phase} ×{n}"),
+            })
+            .collect()
+    }
 }
 
 /// Closes of one code by one initiator.

@@ -139,11 +139,12 @@ async fn the_summary_tells_the_story() {
     let md = String::from_utf8(md).unwrap();
     let rules: Vec<&str> = summary.findings.iter().map(|f| f.rule).collect();
     for rule in [
-        "idle_timeout",
-        "restart_or_deploy",
-        "half_open",
-        "credentials",
+        heartline_core::Rule::IdleTimeout,
+        heartline_core::Rule::RestartOrDeploy,
+        heartline_core::Rule::HalfOpen,
+        heartline_core::Rule::Credentials,
     ] {
+        let rule = rule.as_str();
         assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
     }
     let kinds: Vec<(String, bool)> = summary
