@@ -92,7 +92,9 @@ impl Store {
         let list: Vec<String> = endpoints.iter().map(|e| id(*e).to_string()).collect();
         let list = list.join(",");
         let day_ago = now.0 - 86_400_000;
-        // Latest state and last close per endpoint, each an index seek from the newest row.
+        // Latest state and last close per endpoint: one seek for the newest row's key, then
+        // one primary-key lookup for its columns. The state before the last 24 hours is the
+        // newest one unless that changed within them; only then is it a seek of its own.
         type Row = (
             i64,
             Option<i64>,
@@ -100,37 +102,46 @@ impl Store {
             Option<i64>,
             Option<i64>,
             Option<String>,
+            Option<String>,
         );
-        // One seek for the newest row's key, then one primary-key lookup for its columns.
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "WITH ids(id) AS (VALUES {values}) SELECT ids.id, s.ts, s.state, c.ts, c.code, c.initiator FROM ids \
+            "WITH ids(id) AS (VALUES {values}) SELECT ids.id, s.ts, s.state, c.ts, c.code, c.initiator, \
+               CASE WHEN s.ts >= ?1 THEN (SELECT state FROM states WHERE endpoint_id = ids.id AND ts < ?1 \
+                 ORDER BY ts DESC, seq DESC LIMIT 1) ELSE s.state END FROM ids \
              LEFT JOIN states s ON s.endpoint_id = ids.id AND (s.ts, s.seq) = \
                (SELECT ts, seq FROM states WHERE endpoint_id = ids.id ORDER BY ts DESC, seq DESC LIMIT 1) \
              LEFT JOIN events c ON c.endpoint_id = ids.id AND (c.ts, c.seq) = \
                (SELECT ts, seq FROM events WHERE endpoint_id = ids.id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1)",
             values = endpoints.iter().map(|e| format!("({})", id(*e))).collect::<Vec<_>>().join(",")
         ))
+        .bind(day_ago)
         .fetch_all(self.reader())
         .await?;
 
-        // Uptime over 24 h for all endpoints from the states in the window and the one before.
-        // One index seek per endpoint for the state just before the window.
-        let before: Vec<(i64, String)> = sqlx::query_as(&format!(
-            "WITH ids(id) AS (VALUES {values}) SELECT id, \
-               (SELECT state FROM states WHERE endpoint_id = id AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1) FROM ids",
-            values = endpoints.iter().map(|e| format!("({})", id(*e))).collect::<Vec<_>>().join(",")
-        ))
-        .bind(day_ago)
-        .fetch_all(self.reader())
-        .await
-        .map(|v: Vec<(i64, Option<String>)>| v.into_iter().filter_map(|(e, s)| Some((e, s?))).collect())?;
-        let changes: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
-            "SELECT endpoint_id, ts, state FROM states WHERE endpoint_id IN ({list}) AND ts >= ? AND ts < ? ORDER BY endpoint_id, ts, seq"
-        ))
-        .bind(day_ago)
-        .bind(now.0)
-        .fetch_all(self.reader())
-        .await?;
+        // Uptime over 24 h from the state before the window and the changes within it, read
+        // only for the endpoints that changed.
+        let before: Vec<(i64, String)> = rows
+            .iter()
+            .filter_map(|r| Some((r.0, r.6.clone()?)))
+            .collect();
+        let changed: Vec<String> = rows
+            .iter()
+            .filter(|r| r.1.is_some_and(|ts| ts >= day_ago))
+            .map(|r| r.0.to_string())
+            .collect();
+        let changes: Vec<(i64, i64, String)> = if changed.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(&format!(
+                "SELECT endpoint_id, ts, state FROM states WHERE endpoint_id IN ({}) AND ts >= ? AND ts < ? \
+                 ORDER BY endpoint_id, ts, seq",
+                changed.join(",")
+            ))
+            .bind(day_ago)
+            .bind(now.0)
+            .fetch_all(self.reader())
+            .await?
+        };
         let runs = self.runs_between(Timestamp(day_ago), now).await?;
         let mut timelines: HashMap<i64, Vec<(i64, Option<State>)>> = HashMap::new();
         for (e, s) in before {
@@ -174,7 +185,7 @@ impl Store {
 
         Ok(rows
             .into_iter()
-            .map(|(e, since, state, close_ts, close_code, initiator)| {
+            .map(|(e, since, state, close_ts, close_code, initiator, _)| {
                 let uptime = timelines.get(&e).map(|pieces| {
                     let mut u = Uptime::default();
                     let mut bounds = pieces.clone();

@@ -98,19 +98,29 @@ impl Store {
             let ids: Vec<String> = endpoints.iter().map(|e| e.0.to_string()).collect();
             format!("AND endpoint_id IN ({})", ids.join(","))
         };
-        let rows: Vec<Row> = sqlx::query_as(&format!(
+        let sql = if endpoints.is_empty() {
             // Two branches so each seeks the end index: those ended after the window began,
             // and the open ones. Bounding by the start would read every incident ever.
-            "SELECT {COLUMNS} FROM incidents INDEXED BY incidents_by_end WHERE ended_at >= ? AND started_at < ? {filter} \
-             UNION ALL \
-             SELECT {COLUMNS} FROM incidents INDEXED BY incidents_by_end WHERE ended_at IS NULL AND started_at < ? {filter} \
-             ORDER BY started_at, endpoint_id"
-        ))
-        .bind(from.0)
-        .bind(to.0)
-        .bind(to.0)
-        .fetch_all(self.reader())
-        .await?;
+            format!(
+                "SELECT {COLUMNS} FROM incidents INDEXED BY incidents_by_end WHERE ended_at >= ?1 AND started_at < ?2 \
+                 UNION ALL \
+                 SELECT {COLUMNS} FROM incidents INDEXED BY incidents_by_end WHERE ended_at IS NULL AND started_at < ?2 \
+                 ORDER BY started_at, endpoint_id"
+            )
+        } else {
+            // Some endpoints: their own incidents by the (endpoint, kind, start) key; the end
+            // index would read every endpoint's incidents of the window.
+            format!(
+                "SELECT {COLUMNS} FROM incidents INDEXED BY incidents_by_endpoint \
+                 WHERE started_at < ?2 AND (ended_at IS NULL OR ended_at >= ?1) {filter} \
+                 ORDER BY started_at, endpoint_id"
+            )
+        };
+        let rows: Vec<Row> = sqlx::query_as(&sql)
+            .bind(from.0)
+            .bind(to.0)
+            .fetch_all(self.reader())
+            .await?;
         Ok(rows.into_iter().filter_map(from_row).collect())
     }
 
