@@ -24,6 +24,7 @@ bench: deps
 	$(CARGO) build --locked --release -p heartline-lab -p heartline-bench
 	./target/release/heartline-bench
 	$(CARGO) bench --locked -p heartline-store --bench store
+	$(CARGO) bench --locked -p heartline-report --bench export
 
 ## lab: run the misbehaving WebSocket server on its own
 lab: deps
