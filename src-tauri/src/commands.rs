@@ -23,13 +23,22 @@ fn current(app: &App, id: u64) -> IpcResult<Endpoint> {
 }
 
 #[tauri::command]
-pub async fn app_info(app: State<'_, App>) -> IpcResult<AppInfo> {
+pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResult<AppInfo> {
+    use tauri::Manager;
     let demo = app.demo.lock().await.as_ref().map(|lab| lab.ws_url(""));
+    let paths = handle.path();
+    let export_dir = paths
+        .download_dir()
+        .or_else(|_| paths.home_dir())
+        .ok()
+        .filter(|d| d.is_dir())
+        .map(|d| d.display().to_string());
     Ok(AppInfo {
         database: app.store.path().display().to_string(),
         secrets: app.secrets.describe(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         demo,
+        export_dir,
     })
 }
 

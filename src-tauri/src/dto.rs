@@ -275,6 +275,8 @@ pub struct AppInfo {
     pub version: String,
     /// The lab's base URL while the demo runs.
     pub demo: Option<String>,
+    /// Where the export save dialog opens first (the user's downloads or home folder).
+    pub export_dir: Option<String>,
 }
 
 /// What an import changed.

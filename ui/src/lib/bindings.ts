@@ -85,7 +85,11 @@ export type AppInfo = { database: string, secrets: string, version: string,
 /**
  * The lab's base URL while the demo runs.
  */
-demo: string | null, };
+demo: string | null, 
+/**
+ * Where the export save dialog opens first (the user's downloads or home folder).
+ */
+export_dir: string | null, };
 
 export type ImportResult = { added: Array<string>, updated: Array<string>, };
 

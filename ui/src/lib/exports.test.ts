@@ -73,3 +73,18 @@ group("runExport", () => {
     expect(describe({ ...DONE, format: "png" })).toContain("Wrote a chart");
   });
 });
+
+import { folderOf, inFolder } from "./exports";
+
+group("folders", () => {
+  it("find a file's folder and put a name in one", () => {
+    expect(folderOf("/home/me/x.md")).toBe("/home/me");
+    expect(folderOf("/x.md")).toBe("/");
+    expect(folderOf("C:\\Users\\me\\x.md")).toBe("C:\\Users\\me");
+    expect(folderOf("x.md")).toBeNull();
+    expect(inFolder("/home/me", "x.md")).toBe("/home/me/x.md");
+    expect(inFolder("/", "x.md")).toBe("/x.md");
+    expect(inFolder("C:\\Users\\me", "x.md")).toBe("C:\\Users\\me\\x.md");
+    expect(inFolder(null, "x.md")).toBe("x.md");
+  });
+});

@@ -117,3 +117,16 @@ export function describe(r: ExportResult): string {
   const what = r.format === "svg" || r.format === "png" ? "a chart" : n(r.events, "event");
   return `Wrote ${what} (${n(r.endpoints, "endpoint")}, ${n(r.incidents, "incident")}) to ${r.path}`;
 }
+
+/** The folder of a file path (either separator), or null for a bare name. */
+export function folderOf(file: string): string | null {
+  const i = Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\"));
+  return i > 0 ? file.slice(0, i) : i === 0 ? file.slice(0, 1) : null;
+}
+
+/** `name` in `folder`, with the folder's own separator. */
+export function inFolder(folder: string | null | undefined, name: string): string {
+  if (!folder) return name;
+  const sep = folder.includes("\\") && !folder.includes("/") ? "\\" : "/";
+  return folder.endsWith(sep) ? `${folder}${name}` : `${folder}${sep}${name}`;
+}
