@@ -19,6 +19,8 @@ const MAX_POINTS: usize = 720;
 /// Handshake phase rows shown, newest.
 const MAX_PHASES: usize = 50;
 const MAX_RECONNECTS: usize = 200;
+/// Stored last closes read back in full per overview (the rest show code and initiator).
+const MAX_STORED_CLOSES: usize = 100;
 
 pub fn now() -> Timestamp {
     Timestamp::from_system(SystemTime::now())
@@ -45,6 +47,23 @@ pub async fn overview(app: &App) -> IpcResult<Vec<EndpointRow>> {
         .into_iter()
         .map(|(id, s)| (id, live_status(id, &s)))
         .collect();
+    // Before this run has seen a session end, the stored last close says who closed but not
+    // why: read that one event back (a one-millisecond range seek) for its cause and reason.
+    let mut stored_closes: HashMap<EndpointId, crate::dto::CloseInfo> = HashMap::new();
+    let unseen = stored.iter().filter_map(|e| {
+        let at = summaries.get(&e.id)?.last_close.as_ref()?.0;
+        let seen = live.get(&e.id).is_some_and(|s| s.last_close.is_some());
+        (!seen).then_some((e.id, at))
+    });
+    for (id, at) in unseen.take(MAX_STORED_CLOSES) {
+        let events = app.store.history(&[id], at, Timestamp(at.0 + 1)).await?;
+        if let Some((at, end)) = events.iter().rev().find_map(|ev| match &ev.kind {
+            EventKind::Closed { end, .. } => Some((ev.at, end)),
+            _ => None,
+        }) {
+            stored_closes.insert(id, close_info(at, end));
+        }
+    }
     Ok(stored
         .into_iter()
         .map(|e| {
@@ -65,8 +84,10 @@ pub async fn overview(app: &App) -> IpcResult<Vec<EndpointRow>> {
                     status.since = s.since.map(|t| t.0);
                 }
                 if status.last_close.is_none() {
-                    status.last_close = s.last_close.as_ref().map(|(at, code, initiator)| {
-                        close_from_parts(*at, *code, String::new(), initiator.clone(), None)
+                    status.last_close = stored_closes.remove(&e.id).or_else(|| {
+                        s.last_close.as_ref().map(|(at, code, initiator)| {
+                            close_from_parts(*at, *code, String::new(), initiator.clone(), None)
+                        })
                     });
                 }
             }
@@ -292,4 +313,72 @@ pub async fn incidents(app: &App, window: Window) -> IpcResult<Vec<IncidentRow>>
         .collect();
     rows.reverse();
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use heartline_core::{CloseCause, Endpoint, Event, SessionEnd, SessionStats};
+    use heartline_probe::Sink;
+    use heartline_store::{Secrets, Store};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn after_a_restart_the_last_close_still_says_who_closed_and_why() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir: PathBuf =
+            std::env::temp_dir().join(format!("heartline-app-view-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("heartline.db");
+        let store = Store::open(&db).await.expect("open");
+        let secrets = Secrets::File(dir.join("secrets.json"));
+        // Paused, and on a port nothing listens on: this run sees no session of its own.
+        let id = store
+            .add_endpoint(&Endpoint::new("feed", "ws://127.0.0.1:9/"), &secrets)
+            .await
+            .expect("add");
+        store.set_paused(id, true).await.expect("pause");
+        store.close().await;
+
+        let app = crate::app::App::open(&db, 30).await.expect("app");
+        let at = Timestamp(now().0 - 5_000);
+        app.recorder.emit(Event {
+            at,
+            endpoint: id,
+            kind: EventKind::Closed {
+                end: SessionEnd::ClosedByClient {
+                    cause: CloseCause::PongTimeout,
+                    code: 1001,
+                    reason: String::new(),
+                    clean: false,
+                },
+                stats: SessionStats {
+                    duration: Duration::from_secs(60),
+                    ..SessionStats::default()
+                },
+            },
+        });
+        app.shutdown().await;
+
+        let app = crate::app::App::open(&db, 30).await.expect("reopen");
+        let rows = overview(&app).await.expect("overview");
+        let close = rows[0].live.last_close.clone().expect("a last close");
+        assert_eq!(
+            (
+                close.at,
+                close.code,
+                close.initiator.as_str(),
+                close.cause.as_deref()
+            ),
+            (at.0, 1001, "client", Some("pong_timeout"))
+        );
+        app.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
