@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run demo test bench deps fmt fmt-check clippy rust-test lab ui ui-test e2e
+.PHONY: run demo test bench bench-ui deps fmt fmt-check clippy rust-test lab ui ui-test e2e
 
 ## run: build and open the desktop app (database in your data directory, or $HEARTLINE_DB)
 run: deps ui
@@ -25,6 +25,12 @@ bench: deps
 	./target/release/heartline-bench
 	$(CARGO) bench --locked -p heartline-store --bench store
 	$(CARGO) bench --locked -p heartline-report --bench export
+	$(MAKE) --no-print-directory bench-ui
+
+## bench-ui: the release app with 1 000 endpoints against the lab: launch, live CPU/RSS, 30-day detail
+bench-ui: deps ui
+	$(CARGO) build --locked --release -p heartline-app -p heartline-lab -p heartline-cli
+	cd ui && node e2e/bench.mjs
 
 ## lab: run the misbehaving WebSocket server on its own
 lab: deps

@@ -1,0 +1,382 @@
+// The desktop app's benchmark (issue 4): the release app under Xvfb, driven by tauri-driver +
+// WebKitWebDriver, with 1 000 endpoints against heartline-lab on loopback. It prints figures
+// and never asserts on time.
+//
+//   make bench-ui     (builds the release app, lab and CLI and the UI first)
+//
+// 1. Launch → first complete overview, on a fresh database with N endpoints (default 1 000).
+//    Launch = the app process's start time (/proc/PID/stat, 10 ms ticks); overview = the UI's
+//    `heartline:overview` performance mark, set after the first list of every endpoint with its
+//    live state has been rendered and a frame painted (performance.now(), sub-ms). Both are put
+//    on the wall clock (Date.now() − /proc/uptime for the boot time; performance.timeOrigin).
+//    Also: launch → every endpoint Up (polled every 250 ms).
+// 2. Live: CPU (utime + stime over the window ÷ wall time) and RSS (VmRSS, sampled each second)
+//    of the app process and each of its descendants (WebKitWebProcess, WebKitNetworkProcess),
+//    over HEARTLINE_BENCH_LIVE seconds (default 30) once everything is Up, with nothing
+//    driving the UI meanwhile; once per heartbeat setting in HEARTLINE_BENCH_PINGS
+//    (default "15s,1s": the default heartbeat, then one a second).
+// 3. Detail: on a copy of a database with a simulated year, its endpoints re-pointed at the
+//    lab: launch → first overview again, then for several endpoints "30 d" clicked →
+//    `heartline:detail:30d` (the 30-day window loaded, chart drawn, painted), both marks in the
+//    page. The database: HEARTLINE_BENCH_YEAR_DB, else target/heartline-bench-ui/year-1000.db
+//    (the store bench's year, which ends when it was generated:
+//      cargo bench -p heartline-store --bench store -- --only=3 --keep
+//    then move the kept heartline.db and its -wal there), else the export bench's cache
+//    target/heartline-report-bench/history-1000x365d.db (whose year ends on 2026-11-01, so its
+//    30-day window empties as time passes). Skipped, with a message, without any of them.
+//
+// Environment: HEARTLINE_BENCH_ENDPOINTS (1000), HEARTLINE_BENCH_PINGS ("15s,1s"),
+// HEARTLINE_BENCH_LIVE (30), HEARTLINE_BENCH_YEAR_DB, HEARTLINE_BENCH_KEEP=1 keeps the
+// temporary directory. Screenshots go to target/bench-ui/.
+
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import path from "node:path";
+import {
+  appEnv, endSession, grabDisplay, log, root, run, runMain, session, setTag, sleep, startLab, startXvfb, target, until, watchdog,
+} from "./harness.mjs";
+
+setTag("bench-ui");
+// HEARTLINE_BENCH_PROFILE=debug runs the debug build (to try the script, not for figures).
+const profile = process.env.HEARTLINE_BENCH_PROFILE ?? "release";
+const app = path.join(target, profile, "heartline-app");
+const labBin = path.join(target, profile, "heartline-lab");
+const cli = path.join(target, profile, "heartline");
+const shots = path.join(target, "bench-ui");
+const N = Number(process.env.HEARTLINE_BENCH_ENDPOINTS ?? 1000);
+const PINGS = (process.env.HEARTLINE_BENCH_PINGS ?? "15s,1s").split(",").map((s) => s.trim()).filter(Boolean);
+const LIVE_S = Number(process.env.HEARTLINE_BENCH_LIVE ?? 30);
+const YEAR_DB =
+  process.env.HEARTLINE_BENCH_YEAR_DB ??
+  [path.join(target, "heartline-bench-ui/year-1000.db"), path.join(target, "heartline-report-bench/history-1000x365d.db")].find(existsSync) ??
+  path.join(target, "heartline-bench-ui/year-1000.db");
+const stopWatchdog = watchdog(20 * 60_000);
+const CLK_TCK = 100; // USER_HZ on Linux
+
+// ── /proc ────────────────────────────────────────────────────────────────────────────────
+function stat(pid) {
+  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const close = s.lastIndexOf(")");
+  const comm = s.slice(s.indexOf("(") + 1, close);
+  const f = s.slice(close + 2).split(" "); // f[0] is field 3 (state)
+  return { pid, comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), start: Number(f[19]) };
+}
+function rssMiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+function allProcs() {
+  const out = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      out.push(stat(Number(d)));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+function descendants(pid, procs = allProcs()) {
+  const out = [];
+  const walk = (p) => {
+    for (const c of procs) if (c.ppid === p) { out.push(c); walk(c.pid); }
+  };
+  walk(pid);
+  return out;
+}
+/** The app process started (indirectly) by this tauri-driver. */
+function appProcess(driverPid) {
+  const name = path.basename(app).slice(0, 15);
+  return descendants(driverPid).find((p) => p.comm === name) ?? null;
+}
+/** Boot time on the wall clock, in ms (the clock the process start times count from). */
+function bootWallMs() {
+  const up = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+  return Date.now() - up * 1000;
+}
+const startWallMs = (p) => bootWallMs() + (p.start / CLK_TCK) * 1000;
+const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+const uptimeLine = () => execFileSync("uptime", { encoding: "utf8" }).trim();
+
+// ── database preparation ─────────────────────────────────────────────────────────────────
+function toml(names, url, ping) {
+  const pong = ping === "1s" ? "500ms" : "5s";
+  let s = `[defaults]\nping_interval = "${ping}"\npong_timeout = "${pong}"\n\n`;
+  names.forEach((name, i) => {
+    s += `[[endpoint]]\nname = "${name}"\nurl = "${url}/echo"\ntags = ["bench", "group-${i % 10}"]\n\n`;
+  });
+  return s;
+}
+async function importEndpoints(db, env, names, url, ping, dir) {
+  const file = path.join(dir, `endpoints-${ping}.toml`);
+  writeFileSync(file, toml(names, url, ping));
+  const t = Date.now();
+  const out = await run(cli, ["endpoints", "import", "--db", db, file], env, 300_000);
+  log(out.trim(), `(${Date.now() - t} ms)`);
+}
+
+// ── the page ─────────────────────────────────────────────────────────────────────────────
+const markOf = (b, name) =>
+  b.execute((n) => {
+    const m = performance.getEntriesByName(n, "mark")[0];
+    return m ? { start: m.startTime, origin: performance.timeOrigin } : null;
+  }, name);
+const upCount = (b) =>
+  b.execute(() => {
+    for (const c of document.querySelectorAll(".chips .chip")) {
+      if (c.querySelector(".state")?.textContent === "Up") return Number(c.querySelector(".num")?.textContent ?? 0);
+    }
+    return -1;
+  });
+const rowCount = (b) => b.execute(() => document.querySelector(".rail-foot")?.textContent?.trim() ?? "");
+
+/** Launches the app on `db`; returns the session, the app process and launch → overview figures. */
+async function launch(env, db, label) {
+  const s = await session(app, { ...env, HEARTLINE_DB: db });
+  const proc = await until("the app process", () => appProcess(s.driver.pid), 10_000, 100);
+  const started = startWallMs(proc);
+  const mark = await until("the first overview mark", () => markOf(s.browser, "heartline:overview"), 120_000, 100);
+  const overviewAt = mark.origin + mark.start;
+  const listed = await rowCount(s.browser);
+  // Where the time went in the page: the script has run (and the app mounted, asking for the
+  // overview) by DOMContentLoaded.
+  const nav = await s.browser.execute(() => {
+    const n = performance.getEntriesByType("navigation")[0];
+    return n ? { response: n.responseEnd, dcl: n.domContentLoadedEventEnd } : null;
+  });
+  const r = {
+    label,
+    pid: proc.pid,
+    toPage: mark.origin - started,
+    toOverview: overviewAt - started,
+    dcl: nav?.dcl ?? null,
+    inPage: mark.start,
+    listed,
+  };
+  log(
+    `${label}: app pid ${proc.pid}; launch → page ${r.toPage.toFixed(0)} ms (+ DOMContentLoaded ${r.dcl?.toFixed(0) ?? "?"} ms, ` +
+      `+ overview ${r.inPage.toFixed(0)} ms) → overview ${r.toOverview.toFixed(0)} ms (${listed})`,
+  );
+  return { s, proc, started, r };
+}
+
+function sampleLive(appPid, seconds) {
+  return new Promise((resolve) => {
+    const first = new Map();
+    const rss = new Map();
+    const names = new Map();
+    const take = () => {
+      const procs = allProcs();
+      const mine = [procs.find((p) => p.pid === appPid), ...descendants(appPid, procs)].filter(Boolean);
+      for (const p of mine) {
+        names.set(p.pid, p.comm);
+        if (!first.has(p.pid)) first.set(p.pid, p.ticks);
+        try {
+          (rss.get(p.pid) ?? rss.set(p.pid, []).get(p.pid)).push(rssMiB(p.pid));
+        } catch {
+          // gone
+        }
+      }
+      return mine;
+    };
+    const t0 = performance.now();
+    take();
+    let n = 0;
+    const timer = setInterval(() => {
+      const mine = take();
+      if (++n < seconds) return;
+      clearInterval(timer);
+      const wall = (performance.now() - t0) / 1000;
+      const rows = mine.map((p) => {
+        const r = rss.get(p.pid) ?? [0];
+        return {
+          pid: p.pid,
+          comm: names.get(p.pid),
+          cpu: ((p.ticks - first.get(p.pid)) / CLK_TCK / wall) * 100,
+          rssEnd: r[r.length - 1],
+          rssMax: Math.max(...r),
+        };
+      });
+      resolve({ wall, rows });
+    }, 1000);
+  });
+}
+
+const f1 = (x) => x.toFixed(1);
+function table(headers, rows) {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (r) => `| ${r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join(" | ")} |`;
+  return [line(headers), `|${w.map((x, i) => (i === 0 ? "-".repeat(x + 2) : `${"-".repeat(x + 1)}:`)).join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+async function main() {
+  for (const bin of [app, labBin, cli, "/usr/bin/WebKitWebDriver"]) {
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: run make bench-ui (it builds the release app, lab and CLI)`);
+  }
+  mkdirSync(shots, { recursive: true });
+  const data = mkdtempSync(path.join(tmpdir(), "heartline-bench-ui-"));
+  const uptimeStart = uptimeLine();
+  const commit = (() => {
+    try {
+      const head = execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+      const dirty = execFileSync("git", ["-C", root, "status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim();
+      return dirty ? `${head} (+ uncommitted changes)` : head;
+    } catch {
+      return "unknown";
+    }
+  })();
+  const machine = `${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  log("machine:", machine, "| commit:", commit);
+  log("uptime at start:", uptimeStart);
+
+  const display = await startXvfb();
+  const { lab, url } = await startLab(labBin);
+  log("lab at", url);
+  const names = Array.from({ length: N }, (_, i) => `endpoint-${String(i + 1).padStart(4, "0")}`);
+  const launches = [];
+  const lives = [];
+
+  // ── 1 + 2: a fresh database, N endpoints, each heartbeat setting ─────────────────────────
+  const db = path.join(data, "heartline.db");
+  const env = appEnv(display, data, db);
+  for (const ping of PINGS) {
+    await importEndpoints(db, env, names, url, ping, data);
+    const { s, proc, started, r } = await launch(env, db, `fresh database, ${N} endpoints, ping ${ping}`);
+    launches.push(r);
+    const allUp = await until(
+      `all ${N} Up`,
+      async () => ((await upCount(s.browser)) === N ? Date.now() : null),
+      180_000,
+      250,
+    ).catch((e) => {
+      log(e.message);
+      return null;
+    });
+    r.toAllUp = allUp == null ? null : allUp - started;
+    log(`launch → all ${N} Up: ${r.toAllUp == null ? "not within 180 s" : `${r.toAllUp.toFixed(0)} ms`}`);
+    if (ping === PINGS[0]) {
+      await sleep(2_000);
+      const file = path.join(shots, "overview-1000.png");
+      await grabDisplay(display, file);
+      log("screenshot", path.relative(root, file));
+    }
+    // Settle (the first 30-s refresh of uptime and p95 included in the window on purpose: it is
+    // part of being live), then sample with nothing driving the page.
+    await sleep(5_000);
+    const labBefore = stat(lab.pid).ticks;
+    log(`sampling ${LIVE_S} s live (ping ${ping}), load ${loadavg()}`);
+    const live = await sampleLive(proc.pid, LIVE_S);
+    live.ping = ping;
+    live.lab = ((stat(lab.pid).ticks - labBefore) / CLK_TCK / live.wall) * 100;
+    live.load = loadavg();
+    live.up = await upCount(s.browser);
+    lives.push(live);
+    for (const p of live.rows) log(`  ${p.comm} (${p.pid}): CPU ${f1(p.cpu)} % of one core, RSS ${f1(p.rssEnd)} MiB (max ${f1(p.rssMax)})`);
+    await endSession(s);
+    await until("the app to exit", () => !existsSync(`/proc/${proc.pid}`), 15_000).catch(() => log("the app is still running"));
+  }
+
+  // ── 3: a simulated year ───────────────────────────────────────────────────────────────────
+  const details = [];
+  let year = null;
+  if (!existsSync(YEAR_DB)) {
+    log(`no database with a simulated year at ${YEAR_DB}: detail timing skipped (set HEARTLINE_BENCH_YEAR_DB, or run the export bench once)`);
+  } else {
+    const ydb = path.join(data, "year.db");
+    const t = Date.now();
+    execFileSync("cp", ["--reflink=auto", YEAR_DB, ydb]);
+    for (const ext of ["-wal", "-shm"]) if (existsSync(YEAR_DB + ext) && statSync(YEAR_DB + ext).size > 0) copyFileSync(YEAR_DB + ext, ydb + ext);
+    const size = statSync(ydb).size / 2 ** 20;
+    log(`copied ${YEAR_DB} (${size.toFixed(0)} MiB) in ${Date.now() - t} ms`);
+    const yenv = appEnv(display, data, ydb);
+    const listed = (await run(cli, ["endpoints", "list", "--json", "--db", ydb], yenv, 300_000))
+      .split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).name);
+    await importEndpoints(ydb, yenv, listed, url, PINGS[0], data);
+    const { s, proc, r } = await launch(yenv, ydb, `simulated year (${size.toFixed(0)} MiB), ${listed.length} endpoints, ping ${PINGS[0]}`);
+    launches.push(r);
+    year = { path: YEAR_DB, size, endpoints: listed.length };
+    const b = s.browser;
+    await sleep(3_000);
+    for (let i = 0; i < 6; i++) {
+      // The i-th row on screen (the list is virtualised): open it, then its 30-day window.
+      const name = await b.execute((k) => document.querySelectorAll("[data-endpoint]")[k]?.getAttribute("data-endpoint") ?? null, i);
+      if (!name) break;
+      await (await b.$(`[data-endpoint="${name}"]`)).click();
+      await (await b.$(`section[aria-label="Detail of ${name}"]`)).waitForExist({ timeout: 20_000 });
+      await sleep(1_000);
+      const ok = await b.execute(() => {
+        performance.clearMarks("heartline:detail:30d");
+        performance.clearMarks("bench:click-30d");
+        const button = [...document.querySelectorAll('.windows button')].find((x) => x.textContent.trim() === "30 d");
+        if (!button) return false;
+        performance.mark("bench:click-30d");
+        button.click();
+        return true;
+      });
+      if (!ok) throw new Error("no 30 d button in the detail");
+      const done = await until("the 30-day detail drawn", () => markOf(b, "heartline:detail:30d"), 60_000, 50);
+      const click = await markOf(b, "bench:click-30d");
+      const ms = done.start - click.start;
+      const points = await b.execute(() => document.querySelector(".detail .scroll h3 .small")?.textContent ?? "");
+      details.push({ name, ms, points });
+      log(`detail 30 d of ${name}: ${ms.toFixed(0)} ms (${points})`);
+      if (i === 0) {
+        await sleep(1_000);
+        const file = path.join(shots, "detail-30d.png");
+        await grabDisplay(display, file);
+        log("screenshot", path.relative(root, file));
+      }
+      await (await b.$('button[aria-label="Close detail"]')).click();
+      await sleep(500);
+    }
+    await endSession(s);
+    await until("the app to exit", () => !existsSync(`/proc/${proc.pid}`), 30_000).catch(() => log("the app is still running"));
+  }
+
+  const uptimeEnd = uptimeLine();
+
+  // ── report ────────────────────────────────────────────────────────────────────────────────
+  console.log("\nheartline desktop app benchmark");
+  console.log(`machine: ${machine}; commit ${commit}`);
+  console.log(`uptime at start: ${uptimeStart}`);
+  console.log(`uptime at end:   ${uptimeEnd}\n`);
+  console.log(table(
+    ["launch", "process → page (ms)", "page → script run (ms)", "page → overview (ms)", "**launch → first overview (ms)**", "launch → all Up (ms)", "goal < 1000 ms"],
+    launches.map((r) => [
+      r.label,
+      r.toPage.toFixed(0),
+      r.dcl == null ? "?" : r.dcl.toFixed(0),
+      r.inPage.toFixed(0),
+      r.toOverview.toFixed(0),
+      r.toAllUp == null ? "—" : r.toAllUp.toFixed(0),
+      r.toOverview < 1000 ? "met" : "NOT met",
+    ]),
+  ));
+  console.log();
+  const liveRows = [];
+  for (const l of lives) {
+    const total = l.rows.reduce((a, p) => a + p.cpu, 0);
+    for (const p of l.rows) liveRows.push([`ping ${l.ping}: ${p.comm}`, f1(p.cpu), f1(p.rssEnd), f1(p.rssMax), ""]);
+    liveRows.push([`ping ${l.ping}: **app + WebKit children**`, f1(total), f1(l.rows.reduce((a, p) => a + p.rssEnd, 0)), "", total < 10 ? "met" : "NOT met"]);
+    liveRows.push([`ping ${l.ping}: lab (for scale; ${l.up} Up at the end; load ${l.load})`, f1(l.lab), "", "", ""]);
+  }
+  console.log(table([`live, ${LIVE_S} s window`, "CPU % of one core", "RSS MiB (end)", "RSS MiB (max)", "goal < 10 %"], liveRows));
+  if (details.length) {
+    console.log();
+    const ms = details.map((d) => d.ms);
+    const sorted = [...ms].sort((a, b) => a - b);
+    console.log(table(
+      [`30-day detail, ${year.endpoints} endpoints, ${year.size.toFixed(0)} MiB year`, "click → drawn (ms)", "series", "goal < 300 ms"],
+      [
+        ...details.map((d, i) => [`${i === 0 ? "first" : `#${i + 1}`}: ${d.name}`, d.ms.toFixed(0), d.points, d.ms < 300 ? "met" : "NOT met"]),
+        ["median", sorted[Math.floor(sorted.length / 2)].toFixed(0), "", ""],
+      ],
+    ));
+  }
+  if (!process.env.HEARTLINE_BENCH_KEEP) rmSync(data, { recursive: true, force: true });
+  else log("kept", data);
+}
+
+runMain(main, stopWatchdog);
