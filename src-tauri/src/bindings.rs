@@ -40,6 +40,7 @@ pub fn render() -> String {
         ProbeResult::decl(),
         ExportRequest::decl(),
         ExportResult::decl(),
+        ExportProgress::decl(),
         crate::settings::AppSettings::decl(),
         crate::settings::EndpointDefaults::decl(),
     ];
@@ -54,6 +55,9 @@ pub fn render() -> String {
     }
     out.push_str(&format!(
         "/** The event carrying coalesced status deltas. */\nexport const STATUS_EVENT = {STATUS_EVENT:?};\n"
+    ));
+    out.push_str(&format!(
+        "/** The event carrying a running export's progress. */\nexport const EXPORT_PROGRESS_EVENT = {EXPORT_PROGRESS_EVENT:?};\n"
     ));
     out
 }

@@ -8,8 +8,9 @@ use heartline_core::{Endpoint, EndpointId};
 use crate::app::App;
 use crate::convert::{endpoint_from, form_from, keep_secret_values, IpcResult};
 use crate::dto::{
-    AppInfo, Detail, EndpointForm, EndpointRow, ErrorCode, ExportRequest, ExportResult,
-    FieldProblem, ImportResult, IncidentRow, IpcError, Lane, LiveStatus, ProbeResult, Window,
+    AppInfo, Detail, EndpointForm, EndpointRow, ErrorCode, ExportProgress, ExportRequest,
+    ExportResult, FieldProblem, ImportResult, IncidentRow, IpcError, Lane, LiveStatus, ProbeResult,
+    Window, EXPORT_PROGRESS_EVENT,
 };
 use crate::settings::{AppSettings, Settings};
 
@@ -163,9 +164,14 @@ pub async fn start_demo(app: State<'_, App>) -> IpcResult<String> {
 #[tauri::command]
 pub async fn export_history(
     app: State<'_, App>,
+    handle: tauri::AppHandle,
     request: ExportRequest,
 ) -> IpcResult<ExportResult> {
-    crate::export::write(&app.store, &request, crate::view::now()).await
+    use tauri::Emitter;
+    let progress = |p: ExportProgress| {
+        let _ = handle.emit(EXPORT_PROGRESS_EVENT, p);
+    };
+    crate::export::write(&app.store, &request, crate::view::now(), &progress).await
 }
 
 /// The endpoint configuration in the `heartline endpoints` format (`toml` or `json`);

@@ -335,3 +335,15 @@ pub struct ExportResult {
     pub endpoints: u32,
     pub incidents: u32,
 }
+
+/// How far the running export has got (event [`EXPORT_PROGRESS_EVENT`], after each day read).
+#[derive(Debug, Clone, Copy, Serialize, TS, PartialEq)]
+pub struct ExportProgress {
+    /// Share of the window read, 0 to 1.
+    pub fraction: f64,
+    /// Events written so far.
+    #[ts(type = "number")]
+    pub events: u64,
+}
+
+pub const EXPORT_PROGRESS_EVENT: &str = "heartline://export-progress";

@@ -15,7 +15,7 @@ use heartline_report::{Format, Options, Selection, Zone};
 use heartline_store::{Secrets, Store};
 
 use crate::convert::IpcResult;
-use crate::dto::{ErrorCode, ExportRequest, ExportResult, IpcError};
+use crate::dto::{ErrorCode, ExportProgress, ExportRequest, ExportResult, IpcError};
 
 fn invalid(message: impl Into<String>) -> IpcError {
     IpcError::new(ErrorCode::Invalid, message)
@@ -67,6 +67,7 @@ pub async fn write(
     store: &Store,
     request: &ExportRequest,
     now: Timestamp,
+    progress: &(dyn Fn(ExportProgress) + Send + Sync),
 ) -> IpcResult<ExportResult> {
     let format = Format::parse(&request.format).ok_or_else(|| {
         invalid(format!(
@@ -103,7 +104,7 @@ pub async fn write(
         zone: Zone::Local,
         now,
     };
-    let summary = to_file(store, &path, &selection, &options).await?;
+    let summary = to_file(store, &path, &selection, &options, progress).await?;
     Ok(ExportResult {
         path: path.display().to_string(),
         format: format.name().to_owned(),
@@ -118,6 +119,7 @@ async fn to_file(
     path: &Path,
     selection: &Selection,
     options: &Options,
+    progress: &(dyn Fn(ExportProgress) + Send + Sync),
 ) -> heartline_report::Result<heartline_report::Summary> {
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(".partial");
@@ -125,7 +127,13 @@ async fn to_file(
     let file = std::fs::File::create(&partial)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", partial.display())))?;
     let mut out = std::io::BufWriter::new(file);
-    let rendered = heartline_report::export(store, selection, options, &mut out, &|_| {}).await;
+    let report = |p: heartline_report::Progress| {
+        progress(ExportProgress {
+            fraction: p.fraction,
+            events: p.exported,
+        })
+    };
+    let rendered = heartline_report::export(store, selection, options, &mut out, &report).await;
     let flushed = rendered.and_then(|s| {
         out.flush()?;
         out.get_ref().sync_all()?;
@@ -292,13 +300,18 @@ mod tests {
         let store = store(&dir).await;
         for f in Format::ALL {
             let path = dir.file(&format!("out.{}", f.name()));
+            let last = std::sync::Mutex::new(None);
             let done = write(
                 &store,
                 &request(path.clone(), f.name(), vec![]),
                 Timestamp(T0),
+                &|p| *last.lock().expect("lock") = Some(p),
             )
             .await
             .unwrap_or_else(|e| panic!("{}: {}", f.name(), e.message));
+            let last = last.into_inner().expect("lock").expect("progress reported");
+            assert_eq!(last.fraction, 1.0, "{}", f.name());
+            assert_eq!(last.events, done.events, "{}", f.name());
             assert_eq!(done.path, path);
             assert_eq!(done.endpoints, 2, "{}", f.name());
             let bytes = std::fs::read(&path).expect("written");
@@ -331,6 +344,7 @@ mod tests {
             &store,
             &request(path.clone(), "ndjson", vec![ids["beta"]]),
             Timestamp(T0),
+            &|_| {},
         )
         .await
         .expect("export");
@@ -341,7 +355,7 @@ mod tests {
 
         let mut only = request(dir.file("incidents.csv"), "csv", vec![ids["alpha"]]);
         only.incidents_only = true;
-        let done = write(&store, &only, Timestamp(T0))
+        let done = write(&store, &only, Timestamp(T0), &|_| {})
             .await
             .expect("incidents");
         assert_eq!(done.incidents, 1);
@@ -356,6 +370,7 @@ mod tests {
             &store,
             &request(dir.file("report"), "md", vec![]),
             Timestamp(T0),
+            &|_| {},
         )
         .await
         .expect("export");
@@ -387,7 +402,7 @@ mod tests {
             ),
         ];
         for (req, code) in cases {
-            let err = write(&store, &req, Timestamp(T0))
+            let err = write(&store, &req, Timestamp(T0), &|_| {})
                 .await
                 .expect_err(&req.path);
             assert_eq!(err.code, code, "{}: {}", req.path, err.message);
@@ -399,7 +414,7 @@ mod tests {
             from: T0 - 7_200_000,
             to: T0 - 3_600_000,
         };
-        let err = write(&store, &empty, Timestamp(T0))
+        let err = write(&store, &empty, Timestamp(T0), &|_| {})
             .await
             .expect_err("no data");
         assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);

@@ -109,6 +109,16 @@ export type ExportResult = {
  */
 path: string, format: string, events: number, endpoints: number, incidents: number, };
 
+export type ExportProgress = { 
+/**
+ * Share of the window read, 0 to 1.
+ */
+fraction: number, 
+/**
+ * Events written so far.
+ */
+events: number, };
+
 export type AppSettings = { 
 /**
  * Desktop notifications on Down and recovery.
@@ -131,3 +141,5 @@ export type EndpointDefaults = { ping_interval_ms: number, pong_timeout_ms: numb
 
 /** The event carrying coalesced status deltas. */
 export const STATUS_EVENT = "heartline://status";
+/** The event carrying a running export's progress. */
+export const EXPORT_PROGRESS_EVENT = "heartline://export-progress";

@@ -8,6 +8,7 @@ import type {
   Detail,
   EndpointForm,
   EndpointRow,
+  ExportProgress,
   ExportRequest,
   ExportResult,
   FieldProblem,
@@ -20,7 +21,7 @@ import type {
   StatusDelta,
   Window,
 } from "./bindings";
-import { STATUS_EVENT } from "./bindings";
+import { EXPORT_PROGRESS_EVENT, STATUS_EVENT } from "./bindings";
 
 /** Turns whatever a rejected invoke carries into an IpcError. */
 export function toIpcError(e: unknown): IpcError {
@@ -69,4 +70,9 @@ export const api = {
 /** Calls `f` with every coalesced status delta; returns the function that stops it. */
 export function onStatus(f: (d: StatusDelta) => void): Promise<UnlistenFn> {
   return listen<StatusDelta>(STATUS_EVENT, (e) => f(e.payload));
+}
+
+/** Calls `f` with the running export's progress; returns the function that stops it. */
+export function onExportProgress(f: (p: ExportProgress) => void): Promise<UnlistenFn> {
+  return listen<ExportProgress>(EXPORT_PROGRESS_EVENT, (e) => f(e.payload));
 }
