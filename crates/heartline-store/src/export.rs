@@ -89,54 +89,66 @@ fn micros(v: i64) -> Duration {
     Duration::from_micros(v.max(0).unsigned_abs())
 }
 
-/// Rows of history packed per statement row: sqlx hands rows from its worker thread one at a
-/// time, and at this volume that hand-over (not SQLite) is most of the cost, so SQLite packs
-/// this many consecutive events into one JSON array per row.
-const PACK: i64 = 256;
+/// History is read a day at a time (or less at the window's ends).
+const DAY_MS: i64 = 86_400_000;
 
-fn history_sql() -> &'static str {
+/// A day's events, one row per endpoint: a JSON array of its events, each
+/// [endpoint, ts, seq, <event columns>, <session columns>] in the order `decode_event` reads
+/// them. Rows come from one primary-key range per endpoint, so SQLite sorts nothing; and
+/// sqlx hands rows between threads one at a time, which at a row per event cost more than
+/// SQLite itself.
+fn events_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
-        // Each item is a JSON array: events [0, endpoint, ts, seq, <event columns>, <session
-        // columns>] (the order of `decode_event`), state changes [1, endpoint, ts, seq, state,
-        // previous] where previous is the change before in the window or, for the first, the
-        // last one before the window (one index seek per endpoint that changed).
         format!(
-            "{IDS}, items(ts, seq, src, endpoint_id, item) AS (                SELECT ts, seq, 0, endpoint_id, json_array(0, endpoint_id, ts, seq, kind, code,                  status, phase, initiator, cause, reason, attempt, delay_ms, detail, s_dns_us,                  s_tcp_us, s_tls_us, s_upgrade_us, s_peer, s_subprotocol, s_extensions, s_clean,                  s_silent_ms, s_messages_in, s_bytes_in, s_messages_out, s_bytes_out)                FROM (SELECT {EVENT_COLUMNS_WITH_SESSION}                  WHERE e.endpoint_id IN (SELECT id FROM ids) AND e.ts >= ?1 AND e.ts < ?2)                UNION ALL                SELECT s.ts, s.seq, 1, s.endpoint_id, json_array(1, s.endpoint_id, s.ts, s.seq,                  s.state, COALESCE(LAG(s.state) OVER (PARTITION BY s.endpoint_id ORDER BY s.ts, s.seq),                    (SELECT p.state FROM states p WHERE p.endpoint_id = s.endpoint_id AND p.ts < ?1                     ORDER BY p.ts DESC, p.seq DESC LIMIT 1)))                FROM states s WHERE s.endpoint_id IN (SELECT id FROM ids) AND s.ts >= ?1 AND s.ts < ?2),              numbered(n, item) AS (                SELECT row_number() OVER (ORDER BY ts, seq, src, endpoint_id), item FROM items)              SELECT '[' || group_concat(item, ',' ORDER BY n) || ']' FROM numbered              GROUP BY (n - 1) / {PACK} ORDER BY (n - 1) / {PACK}"
+            "{IDS} SELECT '[' || group_concat(json_array(endpoint_id, ts, seq, kind, code, \
+               status, phase, initiator, cause, reason, attempt, delay_ms, detail, s_dns_us, \
+               s_tcp_us, s_tls_us, s_upgrade_us, s_peer, s_subprotocol, s_extensions, s_clean, \
+               s_silent_ms, s_messages_in, s_bytes_in, s_messages_out, s_bytes_out), ',') || ']' \
+             FROM (SELECT {EVENT_COLUMNS_WITH_SESSION} \
+               WHERE e.endpoint_id IN (SELECT id FROM ids) AND e.ts >= ?1 AND e.ts < ?2) \
+             GROUP BY endpoint_id"
         )
     })
 }
 
-/// The events of one packed row, in order; items this version cannot read are skipped.
-fn decode_pack(text: &str) -> Result<Vec<Event>> {
-    let items: Vec<Vec<Value>> = serde_json::from_str(text)
-        .map_err(|e| Error::Config(format!("unreadable history row from SQLite: {e}")))?;
-    Ok(items.into_iter().filter_map(decode_item).collect())
+/// State changes with the state before each: the previous change in the window or, for an
+/// endpoint's first, the last one before the window (one index seek per endpoint).
+const STATES_SQL: &str = "SELECT s.endpoint_id, s.ts, s.seq, s.state, \
+       COALESCE(LAG(s.state) OVER (PARTITION BY s.endpoint_id ORDER BY s.ts, s.seq), \
+         (SELECT p.state FROM states p WHERE p.endpoint_id = s.endpoint_id AND p.ts < ?1 \
+          ORDER BY p.ts DESC, p.seq DESC LIMIT 1)) \
+     FROM states s WHERE s.endpoint_id IN (SELECT id FROM ids) AND s.ts >= ?1 AND s.ts < ?2";
+
+fn states_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| format!("{IDS} {STATES_SQL}"))
 }
 
-fn decode_item(item: Vec<Value>) -> Option<Event> {
-    let mut values = item.into_iter();
-    let mut int = || values.next().and_then(|v| v.as_i64());
-    let (src, endpoint, ts, _seq) = (int()?, int()?, int()?, int()?);
-    let kind = if src == 0 {
-        decode_event(&mut values)?
-    } else {
-        let mut text = || match values.next() {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
+/// An event or state change with the key history is ordered by: time, seq, events before
+/// state changes, endpoint.
+type Keyed = ((i64, i64, u8, i64), Event);
+
+/// Adds the events of one endpoint's row; items this version cannot read are skipped.
+fn decode_pack(text: &str, out: &mut Vec<Keyed>) -> Result<()> {
+    let items: Vec<Vec<Value>> = serde_json::from_str(text)
+        .map_err(|e| Error::Config(format!("unreadable history row from SQLite: {e}")))?;
+    for item in items {
+        let mut values = item.into_iter();
+        let mut int = || values.next().and_then(|v| v.as_i64());
+        let (Some(endpoint), Some(ts), Some(seq)) = (int(), int(), int()) else {
+            continue;
         };
-        let to = state_from(&text()?)?;
-        let from = text()
-            .as_deref()
-            .and_then(state_from)
-            .unwrap_or(State::Connecting);
-        EventKind::StateChanged { from, to }
-    };
-    Some(Event {
-        at: Timestamp(ts),
-        endpoint: endpoint_id(endpoint),
-        kind,
-    })
+        if let Some(kind) = decode_event(&mut values) {
+            let event = Event {
+                at: Timestamp(ts),
+                endpoint: endpoint_id(endpoint),
+                kind,
+            };
+            out.push(((ts, seq, 0, endpoint), event));
+        }
+    }
+    Ok(())
 }
 
 /// An event's columns and its session's, in the order `history_sql` packs them.
@@ -208,26 +220,80 @@ impl Store {
     }
 
     /// Every event and state change of `scope` in `[from, to)`, in time order (then by seq),
-    /// state changes carrying the state they came from (Connecting when none was recorded),
-    /// streamed: rows are read as the caller asks for them.
+    /// state changes carrying the state they came from (Connecting when none was recorded).
     ///
-    /// One statement (one snapshot) reads both tables; its rows are a few hundred events each.
+    /// Streamed a day at a time: memory holds one day of the selection's events, whatever
+    /// the window. Each day is read in one snapshot.
     pub fn export_history<'a>(
         &'a self,
         scope: Scope<'_>,
         from: Timestamp,
         to: Timestamp,
     ) -> BoxStream<'a, Result<Event>> {
-        sqlx::query_scalar::<_, String>(history_sql())
-            .bind(from.0)
-            .bind(to.0)
-            .bind(scope.param())
-            .fetch(self.reader())
-            .map_err(Error::from)
-            .and_then(|text| async move { decode_pack(&text) })
-            .map_ok(|events| stream::iter(events.into_iter().map(Ok)))
-            .try_flatten()
-            .boxed()
+        let ids = scope.param();
+        stream::try_unfold(from, move |day| {
+            let ids = ids.clone();
+            async move {
+                if day >= to {
+                    return Ok::<_, Error>(None);
+                }
+                let end = Timestamp(day.0.saturating_add(DAY_MS).min(to.0));
+                let events = self.history_day(ids, day, end).await?;
+                Ok(Some((
+                    stream::iter(events.into_iter().map(Ok::<_, Error>)),
+                    end,
+                )))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    /// One day of history (at most), in order.
+    async fn history_day(
+        &self,
+        ids: Option<String>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Event>> {
+        let mut tx = self.reader().begin().await?;
+        let mut keyed: Vec<Keyed> = Vec::new();
+        {
+            let mut packs = sqlx::query_scalar::<_, String>(events_sql())
+                .bind(from.0)
+                .bind(to.0)
+                .bind(ids.as_deref())
+                .fetch(&mut *tx);
+            while let Some(text) = packs.try_next().await? {
+                decode_pack(&text, &mut keyed)?;
+            }
+        }
+        {
+            let mut states =
+                sqlx::query_as::<_, (i64, i64, i64, String, Option<String>)>(states_sql())
+                    .bind(from.0)
+                    .bind(to.0)
+                    .bind(ids.as_deref())
+                    .fetch(&mut *tx);
+            while let Some((endpoint, ts, seq, state, previous)) = states.try_next().await? {
+                let Some(to) = state_from(&state) else {
+                    continue;
+                };
+                let from = previous
+                    .as_deref()
+                    .and_then(state_from)
+                    .unwrap_or(State::Connecting);
+                let event = Event {
+                    at: Timestamp(ts),
+                    endpoint: endpoint_id(endpoint),
+                    kind: EventKind::StateChanged { from, to },
+                };
+                keyed.push(((ts, seq, 1, endpoint), event));
+            }
+        }
+        tx.rollback().await?;
+        keyed.sort_unstable_by_key(|(key, _)| *key);
+        Ok(keyed.into_iter().map(|(_, event)| event).collect())
     }
 
     /// Whether `scope` has any event or state change in `[from, to)`.
