@@ -26,6 +26,12 @@ describe("custom windows", () => {
     const r = customWindow("2026-11-20T14:00", "2026-11-21T00:00", now);
     expect(r).toEqual({ window: { from: new Date(2026, 10, 20, 14, 0).getTime(), to: now + 1 } });
   });
+  it("takes an end in the current minute for now, so the last seconds are not left out", () => {
+    const at = new Date(2026, 10, 20, 15, 0, 40).getTime();
+    expect(customWindow("2026-11-20T14:00", "2026-11-20T15:00", at)).toEqual({
+      window: { from: new Date(2026, 10, 20, 14, 0).getTime(), to: at + 1 },
+    });
+  });
   it("says what is wrong", () => {
     expect(customWindow("", "2026-11-20T10:00", now)).toEqual({ error: "Enter the start as a date and time." });
     expect(customWindow("2026-11-20T10:00", "nope", now)).toEqual({ error: "Enter the end as a date and time." });

@@ -43,5 +43,6 @@ export function customWindow(from: string, to: string, now: number = Date.now())
   if (t == null) return { error: "Enter the end as a date and time." };
   if (t <= f) return { error: "The end must be after the start." };
   if (f > now) return { error: "The start is in the future: nothing is recorded yet." };
-  return { window: { from: f, to: Math.min(t, now + 1) } };
+  // The inputs have minutes only: an end in the current minute (or later) means now.
+  return { window: { from: f, to: t + 60_000 > now ? now + 1 : t } };
 }
