@@ -363,28 +363,51 @@ impl Job {
 }
 
 /// The (endpoint, kind) after `after` in a table keyed by them (`kind` is 0 for `sessions`,
-/// which is keyed by endpoint only): one seek on the primary key.
+/// which is keyed by endpoint only). Two plain seeks on the primary key: the next kind of the
+/// same endpoint, else the first of the next endpoint (a row-value `(endpoint_id, kind) > (?, ?)`
+/// seeks on the endpoint only and walks its rows).
 async fn next_key(
     conn: &mut SqliteConnection,
     table: &str,
     after: Option<(i64, i64)>,
 ) -> Result<Option<(i64, i64)>> {
-    let (e, k) = after.unwrap_or((i64::MIN, i64::MIN));
+    let Some((e, k)) = after else {
+        let first: Option<(i64, i64)> = if table == "sessions" {
+            sqlx::query_as("SELECT endpoint_id, 0 FROM sessions ORDER BY endpoint_id LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?
+        } else {
+            sqlx::query_as(&format!(
+                "SELECT endpoint_id, kind FROM {table} ORDER BY endpoint_id, kind LIMIT 1"
+            ))
+            .fetch_optional(&mut *conn)
+            .await?
+        };
+        return Ok(first);
+    };
     if table == "sessions" {
         let next: Option<i64> = sqlx::query_scalar(
             "SELECT endpoint_id FROM sessions WHERE endpoint_id > ? ORDER BY endpoint_id LIMIT 1",
         )
-        .bind(if after.is_some() { e } else { i64::MIN })
+        .bind(e)
         .fetch_optional(&mut *conn)
         .await?;
         return Ok(next.map(|e| (e, 0)));
     }
-    Ok(sqlx::query_as(&format!(
-        "SELECT endpoint_id, kind FROM {table} WHERE (endpoint_id, kind) > (?, ?) \
-         ORDER BY endpoint_id, kind LIMIT 1"
+    let same: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT kind FROM {table} WHERE endpoint_id = ? AND kind > ? ORDER BY kind LIMIT 1"
     ))
     .bind(e)
     .bind(k)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(kind) = same {
+        return Ok(Some((e, kind)));
+    }
+    Ok(sqlx::query_as(&format!(
+        "SELECT endpoint_id, kind FROM {table} WHERE endpoint_id > ? ORDER BY endpoint_id, kind LIMIT 1"
+    ))
+    .bind(e)
     .fetch_optional(&mut *conn)
     .await?)
 }

@@ -408,22 +408,23 @@ async fn explain_all(report: &mut Report, store: &Store, statements: &[String]) 
             depth.insert(*id, d);
             text.push_str(&format!("{}{}\n", "  ".repeat(d), detail));
         }
-        let own = if sql.trim_start().starts_with("DELETE") {
-            String::new()
-        } else {
-            let mut ms = Vec::new();
-            let mut n = 0;
-            for _ in 0..5 {
-                let t = Instant::now();
-                n = sqlx::query(sql).fetch_all(store.reader()).await?.len();
-                ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            format!(
-                " — alone: median {:.2} ms, {} rows",
-                median(&ms),
-                thousands(n as u64)
-            )
-        };
+        let own =
+            if !(sql.trim_start().starts_with("SELECT") || sql.trim_start().starts_with("WITH")) {
+                String::new()
+            } else {
+                let mut ms = Vec::new();
+                let mut n = 0;
+                for _ in 0..5 {
+                    let t = Instant::now();
+                    n = sqlx::query(sql).fetch_all(store.reader()).await?.len();
+                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                format!(
+                    " — alone: median {:.2} ms, {} rows",
+                    median(&ms),
+                    thousands(n as u64)
+                )
+            };
         report.line(format!("`{}`{own}", abbreviate(sql)));
         report.blank();
         report.code(text.trim_end());
@@ -502,18 +503,15 @@ impl Ctx {
         let hour = self.now.div_euclid(HOUR_MS);
         vec![
             format!(
-                "WITH ids(id) AS (VALUES {values}) SELECT id, \
-                 (SELECT ts FROM states WHERE endpoint_id = id ORDER BY ts DESC, seq DESC LIMIT 1), \
-                 (SELECT state FROM states WHERE endpoint_id = id ORDER BY ts DESC, seq DESC LIMIT 1), \
-                 (SELECT ts FROM events WHERE endpoint_id = id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1), \
-                 (SELECT code FROM events WHERE endpoint_id = id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1), \
-                 (SELECT initiator FROM events WHERE endpoint_id = id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1) \
-                 FROM ids"
+                "WITH ids(id) AS (VALUES {values}) SELECT ids.id, s.ts, s.state, c.ts, c.code, c.initiator, \
+                 CASE WHEN s.ts >= {day_ago} THEN (SELECT state FROM states WHERE endpoint_id = ids.id AND ts < {day_ago} \
+                 ORDER BY ts DESC, seq DESC LIMIT 1) ELSE s.state END FROM ids \
+                 LEFT JOIN states s ON s.endpoint_id = ids.id AND (s.ts, s.seq) = \
+                 (SELECT ts, seq FROM states WHERE endpoint_id = ids.id ORDER BY ts DESC, seq DESC LIMIT 1) \
+                 LEFT JOIN events c ON c.endpoint_id = ids.id AND (c.ts, c.seq) = \
+                 (SELECT ts, seq FROM events WHERE endpoint_id = ids.id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1)"
             ),
-            format!(
-                "SELECT endpoint_id, (SELECT state FROM states s2 WHERE s2.endpoint_id = s1.endpoint_id AND s2.ts < {day_ago} \
-                 ORDER BY ts DESC, seq DESC LIMIT 1) FROM (SELECT DISTINCT endpoint_id FROM states WHERE endpoint_id IN ({list})) s1"
-            ),
+            // (the store lists only the endpoints whose newest state is within the day)
             format!(
                 "SELECT endpoint_id, ts, state FROM states WHERE endpoint_id IN ({list}) AND ts >= {day_ago} AND ts < {} \
                  ORDER BY endpoint_id, ts, seq",
@@ -603,12 +601,20 @@ impl Ctx {
         } else {
             format!("AND endpoint_id IN ({})", self.one)
         };
-        vec![format!(
-            "SELECT endpoint_id, kind, started_at, ended_at, ended_by_pause, detect_ms, summary FROM incidents \
-             WHERE started_at < {} AND (ended_at IS NULL OR ended_at >= {}) {filter} ORDER BY started_at, endpoint_id",
-            self.now,
-            self.now - span
-        )]
+        let columns = "endpoint_id, kind, started_at, ended_at, ended_by_pause, detect_ms, summary";
+        let (now, from) = (self.now, self.now - span);
+        vec![if everyone {
+            format!(
+                "SELECT {columns} FROM incidents INDEXED BY incidents_by_end WHERE ended_at >= {from} AND started_at < {now} \
+                 UNION ALL SELECT {columns} FROM incidents INDEXED BY incidents_by_end WHERE ended_at IS NULL AND started_at < {now} \
+                 ORDER BY started_at, endpoint_id"
+            )
+        } else {
+            format!(
+                "SELECT {columns} FROM incidents INDEXED BY incidents_by_endpoint \
+                 WHERE started_at < {now} AND (ended_at IS NULL OR ended_at >= {from}) {filter} ORDER BY started_at, endpoint_id"
+            )
+        }]
     }
 
     fn retention(&self) -> Vec<String> {
