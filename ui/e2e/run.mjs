@@ -172,6 +172,11 @@ async function main() {
     const text = await (await b.$("main")).getText();
     return text.includes("4001") && text.includes("Down") ? true : null;
   }, 60_000, 1_000);
+  // The half-open server stops answering pings: we close, and the list says so and why.
+  await until("demo-half-open's last close: by us, pong timeout", async () => {
+    const meaning = await (await row(b, "demo-half-open")).$(".meaning");
+    return (await meaning.isExisting()) && (await meaning.getAttribute("title")) === "by us: pong timeout";
+  }, 60_000, 500);
   await new Promise((r) => setTimeout(r, 4_000));
   const demoShot = await shot(b, "11-demo-overview");
   await (await row(b, "demo-kicked-4001")).click();
