@@ -1352,3 +1352,119 @@ async fn a_large_file_opens_before_its_full_check_and_damage_found_later_stops_w
     store.close().await;
     assert_eq!(file_digest(&path), before, "nothing was written to it");
 }
+
+#[tokio::test]
+async fn the_writer_applies_retention_a_slice_at_a_time() {
+    let dir = TempDir::new("writer-retention");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let pool = raw(&dir.db()).await;
+    // Minute rows from long ago (5 000 per endpoint: more than one delete chunk) and one
+    // from now, for 3 endpoints.
+    let now_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 60;
+    for e in 1..=3 {
+        sqlx::query(
+            "WITH RECURSIVE g(x) AS (SELECT 1000 UNION ALL SELECT x + 1 FROM g WHERE x < 5999) \
+             INSERT INTO rtt_minute (endpoint_id, kind, minute, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us) \
+             SELECT ?, 0, x, 1, 1, 1, 1, 1, 1, 1 FROM g",
+        )
+        .bind(e)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO rtt_minute (endpoint_id, kind, minute, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us) \
+             VALUES (?, 0, ?, 1, 1, 1, 1, 1, 1, 1)",
+        )
+        .bind(e)
+        .bind(now_minute)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+    let (_recorder, writer) = store
+        .record(RecorderOptions {
+            retention_every: Duration::from_millis(100),
+            ..fast_options()
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM rtt_minute")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+        if left == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{left} rows still there");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    writer.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn events_written_before_the_session_join_still_read_back() {
+    let dir = TempDir::new("old-events");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let pool = raw(&dir.db()).await;
+    // Rows as the first schema version wrote them: everything in `detail`, no session rows.
+    sqlx::query(
+        "INSERT INTO events (endpoint_id, ts, seq, kind, attempt, detail) VALUES (5, ?, 1, 'connected', 2, ?)",
+    )
+    .bind(t(0).0)
+    .bind(
+        r#"{"peer":"127.0.0.1:9443","dns_us":1200,"tcp_us":300,"tls_us":2500,"upgrade_us":900,"subprotocol":"json","extensions":["permessage-deflate"]}"#,
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO events (endpoint_id, ts, seq, kind, code, reason, initiator, detail) VALUES (5, ?, 2, 'closed', 4001, 'kicked', 'server', ?)",
+    )
+    .bind(t(5).0)
+    .bind(
+        r#"{"clean":true,"session_ms":5000,"silent_ms":10,"messages_in":1,"bytes_in":2,"messages_out":3,"bytes_out":4}"#,
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let history = store.history(&[], t(-1), t(10)).await.unwrap();
+    assert_eq!(
+        history,
+        vec![
+            ev(
+                5,
+                t(0),
+                EventKind::Connected {
+                    attempt: 2,
+                    handshake: handshake(),
+                },
+            ),
+            ev(
+                5,
+                t(5),
+                EventKind::Closed {
+                    end: SessionEnd::ClosedByServer {
+                        code: 4001,
+                        reason: "kicked".into(),
+                    },
+                    stats: SessionStats {
+                        duration: Duration::from_millis(5000),
+                        silent_for: Duration::from_millis(10),
+                        messages_in: 1,
+                        bytes_in: 2,
+                        messages_out: 3,
+                        bytes_out: 4,
+                    },
+                },
+            ),
+        ]
+    );
+}
