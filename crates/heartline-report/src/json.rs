@@ -43,6 +43,45 @@ pub fn event_json(row: &Row) -> Value {
     })
 }
 
+/// Writes [`event_json`]'s object, byte for byte as `serde_json::to_writer` would, without
+/// building the map first (a JSON export writes one per event).
+pub(crate) fn write_event(out: &mut dyn Write, row: &Row) -> io::Result<()> {
+    macro_rules! value {
+        ($out:expr, $key:expr, $v:expr $(,)?) => {{
+            $out.write_all($key.as_bytes())?;
+            serde_json::to_writer(&mut *$out, $v).map_err(io::Error::from)?;
+        }};
+    }
+    value!(out, "{\"timestamp\":", &iso_utc(row.at));
+    value!(out, ",\"endpoint\":", &row.endpoint);
+    value!(out, ",\"endpoint_id\":", &row.endpoint_id.0);
+    value!(out, ",\"event\":", row.event);
+    value!(out, ",\"code\":", &row.code);
+    value!(out, ",\"reason\":", &row.reason);
+    value!(out, ",\"initiator\":", &row.initiator);
+    value!(out, ",\"cause\":", &row.cause);
+    value!(out, ",\"phase\":", &row.phase);
+    value!(out, ",\"status\":", &row.status);
+    value!(
+        out,
+        ",\"rtt_ms\":",
+        &row.rtt_ms.map(|r| (r * 1000.0).round() / 1000.0),
+    );
+    value!(out, ",\"attempt\":", &row.attempt);
+    value!(out, ",\"delay_ms\":", &row.delay_ms);
+    value!(out, ",\"state_from\":", &row.state_from.map(|s| s.as_str()));
+    value!(out, ",\"state_to\":", &row.state_to.map(|s| s.as_str()));
+    value!(out, ",\"detail\":", &row.detail);
+    out.write_all(b",\"marks\":[")?;
+    for (i, m) in row.marks.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &m.name()).map_err(io::Error::from)?;
+    }
+    out.write_all(b"]}")
+}
+
 /// Writes the document up to the opening of `events`.
 pub(crate) fn head(
     out: &mut dyn Write,
@@ -88,7 +127,7 @@ impl Events {
         } else {
             b",\n    "
         })?;
-        serde_json::to_writer(&mut *out, &event_json(row)).map_err(io::Error::from)?;
+        write_event(out, row)?;
         self.written += 1;
         Ok(())
     }
@@ -205,4 +244,68 @@ fn summary_json(s: &Summary) -> Value {
         "close_codes": codes,
         "findings": findings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use heartline_core::{EndpointId, Event, EventKind, IncidentKind, PingKind, State, Timestamp};
+
+    use super::*;
+    use crate::model::Mark;
+
+    #[test]
+    fn written_events_are_the_event_objects() {
+        let at = Timestamp(1_795_000_000_123);
+        let rows = [
+            Row::from_event(
+                &Event {
+                    at,
+                    endpoint: EndpointId(7),
+                    kind: EventKind::Rtt {
+                        kind: PingKind::App,
+                        rtt: Duration::from_micros(12_345_678),
+                    },
+                },
+                "feed \"eu\"\n",
+            ),
+            {
+                let mut row = Row::from_event(
+                    &Event {
+                        at,
+                        endpoint: EndpointId(8),
+                        kind: EventKind::StateChanged {
+                            from: State::Up,
+                            to: State::Down,
+                        },
+                    },
+                    "orders",
+                );
+                row.marks = vec![
+                    Mark::FirstSign(IncidentKind::Down),
+                    Mark::Start(IncidentKind::Down),
+                ];
+                row
+            },
+            Row::from_event(
+                &Event {
+                    at,
+                    endpoint: EndpointId(9),
+                    kind: EventKind::GaveUp {
+                        reason: "401 — check the token".into(),
+                    },
+                },
+                "",
+            ),
+        ];
+        for row in &rows {
+            let mut written = Vec::new();
+            write_event(&mut written, row).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&event_json(row)).unwrap()
+            );
+        }
+    }
 }

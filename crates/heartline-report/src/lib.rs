@@ -397,8 +397,7 @@ impl<'w> Body<'w> {
         match self {
             Body::Csv(w) => w.row(row)?,
             Body::Ndjson(out) => {
-                serde_json::to_writer(&mut **out, &event_json(row))
-                    .map_err(std::io::Error::from)?;
+                json::write_event(&mut **out, row)?;
                 out.write_all(b"\n")?;
             }
             Body::Json(out, events) => events.row(&mut **out, row)?,
