@@ -18,7 +18,6 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use serde_json::Value;
 
 use heartline_config::EndpointSpec;
 use heartline_core::{Endpoint, EndpointId, Event, EventKind, PingKind, State, Timestamp};
@@ -93,18 +92,19 @@ fn micros(v: i64) -> Duration {
 const DAY_MS: i64 = 86_400_000;
 
 /// A day's events, one row per endpoint: a JSON array of its events, each
-/// [endpoint, ts, seq, <event columns>, <session columns>] in the order `decode_event` reads
-/// them. Rows come from one primary-key range per endpoint, so SQLite sorts nothing; and
+/// [endpoint, ts, seq, [<event columns>], [<session columns>]] in the order of [`Packed`]. Rows come from one primary-key range per endpoint, so SQLite sorts nothing; and
 /// sqlx hands rows between threads one at a time, which at a row per event cost more than
 /// SQLite itself.
 fn events_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "{IDS} SELECT '[' || group_concat(json_array(endpoint_id, ts, seq, kind, code, \
-               status, phase, initiator, cause, reason, attempt, delay_ms, detail, s_dns_us, \
-               s_tcp_us, s_tls_us, s_upgrade_us, s_peer, s_subprotocol, s_extensions, s_clean, \
-               s_silent_ms, s_messages_in, s_bytes_in, s_messages_out, s_bytes_out), ',') || ']' \
+            "{IDS} SELECT '[' || group_concat(json_array(endpoint_id, ts, seq, \
+               json_array(kind, code, status, phase, initiator, cause, reason, attempt, \
+                 delay_ms, detail), \
+               json_array(s_dns_us, s_tcp_us, s_tls_us, s_upgrade_us, s_peer, s_subprotocol, \
+                 s_extensions, s_clean, s_silent_ms, s_messages_in, s_bytes_in, s_messages_out, \
+                 s_bytes_out)), ',') || ']' \
              FROM (SELECT {EVENT_COLUMNS_WITH_SESSION} \
                WHERE e.endpoint_id IN (SELECT id FROM ids) AND e.ts >= ?1 AND e.ts < ?2) \
              GROUP BY endpoint_id"
@@ -129,17 +129,75 @@ fn states_sql() -> &'static str {
 /// state changes, endpoint.
 type Keyed = ((i64, i64, u8, i64), Event);
 
-/// Adds the events of one endpoint's row; items this version cannot read are skipped.
+/// The event columns of a packed item: kind, code, status, phase, initiator, cause, reason,
+/// attempt, delay_ms, detail.
+type EventColumns = (
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// The session columns of a packed item, in [`SessionColumns`]' order.
+type SessionValues = (
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// One packed event: endpoint, ts, seq, its columns and its session's. Decoded straight into
+/// these types (no intermediate JSON values).
+type Packed = (i64, i64, i64, EventColumns, SessionValues);
+
+/// Adds the events of one endpoint's row; events this version cannot read are skipped.
 fn decode_pack(text: &str, out: &mut Vec<Keyed>) -> Result<()> {
-    let items: Vec<Vec<Value>> = serde_json::from_str(text)
+    let items: Vec<Packed> = serde_json::from_str(text)
         .map_err(|e| Error::Config(format!("unreadable history row from SQLite: {e}")))?;
-    for item in items {
-        let mut values = item.into_iter();
-        let mut int = || values.next().and_then(|v| v.as_i64());
-        let (Some(endpoint), Some(ts), Some(seq)) = (int(), int(), int()) else {
-            continue;
+    for (endpoint, ts, seq, e, s) in items {
+        let row = EventRow {
+            kind: e.0,
+            code: e.1,
+            status: e.2,
+            phase: e.3,
+            initiator: e.4,
+            cause: e.5,
+            reason: e.6,
+            attempt: e.7,
+            delay_ms: e.8,
+            detail: e.9,
         };
-        if let Some(kind) = decode_event(&mut values) {
+        let session = SessionColumns {
+            s_dns_us: s.0,
+            s_tcp_us: s.1,
+            s_tls_us: s.2,
+            s_upgrade_us: s.3,
+            s_peer: s.4,
+            s_subprotocol: s.5,
+            s_extensions: s.6,
+            s_clean: s.7.map(|c| c != 0),
+            s_silent_ms: s.8,
+            s_messages_in: s.9,
+            s_bytes_in: s.10,
+            s_messages_out: s.11,
+            s_bytes_out: s.12,
+        };
+        if let Some(kind) = row.into_kind(&session) {
             let event = Event {
                 at: Timestamp(ts),
                 endpoint: endpoint_id(endpoint),
@@ -149,47 +207,6 @@ fn decode_pack(text: &str, out: &mut Vec<Keyed>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// An event's columns and its session's, in the order `history_sql` packs them.
-fn decode_event(values: &mut impl Iterator<Item = Value>) -> Option<EventKind> {
-    fn int(v: Option<Value>) -> Option<i64> {
-        v.and_then(|v| v.as_i64())
-    }
-    fn text(v: Option<Value>) -> Option<String> {
-        match v {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        }
-    }
-    let row = EventRow {
-        kind: text(values.next())?,
-        code: int(values.next()),
-        status: int(values.next()),
-        phase: text(values.next()),
-        initiator: text(values.next()),
-        cause: text(values.next()),
-        reason: text(values.next()),
-        attempt: int(values.next()),
-        delay_ms: int(values.next()),
-        detail: text(values.next()),
-    };
-    let session = SessionColumns {
-        s_dns_us: int(values.next()),
-        s_tcp_us: int(values.next()),
-        s_tls_us: int(values.next()),
-        s_upgrade_us: int(values.next()),
-        s_peer: text(values.next()),
-        s_subprotocol: text(values.next()),
-        s_extensions: text(values.next()),
-        s_clean: int(values.next()).map(|c| c != 0),
-        s_silent_ms: int(values.next()),
-        s_messages_in: int(values.next()),
-        s_bytes_in: int(values.next()),
-        s_messages_out: int(values.next()),
-        s_bytes_out: int(values.next()),
-    };
-    row.into_kind(&session)
 }
 
 impl Store {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures_util::TryStreamExt;
 
 use heartline_core::{
-    Endpoint, EndpointId, Event, EventKind, FailedPhase, HandshakeFailure, Header, PingKind,
-    RetryReason, SessionEnd, SessionStats, State, Timestamp,
+    Endpoint, EndpointId, Event, EventKind, FailedPhase, Handshake, HandshakeFailure, Header,
+    Phases, PingKind, RetryReason, SessionEnd, SessionStats, State, Timestamp,
 };
 use heartline_probe::Sink;
 use heartline_store::{RecorderOptions, Scope, Secrets, Store};
@@ -82,6 +82,20 @@ fn story(ids: &[EndpointId]) -> Vec<Event> {
             },
             4 => EventKind::Stale {
                 silent: Duration::from_secs(30),
+            },
+            5 => EventKind::Connected {
+                attempt: 2,
+                handshake: Handshake {
+                    phases: Phases {
+                        dns: Duration::from_micros(1200),
+                        tcp: Duration::from_micros(300),
+                        tls: Some(Duration::from_micros(2500)),
+                        upgrade: Duration::from_micros(900),
+                    },
+                    peer: "127.0.0.1:9443".parse().unwrap(),
+                    subprotocol: Some("json".into()),
+                    extensions: vec!["permessage-deflate".into()],
+                },
             },
             _ => {
                 let to = states[usize::try_from(i / 7).unwrap() % states.len()];
@@ -157,6 +171,12 @@ async fn export_reads_answer_as_the_per_endpoint_reads_do() {
     let all = collect(&store, Scope::All, from, to).await;
     let expected = store.history(&ids, from, to).await.unwrap();
     assert!(expected.len() > 500);
+    for kind in ["connected", "closed", "state"] {
+        assert!(
+            expected.iter().any(|e| e.kind.name() == kind),
+            "{kind} in the window"
+        );
+    }
     assert!(expected
         .iter()
         .any(|e| matches!(e.kind, EventKind::StateChanged { .. })));
