@@ -104,7 +104,7 @@ impl Store {
             Option<String>,
             Option<String>,
         );
-        let main_sql = format!(
+        let rows: Vec<Row> = sqlx::query_as(&format!(
             "WITH ids(id) AS (VALUES {values}) SELECT ids.id, s.ts, s.state, c.ts, c.code, c.initiator, \
                CASE WHEN s.ts >= ?1 THEN (SELECT state FROM states WHERE endpoint_id = ids.id AND ts < ?1 \
                  ORDER BY ts DESC, seq DESC LIMIT 1) ELSE s.state END FROM ids \
@@ -113,34 +113,10 @@ impl Store {
              LEFT JOIN events c ON c.endpoint_id = ids.id AND (c.ts, c.seq) = \
                (SELECT ts, seq FROM events WHERE endpoint_id = ids.id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1)",
             values = endpoints.iter().map(|e| format!("({})", id(*e))).collect::<Vec<_>>().join(",")
-        );
-        let main = async {
-            Ok::<_, crate::Error>(
-                sqlx::query_as::<_, Row>(&main_sql)
-                    .bind(day_ago)
-                    .fetch_all(self.reader())
-                    .await?,
-            )
-        };
-        // Recent RTT: the current and previous hour's histograms (merged below).
-        let hour = now.0.div_euclid(3_600_000);
-        type HistRow = (i64, i64, i64, i64, i64, Vec<u8>, i64, i64);
-        let hist_sql = format!(
-            "SELECT endpoint_id, count, min_us, max_us, sum_us, histogram, p50_us, p95_us FROM rtt_hour \
-             WHERE endpoint_id IN ({list}) AND kind = {protocol} AND hour >= ?",
-            protocol = kind_code(PingKind::Protocol)
-        );
-        let hist = async {
-            Ok::<_, crate::Error>(
-                sqlx::query_as::<_, HistRow>(&hist_sql)
-                    .bind(hour - 1)
-                    .fetch_all(self.reader())
-                    .await?,
-            )
-        };
-        // Independent statements on separate pooled connections, at once.
-        let (rows, hist_rows, runs) =
-            tokio::try_join!(main, hist, self.runs_between(Timestamp(day_ago), now))?;
+        ))
+        .bind(day_ago)
+        .fetch_all(self.reader())
+        .await?;
 
         // Uptime over 24 h from the state before the window and the changes within it, read
         // only for the endpoints that changed.
@@ -166,6 +142,7 @@ impl Store {
             .fetch_all(self.reader())
             .await?
         };
+        let runs = self.runs_between(Timestamp(day_ago), now).await?;
         let mut timelines: HashMap<i64, Vec<(i64, Option<State>)>> = HashMap::new();
         for (e, s) in before {
             timelines
@@ -177,6 +154,17 @@ impl Store {
             timelines.entry(e).or_default().push((ts, state_from(&s)));
         }
 
+        // Recent RTT: merge the current and previous hour's histograms.
+        let hour = now.0.div_euclid(3_600_000);
+        type HistRow = (i64, i64, i64, i64, i64, Vec<u8>, i64, i64);
+        let hist_rows: Vec<HistRow> = sqlx::query_as(&format!(
+            "SELECT endpoint_id, count, min_us, max_us, sum_us, histogram, p50_us, p95_us FROM rtt_hour \
+             WHERE endpoint_id IN ({list}) AND kind = {protocol} AND hour >= ?",
+            protocol = kind_code(PingKind::Protocol)
+        ))
+        .bind(hour - 1)
+        .fetch_all(self.reader())
+        .await?;
         let mut recent: HashMap<i64, Rollup> = HashMap::new();
         // Rows whose histogram was dropped (retention set shorter than two hours): their own
         // percentiles, the newest row's winning.
