@@ -1,6 +1,7 @@
 //! CSV: a header row and the stable columns of [`COLUMNS`], RFC 4180 quoting, CRLF line ends,
 //! timestamps in ISO 8601 UTC with milliseconds.
 
+use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
 
 use crate::model::{Row, COLUMNS};
@@ -15,27 +16,28 @@ impl<'w> Writer<'w> {
         let mut w = Writer {
             out: BufWriter::with_capacity(1 << 16, out),
         };
-        w.line(COLUMNS.iter().map(|c| c.to_string()))?;
+        w.line(COLUMNS.iter().map(|c| Cow::Borrowed(*c)))?;
         Ok(w)
     }
 
     pub fn row(&mut self, row: &Row) -> io::Result<()> {
-        let opt = |v: Option<String>| v.unwrap_or_default();
+        let text = |v: Option<&'static str>| Cow::Borrowed(v.unwrap_or(""));
+        let number = |v: Option<String>| Cow::Owned(v.unwrap_or_default());
         self.line(
             [
-                iso_utc(row.at),
-                row.endpoint.clone(),
-                row.event.to_owned(),
-                opt(row.code.map(|c| c.to_string())),
-                opt(row.reason.clone()),
-                opt(row.initiator.map(str::to_owned)),
-                opt(row.cause.map(str::to_owned)),
-                opt(row.phase.map(str::to_owned)),
-                opt(row.status.map(|s| s.to_string())),
-                opt(row.rtt_ms.map(|r| format!("{r:.3}"))),
-                opt(row.attempt.map(|a| a.to_string())),
-                opt(row.delay_ms.map(|d| d.to_string())),
-                row.detail.clone(),
+                Cow::Owned(iso_utc(row.at)),
+                Cow::Borrowed(row.endpoint.as_str()),
+                Cow::Borrowed(row.event),
+                number(row.code.map(|c| c.to_string())),
+                Cow::Borrowed(row.reason.as_deref().unwrap_or("")),
+                text(row.initiator),
+                text(row.cause),
+                text(row.phase),
+                number(row.status.map(|s| s.to_string())),
+                number(row.rtt_ms.map(|r| format!("{r:.3}"))),
+                number(row.attempt.map(|a| a.to_string())),
+                number(row.delay_ms.map(|d| d.to_string())),
+                Cow::Borrowed(row.detail.as_str()),
             ]
             .into_iter(),
         )
@@ -45,7 +47,7 @@ impl<'w> Writer<'w> {
         self.out.flush()
     }
 
-    fn line(&mut self, fields: impl Iterator<Item = String>) -> io::Result<()> {
+    fn line<'a>(&mut self, fields: impl Iterator<Item = Cow<'a, str>>) -> io::Result<()> {
         for (i, field) in fields.enumerate() {
             if i > 0 {
                 self.out.write_all(b",")?;
@@ -57,7 +59,7 @@ impl<'w> Writer<'w> {
 }
 
 /// RFC 4180: a field with a comma, a quote or a line break is quoted, quotes doubled.
-pub(crate) fn quote(field: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn quote(field: &str) -> Cow<'_, str> {
     if field.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", field.replace('"', "\"\"")).into()
     } else {

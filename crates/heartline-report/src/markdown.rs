@@ -267,6 +267,12 @@ fn or_dash(s: String) -> String {
 /// Escapes what would break a table cell or turn into markup: text from servers and the
 /// network is shown as it is, never interpreted.
 pub(crate) fn escape(text: &str) -> String {
+    const SPECIAL: [char; 12] = [
+        '\\', '|', '*', '_', '`', '<', '>', '[', ']', '\r', '\n', '\t',
+    ];
+    if !text.contains(SPECIAL) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

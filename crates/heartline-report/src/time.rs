@@ -91,7 +91,7 @@ impl ZoneView {
     pub fn format(&self, at: Timestamp) -> String {
         let offset = self.zone.offset_at(at);
         let shifted = Timestamp(at.0 + i64::from(offset) * 1000);
-        let text = format!("{} {}", date(shifted), clock_ms(shifted));
+        let text = stamp(shifted, ' ', "");
         if self.offsets.len() > 1 {
             format!("{text} {}", offset_text(offset))
         } else {
@@ -118,21 +118,17 @@ fn offset_text(secs: i32) -> String {
 
 /// ISO 8601 / RFC 3339 in UTC with milliseconds: `2026-11-21T10:00:00.000Z`.
 pub fn iso_utc(at: Timestamp) -> String {
-    format!("{}T{}Z", date(at), clock_ms(at))
+    stamp(at, 'T', "Z")
 }
 
-/// `YYYY-MM-DD` of a UTC instant (or of an instant already shifted into a zone).
-fn date(at: Timestamp) -> String {
+/// Date, `between`, clock with milliseconds, `end`: one allocation (exports write one or two
+/// per event).
+fn stamp(at: Timestamp, between: char, end: &str) -> String {
     let (y, m, d) = civil(at.0.div_euclid(DAY_MS));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// `HH:MM:SS.mmm`.
-fn clock_ms(at: Timestamp) -> String {
     let ms = at.0.rem_euclid(DAY_MS);
     let secs = ms / 1000;
     format!(
-        "{:02}:{:02}:{:02}.{:03}",
+        "{y:04}-{m:02}-{d:02}{between}{:02}:{:02}:{:02}.{:03}{end}",
         secs / 3600,
         secs / 60 % 60,
         secs % 60,
