@@ -262,25 +262,10 @@ pub async fn export(
     let mut tally = gather::Tally::default();
     let mut body = Body::start(format, out, selection, &endpoints, options, &zone)?;
     let span = (until.0 - since.0) as f64;
-    // A day at a time (the unit of progress and of diagnosis slices), each day streamed.
-    let mut from = since;
-    while from < until {
-        let through = Timestamp(from.0.saturating_add(gather::CHUNK_MS).min(until.0));
-        let mut events = store.export_history(scope, from, through);
-        while let Some(event) = events.try_next().await? {
-            if let Some(d) = diagnoser.as_mut() {
-                d.push(&event);
-            }
-            tally.observe(&event);
-            collector.observe(&event);
-            if body.takes_rows() && marks.keep(&event) {
-                let name = names.get(&event.endpoint).map_or("?", String::as_str);
-                let mut row = Row::from_event(&event, name);
-                row.marks = marks.on(&event);
-                body.row(&row)?;
-                tally.exported += 1;
-            }
-        }
+    // Streamed in time order; days (from `since`) are the unit of progress and of diagnosis
+    // slices, and the store reads one ahead while this one is rendered.
+    let day_after = |t: Timestamp| Timestamp(t.0.saturating_add(gather::CHUNK_MS).min(until.0));
+    let end_day = |diagnoser: &mut Option<gather::Diagnoser>, tally: &gather::Tally, through| {
         if let Some(d) = diagnoser.as_mut() {
             d.end_day();
         }
@@ -290,7 +275,34 @@ pub async fn export(
             through,
             fraction: ((through.0 - since.0) as f64 / span).clamp(0.0, 1.0),
         });
-        from = through;
+    };
+    let mut through = day_after(since);
+    let mut events = store.export_history(scope, since, until);
+    while let Some(event) = events.try_next().await? {
+        while event.at >= through {
+            end_day(&mut diagnoser, &tally, through);
+            through = day_after(through);
+        }
+        if let Some(d) = diagnoser.as_mut() {
+            d.push(&event);
+        }
+        tally.observe(&event);
+        collector.observe(&event);
+        if body.takes_rows() && marks.keep(&event) {
+            let name = names.get(&event.endpoint).map_or("?", String::as_str);
+            let mut row = Row::from_event(&event, name);
+            row.marks = marks.on(&event);
+            body.row(&row)?;
+            tally.exported += 1;
+        }
+    }
+    drop(events);
+    loop {
+        end_day(&mut diagnoser, &tally, through);
+        if through >= until {
+            break;
+        }
+        through = day_after(through);
     }
 
     let charts: Vec<ChartData> = charted

@@ -125,6 +125,15 @@ fn states_sql() -> &'static str {
     SQL.get_or_init(|| format!("{IDS} {STATES_SQL}"))
 }
 
+/// A day of history being read by a task of its own; dropping it stops the task.
+struct Prefetch(tokio::task::JoinHandle<Result<Vec<Event>>>);
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// An event or state change with the key history is ordered by: time, seq, events before
 /// state changes, endpoint.
 type Keyed = ((i64, i64, u8, i64), Event);
@@ -239,28 +248,45 @@ impl Store {
     /// Every event and state change of `scope` in `[from, to)`, in time order (then by seq),
     /// state changes carrying the state they came from (Connecting when none was recorded).
     ///
-    /// Streamed a day at a time: memory holds one day of the selection's events, whatever
-    /// the window. Each day is read in one snapshot.
-    pub fn export_history<'a>(
-        &'a self,
+    /// Streamed a day at a time, each day read in one snapshot; the next day is read (on the
+    /// runtime, as a task) while the caller works through the current one. Memory holds at
+    /// most those two days of the selection's events, whatever the window.
+    pub fn export_history(
+        &self,
         scope: Scope<'_>,
         from: Timestamp,
         to: Timestamp,
-    ) -> BoxStream<'a, Result<Event>> {
-        let ids = scope.param();
-        stream::try_unfold(from, move |day| {
-            let ids = ids.clone();
-            async move {
-                if day >= to {
-                    return Ok::<_, Error>(None);
-                }
-                let end = Timestamp(day.0.saturating_add(DAY_MS).min(to.0));
-                let events = self.history_day(ids, day, end).await?;
-                Ok(Some((
-                    stream::iter(events.into_iter().map(Ok::<_, Error>)),
-                    end,
-                )))
-            }
+    ) -> BoxStream<'static, Result<Event>> {
+        let store = self.clone();
+        let day_after = move |day: Timestamp| Timestamp(day.0.saturating_add(DAY_MS).min(to.0));
+        let read = move |store: &Store, ids: &Option<String>, day: Timestamp| {
+            let (store, ids) = (store.clone(), ids.clone());
+            Prefetch(tokio::spawn(async move {
+                store.history_day(ids, day, day_after(day)).await
+            }))
+        };
+        // State: the store, the ids, and either the day being read ahead with the end of
+        // that day, or nothing with the start of the next day to read.
+        let start = (store, scope.param(), from, None::<Prefetch>);
+        stream::try_unfold(start, move |(store, ids, next, pending)| async move {
+            let (mut reading, after) = match pending {
+                Some(p) => (p, next),
+                None if next < to => (read(&store, &ids, next), day_after(next)),
+                None => return Ok::<_, Error>(None),
+            };
+            let events = (&mut reading.0).await.map_err(|e| {
+                Error::Config(format!("reading the export's history stopped: {e}"))
+            })??;
+            let pending = (after < to).then(|| read(&store, &ids, after));
+            let next = if pending.is_some() {
+                day_after(after)
+            } else {
+                after
+            };
+            Ok(Some((
+                stream::iter(events.into_iter().map(Ok::<_, Error>)),
+                (store, ids, next, pending),
+            )))
         })
         .try_flatten()
         .boxed()
