@@ -233,7 +233,9 @@ pub(crate) struct Diagnoser {
     held: Vec<Event>,
     /// The wanted events of the day being read.
     today: Vec<Event>,
-    findings: Vec<Finding>,
+    /// Findings merged across slices as they come (one per rule and endpoints, so memory
+    /// does not grow with the number of slices), with how many slices found each.
+    merged: BTreeMap<(heartline_core::Rule, Vec<EndpointId>), (Finding, usize)>,
 }
 
 impl Diagnoser {
@@ -242,7 +244,7 @@ impl Diagnoser {
             facts,
             held: Vec::new(),
             today: Vec::new(),
-            findings: Vec::new(),
+            merged: BTreeMap::new(),
         }
     }
 
@@ -267,8 +269,35 @@ impl Diagnoser {
 
     fn flush(&mut self) {
         if !self.held.is_empty() {
-            self.findings.extend(diagnose(&self.held, &self.facts));
+            for f in diagnose(&self.held, &self.facts) {
+                self.absorb(f);
+            }
             self.held.clear();
+        }
+    }
+
+    /// Merges a slice's finding: a pattern found in several slices keeps the finding with the
+    /// most occurrences, with the first and last times and the total over all of them.
+    fn absorb(&mut self, f: Finding) {
+        match self.merged.entry((f.rule, f.endpoints.clone())) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert((f, 1));
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                let (kept, parts) = slot.get_mut();
+                let (first, last) = (
+                    kept.first_seen.min(f.first_seen),
+                    kept.last_seen.max(f.last_seen),
+                );
+                let total = kept.occurrences.saturating_add(f.occurrences);
+                if f.occurrences > kept.occurrences {
+                    *kept = f;
+                }
+                kept.first_seen = first;
+                kept.last_seen = last;
+                kept.occurrences = total;
+                *parts += 1;
+            }
         }
     }
 
@@ -277,31 +306,7 @@ impl Diagnoser {
     pub fn finish(mut self, names: &HashMap<EndpointId, String>) -> Vec<FindingSummary> {
         self.end_day();
         self.flush();
-        let mut merged: BTreeMap<(heartline_core::Rule, Vec<EndpointId>), (Finding, usize)> =
-            BTreeMap::new();
-        for f in std::mem::take(&mut self.findings) {
-            match merged.entry((f.rule, f.endpoints.clone())) {
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert((f, 1));
-                }
-                std::collections::btree_map::Entry::Occupied(mut slot) => {
-                    let (kept, parts) = slot.get_mut();
-                    let (first, last) = (
-                        kept.first_seen.min(f.first_seen),
-                        kept.last_seen.max(f.last_seen),
-                    );
-                    let total = kept.occurrences.saturating_add(f.occurrences);
-                    if f.occurrences > kept.occurrences {
-                        *kept = f;
-                    }
-                    kept.first_seen = first;
-                    kept.last_seen = last;
-                    kept.occurrences = total;
-                    *parts += 1;
-                }
-            }
-        }
-        self.findings = merged
+        let mut findings: Vec<Finding> = std::mem::take(&mut self.merged)
             .into_values()
             .map(|(mut f, parts)| {
                 if parts > 1 {
@@ -318,13 +323,13 @@ impl Diagnoser {
                 f
             })
             .collect();
-        self.findings.sort_by(|a, b| {
+        findings.sort_by(|a, b| {
             b.last_seen
                 .cmp(&a.last_seen)
                 .then(a.rule.cmp(&b.rule))
                 .then_with(|| a.endpoints.cmp(&b.endpoints))
         });
-        self.findings
+        findings
             .into_iter()
             .map(|f| FindingSummary {
                 rule: f.rule.as_str(),
