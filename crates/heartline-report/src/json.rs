@@ -138,10 +138,30 @@ pub(crate) fn finish(out: &mut dyn Write, events: Events, s: &Summary) -> io::Re
     if events.written > 0 {
         out.write_all(b"\n  ")?;
     }
-    let summary = serde_json::to_string_pretty(&summary_json(s)).map_err(io::Error::from)?;
-    let indented = summary.replace('\n', "\n  ");
-    writeln!(out, "],\n  \"summary\": {indented}\n}}")?;
+    out.write_all(b"],\n  \"summary\": ")?;
+    // Pretty-printed one level in, straight to the output (no copy of the whole text).
+    serde_json::to_writer_pretty(Indented(&mut *out), &summary_json(s)).map_err(io::Error::from)?;
+    out.write_all(b"\n}\n")?;
     out.flush()
+}
+
+/// Indents every line after the first by two spaces.
+struct Indented<'a>(&'a mut dyn Write);
+
+impl Write for Indented<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                self.0.write_all(b"\n  ")?;
+            }
+            self.0.write_all(line)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 fn ms(d: std::time::Duration) -> u64 {
