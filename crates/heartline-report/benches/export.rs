@@ -130,7 +130,10 @@ async fn child(db: &Path, format: Format, days: i64) {
     let elapsed = started.elapsed();
     let cpu = cpu_ticks().saturating_sub(cpu_before) as f64 / 100.0;
     let size = std::fs::metadata(&out_path).map(|m| m.len()).unwrap_or(0);
-    let _ = std::fs::remove_file(&out_path);
+    // HEARTLINE_BENCH_KEEP=1 keeps the output (to compare bytes before and after a change).
+    if std::env::var_os("HEARTLINE_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_file(&out_path);
+    }
     println!(
         "{:<6}  {:>4} d  {:>8}  {:>6.2} s  {:>6.2} s  {:>7.1} MiB  {:>13.1} MiB  {:>6.1} MiB",
         format.name(),
