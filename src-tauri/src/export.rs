@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use heartline_core::{EndpointId, Timestamp};
 use heartline_report::{Format, Options, Selection, Zone};
-use heartline_store::{Secrets, Store};
+use heartline_store::Store;
 
 use crate::convert::IpcResult;
 use crate::dto::{ErrorCode, ExportProgress, ExportRequest, ExportResult, IpcError};
@@ -77,10 +77,9 @@ pub async fn write(
         ))
     })?;
     let path = target_path(&request.path, format)?;
-    // Names by id, read without any secret store: only names are needed.
-    let no_secrets = Secrets::File(PathBuf::new());
+    // Names by id: the secret store is never asked, only names are needed.
     let names: HashMap<EndpointId, String> = store
-        .endpoints(&no_secrets)
+        .export_endpoints()
         .await?
         .into_iter()
         .map(|e| (e.id, e.endpoint.name))
@@ -159,7 +158,7 @@ mod tests {
         CloseCause, Endpoint, Event, EventKind, Header, PingKind, SessionEnd, SessionStats, State,
     };
     use heartline_probe::Sink;
-    use heartline_store::RecorderOptions;
+    use heartline_store::{RecorderOptions, Secrets};
 
     use super::*;
     use crate::dto::Window;
@@ -333,7 +332,7 @@ mod tests {
         let dir = Dir::new("select");
         let store = store(&dir).await;
         let ids: HashMap<String, u64> = store
-            .endpoints(&Secrets::File(PathBuf::new()))
+            .export_endpoints()
             .await
             .expect("endpoints")
             .into_iter()
