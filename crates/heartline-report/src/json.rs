@@ -139,20 +139,54 @@ pub(crate) fn finish(out: &mut dyn Write, events: Events, s: &Summary) -> io::Re
         out.write_all(b"\n  ")?;
     }
     out.write_all(b"],\n  \"summary\": ")?;
-    // Pretty-printed one level in, straight to the output (no copy of the whole text).
-    serde_json::to_writer_pretty(Indented(&mut *out), &summary_json(s)).map_err(io::Error::from)?;
+    write_summary(out, s)?;
     out.write_all(b"\n}\n")?;
     out.flush()
 }
 
-/// Indents every line after the first by two spaces.
-struct Indented<'a>(&'a mut dyn Write);
+/// Writes the summary one level in, byte for byte as `serde_json::to_writer_pretty` wrote it
+/// when it was built as one value (tests/golden/export.json), but building one endpoint,
+/// incident, close code or finding at a time: a window's incidents grow with its length, and
+/// holding them all as JSON values made the document's memory grow with it.
+fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    out.write_all(b"{\n    \"events_exported\": ")?;
+    serde_json::to_writer(&mut *out, &s.events_exported).map_err(io::Error::from)?;
+    out.write_all(b",\n    \"events_seen\": ")?;
+    serde_json::to_writer(&mut *out, &s.events_seen).map_err(io::Error::from)?;
+    out.write_all(b",\n    \"endpoints\": ")?;
+    write_array(out, s.endpoints.iter().map(endpoint_json))?;
+    out.write_all(b",\n    \"incidents\": ")?;
+    write_array(out, s.incidents.iter().map(incident_json))?;
+    out.write_all(b",\n    \"close_codes\": ")?;
+    write_array(out, s.close_codes.iter().map(close_code_json))?;
+    out.write_all(b",\n    \"findings\": ")?;
+    write_array(out, s.findings.iter().map(finding_json))?;
+    out.write_all(b"\n  }")
+}
+
+/// A pretty-printed array two levels into the summary (three into the document).
+fn write_array(out: &mut dyn Write, items: impl Iterator<Item = Value>) -> io::Result<()> {
+    let mut items = items.peekable();
+    if items.peek().is_none() {
+        return out.write_all(b"[]");
+    }
+    out.write_all(b"[")?;
+    for (i, item) in items.enumerate() {
+        out.write_all(if i == 0 { b"\n      " } else { b",\n      " })?;
+        serde_json::to_writer_pretty(Indented(&mut *out, b"\n      "), &item)
+            .map_err(io::Error::from)?;
+    }
+    out.write_all(b"\n    ]")
+}
+
+/// Starts every line after the first with the given line break and indentation.
+struct Indented<'a>(&'a mut dyn Write, &'static [u8]);
 
 impl Write for Indented<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
             if i > 0 {
-                self.0.write_all(b"\n  ")?;
+                self.0.write_all(self.1)?;
             }
             self.0.write_all(line)?;
         }
@@ -172,97 +206,74 @@ fn ms_f(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
-fn summary_json(s: &Summary) -> Value {
-    let endpoints: Vec<Value> = s
-        .endpoints
-        .iter()
-        .map(|e| {
-            let u = &e.uptime;
-            json!({
-                "id": e.id.0,
-                "name": e.name,
-                "uptime": {
-                    "ratio": u.ratio(),
-                    "up_ms": ms(u.up),
-                    "degraded_ms": ms(u.degraded),
-                    "down_ms": ms(u.down),
-                    "connecting_ms": ms(u.connecting),
-                    "paused_ms": ms(u.paused),
-                    "unknown_ms": ms(u.unknown),
-                },
-                "incidents": e.incidents,
-                "closes": e.closes,
-                "handshake_failures": e.handshake_failures,
-                "reconnects": e.reconnects,
-                "rtt": e.rtt.as_ref().map(|r| json!({
-                    "resolution": r.resolution,
-                    "samples": r.samples,
-                    "mean_ms": ms_f(r.mean),
-                    "worst_p95_ms": ms_f(r.worst_p95),
-                })),
-            })
-        })
-        .collect();
-    let incidents: Vec<Value> = s
-        .incidents
-        .iter()
-        .map(|i| {
-            json!({
-                "endpoint": i.endpoint,
-                "endpoint_id": i.endpoint_id.0,
-                "kind": i.kind.as_str(),
-                "start": iso_utc(i.started),
-                "end": i.ended.map(iso_utc),
-                "ongoing": i.ended.is_none(),
-                "ended_by_pause": i.ended_by_pause,
-                "duration_ms": ms(i.duration),
-                "detected_after_ms": ms(i.time_to_detect),
-                "close_codes": i.close_codes.iter().map(|(c, n)| json!({ "code": c, "count": n })).collect::<Vec<_>>(),
-                "handshake_failures": i.handshake_failures.iter()
-                    .map(|(p, st, n)| json!({ "phase": p, "status": st, "count": n }))
-                    .collect::<Vec<_>>(),
-                "reconnect_attempts": i.reconnect_attempts,
-                "rtt_before_ms": i.rtt_before.map(ms_f),
-            })
-        })
-        .collect();
-    let codes: Vec<Value> = s
-        .close_codes
-        .iter()
-        .map(|c| {
-            json!({
-                "code": c.code,
-                "meaning": c.meaning(),
-                "class": c.class().as_str(),
-                "initiator": c.initiator,
-                "count": c.count,
-            })
-        })
-        .collect();
-    let findings: Vec<Value> = s
-        .findings
-        .iter()
-        .map(|f| {
-            json!({
-                "rule": f.rule,
-                "endpoints": f.endpoints,
-                "title": f.title,
-                "explanation": f.explanation,
-                "evidence": f.evidence,
-                "suggestion": f.suggestion,
-                "first_seen": iso_utc(f.first_seen),
-                "last_seen": iso_utc(f.last_seen),
-                "occurrences": f.occurrences,
-            })
-        })
-        .collect();
+fn endpoint_json(e: &crate::model::EndpointSummary) -> Value {
+    let u = &e.uptime;
     json!({
-        "events_exported": s.events_exported,
-        "events_seen": s.events_seen,
-        "endpoints": endpoints,
-        "incidents": incidents,
-        "close_codes": codes,
-        "findings": findings,
+        "id": e.id.0,
+        "name": e.name,
+        "uptime": {
+            "ratio": u.ratio(),
+            "up_ms": ms(u.up),
+            "degraded_ms": ms(u.degraded),
+            "down_ms": ms(u.down),
+            "connecting_ms": ms(u.connecting),
+            "paused_ms": ms(u.paused),
+            "unknown_ms": ms(u.unknown),
+        },
+        "incidents": e.incidents,
+        "closes": e.closes,
+        "handshake_failures": e.handshake_failures,
+        "reconnects": e.reconnects,
+        "rtt": e.rtt.as_ref().map(|r| json!({
+            "resolution": r.resolution,
+            "samples": r.samples,
+            "mean_ms": ms_f(r.mean),
+            "worst_p95_ms": ms_f(r.worst_p95),
+        })),
+    })
+}
+
+fn incident_json(i: &crate::model::IncidentSummary) -> Value {
+    json!({
+        "endpoint": i.endpoint,
+        "endpoint_id": i.endpoint_id.0,
+        "kind": i.kind.as_str(),
+        "start": iso_utc(i.started),
+        "end": i.ended.map(iso_utc),
+        "ongoing": i.ended.is_none(),
+        "ended_by_pause": i.ended_by_pause,
+        "duration_ms": ms(i.duration),
+        "detected_after_ms": ms(i.time_to_detect),
+        "close_codes": i.close_codes.iter().map(|(c, n)| json!({ "code": c, "count": n })).collect::<Vec<_>>(),
+        "handshake_failures": i.handshake_failures.iter()
+            .map(|(p, st, n)| json!({ "phase": p, "status": st, "count": n }))
+            .collect::<Vec<_>>(),
+        "reconnect_attempts": i.reconnect_attempts,
+        "rtt_before_ms": i.rtt_before.map(ms_f),
+    })
+}
+
+fn close_code_json(c: &crate::model::CloseCount) -> Value {
+    json!({
+        "code": c.code,
+        "meaning": c.meaning(),
+        "class": c.class().as_str(),
+        "initiator": c.initiator,
+        "count": c.count,
+    })
+}
+
+fn finding_json(f: &crate::model::FindingSummary) -> Value {
+    json!({
+        "rule": f.rule,
+        "endpoints": f.endpoints,
+        "title": f.title,
+        "explanation": f.explanation,
+        "evidence": f.evidence,
+        "suggestion": f.suggestion,
+        "first_seen": iso_utc(f.first_seen),
+        "last_seen": iso_utc(f.last_seen),
+        "occurrences": f.occurrences,
     })
 }
 
