@@ -92,7 +92,11 @@ fn micros(v: i64) -> Duration {
 const DAY_MS: i64 = 86_400_000;
 
 /// A day's events, one row per endpoint: a JSON array of its events, each
-/// [endpoint, ts, seq, [<event columns>], [<session columns>]] in the order of [`Packed`]. Rows come from one primary-key range per endpoint, so SQLite sorts nothing; and
+/// [endpoint, ts, seq, [<event columns>], [<session columns>] or null] in the order of
+/// [`Packed`]. The session columns are left out (null) when neither join found a session
+/// (no `dns_us` nor `clean`): `EventRow::into_kind` reads nothing else from them without one
+/// of those (a connected event needs `dns_us`, a closed one `clean`), so nothing changes
+/// but the work of building and reading thirteen nulls for nearly every event. Rows come from one primary-key range per endpoint, so SQLite sorts nothing; and
 /// sqlx hands rows between threads one at a time, which at a row per event cost more than
 /// SQLite itself.
 fn events_sql() -> &'static str {
@@ -102,9 +106,10 @@ fn events_sql() -> &'static str {
             "{IDS} SELECT '[' || group_concat(json_array(endpoint_id, ts, seq, \
                json_array(kind, code, status, phase, initiator, cause, reason, attempt, \
                  delay_ms, detail), \
+               CASE WHEN s_dns_us IS NULL AND s_clean IS NULL THEN NULL ELSE \
                json_array(s_dns_us, s_tcp_us, s_tls_us, s_upgrade_us, s_peer, s_subprotocol, \
                  s_extensions, s_clean, s_silent_ms, s_messages_in, s_bytes_in, s_messages_out, \
-                 s_bytes_out)), ',') || ']' \
+                 s_bytes_out) END), ',') || ']' \
              FROM (SELECT {EVENT_COLUMNS_WITH_SESSION} \
                WHERE e.endpoint_id IN (SELECT id FROM ids) AND e.ts >= ?1 AND e.ts < ?2) \
              GROUP BY endpoint_id"
@@ -172,7 +177,7 @@ type SessionValues = (
 
 /// One packed event: endpoint, ts, seq, its columns and its session's. Decoded straight into
 /// these types (no intermediate JSON values).
-type Packed = (i64, i64, i64, EventColumns, SessionValues);
+type Packed = (i64, i64, i64, EventColumns, Option<SessionValues>);
 
 /// Adds the events of one endpoint's row; events this version cannot read are skipped.
 fn decode_pack(text: &str, out: &mut Vec<Keyed>) -> Result<()> {
@@ -191,7 +196,7 @@ fn decode_pack(text: &str, out: &mut Vec<Keyed>) -> Result<()> {
             delay_ms: e.8,
             detail: e.9,
         };
-        let session = SessionColumns {
+        let session = s.map_or_else(SessionColumns::default, |s| SessionColumns {
             s_dns_us: s.0,
             s_tcp_us: s.1,
             s_tls_us: s.2,
@@ -205,7 +210,7 @@ fn decode_pack(text: &str, out: &mut Vec<Keyed>) -> Result<()> {
             s_bytes_in: s.10,
             s_messages_out: s.11,
             s_bytes_out: s.12,
-        };
+        });
         if let Some(kind) = row.into_kind(&session) {
             let event = Event {
                 at: Timestamp(ts),
