@@ -34,6 +34,7 @@ pub fn render() -> String {
         FindingRow::decl(),
         Detail::decl(),
         IncidentRow::decl(),
+        IncidentList::decl(),
         AppInfo::decl(),
         ImportResult::decl(),
         Lane::decl(),

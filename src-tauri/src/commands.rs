@@ -9,8 +9,8 @@ use crate::app::App;
 use crate::convert::{endpoint_from, form_from, keep_secret_values, IpcResult};
 use crate::dto::{
     AppInfo, Detail, EndpointForm, EndpointRow, ErrorCode, ExportProgress, ExportRequest,
-    ExportResult, FieldProblem, ImportResult, IncidentRow, IpcError, Lane, LiveStatus, ProbeResult,
-    Window, EXPORT_PROGRESS_EVENT,
+    ExportResult, FieldProblem, ImportResult, IncidentList, IpcError, Lane, LiveStatus,
+    ProbeResult, Window, EXPORT_PROGRESS_EVENT,
 };
 use crate::settings::{AppSettings, Settings};
 
@@ -151,7 +151,7 @@ pub async fn timeline(app: State<'_, App>, window: Window) -> IpcResult<Vec<Lane
 }
 
 #[tauri::command]
-pub async fn incidents(app: State<'_, App>, window: Window) -> IpcResult<Vec<IncidentRow>> {
+pub async fn incidents(app: State<'_, App>, window: Window) -> IpcResult<IncidentList> {
     crate::view::incidents(&app, window).await
 }
 

@@ -10,8 +10,8 @@ use heartline_store::{RttPoint, SESSION_BUCKETS};
 use crate::app::App;
 use crate::convert::{close_from_parts, close_info, live_status, state_name, IpcResult};
 use crate::dto::{
-    Detail, EndpointRow, ErrorCode, FindingRow, IncidentRow, IpcError, Lane, LiveStatus, PhaseRow,
-    ReconnectRow, RttBucket, StateSpan, Window,
+    Detail, EndpointRow, ErrorCode, FindingRow, IncidentList, IncidentRow, IpcError, Lane,
+    LiveStatus, PhaseRow, ReconnectRow, RttBucket, StateSpan, Window,
 };
 
 /// Points an RTT series is cut into at most (minute, hour or day buckets).
@@ -279,7 +279,8 @@ pub async fn timeline(app: &App, window: Window) -> IpcResult<Vec<Lane>> {
 }
 
 /// Incidents overlapping a window, newest first.
-pub async fn incidents(app: &App, window: Window) -> IpcResult<Vec<IncidentRow>> {
+/// The newest incidents of the window (at most [`IncidentList::LIMIT`]) and their total.
+pub async fn incidents(app: &App, window: Window) -> IpcResult<IncidentList> {
     let (from, to) = check_window(window)?;
     // Names only: the secret store (a keychain round trip per secret) is not asked.
     let names: HashMap<EndpointId, String> = app
@@ -289,10 +290,11 @@ pub async fn incidents(app: &App, window: Window) -> IpcResult<Vec<IncidentRow>>
         .into_iter()
         .map(|e| (e.id, e.endpoint.name))
         .collect();
-    let mut rows: Vec<IncidentRow> = app
+    let (newest, total) = app
         .store
-        .incidents(&[], from, to)
-        .await?
+        .recent_incidents(from, to, IncidentList::LIMIT)
+        .await?;
+    let rows = newest
         .into_iter()
         .map(|i| IncidentRow {
             endpoint: i.endpoint.0,
@@ -312,8 +314,7 @@ pub async fn incidents(app: &App, window: Window) -> IpcResult<Vec<IncidentRow>>
             reconnect_attempts: i.reconnect_attempts,
         })
         .collect();
-    rows.reverse();
-    Ok(rows)
+    Ok(IncidentList { rows, total })
 }
 
 #[cfg(test)]

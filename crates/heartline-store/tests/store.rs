@@ -1468,3 +1468,53 @@ async fn events_written_before_the_session_join_still_read_back() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_bounded_incident_list_is_the_newest_first_with_the_total() {
+    use heartline_core::IncidentKind;
+    let dir = TempDir::new("recent-incidents");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    let state = |ep, s, from, to| ev(ep, t(s), EventKind::StateChanged { from, to });
+    // Endpoint 1 goes down at 10 s and 40 s (recovering each time), 2 at 20 s (recovers),
+    // 3 at 50 s and stays down; one more of 1 ended before the window.
+    for e in [
+        state(1, 0, State::Connecting, State::Up),
+        state(2, 0, State::Connecting, State::Up),
+        state(3, 0, State::Connecting, State::Up),
+        state(1, 2, State::Up, State::Down),
+        state(1, 4, State::Down, State::Up),
+        state(1, 10, State::Up, State::Down),
+        state(1, 15, State::Down, State::Up),
+        state(2, 20, State::Up, State::Down),
+        state(2, 25, State::Down, State::Up),
+        state(1, 40, State::Up, State::Down),
+        state(1, 45, State::Down, State::Up),
+        state(3, 50, State::Up, State::Down),
+    ] {
+        recorder.emit(e);
+    }
+    writer.shutdown().await.unwrap();
+
+    let all = store.incidents(&[], t(5), t(100)).await.unwrap();
+    assert_eq!(all.len(), 4, "the one ended at 4 s is outside the window");
+    let (newest, total) = store.recent_incidents(t(5), t(100), 2).await.unwrap();
+    assert_eq!(total, 4);
+    let starts: Vec<_> = newest
+        .iter()
+        .map(|i| (i.endpoint, i.started, i.ended, i.kind))
+        .collect();
+    assert_eq!(
+        starts,
+        vec![
+            (EndpointId(3), t(50), None, IncidentKind::Down),
+            (EndpointId(1), t(40), Some(t(45)), IncidentKind::Down),
+        ]
+    );
+    let (every, total) = store.recent_incidents(t(5), t(100), 100).await.unwrap();
+    assert_eq!((every.len(), total), (4, 4));
+    assert_eq!(
+        every.iter().map(|i| i.started).collect::<Vec<_>>(),
+        vec![t(50), t(40), t(20), t(10)]
+    );
+}

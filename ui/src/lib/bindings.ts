@@ -81,6 +81,12 @@ kind: string, started: number, ended: number | null, time_to_detect_ms: number,
  */
 close_codes: Array<[number, number]>, reconnect_attempts: number, };
 
+export type IncidentList = { 
+/**
+ * Newest first.
+ */
+rows: Array<IncidentRow>, total: number, };
+
 export type AppInfo = { database: string, secrets: string, version: string, 
 /**
  * The lab's base URL while the demo runs.

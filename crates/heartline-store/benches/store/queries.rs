@@ -261,6 +261,21 @@ pub async fn run(report: &mut Report, cfg: &Config) -> BoxResult<()> {
     );
     results.push(
         time(
+            "incidents list (all endpoints, 30 d, newest 1,000 + total)",
+            Vec::new(),
+            w,
+            r,
+            || async move {
+                Ok(s.recent_incidents(ago(30 * DAY_MS), to, 1000)
+                    .await?
+                    .0
+                    .len())
+            },
+        )
+        .await?,
+    );
+    results.push(
+        time(
             "incidents (one endpoint, 365 d)",
             ctx.incidents(YEAR_MS, false),
             w,
