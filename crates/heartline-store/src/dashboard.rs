@@ -41,6 +41,26 @@ impl Resolution {
             Resolution::Day => 86_400_000,
         }
     }
+
+    /// The finest rollup with at most `max_points` buckets in `[from, to)` (days when even
+    /// hours are too many).
+    pub fn fitting(from: Timestamp, to: Timestamp, max_points: usize) -> Resolution {
+        let span = (to.0 - from.0).max(0);
+        let most = i64::try_from(max_points).unwrap_or(i64::MAX);
+        [Resolution::Minute, Resolution::Hour]
+            .into_iter()
+            .find(|r| span / r.millis() <= most)
+            .unwrap_or(Resolution::Day)
+    }
+
+    /// The rollup table of this resolution and its bucket column.
+    pub(crate) fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Resolution::Minute => ("rtt_minute", "minute"),
+            Resolution::Hour => ("rtt_hour", "hour"),
+            Resolution::Day => ("rtt_day", "day"),
+        }
+    }
 }
 
 /// One bucket of an RTT series.
@@ -231,18 +251,8 @@ impl Store {
         to: Timestamp,
         max_points: usize,
     ) -> Result<(Resolution, Vec<RttPoint>)> {
-        let span = (to.0 - from.0).max(0);
-        let fits =
-            |r: Resolution| span / r.millis() <= i64::try_from(max_points).unwrap_or(i64::MAX);
-        let resolution = [Resolution::Minute, Resolution::Hour]
-            .into_iter()
-            .find(|r| fits(*r))
-            .unwrap_or(Resolution::Day);
-        let (table, column) = match resolution {
-            Resolution::Minute => ("rtt_minute", "minute"),
-            Resolution::Hour => ("rtt_hour", "hour"),
-            Resolution::Day => ("rtt_day", "day"),
-        };
+        let resolution = Resolution::fitting(from, to, max_points);
+        let (table, column) = resolution.table();
         let step = resolution.millis();
         // bucket, count, min, max, sum, p50, p95, p99
         type Row = (i64, i64, i64, i64, i64, i64, i64, i64);

@@ -36,32 +36,23 @@ fn now_ms() -> i64 {
 }
 
 impl Store {
-    /// Every stored endpoint, by id.
+    /// Every stored endpoint, by id, with its secret values from `secrets`.
     pub async fn endpoints(&self, secrets: &Secrets) -> Result<Vec<StoredEndpoint>> {
-        let rows: Vec<(i64, String, String, bool)> =
-            sqlx::query_as("SELECT id, name, config, paused FROM endpoints ORDER BY id")
-                .fetch_all(self.reader())
-                .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, name, config, paused) in rows {
-            let id = EndpointId(id.max(0).unsigned_abs());
-            let spec = EndpointSpec::from_json(&config)
-                .map_err(|e| Error::Config(format!("stored endpoint {name}: {e}")))?;
-            let resolved = spec
-                .resolve(&heartline_config::Defaults::default(), &|_| None)
-                .map_err(|e| Error::Config(format!("stored endpoint {name}: {e}")))?;
-            let mut endpoint = resolved.endpoint;
+        let stored = self.export_endpoints().await?;
+        let mut out = Vec::with_capacity(stored.len());
+        for e in stored {
+            let mut endpoint = e.endpoint;
             let mut missing = Vec::new();
             for header in endpoint.headers.iter_mut().filter(|h| h.secret) {
-                match secrets.get(&header_key(id, &header.name))? {
+                match secrets.get(&header_key(e.id, &header.name))? {
                     Some(value) => header.value = value,
                     None => missing.push(header.name.clone()),
                 }
             }
             out.push(StoredEndpoint {
-                id,
+                id: e.id,
                 endpoint,
-                paused,
+                paused: e.paused,
                 missing_secrets: missing,
             });
         }

@@ -224,7 +224,8 @@ fn decode_pack(text: &str, out: &mut Vec<Keyed>) -> Result<()> {
 }
 
 impl Store {
-    /// Every endpoint, by id, without its secret values: the secret store is never asked.
+    /// Every stored endpoint, by id, without its secret values: the secret store is never
+    /// asked (names and settings for lists and exports; [`Store::endpoints`] adds the values).
     pub async fn export_endpoints(&self) -> Result<Vec<ExportEndpoint>> {
         let rows: Vec<(i64, String, String, bool)> =
             sqlx::query_as("SELECT id, name, config, paused FROM endpoints ORDER BY id")
@@ -445,18 +446,8 @@ impl Store {
         to: Timestamp,
         max_points: usize,
     ) -> Result<HashMap<EndpointId, RttTotals>> {
-        let span = (to.0 - from.0).max(0);
-        let fits =
-            |r: Resolution| span / r.millis() <= i64::try_from(max_points).unwrap_or(i64::MAX);
-        let resolution = [Resolution::Minute, Resolution::Hour]
-            .into_iter()
-            .find(|r| fits(*r))
-            .unwrap_or(Resolution::Day);
-        let (table, column) = match resolution {
-            Resolution::Minute => ("rtt_minute", "minute"),
-            Resolution::Hour => ("rtt_hour", "hour"),
-            Resolution::Day => ("rtt_day", "day"),
-        };
+        let resolution = Resolution::fitting(from, to, max_points);
+        let (table, column) = resolution.table();
         let step = resolution.millis();
         let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(&format!(
             "{IDS} SELECT endpoint_id, SUM(count), \
