@@ -47,6 +47,9 @@ describe("close summaries", () => {
     expect(closeSummary({ ...base, cause: null })).toBe("by us: 1001 going away");
     expect(closeSummary({ ...base, initiator: "server", cause: null, reason: "deploy" })).toBe("by server: 1001 going away “deploy”");
     expect(closeSummary({ ...base, initiator: "server", cause: null }, false)).toBe("by server: going away");
+    expect(closeSummary({ ...base, code: 1013, meaning: "try again later", initiator: "server", cause: null, reason: "Try again later" }, false)).toBe(
+      "by server: try again later",
+    );
     expect(closeSummary({ ...base, code: 1006, meaning: "abnormal closure", initiator: "network", cause: null })).toBe("lost: no close frame");
   });
   it("name every cause of ours in words, and unknown ones readably", () => {

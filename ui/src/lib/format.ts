@@ -72,7 +72,9 @@ export function closeSummary(
   c: { code: number; meaning: string; reason: string; initiator: string; cause: string | null },
   withCode = true,
 ): string {
-  const reason = c.reason ? ` “${c.reason}”` : "";
+  // A reason that only repeats the code's meaning ("try again later" on 1013) says nothing more.
+  const said = c.reason.trim();
+  const reason = said && said.toLowerCase() !== c.meaning.toLowerCase() ? ` “${said}”` : "";
   const what = withCode ? `${c.code} ${c.meaning}` : c.meaning;
   switch (c.initiator) {
     case "client":
