@@ -18,7 +18,7 @@ pub mod rollup;
 
 pub use backoff::{Ended, ReconnectPolicy, Retry};
 pub use close_code::CloseClass;
-pub use diagnosis::{diagnose, EndpointFacts, Finding, Rule};
+pub use diagnosis::{diagnose, sort_findings, EndpointFacts, Finding, Rule};
 pub use duration::{format_duration, parse_duration};
 pub use endpoint::{
     AppHeartbeat, ConfigErrors, Endpoint, EndpointId, FieldError, Header, Heartbeat, Limits,

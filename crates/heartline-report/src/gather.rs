@@ -323,12 +323,7 @@ impl Diagnoser {
                 f
             })
             .collect();
-        findings.sort_by(|a, b| {
-            b.last_seen
-                .cmp(&a.last_seen)
-                .then(a.rule.cmp(&b.rule))
-                .then_with(|| a.endpoints.cmp(&b.endpoints))
-        });
+        heartline_core::sort_findings(&mut findings);
         findings
             .into_iter()
             .map(|f| FindingSummary {

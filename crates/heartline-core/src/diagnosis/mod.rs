@@ -121,13 +121,19 @@ pub fn diagnose(events: &[Event], endpoints: &[EndpointFacts]) -> Vec<Finding> {
         bursts::reconnect_storm,
     ];
     let mut findings: Vec<Finding> = rules.iter().flat_map(|rule| rule(events, &facts)).collect();
+    sort_findings(&mut findings);
+    findings
+}
+
+/// The order findings are shown in: the most recent first, then by rule and endpoints, so
+/// findings merged from several histories read like one diagnosis.
+pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.last_seen
             .cmp(&a.last_seen)
             .then(a.rule.cmp(&b.rule))
             .then_with(|| a.endpoints.cmp(&b.endpoints))
     });
-    findings
 }
 
 /// The shape of every rule: a history and the endpoints' facts in, findings out.
