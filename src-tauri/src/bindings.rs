@@ -36,6 +36,7 @@ pub fn render() -> String {
         IncidentRow::decl(),
         IncidentList::decl(),
         AppInfo::decl(),
+        StartupMark::decl(),
         ImportResult::decl(),
         Lane::decl(),
         ProbeResult::decl(),

@@ -10,7 +10,7 @@ use crate::convert::{endpoint_from, form_from, keep_secret_values, IpcResult};
 use crate::dto::{
     AppInfo, Detail, EndpointForm, EndpointRow, ErrorCode, ExportProgress, ExportRequest,
     ExportResult, FieldProblem, ImportResult, IncidentList, IpcError, Lane, LiveStatus,
-    ProbeResult, Window, EXPORT_PROGRESS_EVENT,
+    ProbeResult, StartupMark, Window, EXPORT_PROGRESS_EVENT,
 };
 use crate::settings::{AppSettings, Settings};
 
@@ -45,7 +45,16 @@ pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResul
 
 #[tauri::command]
 pub async fn list_endpoints(app: State<'_, App>) -> IpcResult<Vec<EndpointRow>> {
-    crate::view::overview(&app).await
+    crate::startup::mark("list_endpoints:first:start");
+    let rows = crate::view::overview(&app).await;
+    crate::startup::mark("list_endpoints:first:end");
+    rows
+}
+
+/// The start-up marks so far (ui/e2e/bench.mjs).
+#[tauri::command]
+pub fn startup_marks() -> Vec<StartupMark> {
+    crate::startup::marks()
 }
 
 #[tauri::command]

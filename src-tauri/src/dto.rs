@@ -295,6 +295,14 @@ pub struct AppInfo {
     pub export_dir: Option<String>,
 }
 
+/// One step of the app's start-up on the wall clock (see `startup.rs`).
+#[derive(Debug, Clone, Serialize, TS, PartialEq)]
+pub struct StartupMark {
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: f64,
+}
+
 /// What an import changed.
 #[derive(Debug, Clone, Serialize, TS, PartialEq)]
 pub struct ImportResult {

@@ -20,6 +20,7 @@ pub mod forward;
 pub mod notify;
 mod probe;
 pub mod settings;
+pub mod startup;
 pub mod tray;
 pub mod view;
 
@@ -30,6 +31,7 @@ use crate::settings::Settings;
 
 /// Builds and runs the app until the user quits.
 pub fn run() {
+    startup::mark("run");
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -46,10 +48,13 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
         .setup(|tauri_app| {
+            // Tauri has built the configured window (and its webview) just before this.
+            startup::mark("setup:start");
             let path = app::database_path()?;
             let settings = Settings::load(path.with_file_name("settings.json"));
             let days = settings.get().retention_days;
             let opened = tauri::async_runtime::block_on(App::open(&path, days))?;
+            startup::mark("setup:app-opened");
             tauri_app.manage(settings);
             tauri_app.manage(notify::Notifier::default());
             let engine = opened.engine.clone();
@@ -68,7 +73,12 @@ pub fn run() {
                 tracing::warn!(%err, "no tray icon on this desktop");
             }
             tracing::info!(database = %path.display(), "heartline is watching");
+            startup::mark("setup:end");
             Ok(())
+        })
+        .on_page_load(|_webview, payload| match payload.event() {
+            tauri::webview::PageLoadEvent::Started => startup::mark("page:load-started"),
+            tauri::webview::PageLoadEvent::Finished => startup::mark("page:load-finished"),
         })
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {
@@ -103,10 +113,14 @@ pub fn run() {
             commands::import_endpoints,
             commands::get_settings,
             commands::set_settings,
+            commands::startup_marks,
         ])
         .build(tauri::generate_context!());
     let app = match built {
-        Ok(app) => app,
+        Ok(app) => {
+            startup::mark("tauri:built");
+            app
+        }
         Err(err) => {
             eprintln!("heartline: cannot start the app: {err}");
             std::process::exit(1);

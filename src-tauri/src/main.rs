@@ -2,6 +2,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    heartline_app::startup::mark("main");
     // WebKitGTK hands the POSIX locale to the page as `navigator.language = "C"`, which `Intl`
     // (and so every number and date the UI formats) rejects. A desktop session always has a
     // real locale; a bare one (CI, a service) gets English.

@@ -27,7 +27,8 @@
 //
 // Environment: HEARTLINE_BENCH_ENDPOINTS (1000), HEARTLINE_BENCH_PINGS ("15s,1s"),
 // HEARTLINE_BENCH_LIVE (30), HEARTLINE_BENCH_YEAR_DB, HEARTLINE_BENCH_VIEW (sample the live
-// window with that view showing instead of the overview), HEARTLINE_BENCH_KEEP=1 keeps the
+// window with that view showing instead of the overview), HEARTLINE_BENCH_APP_ENV (below),
+// HEARTLINE_BENCH_KEEP=1 keeps the
 // temporary directory. Screenshots go to target/bench-ui/.
 
 import { execFileSync } from "node:child_process";
@@ -52,6 +53,11 @@ const YEAR_DB =
   process.env.HEARTLINE_BENCH_YEAR_DB ??
   [path.join(target, "heartline-bench-ui/year-1000.db"), path.join(target, "heartline-report-bench/history-1000x365d.db")].find(existsSync) ??
   path.join(target, "heartline-bench-ui/year-1000.db");
+// HEARTLINE_BENCH_APP_ENV="NAME=value,…": extra environment for the app (to compare WebKit's
+// knobs such as WEBKIT_DISABLE_COMPOSITING_MODE=1 without a rebuild).
+const EXTRA_ENV = Object.fromEntries(
+  (process.env.HEARTLINE_BENCH_APP_ENV ?? "").split(",").filter((kv) => kv.includes("=")).map((kv) => kv.split("=", 2)),
+);
 const stopWatchdog = watchdog(20 * 60_000);
 const CLK_TCK = 100; // USER_HZ on Linux
 
@@ -135,7 +141,7 @@ const rowCount = (b) => b.execute(() => document.querySelector(".rail-foot")?.te
 
 /** Launches the app on `db`; returns the session, the app process and launch → overview figures. */
 async function launch(env, db, label) {
-  const s = await session(app, { ...env, HEARTLINE_DB: db });
+  const s = await session(app, { ...env, ...EXTRA_ENV, HEARTLINE_DB: db });
   const proc = await until("the app process", () => appProcess(s.driver.pid), 10_000, 100);
   const started = startWallMs(proc);
   const mark = await until("the first overview mark", () => markOf(s.browser, "heartline:overview"), 120_000, 100);
@@ -147,9 +153,38 @@ async function launch(env, db, label) {
     const n = performance.getEntriesByType("navigation")[0];
     return n ? { response: n.responseEnd, dcl: n.domContentLoadedEventEnd } : null;
   });
+  // The start-up step by step, every mark on the wall clock relative to the process start:
+  // the app's own (`startup_marks`: main(), Tauri built with GTK up, setup (the window and its
+  // webview exist by then), store + engine open, page load started/finished, the first
+  // list_endpoints) and the page's (navigation start = timeOrigin, the bundle run, DOMContentLoaded,
+  // the first overview answer received, the overview painted).
+  const steps = await s.browser.executeAsync((done) => {
+    const out = [];
+    const origin = performance.timeOrigin;
+    const at = (name, ms) => out.push({ name, at: origin + ms });
+    at("page: navigation start (timeOrigin)", 0);
+    const n = performance.getEntriesByType("navigation")[0];
+    if (n) {
+      at("page: response end", n.responseEnd);
+      at("page: DOMContentLoaded end", n.domContentLoadedEventEnd);
+    }
+    for (const m of ["heartline:script", "heartline:overview:data", "heartline:overview"]) {
+      const e = performance.getEntriesByName(m, "mark")[0];
+      if (e) at(`page: ${m}`, e.startTime);
+    }
+    const invoke = window.__TAURI_INTERNALS__?.invoke;
+    if (!invoke) return done(out);
+    invoke("startup_marks")
+      .then((marks) => done([...marks.map((m) => ({ name: `app: ${m.name}`, at: m.at_ms })), ...out]))
+      .catch(() => done(out));
+  });
+  // WebKit's processes (started by the app): their start times, 10 ms ticks like the app's.
+  for (const p of descendants(proc.pid)) steps.push({ name: `process: ${p.comm} started`, at: startWallMs(p) });
+  steps.sort((a, b) => a.at - b.at);
   const r = {
     label,
     pid: proc.pid,
+    steps: steps.map((x) => ({ name: x.name, ms: x.at - started })),
     toPage: mark.origin - started,
     toOverview: overviewAt - started,
     dcl: nav?.dcl ?? null,
@@ -160,6 +195,7 @@ async function launch(env, db, label) {
     `${label}: app pid ${proc.pid}; launch → page ${r.toPage.toFixed(0)} ms (+ DOMContentLoaded ${r.dcl?.toFixed(0) ?? "?"} ms, ` +
       `+ overview ${r.inPage.toFixed(0)} ms) → overview ${r.toOverview.toFixed(0)} ms (${listed})`,
   );
+  for (const x of r.steps) log(`  ${x.ms.toFixed(0).padStart(6)} ms  ${x.name}`);
   return { s, proc, started, r };
 }
 
@@ -396,7 +432,7 @@ async function main() {
 
   // ── report ────────────────────────────────────────────────────────────────────────────────
   console.log("\nheartline desktop app benchmark");
-  console.log(`machine: ${machine}; commit ${commit}`);
+  console.log(`machine: ${machine}; commit ${commit}${Object.keys(EXTRA_ENV).length ? `; app env ${JSON.stringify(EXTRA_ENV)}` : ""}`);
   console.log(`uptime at start: ${uptimeStart}`);
   console.log(`uptime at end:   ${uptimeEnd}\n`);
   console.log(table(
@@ -413,6 +449,18 @@ async function main() {
     ]),
   ));
   console.log();
+  // The start-up step by step (ms after the process start, 10 ms resolution), one column per launch.
+  const stepNames = [];
+  for (const r of launches) for (const x of r.steps ?? []) if (!stepNames.includes(x.name)) stepNames.push(x.name);
+  if (stepNames.length) {
+    const at = (r, n) => r.steps?.find((x) => x.name === n)?.ms;
+    stepNames.sort((a, b) => (at(launches[0], a) ?? 1e9) - (at(launches[0], b) ?? 1e9));
+    console.log(table(
+      ["start-up step (ms after process start)", ...launches.map((_, i) => `launch ${i + 1}`)],
+      stepNames.map((n) => [n, ...launches.map((r) => (at(r, n) == null ? "—" : at(r, n).toFixed(0)))]),
+    ));
+    console.log();
+  }
   const liveRows = [];
   for (const l of lives) {
     const total = l.rows.reduce((a, p) => a + p.cpu, 0);

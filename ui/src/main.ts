@@ -3,6 +3,9 @@ import App from "./App.svelte";
 import "./app.css";
 import "uplot/dist/uPlot.min.css";
 
+// The bundle has been fetched, parsed and its imports evaluated (ui/e2e/bench.mjs).
+performance.mark("heartline:script");
+
 const target = document.getElementById("app");
 if (!target) throw new Error("no #app element");
 

@@ -97,6 +97,12 @@ demo: string | null,
  */
 export_dir: string | null, };
 
+export type StartupMark = { name: string, 
+/**
+ * Milliseconds since the Unix epoch.
+ */
+at_ms: number, };
+
 export type ImportResult = { added: Array<string>, updated: Array<string>, };
 
 export type Lane = { id: number, name: string, states: Array<StateSpan>, closes: Array<CloseInfo>, };
