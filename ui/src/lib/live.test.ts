@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EndpointRow, LiveStatus, StatusDelta } from "./bindings";
-import { DEFAULT_QUERY, LiveModel, select, sparkline, visibleRange } from "./live";
+import { DEFAULT_QUERY, LiveModel, Selection, select, sparkline, visibleRange } from "./live";
 
 function status(id: number, over: Partial<LiveStatus> = {}): LiveStatus {
   return { id, state: "Up", since: 0, rtt_us: 100, app_rtt_us: null, last_close: null, last_failure: null, sessions: 1, ...over };
@@ -107,5 +107,55 @@ describe("first-minute figures", () => {
     const m = new LiveModel([row(1, "a", { p95_us: 100, uptime_24h: 0.99 })]);
     m.apply({ statuses: [status(1, { rtt_us: 9_000 })], missed: 0 });
     expect(m.rows.get(1)).toMatchObject({ p95_us: 100, uptime_24h: 0.99 });
+  });
+});
+
+describe("Selection", () => {
+  const names = (rows: EndpointRow[]) => rows.map((r) => r.name);
+  const fleet = () =>
+    new LiveModel([
+      row(1, "orders", {}, { state: "Up", rtt_us: 300 }),
+      row(2, "quotes", {}, { state: "Down", rtt_us: null }),
+      row(3, "staging", {}, { state: "Up", rtt_us: 50 }),
+      row(4, "audit", {}, { state: "Degraded", rtt_us: 70 }),
+    ]);
+
+  it("answers as select does, and keeps the order when only round trips changed", () => {
+    const m = fleet();
+    const sel = new Selection();
+    expect(names(sel.select(m.rows, DEFAULT_QUERY))).toEqual(names(select(m.rows.values(), DEFAULT_QUERY)));
+    m.apply({ statuses: [status(1, { rtt_us: 10 }), status(3, { rtt_us: 900 })], missed: 0 });
+    const shown = sel.select(m.rows, DEFAULT_QUERY);
+    expect(names(shown)).toEqual(["quotes", "audit", "orders", "staging"]);
+    // The changed rows are the model's new objects (what the list re-renders).
+    expect(shown[2]).toBe(m.rows.get(1));
+    expect(shown[2].live.rtt_us).toBe(10);
+    expect(shown).toEqual(select(m.rows.values(), DEFAULT_QUERY));
+  });
+
+  it("sorts again when a state changes, or the sort key of a changed row", () => {
+    const m = fleet();
+    const sel = new Selection();
+    sel.select(m.rows, DEFAULT_QUERY);
+    m.apply({ statuses: [status(3, { state: "Down", rtt_us: null })], missed: 0 });
+    expect(names(sel.select(m.rows, DEFAULT_QUERY))).toEqual(["quotes", "staging", "audit", "orders"]);
+    const byRtt = { ...DEFAULT_QUERY, sort: "rtt" as const };
+    expect(names(sel.select(m.rows, byRtt))).toEqual(["audit", "orders", "quotes", "staging"]);
+    m.apply({ statuses: [status(1, { rtt_us: 1 })], missed: 0 });
+    expect(names(sel.select(m.rows, byRtt))).toEqual(["orders", "audit", "quotes", "staging"]);
+  });
+
+  it("filters again when the query or the set of endpoints changes", () => {
+    const m = fleet();
+    const sel = new Selection();
+    sel.select(m.rows, DEFAULT_QUERY);
+    const upOnly = { ...DEFAULT_QUERY, states: ["Up" as const] };
+    expect(names(sel.select(m.rows, upOnly))).toEqual(["orders", "staging"]);
+    m.apply({ statuses: [status(4, { state: "Up" })], missed: 0 });
+    expect(names(sel.select(m.rows, upOnly))).toEqual(["audit", "orders", "staging"]);
+    m.replace([...m.rows.values(), row(5, "billing")]);
+    expect(names(sel.select(m.rows, upOnly))).toEqual(["audit", "billing", "orders", "staging"]);
+    m.replace([...m.rows.values()].map((r) => (r.id === 5 ? { ...r, name: "zebra" } : r)));
+    expect(names(sel.select(m.rows, upOnly))).toEqual(["audit", "orders", "staging", "zebra"]);
   });
 });
