@@ -23,6 +23,7 @@ pub mod settings;
 pub mod startup;
 pub mod tray;
 pub mod view;
+mod webview;
 
 use tauri::{Manager, RunEvent, WindowEvent};
 
@@ -50,6 +51,9 @@ pub fn run() {
         .setup(|tauri_app| {
             // Tauri has built the configured window (and its webview) just before this.
             startup::mark("setup:start");
+            if let Some(window) = tauri_app.get_webview_window("main") {
+                webview::tune(&window);
+            }
             let path = app::database_path()?;
             let settings = Settings::load(path.with_file_name("settings.json"));
             let days = settings.get().retention_days;
