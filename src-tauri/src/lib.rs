@@ -41,23 +41,56 @@ pub fn run() {
         .with_writer(std::io::stderr)
         .try_init();
 
+    // The database and settings paths are known before Tauri starts; the store is opened (and
+    // the sessions started) on the async runtime from the first moment the single-instance
+    // plugin has let this process go on (its `setup`), so that the store and Tauri's window
+    // and webview start side by side; the app's `setup` then waits for it.
+    let config = app::database_path().map(|path| {
+        let settings = Settings::load(path.with_file_name("settings.json"));
+        (path, settings)
+    });
+    let (open_tx, open_rx) = tokio::sync::oneshot::channel::<()>();
+    let opening = {
+        let target = config
+            .as_ref()
+            .ok()
+            .map(|(p, s)| (p.clone(), s.get().retention_days));
+        // A thread of its own rather than a task: `App::open`'s future is not `Send`.
+        std::thread::spawn(move || {
+            let (path, days) = target.ok_or("no database path")?;
+            open_rx
+                .blocking_recv()
+                .map_err(|_| "the app did not start")?;
+            startup::mark("app:open-start");
+            tauri::async_runtime::block_on(App::open(&path, days)).map_err(|e| e.to_string())
+        })
+    };
     let built = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|handle, _args, _cwd| {
             show_main(handle);
         }))
+        .plugin(
+            // Runs right after single-instance's set-up: a second launch has exited by now.
+            tauri::plugin::Builder::<tauri::Wry, ()>::new("heartline-open")
+                .setup(move |_, _| {
+                    let _ = open_tx.send(());
+                    Ok(())
+                })
+                .build(),
+        )
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
-        .setup(|tauri_app| {
+        .setup(move |tauri_app| {
             // Tauri has built the configured window (and its webview) just before this.
             startup::mark("setup:start");
             if let Some(window) = tauri_app.get_webview_window("main") {
                 webview::tune(&window);
             }
-            let path = app::database_path()?;
-            let settings = Settings::load(path.with_file_name("settings.json"));
-            let days = settings.get().retention_days;
-            let opened = tauri::async_runtime::block_on(App::open(&path, days))?;
+            let (path, settings) = config?;
+            let opened = opening
+                .join()
+                .map_err(|_| "opening the database panicked")??;
             startup::mark("setup:app-opened");
             tauri_app.manage(settings);
             tauri_app.manage(notify::Notifier::default());
@@ -73,9 +106,7 @@ pub fn run() {
                     }
                 });
             }
-            if let Err(err) = tray::build(tauri_app.handle()) {
-                tracing::warn!(%err, "no tray icon on this desktop");
-            }
+            tray::build_soon(tauri_app.handle());
             tracing::info!(database = %path.display(), "heartline is watching");
             startup::mark("setup:end");
             Ok(())

@@ -41,6 +41,25 @@ pub fn build(handle: &AppHandle) -> tauri::Result<()> {
     Ok(())
 }
 
+/// How long after the window the tray icon is set up: building it (the status-notifier
+/// registration over D-Bus, the menu) runs on the main thread, which at start-up is better
+/// spent on the window's first page load and the first overview.
+pub const BUILD_AFTER: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Builds the tray icon on the main thread [`BUILD_AFTER`] from now.
+pub fn build_soon(handle: &AppHandle) {
+    let handle = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(BUILD_AFTER).await;
+        let main = handle.clone();
+        let _ = handle.run_on_main_thread(move || {
+            if let Err(err) = build(&main) {
+                tracing::warn!(%err, "no tray icon on this desktop");
+            }
+        });
+    });
+}
+
 pub fn available(handle: &AppHandle) -> bool {
     handle.tray_by_id(ID).is_some()
 }
@@ -57,7 +76,35 @@ pub fn aggregate(states: &[State]) -> Option<State> {
     states.iter().copied().max_by_key(rank)
 }
 
-/// Refreshes the icon colour and tooltip from the live statuses.
+/// What the tray shows now, so that a refresh only touches what changed: setting the icon
+/// re-encodes and re-writes its PNG (and the desktop redraws it), which at a status delta a
+/// second was a steady cost for a colour that rarely changes.
+#[derive(Debug, Default)]
+pub struct Shown {
+    icon: Option<Option<State>>,
+    tooltip: Option<String>,
+}
+
+impl Shown {
+    /// Records the new icon state and tooltip; returns which of the two differ from what is
+    /// shown (both the first time).
+    pub fn update(&mut self, worst: Option<State>, tooltip: String) -> (bool, Option<String>) {
+        let icon = self.icon != Some(worst);
+        self.icon = Some(worst);
+        if self.tooltip.as_deref() == Some(tooltip.as_str()) {
+            return (icon, None);
+        }
+        self.tooltip = Some(tooltip.clone());
+        (icon, Some(tooltip))
+    }
+}
+
+static SHOWN: std::sync::Mutex<Shown> = std::sync::Mutex::new(Shown {
+    icon: None,
+    tooltip: None,
+});
+
+/// Refreshes the icon colour and tooltip from the live statuses, each only when it changed.
 pub fn refresh(handle: &AppHandle) {
     let Some(tray) = handle.tray_by_id(ID) else {
         return;
@@ -71,13 +118,21 @@ pub fn refresh(handle: &AppHandle) {
         .collect();
     let count = |st: State| states.iter().filter(|s| **s == st).count();
     let worst = aggregate(&states);
-    let _ = tray.set_icon(Some(dot(worst)));
-    let _ = tray.set_tooltip(Some(format!(
+    let tooltip = format!(
         "Heartline: {} up, {} degraded, {} down",
         count(State::Up),
         count(State::Degraded),
         count(State::Down)
-    )));
+    );
+    let Ok((icon, tooltip)) = SHOWN.lock().map(|mut s| s.update(worst, tooltip)) else {
+        return;
+    };
+    if icon {
+        let _ = tray.set_icon(Some(dot(worst)));
+    }
+    if let Some(text) = tooltip {
+        let _ = tray.set_tooltip(Some(text));
+    }
 }
 
 /// A filled circle in the state's colour (the palette of ui/src/lib/palette.ts).
@@ -104,6 +159,17 @@ fn dot(state: Option<State>) -> Image<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_icon_and_tooltip_are_set_only_when_they_change() {
+        let mut shown = Shown::default();
+        let t = |s: &str| s.to_owned();
+        assert_eq!(shown.update(None, t("a")), (true, Some(t("a"))));
+        assert_eq!(shown.update(None, t("a")), (false, None));
+        assert_eq!(shown.update(Some(State::Up), t("a")), (true, None));
+        assert_eq!(shown.update(Some(State::Up), t("b")), (false, Some(t("b"))));
+        assert_eq!(shown.update(Some(State::Up), t("b")), (false, None));
+    }
 
     #[test]
     fn the_tray_shows_the_worst_state() {
