@@ -2,9 +2,11 @@ import { mount } from "svelte";
 import App from "./App.svelte";
 import "./app.css";
 import "uplot/dist/uPlot.min.css";
+import { prefetchOverview } from "./lib/ipc";
 
 // The bundle has been fetched, parsed and its imports evaluated (ui/e2e/bench.mjs).
 performance.mark("heartline:script");
+prefetchOverview();
 
 const target = document.getElementById("app");
 if (!target) throw new Error("no #app element");

@@ -9,7 +9,8 @@ vi.mock("@tauri-apps/api/core", () => ({
 }));
 vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
 
-import { api, toIpcError } from "./ipc";
+import { invoke } from "@tauri-apps/api/core";
+import { api, overview, prefetchOverview, toIpcError } from "./ipc";
 
 describe("ipc", () => {
   it("passes typed errors through as {code, message}", async () => {
@@ -18,5 +19,19 @@ describe("ipc", () => {
   it("wraps anything else in an IpcError", async () => {
     await expect(api.listEndpoints()).rejects.toEqual({ code: "engine", message: "plain string", fields: [] });
     expect(toIpcError(new Error("x")).message).toBe("Error: x");
+  });
+});
+
+describe("the first overview", () => {
+  it("is asked for once, early, and taken by the first overview() only", async () => {
+    const calls = () => vi.mocked(invoke).mock.calls.filter(([c]) => c === "list_endpoints").length;
+    const before = calls();
+    prefetchOverview();
+    prefetchOverview();
+    expect(calls()).toBe(before + 1);
+    await expect(overview()).rejects.toMatchObject({ message: "plain string" });
+    expect(calls()).toBe(before + 1);
+    await expect(overview()).rejects.toMatchObject({ code: "engine" });
+    expect(calls()).toBe(before + 2);
   });
 });

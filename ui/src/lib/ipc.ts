@@ -67,6 +67,22 @@ export const api = {
   setSettings: (value: AppSettings) => call<void>("set_settings", { value }),
 };
 
+let firstOverview: Promise<EndpointRow[]> | null = null;
+
+/** Asks for the overview now (main.ts, before the app is mounted), so that the request is
+ *  on its way while the first view is built; the first `overview()` takes this answer. */
+export function prefetchOverview() {
+  firstOverview ??= api.listEndpoints();
+  firstOverview.catch(() => {}); // whoever takes it sees the error
+}
+
+/** The overview: the prefetched answer the first time, a new request after that. */
+export function overview(): Promise<EndpointRow[]> {
+  const first = firstOverview;
+  firstOverview = null;
+  return first ?? api.listEndpoints();
+}
+
 /** Calls `f` with every coalesced status delta; returns the function that stops it. */
 export function onStatus(f: (d: StatusDelta) => void): Promise<UnlistenFn> {
   return listen<StatusDelta>(STATUS_EVENT, (e) => f(e.payload));
