@@ -168,7 +168,7 @@ async function launch(env, db, label) {
       at("page: response end", n.responseEnd);
       at("page: DOMContentLoaded end", n.domContentLoadedEventEnd);
     }
-    for (const m of ["heartline:script", "heartline:overview:data", "heartline:overview"]) {
+    for (const m of ["heartline:script", "heartline:overview:data", "heartline:overview:model", "heartline:overview:dom", "heartline:overview:frame", "heartline:overview"]) {
       const e = performance.getEntriesByName(m, "mark")[0];
       if (e) at(`page: ${m}`, e.startTime);
     }
