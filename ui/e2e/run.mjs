@@ -5,11 +5,12 @@
 //   make e2e        (builds the app, the lab and the UI first)
 //   HEARTLINE_E2E_KEEP=1 keeps the temporary data directory for inspection.
 
-import { mkdirSync, mkdtempSync, rmSync, copyFileSync, existsSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, copyFileSync, existsSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
-  appEnv, endSession, log, runMain, screenshot, session as openSession, startLab, startXvfb, target, until, watchdog,
+  appEnv, endSession, grabDisplay, log, runMain, screenshot, session as openSession, startLab, startXvfb, target, until, watchdog,
 } from "./harness.mjs";
 
 const app = path.join(target, "debug/heartline-app");
@@ -128,24 +129,34 @@ async function main() {
   await (await b.$("button=Incidents")).click();
   await until("flappy's incident listed", async () => (await (await b.$("main")).getText()).includes("flappy"), 20_000);
   await shot(b, "08-incidents");
-  // Exports: the dialog opens from the list; the system save dialog cannot be driven, so the
-  // command it leads to is called as the UI calls it, and the file checked.
+  // Exports, the way a person does it: the export dialog from the list, "Save as…", then the
+  // system's save dialog (GTK's file chooser, a window of the app's own). It opens in the last
+  // export's folder, which the UI keeps in localStorage: set to this run's directory first.
+  // xdotool focuses the chooser and presses Return, which accepts the suggested file name.
+  await b.execute((dir) => localStorage.setItem("heartline.exportFolder", dir), data);
   await (await b.$("button=Export…")).click();
   const exportDialog = await b.$("dialog[open]");
   await exportDialog.waitForDisplayed({ timeout: 10_000 });
   await shot(b, "08b-export-dialog");
-  await (await exportDialog.$("button=Cancel")).click();
+  await (await exportDialog.$("button=Save as…")).click();
+  const xdo = (...args) => execFileSync("xdotool", args, { env: { ...process.env, DISPLAY: display }, encoding: "utf8" }).trim();
+  const chooser = await until("the system save dialog", () => {
+    try {
+      return xdo("search", "--name", "^Save the export$").split("\n")[0];
+    } catch {
+      return null; // xdotool exits 1 while no window matches
+    }
+  }, 15_000, 200);
+  await grabDisplay(display, path.join(shots, "08c-save-dialog.png"));
+  xdo("windowfocus", "--sync", chooser);
+  xdo("key", "--clearmodifiers", "Return");
+  const exportName = await until("the export written", () => readdirSync(data).find((f) => /^heartline-.*\.md$/.test(f)), 30_000, 200);
+  const markdown = readFileSync(path.join(data, exportName), "utf8");
+  if (!markdown.includes("flappy")) throw new Error(`the export ${exportName} lacks flappy`);
+  await until("the export reported done", async () => (await (await exportDialog.$(".done")).isExisting()), 10_000);
+  log("exported through the save dialog:", exportName, "—", await (await exportDialog.$(".done")).getText());
+  await (await exportDialog.$("button=Close")).click();
   await until("the export dialog closed", async () => !(await (await b.$("dialog[open]")).isExisting()), 10_000);
-  const exportFile = path.join(data, "export.md");
-  const exported = await b.executeAsync((file, done) => {
-    const now = Date.now();
-    const request = { endpoints: [], window: { from: now - 3_600_000, to: now + 1 }, incidents_only: false, format: "md", path: file };
-    window.__TAURI_INTERNALS__.invoke("export_history", { request }).then(done, (error) => done({ error }));
-  }, exportFile);
-  if (exported.error) throw new Error(`export_history: ${JSON.stringify(exported.error)}`);
-  const markdown = readFileSync(exportFile, "utf8");
-  if (!markdown.includes("flappy") || exported.path !== exportFile) throw new Error(`the export lacks flappy: ${JSON.stringify(exported)}`);
-  log("exported", exported.events, "events to", path.basename(exportFile));
   await (await b.$("button=Settings")).click();
   await until("the database path in Settings", async () => (await (await b.$("main")).getText()).includes(db), 10_000);
   await shot(b, "09-settings");
