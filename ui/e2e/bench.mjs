@@ -363,9 +363,16 @@ async function main() {
       await sleep(wait);
       for (let i = first; i < first + 6; i++) {
         // The i-th row on screen (the list is virtualised): open it, then its 30-day window.
-        const name = await b.execute((k) => document.querySelectorAll("[data-endpoint]")[k]?.getAttribute("data-endpoint") ?? null, i);
+        // Read and click in one step, retried: while sessions still change state the sorted
+        // list can move a row out of view between reading its name and clicking it.
+        const name = await until(`row ${i + 1} opened`, () =>
+          b.execute((k) => {
+            const el = document.querySelectorAll("[data-endpoint]")[k];
+            if (!el) return null;
+            el.click();
+            return el.getAttribute("data-endpoint");
+          }, i), 20_000, 250).catch(() => null);
         if (!name) break;
-        await (await b.$(`[data-endpoint="${name}"]`)).click();
         await (await b.$(`section[aria-label="Detail of ${name}"]`)).waitForExist({ timeout: 20_000 });
         await sleep(1_000);
         const ok = await b.execute(() => {
