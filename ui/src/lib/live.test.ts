@@ -20,6 +20,16 @@ describe("LiveModel", () => {
     expect(m.apply({ statuses: [status(9)], missed: 0 })).toBe(false);
   });
 
+  it("keeps the stored last close until this run sees one", () => {
+    const stored = { at: 1, code: 4001, class: "application", meaning: "application-defined", reason: "kicked", initiator: "server", cause: null };
+    const m = new LiveModel([row(1, "a", {}, { last_close: stored })]);
+    m.apply({ statuses: [status(1, { rtt_us: 90 })], missed: 0 });
+    expect(m.rows.get(1)?.live.last_close).toEqual(stored);
+    const fresh = { ...stored, at: 2, code: 1006 };
+    m.apply({ statuses: [status(1, { last_close: fresh })], missed: 0 });
+    expect(m.rows.get(1)?.live.last_close).toEqual(fresh);
+  });
+
   it("keeps paused endpoints paused whatever the engine says", () => {
     const m = new LiveModel([row(1, "a", { paused: true })]);
     m.apply({ statuses: [status(1, { state: "Connecting" })], missed: 0 });

@@ -65,7 +65,10 @@ export class LiveModel {
     for (const s of delta.statuses) {
       const row = this.rows.get(s.id);
       if (!row) continue;
-      const live = row.paused ? { ...s, state: "Paused" as const } : s;
+      // The engine knows closes of this run only; until one happens, keep the last close the
+      // store had (list_endpoints reads it back after a restart) rather than blank it.
+      const seen = s.last_close ?? row.live.last_close;
+      const live = { ...s, last_close: seen, ...(row.paused ? { state: "Paused" as const } : {}) };
       this.sample(s, now);
       this.observe(s.id, live.state, now);
       // A new object, so that views keyed on rows see the change.
