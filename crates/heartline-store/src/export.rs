@@ -183,8 +183,15 @@ impl EventColumnsAt {
     fn event(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Keyed>> {
         let [kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail] =
             self.row;
+        let kind: String = r.get(kind)?;
+        // Only connected and closed events are read back from their session's row.
+        let session = if kind == "connected" || kind == "closed" {
+            self.session(r)?
+        } else {
+            SessionColumns::default()
+        };
         let row = EventRow {
-            kind: r.get(kind)?,
+            kind,
             code: r.get(code)?,
             status: r.get(status)?,
             phase: r.get(phase)?,
@@ -195,8 +202,21 @@ impl EventColumnsAt {
             delay_ms: r.get(delay_ms)?,
             detail: r.get(detail)?,
         };
+        let (endpoint, ts, seq): (i64, i64, i64) =
+            (r.get(self.endpoint_id)?, r.get(self.ts)?, r.get(self.seq)?);
+        Ok(row.into_kind(&session).map(|kind| {
+            let event = Event {
+                at: Timestamp(ts),
+                endpoint: endpoint_id(endpoint),
+                kind,
+            };
+            ((ts, seq, 0, endpoint), event)
+        }))
+    }
+
+    fn session(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionColumns> {
         let s = &self.session;
-        let session = SessionColumns {
+        Ok(SessionColumns {
             s_dns_us: r.get(s[0])?,
             s_tcp_us: r.get(s[1])?,
             s_tls_us: r.get(s[2])?,
@@ -210,17 +230,7 @@ impl EventColumnsAt {
             s_bytes_in: r.get(s[10])?,
             s_messages_out: r.get(s[11])?,
             s_bytes_out: r.get(s[12])?,
-        };
-        let (endpoint, ts, seq): (i64, i64, i64) =
-            (r.get(self.endpoint_id)?, r.get(self.ts)?, r.get(self.seq)?);
-        Ok(row.into_kind(&session).map(|kind| {
-            let event = Event {
-                at: Timestamp(ts),
-                endpoint: endpoint_id(endpoint),
-                kind,
-            };
-            ((ts, seq, 0, endpoint), event)
-        }))
+        })
     }
 }
 
