@@ -386,4 +386,42 @@ mod tests {
         assert_eq!(millis_text(Duration::from_micros(321)), "0.321 ms");
         assert_eq!(millis_text(Duration::from_millis(3)), "3 ms");
     }
+
+    /// The hand-written digits give what `format!` gave, years outside four digits included.
+    #[test]
+    fn stamps_write_what_format_wrote() {
+        let reference = |at: i64| {
+            let (y, m, d) = civil(at.div_euclid(DAY_MS));
+            let ms = at.rem_euclid(DAY_MS);
+            let secs = ms / 1000;
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60,
+                ms % 1000
+            )
+        };
+        let mut at = -80_000_000_000_000i64;
+        while at < 300_000_000_000_000 {
+            assert_eq!(iso_utc(Timestamp(at)), reference(at), "{at}");
+            at += 7_777_777_777_777 + at.rem_euclid(999);
+        }
+        for at in [0, -1, 1, 86_399_999, 951_782_400_123, 253_402_300_799_999] {
+            assert_eq!(iso_utc(Timestamp(at)), reference(at), "{at}");
+        }
+        for us in [
+            0u64, 1, 10, 100, 120, 1_000, 1_001, 1_010, 1_100, 999_999, 12_345_678,
+        ] {
+            let whole = us / 1000;
+            let frac = us % 1000;
+            let expected = if frac == 0 {
+                format!("{whole} ms")
+            } else {
+                let digits = format!("{frac:03}");
+                format!("{whole}.{} ms", digits.trim_end_matches('0'))
+            };
+            assert_eq!(millis_text(Duration::from_micros(us)), expected);
+        }
+    }
 }

@@ -140,8 +140,16 @@ struct EventColumnsAt {
 
 impl EventColumnsAt {
     const ROW: [&'static str; 10] = [
-        "kind", "code", "status", "phase", "initiator", "cause", "reason", "attempt",
-        "delay_ms", "detail",
+        "kind",
+        "code",
+        "status",
+        "phase",
+        "initiator",
+        "cause",
+        "reason",
+        "attempt",
+        "delay_ms",
+        "detail",
     ];
     const SESSION: [&'static str; 13] = [
         "s_dns_us",
@@ -460,7 +468,9 @@ impl Store {
             });
         if let Err(e) = spawned {
             return stream::once(async move {
-                Err(Error::Config(format!("cannot start reading the history: {e}")))
+                Err(Error::Config(format!(
+                    "cannot start reading the history: {e}"
+                )))
             })
             .boxed();
         }
