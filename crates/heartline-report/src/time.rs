@@ -89,13 +89,18 @@ impl ZoneView {
 
     /// "2026-11-21 10:00:00.000", with the offset appended when it changes within the window.
     pub fn format(&self, at: Timestamp) -> String {
+        let mut text = String::with_capacity(24);
+        self.push_format(&mut text, at);
+        text
+    }
+
+    /// [`ZoneView::format`] appended to `out`.
+    pub(crate) fn push_format(&self, out: &mut String, at: Timestamp) {
         let offset = self.zone.offset_at(at);
-        let shifted = Timestamp(at.0 + i64::from(offset) * 1000);
-        let text = stamp(shifted, ' ', "");
+        push_stamp(out, Timestamp(at.0 + i64::from(offset) * 1000), ' ', "");
         if self.offsets.len() > 1 {
-            format!("{text} {}", offset_text(offset))
-        } else {
-            text
+            out.push(' ');
+            out.push_str(&offset_text(offset));
         }
     }
 
