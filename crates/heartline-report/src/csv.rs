@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
 
 use crate::model::{Row, COLUMNS};
-use crate::time::iso_utc;
+use crate::time::push_iso_utc;
 
 pub(crate) struct Writer<'w> {
     out: BufWriter<&'w mut (dyn Write + Send)>,
@@ -20,27 +20,45 @@ impl<'w> Writer<'w> {
         Ok(w)
     }
 
+    /// One line, written field by field straight into the buffer (no string per field).
     pub fn row(&mut self, row: &Row) -> io::Result<()> {
-        let text = |v: Option<&'static str>| Cow::Borrowed(v.unwrap_or(""));
-        let number = |v: Option<String>| Cow::Owned(v.unwrap_or_default());
-        self.line(
-            [
-                Cow::Owned(iso_utc(row.at)),
-                Cow::Borrowed(row.endpoint.as_str()),
-                Cow::Borrowed(row.event),
-                number(row.code.map(|c| c.to_string())),
-                Cow::Borrowed(row.reason.as_deref().unwrap_or("")),
-                text(row.initiator),
-                text(row.cause),
-                text(row.phase),
-                number(row.status.map(|s| s.to_string())),
-                number(row.rtt_ms.map(|r| format!("{r:.3}"))),
-                number(row.attempt.map(|a| a.to_string())),
-                number(row.delay_ms.map(|d| d.to_string())),
-                Cow::Borrowed(row.detail.as_str()),
-            ]
-            .into_iter(),
-        )
+        let out = &mut self.out;
+        let mut stamp = String::with_capacity(24);
+        push_iso_utc(&mut stamp, row.at);
+        out.write_all(stamp.as_bytes())?;
+        out.write_all(b",")?;
+        field(out, &row.endpoint)?;
+        out.write_all(b",")?;
+        field(out, row.event)?;
+        out.write_all(b",")?;
+        if let Some(code) = row.code {
+            write!(out, "{code}")?;
+        }
+        out.write_all(b",")?;
+        field(out, row.reason.as_deref().unwrap_or(""))?;
+        for text in [row.initiator, row.cause, row.phase] {
+            out.write_all(b",")?;
+            field(out, text.unwrap_or(""))?;
+        }
+        out.write_all(b",")?;
+        if let Some(status) = row.status {
+            write!(out, "{status}")?;
+        }
+        out.write_all(b",")?;
+        if let Some(rtt) = row.rtt_ms {
+            write!(out, "{rtt:.3}")?;
+        }
+        out.write_all(b",")?;
+        if let Some(attempt) = row.attempt {
+            write!(out, "{attempt}")?;
+        }
+        out.write_all(b",")?;
+        if let Some(delay) = row.delay_ms {
+            write!(out, "{delay}")?;
+        }
+        out.write_all(b",")?;
+        field(out, &row.detail)?;
+        out.write_all(b"\r\n")
     }
 
     pub fn finish(mut self) -> io::Result<()> {
@@ -58,9 +76,24 @@ impl<'w> Writer<'w> {
     }
 }
 
+/// Writes one field, quoted as [`quote`] does.
+fn field(out: &mut impl Write, text: &str) -> io::Result<()> {
+    if needs_quotes(text) {
+        out.write_all(quote(text).as_bytes())
+    } else {
+        out.write_all(text.as_bytes())
+    }
+}
+
+fn needs_quotes(field: &str) -> bool {
+    field
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+}
+
 /// RFC 4180: a field with a comma, a quote or a line break is quoted, quotes doubled.
 pub(crate) fn quote(field: &str) -> Cow<'_, str> {
-    if field.contains([',', '"', '\r', '\n']) {
+    if needs_quotes(field) {
         format!("\"{}\"", field.replace('"', "\"\"")).into()
     } else {
         field.into()

@@ -162,11 +162,16 @@ pub(crate) async fn aggregates(
     since: Timestamp,
     until: Timestamp,
 ) -> Result<Aggregates> {
-    let rtt = store
-        .export_rtt(scope, PingKind::Protocol, since, until, SUMMARY_RTT_POINTS)
-        .await?;
+    // Four independent statements, on the pool's connections at once.
+    let (rtt, uptime, incidents, close_codes) = futures_util::future::try_join4(
+        store.export_rtt(scope, PingKind::Protocol, since, until, SUMMARY_RTT_POINTS),
+        store.export_uptime(scope, since, until),
+        store.incidents(ids, since, until),
+        store.export_close_codes(scope, since, until),
+    )
+    .await?;
     Ok(Aggregates {
-        uptime: store.export_uptime(scope, since, until).await?,
+        uptime,
         rtt: rtt
             .into_iter()
             .map(|(id, r)| {
@@ -185,10 +190,8 @@ pub(crate) async fn aggregates(
                 )
             })
             .collect(),
-        incidents: store.incidents(ids, since, until).await?,
-        close_codes: store
-            .export_close_codes(scope, since, until)
-            .await?
+        incidents,
+        close_codes: close_codes
             .into_iter()
             .map(|(code, initiator, count)| CloseCount {
                 code,
@@ -249,12 +252,12 @@ impl Diagnoser {
     }
 
     /// Takes one event of the day being read (only the kinds a rule reads are kept).
-    pub fn push(&mut self, event: &Event) {
+    pub fn push(&mut self, event: Event) {
         if !matches!(
             event.kind,
             EventKind::StateChanged { .. } | EventKind::Stale { .. } | EventKind::Rtt { .. }
         ) {
-            self.today.push(event.clone());
+            self.today.push(event);
         }
     }
 

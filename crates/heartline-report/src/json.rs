@@ -52,7 +52,13 @@ pub(crate) fn write_event(out: &mut dyn Write, row: &Row) -> io::Result<()> {
             serde_json::to_writer(&mut *$out, $v).map_err(io::Error::from)?;
         }};
     }
-    value!(out, "{\"timestamp\":", &iso_utc(row.at));
+    // A timestamp has nothing to escape: written as serde_json would, without it.
+    let mut stamp = String::with_capacity(26);
+    stamp.push('"');
+    crate::time::push_iso_utc(&mut stamp, row.at);
+    stamp.push('"');
+    out.write_all(b"{\"timestamp\":")?;
+    out.write_all(stamp.as_bytes())?;
     value!(out, ",\"endpoint\":", &row.endpoint);
     value!(out, ",\"endpoint_id\":", &row.endpoint_id.0);
     value!(out, ",\"event\":", row.event);

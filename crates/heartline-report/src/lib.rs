@@ -225,6 +225,9 @@ pub async fn export(
     let endpoints = gather::resolve(store, selection).await?;
     let ids: Vec<EndpointId> = endpoints.iter().map(|e| e.id).collect();
     let scope = gather::scope(selection, &ids);
+    // The store starts reading history on a thread of its own now, so its first days are
+    // read while the aggregates below are.
+    let mut days = store.export_history_days(scope, since, until);
     let agg = gather::aggregates(store, scope, &ids, since, until).await?;
     if !agg.any() && !store.export_has_history(scope, since, until).await? {
         let names: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
@@ -277,26 +280,37 @@ pub async fn export(
         });
     };
     let mut through = day_after(since);
-    let mut events = store.export_history(scope, since, until);
-    while let Some(event) = events.try_next().await? {
-        while event.at >= through {
-            end_day(&mut diagnoser, &tally, through);
-            through = day_after(through);
-        }
-        if let Some(d) = diagnoser.as_mut() {
-            d.push(&event);
-        }
-        tally.observe(&event);
-        collector.observe(&event);
-        if body.takes_rows() && marks.keep(&event) {
-            let name = names.get(&event.endpoint).map_or("?", String::as_str);
-            let mut row = Row::from_event(&event, name);
-            row.marks = marks.on(&event);
-            body.row(&row)?;
-            tally.exported += 1;
+    // One row, refilled for every event (its strings keep their memory).
+    let mut row = Row::from_event(
+        &heartline_core::Event {
+            at: since,
+            endpoint: EndpointId(0),
+            kind: heartline_core::EventKind::Connecting { attempt: 0 },
+        },
+        "",
+    );
+    while let Some(day) = days.try_next().await? {
+        for event in day {
+            while event.at >= through {
+                end_day(&mut diagnoser, &tally, through);
+                through = day_after(through);
+            }
+            tally.observe(&event);
+            collector.observe(&event);
+            if body.takes_rows() && marks.keep(&event) {
+                let name = names.get(&event.endpoint).map_or("?", String::as_str);
+                row.refill(&event, name);
+                row.marks = marks.on(&event);
+                body.row(&row)?;
+                tally.exported += 1;
+            }
+            // Last: diagnosis keeps the event itself (no copy).
+            if let Some(d) = diagnoser.as_mut() {
+                d.push(event);
+            }
         }
     }
-    drop(events);
+    drop(days);
     loop {
         end_day(&mut diagnoser, &tally, through);
         if through >= until {

@@ -7,28 +7,36 @@ use heartline_core::State;
 use crate::model::{Mark, Row, Summary};
 use crate::time::{millis_text, readable, ZoneView};
 
-/// One timeline line.
+/// One timeline line, built in a buffer kept between rows and written at once.
 pub(crate) fn row(out: &mut dyn Write, row: &Row, zone: &ZoneView) -> io::Result<()> {
-    let headline: Vec<String> = row
-        .marks
-        .iter()
-        .filter(|m| !matches!(m, Mark::FirstSign(_)))
-        .map(|m| format!("**{}**", m.words()))
-        .collect();
-    let mut event = escape(&row.label());
-    if !headline.is_empty() {
-        event = format!("{} · {event}", headline.join(" · "));
+    thread_local! {
+        static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
-    let mut detail = escape(&row.detail);
-    if row.marks.iter().any(|m| matches!(m, Mark::FirstSign(_))) {
-        detail.push_str(" — *first sign of trouble*");
-    }
-    writeln!(
-        out,
-        "| {} | {} | {event} | {detail} |",
-        zone.format(row.at),
-        escape(&row.endpoint)
-    )
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        line.push_str("| ");
+        zone.push_format(line, row.at);
+        line.push_str(" | ");
+        push_escaped(line, &row.endpoint);
+        line.push_str(" | ");
+        for m in row
+            .marks
+            .iter()
+            .filter(|m| !matches!(m, Mark::FirstSign(_)))
+        {
+            line.push_str("**");
+            line.push_str(&m.words());
+            line.push_str("** · ");
+        }
+        push_escaped(line, &row.label());
+        line.push_str(" | ");
+        push_escaped(line, &row.detail);
+        if row.marks.iter().any(|m| matches!(m, Mark::FirstSign(_))) {
+            line.push_str(" — *first sign of trouble*");
+        }
+        line.push_str(" |\n");
+        out.write_all(line.as_bytes())
+    })
 }
 
 /// Everything before the timeline rows: title, window, summary, and the table header.
@@ -267,13 +275,23 @@ fn or_dash(s: String) -> String {
 /// Escapes what would break a table cell or turn into markup: text from servers and the
 /// network is shown as it is, never interpreted.
 pub(crate) fn escape(text: &str) -> String {
-    const SPECIAL: [char; 12] = [
-        '\\', '|', '*', '_', '`', '<', '>', '[', ']', '\r', '\n', '\t',
-    ];
-    if !text.contains(SPECIAL) {
-        return text.to_owned();
-    }
     let mut out = String::with_capacity(text.len());
+    push_escaped(&mut out, text);
+    out
+}
+
+/// [`escape`] appended to `out`.
+fn push_escaped(out: &mut String, text: &str) {
+    let special = |b: u8| {
+        matches!(
+            b,
+            b'\\' | b'|' | b'*' | b'_' | b'`' | b'<' | b'>' | b'[' | b']' | b'\r' | b'\n' | b'\t'
+        )
+    };
+    if !text.bytes().any(special) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '\\' | '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' => {
@@ -284,5 +302,4 @@ pub(crate) fn escape(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }

@@ -8,7 +8,7 @@ use heartline_core::{
     Timestamp,
 };
 
-use crate::time::{millis_text, readable, ZoneView};
+use crate::time::{push_millis, push_readable, readable, ZoneView};
 
 /// The CSV header, in the order every format uses for an event's fields.
 pub const COLUMNS: [&str; 13] = [
@@ -109,11 +109,17 @@ impl Mark {
 impl Row {
     /// The row of one event of the endpoint called `name`.
     pub fn from_event(event: &Event, name: &str) -> Row {
-        let mut row = Row {
-            at: event.at,
-            endpoint_id: event.endpoint,
-            endpoint: name.to_owned(),
-            event: event.kind.name(),
+        let mut row = Row::empty();
+        row.refill(event, name);
+        row
+    }
+
+    fn empty() -> Row {
+        Row {
+            at: Timestamp(0),
+            endpoint_id: EndpointId(0),
+            endpoint: String::new(),
+            event: "",
             code: None,
             reason: None,
             initiator: None,
@@ -127,98 +133,151 @@ impl Row {
             state_to: None,
             detail: String::new(),
             marks: Vec::new(),
-        };
-        row.detail = match &event.kind {
+        }
+    }
+
+    /// Makes this the row of `event` (as [`Row::from_event`]), reusing its strings' memory:
+    /// an export renders hundreds of thousands of rows through one.
+    pub(crate) fn refill(&mut self, event: &Event, name: &str) {
+        use std::fmt::Write;
+        self.at = event.at;
+        self.endpoint_id = event.endpoint;
+        self.endpoint.clear();
+        self.endpoint.push_str(name);
+        self.event = event.kind.name();
+        self.code = None;
+        self.reason = None;
+        self.initiator = None;
+        self.cause = None;
+        self.phase = None;
+        self.status = None;
+        self.rtt_ms = None;
+        self.attempt = None;
+        self.delay_ms = None;
+        self.state_from = None;
+        self.state_to = None;
+        self.marks.clear();
+        let d = &mut self.detail;
+        d.clear();
+        // Writing to a String cannot fail.
+        let _ = match &event.kind {
             EventKind::Connecting { attempt } => {
-                row.attempt = Some(*attempt);
-                format!("attempt {attempt}")
+                self.attempt = Some(*attempt);
+                write!(d, "attempt {attempt}")
             }
             EventKind::Connected { attempt, handshake } => {
-                row.attempt = Some(*attempt);
+                self.attempt = Some(*attempt);
                 let p = handshake.phases;
-                let mut d = format!(
-                    "handshake {} (dns {}, tcp {}{}, upgrade {}), peer {}",
-                    millis_text(p.total()),
-                    millis_text(p.dns),
-                    millis_text(p.tcp),
-                    p.tls
-                        .map(|t| format!(", tls {}", millis_text(t)))
-                        .unwrap_or_default(),
-                    millis_text(p.upgrade),
-                    handshake.peer
-                );
+                d.push_str("handshake ");
+                push_millis(d, p.total());
+                d.push_str(" (dns ");
+                push_millis(d, p.dns);
+                d.push_str(", tcp ");
+                push_millis(d, p.tcp);
+                if let Some(t) = p.tls {
+                    d.push_str(", tls ");
+                    push_millis(d, t);
+                }
+                d.push_str(", upgrade ");
+                push_millis(d, p.upgrade);
+                let _ = write!(d, "), peer {}", handshake.peer);
                 if let Some(s) = &handshake.subprotocol {
-                    d.push_str(&format!(", subprotocol {s}"));
+                    d.push_str(", subprotocol ");
+                    d.push_str(s);
                 }
                 if !handshake.extensions.is_empty() {
-                    d.push_str(&format!(", extensions {}", handshake.extensions.join("; ")));
+                    d.push_str(", extensions ");
+                    for (i, x) in handshake.extensions.iter().enumerate() {
+                        if i > 0 {
+                            d.push_str("; ");
+                        }
+                        d.push_str(x);
+                    }
                 }
-                d
+                Ok(())
             }
             EventKind::Rtt { kind, rtt } => {
-                row.phase = Some(kind.as_str());
-                row.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
-                format!("{} round trip {}", kind.as_str(), millis_text(*rtt))
+                self.phase = Some(kind.as_str());
+                self.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                d.push_str(kind.as_str());
+                d.push_str(" round trip ");
+                push_millis(d, *rtt);
+                Ok(())
             }
             EventKind::PongMissed { kind, missed } => {
-                row.phase = Some(kind.as_str());
-                row.attempt = Some(*missed);
-                format!(
+                self.phase = Some(kind.as_str());
+                self.attempt = Some(*missed);
+                write!(
+                    d,
                     "{} heartbeat reply missed ({missed} in a row)",
                     kind.as_str()
                 )
             }
-            EventKind::Stale { silent } => format!("no message for {}", readable(*silent)),
+            EventKind::Stale { silent } => {
+                d.push_str("no message for ");
+                push_readable(d, *silent);
+                Ok(())
+            }
             EventKind::Closed { end, stats } => {
-                row.code = Some(end.code());
-                row.reason = Some(end.reason().to_owned()).filter(|r| !r.is_empty());
-                row.initiator = Some(end.initiator().as_str());
-                row.cause = end.cause().map(|c| c.as_str());
-                let mut d = format!("{end}; session lasted {}", readable(stats.duration));
+                self.code = Some(end.code());
+                self.reason = Some(end.reason().to_owned()).filter(|r| !r.is_empty());
+                self.initiator = Some(end.initiator().as_str());
+                self.cause = end.cause().map(|c| c.as_str());
+                let _ = write!(d, "{end}; session lasted ");
+                push_readable(d, stats.duration);
                 if !stats.silent_for.is_zero() {
-                    d.push_str(&format!(", silent for {}", readable(stats.silent_for)));
+                    d.push_str(", silent for ");
+                    push_readable(d, stats.silent_for);
                 }
-                d
+                Ok(())
             }
             EventKind::HandshakeFailed(f) => {
-                row.phase = Some(f.phase.as_str());
-                row.status = f.phase.status();
-                row.reason = Some(f.error.clone()).filter(|r| !r.is_empty());
-                let mut d = format!("{f} (after {})", readable(f.elapsed));
+                self.phase = Some(f.phase.as_str());
+                self.status = f.phase.status();
+                self.reason = Some(f.error.clone()).filter(|r| !r.is_empty());
+                let _ = write!(d, "{f} (after ");
+                push_readable(d, f.elapsed);
+                d.push(')');
                 if let FailedPhase::Http {
                     retry_after: Some(r),
                     ..
                 } = f.phase
                 {
-                    d.push_str(&format!(", Retry-After {}", readable(r)));
+                    d.push_str(", Retry-After ");
+                    push_readable(d, r);
                 }
-                d
+                Ok(())
             }
             EventKind::ReconnectScheduled {
                 attempt,
                 delay,
                 reason,
             } => {
-                row.attempt = Some(*attempt);
-                row.delay_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
-                row.cause = Some(reason.as_str());
-                format!(
-                    "attempt {attempt} in {} ({})",
-                    readable(*delay),
-                    reason.as_str().replace('_', " ")
-                )
+                self.attempt = Some(*attempt);
+                self.delay_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+                self.cause = Some(reason.as_str());
+                let _ = write!(d, "attempt {attempt} in ");
+                push_readable(d, *delay);
+                d.push_str(" (");
+                for part in reason.as_str().split('_').enumerate() {
+                    if part.0 > 0 {
+                        d.push(' ');
+                    }
+                    d.push_str(part.1);
+                }
+                d.push(')');
+                Ok(())
             }
             EventKind::GaveUp { reason } => {
-                row.reason = Some(reason.clone()).filter(|r| !r.is_empty());
-                format!("stopped reconnecting: {reason}")
+                self.reason = Some(reason.clone()).filter(|r| !r.is_empty());
+                write!(d, "stopped reconnecting: {reason}")
             }
             EventKind::StateChanged { from, to } => {
-                row.state_from = Some(*from);
-                row.state_to = Some(*to);
-                format!("{from} → {to}")
+                self.state_from = Some(*from);
+                self.state_to = Some(*to);
+                write!(d, "{from} → {to}")
             }
         };
-        row
     }
 
     /// A short name for the event column of a timeline: "closed 1006", "state → Down".

@@ -89,13 +89,18 @@ impl ZoneView {
 
     /// "2026-11-21 10:00:00.000", with the offset appended when it changes within the window.
     pub fn format(&self, at: Timestamp) -> String {
+        let mut text = String::with_capacity(24);
+        self.push_format(&mut text, at);
+        text
+    }
+
+    /// [`ZoneView::format`] appended to `out`.
+    pub(crate) fn push_format(&self, out: &mut String, at: Timestamp) {
         let offset = self.zone.offset_at(at);
-        let shifted = Timestamp(at.0 + i64::from(offset) * 1000);
-        let text = stamp(shifted, ' ', "");
+        push_stamp(out, Timestamp(at.0 + i64::from(offset) * 1000), ' ', "");
         if self.offsets.len() > 1 {
-            format!("{text} {}", offset_text(offset))
-        } else {
-            text
+            out.push(' ');
+            out.push_str(&offset_text(offset));
         }
     }
 
@@ -121,19 +126,58 @@ pub fn iso_utc(at: Timestamp) -> String {
     stamp(at, 'T', "Z")
 }
 
-/// Date, `between`, clock with milliseconds, `end`: one allocation (exports write one or two
-/// per event).
+/// Date, `between`, clock with milliseconds, `end`.
 fn stamp(at: Timestamp, between: char, end: &str) -> String {
+    let mut text = String::with_capacity(24);
+    push_stamp(&mut text, at, between, end);
+    text
+}
+
+/// [`iso_utc`] appended to `out`, without an allocation of its own (exports write one or two
+/// per event).
+pub(crate) fn push_iso_utc(out: &mut String, at: Timestamp) {
+    push_stamp(out, at, 'T', "Z");
+}
+
+/// Appends date, `between`, clock with milliseconds and `end` to `out`; digits are written
+/// by hand (the `format!` this replaced was a tenth of a CSV export's rendering).
+fn push_stamp(out: &mut String, at: Timestamp, between: char, end: &str) {
     let (y, m, d) = civil(at.0.div_euclid(DAY_MS));
     let ms = at.0.rem_euclid(DAY_MS);
     let secs = ms / 1000;
-    format!(
-        "{y:04}-{m:02}-{d:02}{between}{:02}:{:02}:{:02}.{:03}{end}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        ms % 1000
-    )
+    if (0..10_000).contains(&y) {
+        push_digits(out, y, 4);
+    } else {
+        // Outside four digits: as `{:04}` writes them (sign, at least four digits).
+        use std::fmt::Write;
+        let _ = write!(out, "{y:04}");
+    }
+    out.push('-');
+    push_digits(out, i64::from(m), 2);
+    out.push('-');
+    push_digits(out, i64::from(d), 2);
+    out.push(between);
+    push_digits(out, secs / 3600, 2);
+    out.push(':');
+    push_digits(out, secs / 60 % 60, 2);
+    out.push(':');
+    push_digits(out, secs % 60, 2);
+    out.push('.');
+    push_digits(out, ms % 1000, 3);
+    out.push_str(end);
+}
+
+/// `value` (0 ≤ value < 10^width) zero-padded to `width` digits.
+fn push_digits(out: &mut String, value: i64, width: u32) {
+    let mut rest = value;
+    let mut digits = [b'0'; 4];
+    for slot in digits[..width as usize].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    for &digit in &digits[..width as usize] {
+        out.push(char::from(digit));
+    }
 }
 
 /// (year, month, day) of a day count since 1970-01-01, proleptic Gregorian calendar.
@@ -208,16 +252,26 @@ fn parse_date(text: &str) -> Option<Timestamp> {
 
 /// A duration as a person says it: "350 ms", "59.8 s", "5 min 12 s", "2 h 5 min", "3 d 4 h".
 pub fn readable(d: Duration) -> String {
+    let mut text = String::new();
+    push_readable(&mut text, d);
+    text
+}
+
+/// [`readable`] appended to `out`.
+pub(crate) fn push_readable(out: &mut String, d: Duration) {
+    use std::fmt::Write;
     let ms = d.as_millis();
     if ms < 1000 {
-        return format!("{ms} ms");
+        let _ = write!(out, "{ms} ms");
+        return;
     }
     if ms < 60_000 {
         let tenths = (ms + 50) / 100;
-        return match tenths % 10 {
-            0 => format!("{} s", tenths / 10),
-            t => format!("{}.{t} s", tenths / 10),
+        let _ = match tenths % 10 {
+            0 => write!(out, "{} s", tenths / 10),
+            t => write!(out, "{}.{t} s", tenths / 10),
         };
+        return;
     }
     let secs = (ms + 500) / 1000;
     let (value, unit, rest, rest_unit) = if secs < 3600 {
@@ -229,24 +283,42 @@ pub fn readable(d: Duration) -> String {
         let hours = (secs + 1800) / 3600;
         (hours / 24, "d", hours % 24, "h")
     };
-    if rest == 0 {
-        format!("{value} {unit}")
+    let _ = if rest == 0 {
+        write!(out, "{value} {unit}")
     } else {
-        format!("{value} {unit} {rest} {rest_unit}")
-    }
+        write!(out, "{value} {unit} {rest} {rest_unit}")
+    };
 }
 
-/// Milliseconds with up to three decimals, trailing zeros dropped: "12.5 ms", "0.321 ms".
+/// Milliseconds with up to three decimals and no trailing zeros: `12.5 ms`, `3 ms`.
 pub fn millis_text(d: Duration) -> String {
+    let mut text = String::new();
+    push_millis(&mut text, d);
+    text
+}
+
+/// [`millis_text`] appended to `out`.
+pub(crate) fn push_millis(out: &mut String, d: Duration) {
+    use std::fmt::Write;
     let us = d.as_micros();
     let whole = us / 1000;
     let frac = us % 1000;
-    if frac == 0 {
-        format!("{whole} ms")
-    } else {
-        let digits = format!("{frac:03}");
-        format!("{whole}.{} ms", digits.trim_end_matches('0'))
+    let _ = write!(out, "{whole}");
+    if frac != 0 {
+        let digits = [frac / 100, frac / 10 % 10, frac % 10];
+        let used = if digits[2] != 0 {
+            3
+        } else if digits[1] != 0 {
+            2
+        } else {
+            1
+        };
+        out.push('.');
+        for digit in &digits[..used] {
+            out.push(char::from(b'0' + *digit as u8));
+        }
     }
+    out.push_str(" ms");
 }
 
 #[cfg(test)]
@@ -318,5 +390,43 @@ mod tests {
         assert_eq!(millis_text(Duration::from_micros(12_500)), "12.5 ms");
         assert_eq!(millis_text(Duration::from_micros(321)), "0.321 ms");
         assert_eq!(millis_text(Duration::from_millis(3)), "3 ms");
+    }
+
+    /// The hand-written digits give what `format!` gave, years outside four digits included.
+    #[test]
+    fn stamps_write_what_format_wrote() {
+        let reference = |at: i64| {
+            let (y, m, d) = civil(at.div_euclid(DAY_MS));
+            let ms = at.rem_euclid(DAY_MS);
+            let secs = ms / 1000;
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60,
+                ms % 1000
+            )
+        };
+        let mut at = -80_000_000_000_000i64;
+        while at < 300_000_000_000_000 {
+            assert_eq!(iso_utc(Timestamp(at)), reference(at), "{at}");
+            at += 7_777_777_777_777 + at.rem_euclid(999);
+        }
+        for at in [0, -1, 1, 86_399_999, 951_782_400_123, 253_402_300_799_999] {
+            assert_eq!(iso_utc(Timestamp(at)), reference(at), "{at}");
+        }
+        for us in [
+            0u64, 1, 10, 100, 120, 1_000, 1_001, 1_010, 1_100, 999_999, 12_345_678,
+        ] {
+            let whole = us / 1000;
+            let frac = us % 1000;
+            let expected = if frac == 0 {
+                format!("{whole} ms")
+            } else {
+                let digits = format!("{frac:03}");
+                format!("{whole}.{} ms", digits.trim_end_matches('0'))
+            };
+            assert_eq!(millis_text(Duration::from_micros(us)), expected);
+        }
     }
 }

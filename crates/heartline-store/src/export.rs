@@ -6,12 +6,18 @@
 //! export_uptime    ─ one pass over the window's state changes for every endpoint
 //! export_rtt       ─ one grouped statement over the rollups at the window's resolution
 //! export_close_codes, export_has_history ─ one statement each
-//! export_history   ─ events and state changes merged in time order, one row at a time
+//! export_history_days ─ events and state changes in time order, a day at a time, read on a
+//!                       thread and a read-only connection of its own (rusqlite)
 //! ```
-//! Invariant: nothing here holds more than a row (and one pending row per merged stream) of
-//! history; aggregates hold one value per endpoint. A selection is passed as a [`Scope`]:
-//! every endpoint (no id list at all) or a list bound as one JSON parameter, never spliced
-//! into the SQL text.
+//! Invariant: history is held a few days at a time at most, whatever the window; aggregates
+//! hold one value per endpoint. A selection is passed as a [`Scope`]: every endpoint (no id
+//! list at all) or a list bound as one JSON parameter, never spliced into the SQL text.
+//!
+//! Why history has a connection of its own: sqlx steps SQLite on a worker thread and hands
+//! every row to the async task through a channel (a wake-up and a copy per row), which at a
+//! few hundred thousand rows cost more than SQLite itself. Here one thread steps the rows and
+//! decodes their columns straight into events, and hands over a day at a time. rusqlite links
+//! the same libsqlite3-sys as sqlx (only one crate may link sqlite3).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -91,28 +97,16 @@ fn micros(v: i64) -> Duration {
 /// History is read a day at a time (or less at the window's ends).
 const DAY_MS: i64 = 86_400_000;
 
-/// A day's events, one row per endpoint: a JSON array of its events, each
-/// [endpoint, ts, seq, [<event columns>], [<session columns>] or null] in the order of
-/// [`Packed`]. The session columns are left out (null) when neither join found a session
-/// (no `dns_us` nor `clean`): `EventRow::into_kind` reads nothing else from them without one
-/// of those (a connected event needs `dns_us`, a closed one `clean`), so nothing changes
-/// but the work of building and reading thirteen nulls for nearly every event. Rows come from one primary-key range per endpoint, so SQLite sorts nothing; and
-/// sqlx hands rows between threads one at a time, which at a row per event cost more than
-/// SQLite itself.
+/// A day's events of the selection with their sessions' columns: plain rows, in primary-key
+/// order per endpoint (one range per endpoint, nothing for SQLite to sort). The columns are
+/// found by name ([`EventColumnsAt`]), so this statement and the select list it borrows are
+/// the only places that know the layout of `events`.
 fn events_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "{IDS} SELECT '[' || group_concat(json_array(endpoint_id, ts, seq, \
-               json_array(kind, code, status, phase, initiator, cause, reason, attempt, \
-                 delay_ms, detail), \
-               CASE WHEN s_dns_us IS NULL AND s_clean IS NULL THEN NULL ELSE \
-               json_array(s_dns_us, s_tcp_us, s_tls_us, s_upgrade_us, s_peer, s_subprotocol, \
-                 s_extensions, s_clean, s_silent_ms, s_messages_in, s_bytes_in, s_messages_out, \
-                 s_bytes_out) END), ',') || ']' \
-             FROM (SELECT {EVENT_COLUMNS_WITH_SESSION} \
-               WHERE e.endpoint_id IN (SELECT id FROM ids) AND e.ts >= ?1 AND e.ts < ?2) \
-             GROUP BY endpoint_id"
+            "{IDS} SELECT {EVENT_COLUMNS_WITH_SESSION} \
+             WHERE e.endpoint_id IN (SELECT id FROM ids) AND e.ts >= ?1 AND e.ts < ?2"
         )
     })
 }
@@ -130,97 +124,290 @@ fn states_sql() -> &'static str {
     SQL.get_or_init(|| format!("{IDS} {STATES_SQL}"))
 }
 
-/// A day of history being read by a task of its own; dropping it stops the task.
-struct Prefetch(tokio::task::JoinHandle<Result<Vec<Event>>>);
-
-impl Drop for Prefetch {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// An event or state change with the key history is ordered by: time, seq, events before
 /// state changes, endpoint.
 type Keyed = ((i64, i64, u8, i64), Event);
 
-/// The event columns of a packed item: kind, code, status, phase, initiator, cause, reason,
-/// attempt, delay_ms, detail.
-type EventColumns = (
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-);
+/// Where each column [`EventRow`] and [`SessionColumns`] are read from sits in the events
+/// statement, looked up by name once per export.
+struct EventColumnsAt {
+    endpoint_id: usize,
+    ts: usize,
+    seq: usize,
+    row: [usize; 10],
+    session: [usize; 13],
+}
 
-/// The session columns of a packed item, in [`SessionColumns`]' order.
-type SessionValues = (
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
+impl EventColumnsAt {
+    const ROW: [&'static str; 10] = [
+        "kind",
+        "code",
+        "status",
+        "phase",
+        "initiator",
+        "cause",
+        "reason",
+        "attempt",
+        "delay_ms",
+        "detail",
+    ];
+    const SESSION: [&'static str; 13] = [
+        "s_dns_us",
+        "s_tcp_us",
+        "s_tls_us",
+        "s_upgrade_us",
+        "s_peer",
+        "s_subprotocol",
+        "s_extensions",
+        "s_clean",
+        "s_silent_ms",
+        "s_messages_in",
+        "s_bytes_in",
+        "s_messages_out",
+        "s_bytes_out",
+    ];
 
-/// One packed event: endpoint, ts, seq, its columns and its session's. Decoded straight into
-/// these types (no intermediate JSON values).
-type Packed = (i64, i64, i64, EventColumns, Option<SessionValues>);
+    fn of(statement: &rusqlite::Statement<'_>) -> rusqlite::Result<EventColumnsAt> {
+        let at = |name: &str| statement.column_index(name);
+        let mut row = [0; 10];
+        for (slot, name) in row.iter_mut().zip(Self::ROW) {
+            *slot = at(name)?;
+        }
+        let mut session = [0; 13];
+        for (slot, name) in session.iter_mut().zip(Self::SESSION) {
+            *slot = at(name)?;
+        }
+        Ok(EventColumnsAt {
+            endpoint_id: at("endpoint_id")?,
+            ts: at("ts")?,
+            seq: at("seq")?,
+            row,
+            session,
+        })
+    }
 
-/// Adds the events of one endpoint's row; events this version cannot read are skipped.
-fn decode_pack(text: &str, out: &mut Vec<Keyed>) -> Result<()> {
-    let items: Vec<Packed> = serde_json::from_str(text)
-        .map_err(|e| Error::Config(format!("unreadable history row from SQLite: {e}")))?;
-    for (endpoint, ts, seq, e, s) in items {
-        let row = EventRow {
-            kind: e.0,
-            code: e.1,
-            status: e.2,
-            phase: e.3,
-            initiator: e.4,
-            cause: e.5,
-            reason: e.6,
-            attempt: e.7,
-            delay_ms: e.8,
-            detail: e.9,
+    /// One stored event, decoded straight from the row's columns; `None` for one this
+    /// version cannot read (skipped, as [`Store::history`] does).
+    fn event(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Keyed>> {
+        let [kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail] =
+            self.row;
+        let kind: String = r.get(kind)?;
+        // Only connected and closed events are read back from their session's row.
+        let session = if kind == "connected" || kind == "closed" {
+            self.session(r)?
+        } else {
+            SessionColumns::default()
         };
-        let session = s.map_or_else(SessionColumns::default, |s| SessionColumns {
-            s_dns_us: s.0,
-            s_tcp_us: s.1,
-            s_tls_us: s.2,
-            s_upgrade_us: s.3,
-            s_peer: s.4,
-            s_subprotocol: s.5,
-            s_extensions: s.6,
-            s_clean: s.7.map(|c| c != 0),
-            s_silent_ms: s.8,
-            s_messages_in: s.9,
-            s_bytes_in: s.10,
-            s_messages_out: s.11,
-            s_bytes_out: s.12,
-        });
-        if let Some(kind) = row.into_kind(&session) {
+        let row = EventRow {
+            kind,
+            code: r.get(code)?,
+            status: r.get(status)?,
+            phase: r.get(phase)?,
+            initiator: r.get(initiator)?,
+            cause: r.get(cause)?,
+            reason: r.get(reason)?,
+            attempt: r.get(attempt)?,
+            delay_ms: r.get(delay_ms)?,
+            detail: r.get(detail)?,
+        };
+        let (endpoint, ts, seq): (i64, i64, i64) =
+            (r.get(self.endpoint_id)?, r.get(self.ts)?, r.get(self.seq)?);
+        Ok(row.into_kind(&session).map(|kind| {
             let event = Event {
                 at: Timestamp(ts),
                 endpoint: endpoint_id(endpoint),
                 kind,
             };
-            out.push(((ts, seq, 0, endpoint), event));
+            ((ts, seq, 0, endpoint), event)
+        }))
+    }
+
+    fn session(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionColumns> {
+        let s = &self.session;
+        Ok(SessionColumns {
+            s_dns_us: r.get(s[0])?,
+            s_tcp_us: r.get(s[1])?,
+            s_tls_us: r.get(s[2])?,
+            s_upgrade_us: r.get(s[3])?,
+            s_peer: r.get(s[4])?,
+            s_subprotocol: r.get(s[5])?,
+            s_extensions: r.get(s[6])?,
+            s_clean: r.get(s[7])?,
+            s_silent_ms: r.get(s[8])?,
+            s_messages_in: r.get(s[9])?,
+            s_bytes_in: r.get(s[10])?,
+            s_messages_out: r.get(s[11])?,
+            s_bytes_out: r.get(s[12])?,
+        })
+    }
+}
+
+/// The export's own read-only connection to the file, with its two statements prepared.
+/// Read on a thread of its own: rows are stepped and decoded where SQLite produces them,
+/// with no hand-over per row between threads.
+struct HistoryReader<'c> {
+    connection: &'c rusqlite::Connection,
+    events: rusqlite::Statement<'c>,
+    states: rusqlite::Statement<'c>,
+    at: EventColumnsAt,
+}
+
+/// Opens the read-only connection the export's history is read on.
+fn open_history(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(crate::open::BUSY_TIMEOUT)?;
+    Ok(connection)
+}
+
+impl<'c> HistoryReader<'c> {
+    fn new(connection: &'c rusqlite::Connection) -> rusqlite::Result<HistoryReader<'c>> {
+        let events = connection.prepare(events_sql())?;
+        let at = EventColumnsAt::of(&events)?;
+        Ok(HistoryReader {
+            connection,
+            events,
+            states: connection.prepare(states_sql())?,
+            at,
+        })
+    }
+
+    /// `[from, to)` of the selection in order, read in one snapshot (a read transaction:
+    /// the writer may commit meanwhile, in WAL mode it waits for nobody).
+    fn day(&mut self, ids: Option<&str>, from: i64, to: i64) -> rusqlite::Result<Vec<Event>> {
+        self.connection.execute_batch("BEGIN")?;
+        let read = self.read(ids, from, to);
+        let end = self.connection.execute_batch("COMMIT");
+        let keyed = read?;
+        end?;
+        // Sort the keys with positions rather than the events themselves (moving each event
+        // log n times cost more than the sort).
+        let mut order: Vec<((i64, i64, u8, i64), usize)> = keyed
+            .iter()
+            .enumerate()
+            .map(|(i, (key, _))| (*key, i))
+            .collect();
+        order.sort_unstable();
+        let mut events: Vec<Option<Event>> = keyed.into_iter().map(|(_, e)| Some(e)).collect();
+        Ok(order
+            .into_iter()
+            .filter_map(|(_, i)| events.get_mut(i).and_then(Option::take))
+            .collect())
+    }
+
+    fn read(&mut self, ids: Option<&str>, from: i64, to: i64) -> rusqlite::Result<Vec<Keyed>> {
+        let mut keyed: Vec<Keyed> = Vec::new();
+        let mut rows = self.events.query(rusqlite::params![from, to, ids])?;
+        while let Some(row) = rows.next()? {
+            if let Some(event) = self.at.event(row)? {
+                keyed.push(event);
+            }
         }
+        let mut rows = self.states.query(rusqlite::params![from, to, ids])?;
+        while let Some(row) = rows.next()? {
+            let (endpoint, ts, seq): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let state: String = row.get(3)?;
+            let previous: Option<String> = row.get(4)?;
+            let Some(to) = state_from(&state) else {
+                continue;
+            };
+            let from = previous
+                .as_deref()
+                .and_then(state_from)
+                .unwrap_or(State::Connecting);
+            let event = Event {
+                at: Timestamp(ts),
+                endpoint: endpoint_id(endpoint),
+                kind: EventKind::StateChanged { from, to },
+            };
+            keyed.push(((ts, seq, 1, endpoint), event));
+        }
+        Ok(keyed)
+    }
+}
+
+/// Reads `[from, to)` a day at a time and sends each day, with the instant it ends, until
+/// the window is done or the receiver has gone.
+fn read_history(
+    path: &std::path::Path,
+    ids: Option<&str>,
+    from: i64,
+    to: i64,
+    days: &tokio::sync::mpsc::Sender<Result<(i64, Vec<Event>)>>,
+) -> Result<()> {
+    let connection = open_history(path)?;
+    let mut reader = HistoryReader::new(&connection)?;
+    let mut day = from;
+    while day < to {
+        let end = day.saturating_add(DAY_MS).min(to);
+        let events = reader.day(ids, day, end)?;
+        if days.blocking_send(Ok((end, events))).is_err() {
+            break;
+        }
+        day = end;
     }
     Ok(())
+}
+
+/// An SQLite error met on the export's own connection, reported as the pool's are
+/// ([`Error::Sql`], with SQLite's extended code).
+#[derive(Debug)]
+struct ReadError {
+    message: String,
+    code: Option<i32>,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "(code: {code}) {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl sqlx::error::DatabaseError for ReadError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.code.map(|c| c.to_string().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        sqlx::error::ErrorKind::Other
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(failure, _) => Some(failure.extended_code),
+            _ => None,
+        };
+        Error::Sql(sqlx::Error::Database(Box::new(ReadError {
+            message: e.to_string(),
+            code,
+        })))
+    }
 }
 
 impl Store {
@@ -253,107 +440,70 @@ impl Store {
 
     /// Every event and state change of `scope` in `[from, to)`, in time order (then by seq),
     /// state changes carrying the state they came from (Connecting when none was recorded).
+    /// One item per day of the window (or less at its ends), each day read in one snapshot.
     ///
-    /// Streamed a day at a time, each day read in one snapshot; the next day is read (on the
-    /// runtime, as a task) while the caller works through the current one. Memory holds at
-    /// most those two days of the selection's events, whatever the window.
+    /// Read on a thread of its own, over a read-only connection of its own: rows are stepped
+    /// and decoded where SQLite produces them, and each day is handed over whole. The thread
+    /// reads the next day while the caller works through the current one and then waits;
+    /// memory holds at most three days of the selection's events (the caller's, one handed
+    /// over, one being read), whatever the window. Dropping the stream stops the thread
+    /// after the day it is reading.
+    pub fn export_history_days(
+        &self,
+        scope: Scope<'_>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> BoxStream<'static, Result<Vec<Event>>> {
+        if to <= from {
+            return stream::empty().boxed();
+        }
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let (path, ids) = (self.path().to_owned(), scope.param());
+        let spawned = std::thread::Builder::new()
+            .name("heartline-export".into())
+            .spawn(move || {
+                if let Err(e) = read_history(&path, ids.as_deref(), from.0, to.0, &sender) {
+                    let _ = sender.blocking_send(Err(e));
+                }
+            });
+        if let Err(e) = spawned {
+            return stream::once(async move {
+                Err(Error::Config(format!(
+                    "cannot start reading the history: {e}"
+                )))
+            })
+            .boxed();
+        }
+        // The state: the receiver and how far the window has been read. A thread that ended
+        // before the window's end (it panicked) is an error, never a shorter export.
+        stream::try_unfold((receiver, from.0), move |(mut receiver, read)| async move {
+            if read >= to.0 {
+                return Ok(None);
+            }
+            match receiver.recv().await {
+                Some(day) => {
+                    let (end, events) = day?;
+                    Ok(Some((events, (receiver, end))))
+                }
+                None => Err(Error::Config(
+                    "reading the export's history stopped before the end of the window".into(),
+                )),
+            }
+        })
+        .boxed()
+    }
+
+    /// [`Store::export_history_days`] an event at a time.
     pub fn export_history(
         &self,
         scope: Scope<'_>,
         from: Timestamp,
         to: Timestamp,
     ) -> BoxStream<'static, Result<Event>> {
-        let store = self.clone();
-        let day_after = move |day: Timestamp| Timestamp(day.0.saturating_add(DAY_MS).min(to.0));
-        let read = move |store: &Store, ids: &Option<String>, day: Timestamp| {
-            let (store, ids) = (store.clone(), ids.clone());
-            Prefetch(tokio::spawn(async move {
-                store.history_day(ids, day, day_after(day)).await
-            }))
-        };
-        // State: the store, the ids, and either the day being read ahead with the end of
-        // that day, or nothing with the start of the next day to read.
-        let start = (store, scope.param(), from, None::<Prefetch>);
-        stream::try_unfold(start, move |(store, ids, next, pending)| async move {
-            let (mut reading, after) = match pending {
-                Some(p) => (p, next),
-                None if next < to => (read(&store, &ids, next), day_after(next)),
-                None => return Ok::<_, Error>(None),
-            };
-            let events = (&mut reading.0).await.map_err(|e| {
-                Error::Config(format!("reading the export's history stopped: {e}"))
-            })??;
-            let pending = (after < to).then(|| read(&store, &ids, after));
-            let next = if pending.is_some() {
-                day_after(after)
-            } else {
-                after
-            };
-            Ok(Some((
-                stream::iter(events.into_iter().map(Ok::<_, Error>)),
-                (store, ids, next, pending),
-            )))
-        })
-        .try_flatten()
-        .boxed()
-    }
-
-    /// One day of history (at most), in order.
-    async fn history_day(
-        &self,
-        ids: Option<String>,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<Event>> {
-        let mut tx = self.reader().begin().await?;
-        let mut keyed: Vec<Keyed> = Vec::new();
-        {
-            let mut packs = sqlx::query_scalar::<_, String>(events_sql())
-                .bind(from.0)
-                .bind(to.0)
-                .bind(ids.as_deref())
-                .fetch(&mut *tx);
-            while let Some(text) = packs.try_next().await? {
-                decode_pack(&text, &mut keyed)?;
-            }
-        }
-        {
-            let mut states =
-                sqlx::query_as::<_, (i64, i64, i64, String, Option<String>)>(states_sql())
-                    .bind(from.0)
-                    .bind(to.0)
-                    .bind(ids.as_deref())
-                    .fetch(&mut *tx);
-            while let Some((endpoint, ts, seq, state, previous)) = states.try_next().await? {
-                let Some(to) = state_from(&state) else {
-                    continue;
-                };
-                let from = previous
-                    .as_deref()
-                    .and_then(state_from)
-                    .unwrap_or(State::Connecting);
-                let event = Event {
-                    at: Timestamp(ts),
-                    endpoint: endpoint_id(endpoint),
-                    kind: EventKind::StateChanged { from, to },
-                };
-                keyed.push(((ts, seq, 1, endpoint), event));
-            }
-        }
-        tx.rollback().await?;
-        // Sort the keys with positions rather than the events themselves (a day is tens of
-        // thousands of events; moving each one log n times cost more than the sort).
-        let mut order: Vec<((i64, i64, u8, i64), usize)> = keyed
-            .iter()
-            .enumerate()
-            .map(|(i, (key, _))| (*key, i))
-            .collect();
-        order.sort_unstable();
-        let mut events: Vec<Option<Event>> = keyed.into_iter().map(|(_, e)| Some(e)).collect();
-        Ok(order
-            .into_iter()
-            .filter_map(|(_, i)| events.get_mut(i).and_then(Option::take))
-            .collect())
+        self.export_history_days(scope, from, to)
+            .map_ok(|day| stream::iter(day.into_iter().map(Ok::<_, Error>)))
+            .try_flatten()
+            .boxed()
     }
 
     /// Whether `scope` has any event or state change in `[from, to)`.

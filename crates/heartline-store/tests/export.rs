@@ -305,3 +305,100 @@ async fn export_endpoints_leave_secret_values_out() {
         .any(|h| h.name == "X-Client" && h.value == "heartline"));
     assert!(!format!("{listed:?}").contains("TOP-SECRET"));
 }
+
+/// The history arrives a day at a time: each item holds only its day's events, in order,
+/// and together they are exactly what the per-endpoint read returns.
+#[tokio::test]
+async fn history_comes_a_day_at_a_time_on_its_own_connection() {
+    let (_dir, store, ids) = recorded().await;
+    let (from, to) = (t(120 * STEP + 5), t(700 * STEP + 3));
+    let days: Vec<Vec<Event>> = store
+        .export_history_days(Scope::All, from, to)
+        .try_collect()
+        .await
+        .unwrap();
+    // From mid-day to mid-day over about two days: three slices.
+    assert_eq!(days.len(), 3);
+    let mut start = from.0;
+    for day in &days {
+        let end = (start + 86_400_000).min(to.0);
+        assert!(day.iter().all(|e| (start..end).contains(&e.at.0)));
+        start = end;
+    }
+    let all: Vec<Event> = days.into_iter().flatten().collect();
+    assert_eq!(all, store.history(&ids, from, to).await.unwrap());
+
+    // An empty window reads nothing (and starts no reading).
+    assert!(store
+        .export_history_days(Scope::All, to, to)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .is_empty());
+    // Dropping the stream after its first day stops the reading thread; nothing hangs.
+    let mut stream = store.export_history_days(Scope::All, from, to);
+    assert!(!stream.try_next().await.unwrap().unwrap().is_empty());
+    drop(stream);
+}
+
+/// The export reads while the writer commits into the same window: no error, what was
+/// there before is all there, in order, and what was added shows up at most once.
+#[tokio::test]
+async fn history_reads_while_the_writer_commits() {
+    let (dir, store, ids) = recorded().await;
+    let (from, to) = (t(0), t(900 * STEP));
+    let before = store.history(&ids, from, to).await.unwrap();
+
+    // A second store on the same file, as another process would open it, keeps writing
+    // stale events (one per step, at odd seconds no story event uses) into the window.
+    let writer_store = Store::open(&dir.0.join("heartline.db")).await.unwrap();
+    let (recorder, writer) = writer_store
+        .record(RecorderOptions {
+            flush_every: Duration::from_millis(5),
+            ..RecorderOptions::default()
+        })
+        .await
+        .unwrap();
+    let added: Vec<Event> = (0..900)
+        .map(|i| Event {
+            at: t(i * STEP + 1),
+            endpoint: ids[usize::try_from(i).unwrap() % ids.len()],
+            kind: EventKind::Stale {
+                silent: Duration::from_secs(7),
+            },
+        })
+        .collect();
+    let feeding = {
+        let (recorder, added) = (recorder.clone(), added.clone());
+        tokio::spawn(async move {
+            for chunk in added.chunks(30) {
+                for e in chunk {
+                    recorder.emit(e.clone());
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    // Three exports while the writer commits.
+    let mut reads = Vec::new();
+    for _ in 0..3 {
+        reads.push(collect(&store, Scope::All, from, to).await);
+    }
+    feeding.await.unwrap();
+    writer.shutdown().await.unwrap();
+
+    for read in &reads {
+        for e in read {
+            assert!(before.contains(e) || added.contains(e), "{e:?}");
+        }
+        for e in &before {
+            assert!(read.contains(e), "{e:?} in every read");
+        }
+        assert!(read.windows(2).all(|p| p[0].at <= p[1].at), "in time order");
+        assert!(read.len() <= before.len() + added.len());
+    }
+    // Once the writer is done, the export has everything.
+    let last = collect(&store, Scope::All, from, to).await;
+    assert_eq!(last.len(), before.len() + added.len());
+    assert_eq!(last, store.history(&ids, from, to).await.unwrap());
+}
