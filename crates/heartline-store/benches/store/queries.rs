@@ -565,10 +565,21 @@ impl Ctx {
         } else {
             format!("AND endpoint_id IN ({})", self.one)
         };
+        // No time index on events: all endpoints are enumerated from the key (as the store does).
+        let (with, events_filter) = if everyone {
+            (
+                "WITH RECURSIVE eids(id) AS (SELECT (SELECT endpoint_id FROM events ORDER BY endpoint_id LIMIT 1) \
+                 UNION ALL SELECT (SELECT endpoint_id FROM events WHERE endpoint_id > eids.id ORDER BY endpoint_id LIMIT 1) \
+                 FROM eids WHERE eids.id IS NOT NULL)",
+                "AND endpoint_id IN (SELECT id FROM eids)".to_owned(),
+            )
+        } else {
+            ("", filter.clone())
+        };
         vec![
             format!(
-                "SELECT endpoint_id, ts, seq, kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail \
-                 FROM events WHERE ts >= {from} AND ts < {} {filter} ORDER BY ts, seq",
+                "{with} SELECT endpoint_id, ts, seq, kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail \
+                 FROM events WHERE ts >= {from} AND ts < {} {events_filter} ORDER BY ts, seq",
                 self.now
             ),
             format!(
@@ -654,7 +665,7 @@ impl Ctx {
             ),
             format!(
                 "DELETE FROM events WHERE (endpoint_id, ts, seq) IN (SELECT endpoint_id, ts, seq FROM events \
-                 WHERE ts < {} ORDER BY ts LIMIT 2000)",
+                 WHERE endpoint_id = {one} AND ts < {} ORDER BY ts LIMIT 2000)",
                 cut(r.events)
             ),
             format!(
