@@ -9,7 +9,8 @@
 -- version an older build does not know, so it refuses the file rather than skip rows it cannot
 -- read): kinds no query names are one letter ('r' reconnect_scheduled, 'h' handshake_failed,
 -- 'p' pong_missed, 'g' gave_up, 's' stale), a handshake failure's elapsed time is in
--- delay_ms instead of JSON, and a reconnect for the usual reason (backoff) has no cause.
+-- delay_ms and a timeout's phase in phase ('timeout:tcp') instead of JSON, and a reconnect for
+-- the usual reason (backoff) has no cause.
 -- Rows written before keep their form and read the same.
 
 DROP INDEX events_by_time;

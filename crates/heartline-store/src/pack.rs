@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use sqlx::SqliteConnection;
 
+use heartline_core::rollup::{bucket_index, bucket_value};
+
 use crate::{Result, Store};
 
 /// One bucket's summary, as the rollup tables keep it (microseconds).
@@ -102,24 +104,67 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-/// Packs `(offset in the group, summary)` pairs, offsets strictly increasing. Per bucket: the
-/// gap to the previous offset, count, min, then p50−min, p95−p50, p99−p95, max−p99 and
-/// sum−count·min (all zigzag varints, so any stored values round-trip, ordered or not).
+/// Percentiles come from histogram buckets: a percentile that is its bucket's midpoint (as the
+/// rollups report them, unless clamped to min or max) is kept as the bucket's number.
+fn as_bucket(v: i64) -> Option<i64> {
+    let u = u64::try_from(v).ok()?;
+    let b = bucket_index(u);
+    (bucket_value(b) == u).then_some(i64::from(b))
+}
+
+fn from_bucket(b: i64) -> Option<i64> {
+    // No value falls past u64::MAX's bucket (nor could its bounds be computed).
+    if !(0..=i64::from(bucket_index(u64::MAX))).contains(&b) {
+        return None;
+    }
+    i64::try_from(bucket_value(u16::try_from(b).ok()?)).ok()
+}
+
+/// Packs `(offset in the group, summary)` pairs, offsets strictly increasing. Per bucket, all
+/// zigzag varints: the gap to the previous offset (×2, +1 when the percentiles are bucket
+/// midpoints), count, min as a change from the previous bucket's min; then either the
+/// percentiles' bucket numbers (p50's from min's bucket, p95's from p50's, p99's from p95's)
+/// or their values (p50−min, p95−p50, p99−p95); then max−p99 and sum−count·p50. Any stored
+/// values round-trip, ordered or not; a typical minute takes ≈ 12 bytes.
 pub(crate) fn encode(points: &[(i64, Summary)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(points.len() * 16);
+    let mut out = Vec::with_capacity(points.len() * 14);
     let mut next = 0i64;
+    let mut prev_min = 0i64;
     for &(offset, s) in points {
-        put(&mut out, zigzag(offset - next));
+        let buckets = match (
+            as_bucket(s.p50_us),
+            as_bucket(s.p95_us),
+            as_bucket(s.p99_us),
+        ) {
+            (Some(a), Some(b), Some(c)) => Some((a, b, c)),
+            _ => None,
+        };
+        let gap = offset.wrapping_sub(next);
+        put(
+            &mut out,
+            zigzag(gap.wrapping_mul(2) | i64::from(buckets.is_some())),
+        );
         next = offset + 1;
         put(&mut out, zigzag(s.count));
-        put(&mut out, zigzag(s.min_us));
-        put(&mut out, zigzag(s.p50_us.wrapping_sub(s.min_us)));
-        put(&mut out, zigzag(s.p95_us.wrapping_sub(s.p50_us)));
-        put(&mut out, zigzag(s.p99_us.wrapping_sub(s.p95_us)));
+        put(&mut out, zigzag(s.min_us.wrapping_sub(prev_min)));
+        prev_min = s.min_us;
+        match buckets {
+            Some((b50, b95, b99)) => {
+                let base = i64::from(bucket_index(u64::try_from(s.min_us).unwrap_or(0)));
+                put(&mut out, zigzag(b50 - base));
+                put(&mut out, zigzag(b95 - b50));
+                put(&mut out, zigzag(b99 - b95));
+            }
+            None => {
+                put(&mut out, zigzag(s.p50_us.wrapping_sub(s.min_us)));
+                put(&mut out, zigzag(s.p95_us.wrapping_sub(s.p50_us)));
+                put(&mut out, zigzag(s.p99_us.wrapping_sub(s.p95_us)));
+            }
+        }
         put(&mut out, zigzag(s.max_us.wrapping_sub(s.p99_us)));
         put(
             &mut out,
-            zigzag(s.sum_us.wrapping_sub(s.count.wrapping_mul(s.min_us))),
+            zigzag(s.sum_us.wrapping_sub(s.count.wrapping_mul(s.p50_us))),
         );
     }
     out
@@ -130,17 +175,28 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Vec<(i64, Summary)>> {
     let mut out = Vec::new();
     let mut at = 0;
     let mut next = 0i64;
+    let mut prev_min = 0i64;
     let read = |at: &mut usize| get(bytes, at).map(unzigzag);
     while at < bytes.len() {
-        let offset = next.checked_add(read(&mut at)?)?;
+        let head = read(&mut at)?;
+        let offset = next.checked_add(head >> 1)?;
         next = offset + 1;
         let count = read(&mut at)?;
-        let min_us = read(&mut at)?;
-        let p50_us = min_us.wrapping_add(read(&mut at)?);
-        let p95_us = p50_us.wrapping_add(read(&mut at)?);
-        let p99_us = p95_us.wrapping_add(read(&mut at)?);
+        let min_us = prev_min.wrapping_add(read(&mut at)?);
+        prev_min = min_us;
+        let (p50_us, p95_us, p99_us) = if head & 1 == 1 {
+            let base = i64::from(bucket_index(u64::try_from(min_us).unwrap_or(0)));
+            let b50 = base.checked_add(read(&mut at)?)?;
+            let b95 = b50.checked_add(read(&mut at)?)?;
+            let b99 = b95.checked_add(read(&mut at)?)?;
+            (from_bucket(b50)?, from_bucket(b95)?, from_bucket(b99)?)
+        } else {
+            let p50 = min_us.wrapping_add(read(&mut at)?);
+            let p95 = p50.wrapping_add(read(&mut at)?);
+            (p50, p95, p95.wrapping_add(read(&mut at)?))
+        };
         let max_us = p99_us.wrapping_add(read(&mut at)?);
-        let sum_us = count.wrapping_mul(min_us).wrapping_add(read(&mut at)?);
+        let sum_us = count.wrapping_mul(p50_us).wrapping_add(read(&mut at)?);
         out.push((
             offset,
             Summary {
@@ -399,8 +455,22 @@ mod tests {
         ];
         let bytes = encode(&points);
         assert_eq!(decode(&bytes), Some(points));
+        // Percentiles as a rollup reports them (bucket midpoints) take a byte each.
+        let mut minute = heartline_core::Rollup::default();
+        for us in [
+            21_000u64, 30_000, 39_000, 40_000, 41_000, 52_000, 60_000, 75_000, 180_000,
+        ] {
+            minute.record(std::time::Duration::from_micros(us));
+        }
+        let q = |p| i64::try_from(minute.quantile_us(p).unwrap()).unwrap();
+        let real = s(9, 21_000, q(0.5), q(0.95), q(0.99), 180_000, 538_000);
+        let packed = encode(&[(3, real), (4, real)]);
+        assert_eq!(decode(&packed), Some(vec![(3, real), (4, real)]));
+        assert!(packed.len() <= 2 * 13, "{}", packed.len());
         assert_eq!(decode(&[]), Some(Vec::new()));
         assert_eq!(decode(&[0x80]), None);
+        // A bucket number no value has is refused, not computed.
+        assert_eq!(decode(&[2, 2, 2, 0xa0, 0x1f, 0, 0, 0, 0]), None);
         // A typical hour of a 1 s endpoint fits in about 20 bytes.
         let hour = encode(&[(0, s(3600, 8_120, 9_800, 13_400, 21_000, 95_000, 36_100_000))]);
         assert!(hour.len() <= 20, "{}", hour.len());

@@ -165,7 +165,8 @@ impl EventRow {
 
     /// The denser form rows are written in since migration `20261121170000`: the kinds that
     /// no query filters on are stored as one letter ([`STORED_KINDS`]); a handshake failure
-    /// keeps its elapsed time in `delay_ms` rather than in `detail`; a reconnect with the
+    /// keeps its elapsed time in `delay_ms` rather than in `detail`, a timeout its phase in
+    /// `phase` ("timeout:tls"); a reconnect with the
     /// usual reason (backoff) leaves `cause` empty. [`EventRow::into_kind`] reads both forms.
     fn compact(&mut self) {
         let Some(&(_, letter)) = STORED_KINDS.iter().find(|(name, _)| *name == self.kind) else {
@@ -177,6 +178,12 @@ impl EventRow {
                     let mut d: serde_json::Map<String, Value> =
                         serde_json::from_str(&text).unwrap_or_default();
                     self.delay_ms = d.remove("elapsed_ms").and_then(|v| v.as_i64());
+                    // A timeout's phase names the phase it happened in: "timeout:tcp".
+                    if self.phase.as_deref() == Some("timeout") {
+                        if let Some(Value::String(during)) = d.remove("during") {
+                            self.phase = Some(format!("timeout:{during}"));
+                        }
+                    }
                     self.detail = (!d.is_empty()).then(|| Value::Object(d).to_string());
                 }
             }
@@ -200,6 +207,17 @@ impl EventRow {
             self.cause = Some("backoff".to_owned());
         }
         let mut detail = Detail::parse(self.detail.as_deref());
+        if let Some(during) = self
+            .phase
+            .as_deref()
+            .filter(|_| dense)
+            .and_then(|p| p.strip_prefix("timeout:"))
+        {
+            let mut d = serde_json::Map::new();
+            d.insert("during".into(), json!(during));
+            detail = Detail::Value(Value::Object(d));
+            self.phase = Some("timeout".to_owned());
+        }
         // Connected and closed events written since the session row holds their details.
         if self.kind == "connected" && self.detail.is_none() {
             detail = Detail::Value(json!({

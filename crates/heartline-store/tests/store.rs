@@ -1810,15 +1810,16 @@ async fn dense_event_rows_and_rows_of_the_older_form_read_the_same() {
                 Some(3),
                 Some(r#"{"retry_after_ms":7000}"#.into())
             ),
-            (
-                "h".into(),
-                None,
-                Some(10_000),
-                Some(r#"{"during":"tls"}"#.into())
-            ),
+            ("h".into(), None, Some(10_000), None),
             ("g".into(), None, None, None),
         ]
     );
+    let phase: String = sqlx::query_scalar("SELECT phase FROM events WHERE ts = ?")
+        .bind(t(62).0)
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(phase, "timeout:tls");
     assert_eq!(store.history(&[], t(-1), t(100)).await.unwrap(), events);
 
     // The same events as the previous version wrote them, for another endpoint.
@@ -1871,6 +1872,18 @@ async fn dense_event_rows_and_rows_of_the_older_form_read_the_same() {
             None,
             None,
             Some(r#"{"elapsed_ms":12}"#),
+        ),
+        (
+            t(203),
+            6,
+            "handshake_failed",
+            Some("timeout"),
+            None,
+            None,
+            Some("slow"),
+            None,
+            None,
+            Some(r#"{"elapsed_ms":10000,"during":"dns"}"#),
         ),
         (
             t(204),
@@ -1951,6 +1964,15 @@ async fn dense_event_rows_and_rows_of_the_older_form_read_the_same() {
             ),
             ev(
                 9,
+                t(203),
+                EventKind::HandshakeFailed(HandshakeFailure {
+                    phase: FailedPhase::Timeout { during: Phase::Dns },
+                    error: "slow".into(),
+                    elapsed: Duration::from_millis(10_000),
+                })
+            ),
+            ev(
+                9,
                 t(204),
                 EventKind::PongMissed {
                     kind: PingKind::App,
@@ -1962,7 +1984,7 @@ async fn dense_event_rows_and_rows_of_the_older_form_read_the_same() {
     // All endpoints (no time index: one key range per endpoint) gives both.
     assert_eq!(
         store.history(&[], t(-1), t(300)).await.unwrap().len(),
-        events.len() + 5
+        events.len() + 6
     );
 }
 
