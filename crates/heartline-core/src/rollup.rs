@@ -139,6 +139,18 @@ impl Histogram {
     }
 }
 
+/// The histogram bucket a value falls in. With [`bucket_value`], lets a store keep a quantile
+/// this module reported (always a bucket's midpoint, unless clamped to min or max) as a small
+/// bucket number.
+pub fn bucket_index(us: u64) -> u16 {
+    bucket_of(us)
+}
+
+/// The value [`Histogram::quantile`] reports for a bucket: its midpoint.
+pub fn bucket_value(bucket: u16) -> u64 {
+    midpoint(bucket)
+}
+
 fn bucket_of(us: u64) -> u16 {
     if us < u64::from(LINEAR) {
         return us as u16;

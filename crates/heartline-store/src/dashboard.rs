@@ -1,7 +1,6 @@
 //! The summaries a dashboard shows: an overview row per endpoint, RTT series at a resolution
 //! that fits the window, session lengths and reconnect history. Each is one or two statements.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use heartline_core::{EndpointId, EventKind, Histogram, PingKind, Rollup, State, Timestamp};
@@ -101,6 +100,12 @@ fn us(v: i64) -> Duration {
 
 impl Store {
     /// One row per endpoint: state, last close, 24 h uptime and recent RTT percentiles.
+    ///
+    /// One statement, one row per endpoint: sqlx hands rows from its SQLite thread one at a
+    /// time, which cost more here than SQLite's seeks. Per endpoint: its newest state, its
+    /// newest close and the state before the last 24 hours (a seek each on a primary key,
+    /// returned as short text), that day's changes (a range seek, usually empty, as text) and
+    /// the current and previous hour's rollup rows (two primary-key lookups).
     pub async fn overview(
         &self,
         endpoints: &[EndpointId],
@@ -109,124 +114,157 @@ impl Store {
         if endpoints.is_empty() {
             return Ok(Vec::new());
         }
-        let list: Vec<String> = endpoints.iter().map(|e| id(*e).to_string()).collect();
-        let list = list.join(",");
         let day_ago = now.0 - 86_400_000;
-        // Latest state and last close per endpoint: one seek for the newest row's key, then
-        // one primary-key lookup for its columns. The state before the last 24 hours is the
-        // newest one unless that changed within them; only then is it a seek of its own.
-        type Row = (
-            i64,
-            Option<i64>,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "WITH ids(id) AS (VALUES {values}) SELECT ids.id, s.ts, s.state, c.ts, c.code, c.initiator, \
-               CASE WHEN s.ts >= ?1 THEN (SELECT state FROM states WHERE endpoint_id = ids.id AND ts < ?1 \
-                 ORDER BY ts DESC, seq DESC LIMIT 1) ELSE s.state END FROM ids \
-             LEFT JOIN states s ON s.endpoint_id = ids.id AND (s.ts, s.seq) = \
-               (SELECT ts, seq FROM states WHERE endpoint_id = ids.id ORDER BY ts DESC, seq DESC LIMIT 1) \
-             LEFT JOIN events c ON c.endpoint_id = ids.id AND (c.ts, c.seq) = \
-               (SELECT ts, seq FROM events WHERE endpoint_id = ids.id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1)",
-            values = endpoints.iter().map(|e| format!("({})", id(*e))).collect::<Vec<_>>().join(",")
-        ))
-        .bind(day_ago)
-        .fetch_all(self.reader())
-        .await?;
-
-        // Uptime over 24 h from the state before the window and the changes within it, read
-        // only for the endpoints that changed.
-        let before: Vec<(i64, String)> = rows
-            .iter()
-            .filter_map(|r| Some((r.0, r.6.clone()?)))
-            .collect();
-        let changed: Vec<String> = rows
-            .iter()
-            .filter(|r| r.1.is_some_and(|ts| ts >= day_ago))
-            .map(|r| r.0.to_string())
-            .collect();
-        let changes: Vec<(i64, i64, String)> = if changed.is_empty() {
-            Vec::new()
-        } else {
-            sqlx::query_as(&format!(
-                "SELECT endpoint_id, ts, state FROM states WHERE endpoint_id IN ({}) AND ts >= ? AND ts < ? \
-                 ORDER BY endpoint_id, ts, seq",
-                changed.join(",")
-            ))
-            .bind(day_ago)
-            .bind(now.0)
-            .fetch_all(self.reader())
-            .await?
-        };
-        let runs = self.runs_between(Timestamp(day_ago), now).await?;
-        let mut timelines: HashMap<i64, Vec<(i64, Option<State>)>> = HashMap::new();
-        for (e, s) in before {
-            timelines
-                .entry(e)
-                .or_default()
-                .push((day_ago, state_from(&s)));
-        }
-        for (e, ts, s) in changes {
-            timelines.entry(e).or_default().push((ts, state_from(&s)));
-        }
-
-        // Recent RTT: merge the current and previous hour's histograms.
         let hour = now.0.div_euclid(3_600_000);
-        type HistRow = (i64, i64, i64, i64, i64, Vec<u8>, i64, i64);
-        let hist_rows: Vec<HistRow> = sqlx::query_as(&format!(
-            "SELECT endpoint_id, count, min_us, max_us, sum_us, histogram, p50_us, p95_us FROM rtt_hour \
-             WHERE endpoint_id IN ({list}) AND kind = {protocol} AND hour >= ?",
+        type Hour = (
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<Vec<u8>>,
+            Option<i64>,
+            Option<i64>,
+        );
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: i64,
+            newest: Option<String>,
+            close: Option<String>,
+            before: Option<String>,
+            changes: Option<String>,
+            #[sqlx(flatten)]
+            prev: HourRow,
+            #[sqlx(flatten)]
+            cur: HourRowCur,
+        }
+        #[derive(sqlx::FromRow)]
+        struct HourRow {
+            p_count: Option<i64>,
+            p_min: Option<i64>,
+            p_max: Option<i64>,
+            p_sum: Option<i64>,
+            p_hist: Option<Vec<u8>>,
+            p_p50: Option<i64>,
+            p_p95: Option<i64>,
+        }
+        #[derive(sqlx::FromRow)]
+        struct HourRowCur {
+            c_count: Option<i64>,
+            c_min: Option<i64>,
+            c_max: Option<i64>,
+            c_sum: Option<i64>,
+            c_hist: Option<Vec<u8>>,
+            c_p50: Option<i64>,
+            c_p95: Option<i64>,
+        }
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "WITH ids(id) AS (VALUES {values}) SELECT ids.id AS id, \
+               (SELECT ts || ' ' || state FROM states WHERE endpoint_id = ids.id \
+                 ORDER BY ts DESC, seq DESC LIMIT 1) AS newest, \
+               (SELECT ts || ' ' || code || ' ' || initiator FROM events WHERE endpoint_id = ids.id \
+                 AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1) AS close, \
+               (SELECT state FROM states WHERE endpoint_id = ids.id AND ts < ?1 \
+                 ORDER BY ts DESC, seq DESC LIMIT 1) AS before, \
+               (SELECT group_concat(ts || ' ' || state, ',') FROM (SELECT ts, state FROM states \
+                 WHERE endpoint_id = ids.id AND ts >= ?1 AND ts < ?2 ORDER BY ts, seq)) AS changes, \
+               p.count AS p_count, p.min_us AS p_min, p.max_us AS p_max, p.sum_us AS p_sum, \
+               p.histogram AS p_hist, p.p50_us AS p_p50, p.p95_us AS p_p95, \
+               c.count AS c_count, c.min_us AS c_min, c.max_us AS c_max, c.sum_us AS c_sum, \
+               c.histogram AS c_hist, c.p50_us AS c_p50, c.p95_us AS c_p95 \
+             FROM ids \
+             LEFT JOIN rtt_hour p ON p.endpoint_id = ids.id AND p.kind = {protocol} AND p.hour = ?3 - 1 \
+             LEFT JOIN rtt_hour c ON c.endpoint_id = ids.id AND c.kind = {protocol} AND c.hour = ?3",
+            values = endpoints.iter().map(|e| format!("({})", id(*e))).collect::<Vec<_>>().join(","),
             protocol = kind_code(PingKind::Protocol)
         ))
-        .bind(hour - 1)
+        .bind(day_ago)
+        .bind(now.0)
+        .bind(hour)
         .fetch_all(self.reader())
         .await?;
-        let mut recent: HashMap<i64, Rollup> = HashMap::new();
-        // Rows whose histogram was dropped (retention set shorter than two hours): their own
-        // percentiles, the newest row's winning.
-        let mut stored: HashMap<i64, (u64, u64)> = HashMap::new();
-        for (e, count, min, max, sum, hist, p50, p95) in hist_rows {
-            if hist.is_empty() && count > 0 {
-                stored.insert(e, (p50.max(0).unsigned_abs(), p95.max(0).unsigned_abs()));
-                continue;
-            }
-            recent.entry(e).or_default().merge(&Rollup {
-                count: count.max(0).unsigned_abs(),
-                min_us: min.max(0).unsigned_abs(),
-                max_us: max.max(0).unsigned_abs(),
-                sum_us: sum.max(0).unsigned_abs(),
-                histogram: Histogram::decode(&hist).unwrap_or_default(),
-            });
-        }
+        let runs = self.runs_between(Timestamp(day_ago), now).await?;
 
         Ok(rows
             .into_iter()
-            .map(|(e, since, state, close_ts, close_code, initiator, _)| {
-                let uptime = timelines.get(&e).map(|pieces| {
+            .map(|r| {
+                let newest = r.newest.as_deref().and_then(|t| t.split_once(' '));
+                let since = newest.and_then(|(ts, _)| ts.parse::<i64>().ok());
+                let state = newest.and_then(|(_, s)| state_from(s));
+                let last_close = r.close.as_deref().and_then(|t| {
+                    let mut parts = t.splitn(3, ' ');
+                    let ts = parts.next()?.parse::<i64>().ok()?;
+                    let code = u16::try_from(parts.next()?.parse::<i64>().ok()?).ok()?;
+                    Some((Timestamp(ts), code, parts.next()?.to_owned()))
+                });
+                // Uptime over 24 h: the state before the window, then the changes within it.
+                let mut pieces: Vec<(i64, Option<State>)> = Vec::new();
+                if let Some(b) = r.before.as_deref() {
+                    pieces.push((day_ago, state_from(b)));
+                }
+                for change in r.changes.as_deref().unwrap_or("").split(',') {
+                    if let Some((ts, s)) = change.split_once(' ') {
+                        if let Ok(ts) = ts.parse::<i64>() {
+                            pieces.push((ts, state_from(s)));
+                        }
+                    }
+                }
+                let uptime = (!pieces.is_empty()).then(|| {
                     let mut u = Uptime::default();
-                    let mut bounds = pieces.clone();
-                    bounds.push((now.0, None));
-                    for pair in bounds.windows(2) {
+                    pieces.push((now.0, None));
+                    for pair in pieces.windows(2) {
                         u.accumulate(pair[0].1, pair[0].0, pair[1].0, &runs);
                     }
                     u
                 });
-                let rollup = recent.get(&e).filter(|r| r.count > 0);
-                let fallback = stored.get(&e).filter(|_| rollup.is_none());
+                // Recent RTT: the current and previous hour's histograms merged. Rows whose
+                // histogram was dropped (retention set shorter than two hours) give their own
+                // percentiles, the newest row's winning.
+                let hours: [Hour; 2] = [
+                    (
+                        r.prev.p_count,
+                        r.prev.p_min,
+                        r.prev.p_max,
+                        r.prev.p_sum,
+                        r.prev.p_hist,
+                        r.prev.p_p50,
+                        r.prev.p_p95,
+                    ),
+                    (
+                        r.cur.c_count,
+                        r.cur.c_min,
+                        r.cur.c_max,
+                        r.cur.c_sum,
+                        r.cur.c_hist,
+                        r.cur.c_p50,
+                        r.cur.c_p95,
+                    ),
+                ];
+                let mut recent = Rollup::default();
+                let mut stored: Option<(u64, u64)> = None;
+                for (count, min, max, sum, hist, p50, p95) in hours {
+                    let (Some(count), Some(hist)) = (count, hist) else {
+                        continue;
+                    };
+                    let n = |v: Option<i64>| v.unwrap_or(0).max(0).unsigned_abs();
+                    if hist.is_empty() && count > 0 {
+                        stored = Some((n(p50), n(p95)));
+                        continue;
+                    }
+                    recent.merge(&Rollup {
+                        count: count.max(0).unsigned_abs(),
+                        min_us: n(min),
+                        max_us: n(max),
+                        sum_us: n(sum),
+                        histogram: Histogram::decode(&hist).unwrap_or_default(),
+                    });
+                }
+                let rollup = Some(&recent).filter(|r| r.count > 0);
+                let fallback = stored.filter(|_| rollup.is_none());
                 OverviewRow {
-                    endpoint: EndpointId(e.max(0).unsigned_abs()),
-                    state: state.as_deref().and_then(state_from),
+                    endpoint: EndpointId(r.id.max(0).unsigned_abs()),
+                    state,
                     since: since.map(Timestamp),
-                    last_close: match (close_ts, close_code, initiator) {
-                        (Some(ts), Some(code), Some(who)) => {
-                            u16::try_from(code).ok().map(|c| (Timestamp(ts), c, who))
-                        }
-                        _ => None,
-                    },
+                    last_close,
                     uptime_24h: uptime.and_then(|u| u.ratio()),
                     rtt_p50: rollup
                         .and_then(|r| r.quantile_us(0.5))
@@ -254,29 +292,28 @@ impl Store {
         let resolution = Resolution::fitting(from, to, max_points);
         let (table, column) = resolution.table();
         let step = resolution.millis();
-        // bucket, count, min, max, sum, p50, p95, p99
-        type Row = (i64, i64, i64, i64, i64, i64, i64, i64);
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us FROM {table} \
-             WHERE endpoint_id = ? AND kind = ? AND {column} >= ? AND {column} < ? ORDER BY {column}"
-        ))
-        .bind(id(endpoint))
-        .bind(kind_code(kind))
-        .bind(from.0.div_euclid(step))
-        .bind((to.0 + step - 1).div_euclid(step))
-        .fetch_all(self.reader())
-        .await?;
+        // Plain and packed rows alike (old minute and hour rows are packed; see pack.rs).
+        let rows = self
+            .rtt_points(
+                table,
+                column,
+                id(endpoint),
+                kind_code(kind),
+                from.0.div_euclid(step),
+                (to.0 + step - 1).div_euclid(step),
+            )
+            .await?;
         let points = rows
             .into_iter()
-            .map(|(bucket, count, min, max, sum, p50, p95, p99)| RttPoint {
+            .map(|(bucket, s)| RttPoint {
                 at: Timestamp(bucket * step),
-                count: count.max(0).unsigned_abs(),
-                min: us(min),
-                max: us(max),
-                mean: us(if count > 0 { sum / count } else { 0 }),
-                p50: us(p50),
-                p95: us(p95),
-                p99: us(p99),
+                count: s.count.max(0).unsigned_abs(),
+                min: us(s.min_us),
+                max: us(s.max_us),
+                mean: us(if s.count > 0 { s.sum_us / s.count } else { 0 }),
+                p50: us(s.p50_us),
+                p95: us(s.p95_us),
+                p99: us(s.p99_us),
             })
             .collect();
         Ok((resolution, points))

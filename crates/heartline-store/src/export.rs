@@ -599,7 +599,7 @@ impl Store {
         let resolution = Resolution::fitting(from, to, max_points);
         let (table, column) = resolution.table();
         let step = resolution.millis();
-        let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(&format!(
+        let mut rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(&format!(
             "{IDS} SELECT endpoint_id, SUM(count), \
                SUM(CASE WHEN count > 0 THEN sum_us / count ELSE 0 END * count), MAX(p95_us) \
              FROM {table} WHERE endpoint_id IN (SELECT id FROM ids) AND kind = ?4 \
@@ -612,6 +612,23 @@ impl Store {
         .bind(kind_code(kind))
         .fetch_all(self.reader())
         .await?;
+        // Old minute and hour rows are packed (pack.rs): add theirs.
+        let packed = self
+            .packed_totals(
+                table,
+                IDS,
+                scope.param(),
+                kind_code(kind),
+                from.0.div_euclid(step),
+                (to.0 + step - 1).div_euclid(step),
+            )
+            .await?;
+        for (id, (n, weighted, p95)) in packed {
+            match rows.iter_mut().find(|r| r.0 == id) {
+                Some(r) => *r = (id, r.1 + n, r.2 + weighted, r.3.max(p95)),
+                None => rows.push((id, n, weighted, p95)),
+            }
+        }
         Ok(rows
             .into_iter()
             .map(|(id, samples, weighted_us, p95)| {

@@ -14,6 +14,7 @@ mod endpoints;
 pub mod export;
 mod incidents;
 mod open;
+mod pack;
 pub mod query;
 mod recorder;
 pub mod retention;

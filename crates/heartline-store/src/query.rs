@@ -159,12 +159,65 @@ impl EventRow {
             }
         };
         row.detail = detail.map(|d| d.to_string());
+        row.compact();
         row
     }
 
+    /// The denser form rows are written in since migration `20261121170000`: the kinds that
+    /// no query filters on are stored as one letter ([`STORED_KINDS`]); a handshake failure
+    /// keeps its elapsed time in `delay_ms` rather than in `detail`, a timeout its phase in
+    /// `phase` ("timeout:tls"); a reconnect with the
+    /// usual reason (backoff) leaves `cause` empty. [`EventRow::into_kind`] reads both forms.
+    fn compact(&mut self) {
+        let Some(&(_, letter)) = STORED_KINDS.iter().find(|(name, _)| *name == self.kind) else {
+            return;
+        };
+        match letter {
+            "h" => {
+                if let Some(text) = self.detail.take() {
+                    let mut d: serde_json::Map<String, Value> =
+                        serde_json::from_str(&text).unwrap_or_default();
+                    self.delay_ms = d.remove("elapsed_ms").and_then(|v| v.as_i64());
+                    // A timeout's phase names the phase it happened in: "timeout:tcp".
+                    if self.phase.as_deref() == Some("timeout") {
+                        if let Some(Value::String(during)) = d.remove("during") {
+                            self.phase = Some(format!("timeout:{during}"));
+                        }
+                    }
+                    self.detail = (!d.is_empty()).then(|| Value::Object(d).to_string());
+                }
+            }
+            "r" if self.cause.as_deref() == Some("backoff") => self.cause = None,
+            _ => {}
+        }
+        self.kind = letter.to_owned();
+    }
+
     /// The event this row stores; `None` for a row this version cannot read.
-    pub(crate) fn into_kind(self, session: &SessionColumns) -> Option<EventKind> {
+    pub(crate) fn into_kind(mut self, session: &SessionColumns) -> Option<EventKind> {
+        // The dense form (see [`EventRow::compact`]) back to the names and fields below.
+        let dense = match STORED_KINDS.iter().find(|(_, letter)| *letter == self.kind) {
+            Some(&(name, _)) => {
+                self.kind = name.to_owned();
+                true
+            }
+            None => false,
+        };
+        if dense && self.kind == "reconnect_scheduled" && self.cause.is_none() {
+            self.cause = Some("backoff".to_owned());
+        }
         let mut detail = Detail::parse(self.detail.as_deref());
+        if let Some(during) = self
+            .phase
+            .as_deref()
+            .filter(|_| dense)
+            .and_then(|p| p.strip_prefix("timeout:"))
+        {
+            let mut d = serde_json::Map::new();
+            d.insert("during".into(), json!(during));
+            detail = Detail::Value(Value::Object(d));
+            self.phase = Some("timeout".to_owned());
+        }
         // Connected and closed events written since the session row holds their details.
         if self.kind == "connected" && self.detail.is_none() {
             detail = Detail::Value(json!({
@@ -252,10 +305,15 @@ impl EventRow {
                     },
                     _ => return None,
                 };
+                let elapsed_ms = if dense {
+                    self.delay_ms.and_then(|v| u64::try_from(v).ok())
+                } else {
+                    detail["elapsed_ms"].as_u64()
+                };
                 EventKind::HandshakeFailed(HandshakeFailure {
                     phase,
                     error: self.reason.unwrap_or_default(),
-                    elapsed: Duration::from_millis(detail["elapsed_ms"].as_u64().unwrap_or(0)),
+                    elapsed: Duration::from_millis(elapsed_ms.unwrap_or(0)),
                 })
             }
             "reconnect_scheduled" => EventKind::ReconnectScheduled {
@@ -286,6 +344,16 @@ impl EventRow {
         })
     }
 }
+
+/// Event kinds stored as one letter: none is named in a query (`connected` and `closed` are:
+/// the session joins, the close-code index), so only this table and the decoding change.
+const STORED_KINDS: [(&str, &str); 5] = [
+    ("reconnect_scheduled", "r"),
+    ("handshake_failed", "h"),
+    ("pong_missed", "p"),
+    ("gave_up", "g"),
+    ("stale", "s"),
+];
 
 /// A row of `events` with its key, and the columns of its session's row that connected and
 /// closed events are read back from.
@@ -333,6 +401,13 @@ pub(crate) const EVENT_COLUMNS_WITH_SESSION: &str = "e.endpoint_id, e.ts, e.seq,
        AND so.endpoint_id = e.endpoint_id AND so.started_at = e.ts AND so.seq = e.seq \
      LEFT JOIN sessions sc ON e.kind = 'closed' AND e.delay_ms IS NOT NULL \
        AND sc.endpoint_id = e.endpoint_id AND sc.started_at = e.ts - e.delay_ms AND sc.ended_at = e.ts";
+
+/// `eids(id)`: every endpoint id present in `events`, in order, one primary-key seek each (a
+/// loose index scan), so a window over all endpoints is one range seek per endpoint.
+pub(crate) const EVENT_ENDPOINTS: &str = "WITH RECURSIVE eids(id) AS (\
+     SELECT (SELECT endpoint_id FROM events ORDER BY endpoint_id LIMIT 1) \
+     UNION ALL SELECT (SELECT endpoint_id FROM events WHERE endpoint_id > eids.id \
+       ORDER BY endpoint_id LIMIT 1) FROM eids WHERE eids.id IS NOT NULL)";
 
 /// Whether `sessions.extensions` (the names joined with ", ") gives back exactly this list.
 pub(crate) fn extensions_round_trip(extensions: &[String]) -> bool {
@@ -431,9 +506,19 @@ impl Store {
         to: Timestamp,
     ) -> Result<Vec<Event>> {
         let filter = endpoint_filter(endpoints);
-        let filter_e = filter.replace("endpoint_id", "e.endpoint_id");
+        // `events` has no time index: every endpoint's window is a seek on its primary key.
+        // All endpoints means every endpoint with events (removed ones keep their history),
+        // enumerated from the key one seek each.
+        let (with, filter_e) = if endpoints.is_empty() {
+            (
+                EVENT_ENDPOINTS,
+                "AND e.endpoint_id IN (SELECT id FROM eids)".to_owned(),
+            )
+        } else {
+            ("", filter.replace("endpoint_id", "e.endpoint_id"))
+        };
         let rows: Vec<StoredEvent> = sqlx::query_as(&format!(
-            "SELECT {EVENT_COLUMNS_WITH_SESSION} WHERE e.ts >= ? AND e.ts < ? {filter_e} ORDER BY e.ts, e.seq"
+            "{with} SELECT {EVENT_COLUMNS_WITH_SESSION} WHERE e.ts >= ? AND e.ts < ? {filter_e} ORDER BY e.ts, e.seq"
         ))
         .bind(from.0)
         .bind(to.0)

@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 
 use sqlx::SqliteConnection;
 
+use crate::pack::{self, Packing, HOURS, MINUTES};
 use crate::Result;
 
 const DAY: Duration = Duration::from_secs(86_400);
+/// Minute rows stay plain this long (the writer's and the live chart's); older ones are packed.
+const MINUTE_ROWS_PLAIN: Duration = Duration::from_secs(2 * 3600);
 
 /// How long each table keeps its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +60,8 @@ pub struct Report {
     pub histograms_dropped: u64,
     /// Pages given back to the file system.
     pub pages_freed: u64,
+    /// Minute and hour rows moved into packed rows (see `pack.rs`).
+    pub packed: u64,
 }
 
 impl Report {
@@ -89,6 +94,12 @@ enum Step {
         column: &'static str,
         before: i64,
     },
+    /// Move a rollup table's rows older than the cut into its packed table, per (endpoint,
+    /// kind), whole groups at a time.
+    Pack {
+        packing: Packing,
+        before: i64,
+    },
     /// Drop histograms of rollup rows in `[from, before)`, per (endpoint, kind).
     Histograms {
         table: &'static str,
@@ -97,11 +108,14 @@ enum Step {
         before: i64,
         mark: &'static str,
     },
-    /// Sessions that started before the cut, per endpoint.
-    Sessions {
+    /// Rows of a table keyed (endpoint_id, time, seq) older than the cut, per endpoint:
+    /// `sessions` (by start) and `events` (which has no time index).
+    PerEndpoint {
+        table: &'static str,
+        column: &'static str,
         before: i64,
     },
-    /// A table with a time index: `events`, `states`.
+    /// A table with a time index: `states`.
     ByTime {
         table: &'static str,
         before: i64,
@@ -146,16 +160,33 @@ impl Job {
         let hour_mark = read_mark(conn, HOUR_MARK).await?.unwrap_or(i64::MIN);
         let day_mark = read_mark(conn, DAY_MARK).await?.unwrap_or(i64::MIN);
         let events = cut(now_ms, r.events);
+        let minute_rows = cut(now_ms, r.minute_rollups).div_euclid(60_000);
+        // A packed row goes when its last bucket is past the cut.
+        let packed_before = |p: Packing, before: i64| before - (p.group - 1);
         let steps = vec![
             Step::Rollups {
                 table: "rtt_minute",
                 column: "minute",
-                before: cut(now_ms, r.minute_rollups).div_euclid(60_000),
+                before: minute_rows,
+            },
+            Step::Rollups {
+                table: MINUTES.packed,
+                column: "start",
+                before: packed_before(MINUTES, minute_rows),
+            },
+            Step::Pack {
+                packing: MINUTES,
+                before: cut(now_ms, MINUTE_ROWS_PLAIN.min(r.minute_rollups)).div_euclid(60_000),
             },
             Step::Rollups {
                 table: "rtt_hour",
                 column: "hour",
                 before: hour_rows,
+            },
+            Step::Rollups {
+                table: HOURS.packed,
+                column: "start",
+                before: packed_before(HOURS, hour_rows),
             },
             Step::Histograms {
                 table: "rtt_hour",
@@ -163,6 +194,11 @@ impl Job {
                 from: hour_mark.max(hour_rows),
                 before: hour_hist,
                 mark: HOUR_MARK,
+            },
+            // Only rows without a histogram are packed: the histogram step above ran first.
+            Step::Pack {
+                packing: HOURS,
+                before: hour_hist,
             },
             Step::Rollups {
                 table: "rtt_day",
@@ -176,15 +212,18 @@ impl Job {
                 before: day_hist,
                 mark: DAY_MARK,
             },
-            Step::ByTime {
+            Step::PerEndpoint {
                 table: "events",
+                column: "ts",
                 before: events,
             },
             Step::ByTime {
                 table: "states",
                 before: events,
             },
-            Step::Sessions {
+            Step::PerEndpoint {
+                table: "sessions",
+                column: "started_at",
                 before: cut(now_ms, r.sessions).min(events),
             },
             Step::Incidents {
@@ -252,6 +291,17 @@ impl Job {
                 }
                 Ok(false)
             }
+            Step::Pack { packing, before } => {
+                let Some((e, k)) = next_key(conn, packing.table, self.cursor).await? else {
+                    return Ok(true);
+                };
+                let (n, done) = pack::pack_some(conn, packing, e, k, before, CHUNK).await?;
+                self.report.packed += n;
+                if done {
+                    self.cursor = Some((e, k));
+                }
+                Ok(false)
+            }
             Step::Histograms {
                 table,
                 column,
@@ -287,21 +337,25 @@ impl Job {
                 self.cursor = Some((e, k));
                 Ok(false)
             }
-            Step::Sessions { before } => {
-                let Some((e, _)) = next_key(conn, "sessions", self.cursor).await? else {
+            Step::PerEndpoint {
+                table,
+                column,
+                before,
+            } => {
+                let Some((e, _)) = next_key(conn, table, self.cursor).await? else {
                     return Ok(true);
                 };
                 let n = sqlx::query(&format!(
-                    "DELETE FROM sessions WHERE (endpoint_id, started_at, seq) IN \
-                     (SELECT endpoint_id, started_at, seq FROM sessions \
-                      WHERE endpoint_id = ? AND started_at < ? ORDER BY started_at LIMIT {CHUNK})"
+                    "DELETE FROM {table} WHERE (endpoint_id, {column}, seq) IN \
+                     (SELECT endpoint_id, {column}, seq FROM {table} \
+                      WHERE endpoint_id = ? AND {column} < ? ORDER BY {column} LIMIT {CHUNK})"
                 ))
                 .bind(e)
                 .bind(before)
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
-                self.report.add("sessions", n);
+                self.report.add(table, n);
                 if n < CHUNK.unsigned_abs() {
                     self.cursor = Some((e, i64::MAX));
                 }
@@ -362,8 +416,8 @@ impl Job {
     }
 }
 
-/// The (endpoint, kind) after `after` in a table keyed by them (`kind` is 0 for `sessions`,
-/// which is keyed by endpoint only). Two plain seeks on the primary key: the next kind of the
+/// The (endpoint, kind) after `after` in a table keyed by them (`kind` is 0 for `sessions`
+/// and `events`, which are keyed by endpoint and time). Two plain seeks on the primary key: the next kind of the
 /// same endpoint, else the first of the next endpoint (a row-value `(endpoint_id, kind) > (?, ?)`
 /// seeks on the endpoint only and walks its rows).
 async fn next_key(
@@ -371,11 +425,14 @@ async fn next_key(
     table: &str,
     after: Option<(i64, i64)>,
 ) -> Result<Option<(i64, i64)>> {
+    let by_endpoint = matches!(table, "sessions" | "events");
     let Some((e, k)) = after else {
-        let first: Option<(i64, i64)> = if table == "sessions" {
-            sqlx::query_as("SELECT endpoint_id, 0 FROM sessions ORDER BY endpoint_id LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?
+        let first: Option<(i64, i64)> = if by_endpoint {
+            sqlx::query_as(&format!(
+                "SELECT endpoint_id, 0 FROM {table} ORDER BY endpoint_id LIMIT 1"
+            ))
+            .fetch_optional(&mut *conn)
+            .await?
         } else {
             sqlx::query_as(&format!(
                 "SELECT endpoint_id, kind FROM {table} ORDER BY endpoint_id, kind LIMIT 1"
@@ -385,10 +442,10 @@ async fn next_key(
         };
         return Ok(first);
     };
-    if table == "sessions" {
-        let next: Option<i64> = sqlx::query_scalar(
-            "SELECT endpoint_id FROM sessions WHERE endpoint_id > ? ORDER BY endpoint_id LIMIT 1",
-        )
+    if by_endpoint {
+        let next: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT endpoint_id FROM {table} WHERE endpoint_id > ? ORDER BY endpoint_id LIMIT 1"
+        ))
         .bind(e)
         .fetch_optional(&mut *conn)
         .await?;

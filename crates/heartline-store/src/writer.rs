@@ -277,13 +277,7 @@ impl Writer {
                         Some(known) => *known,
                         None => self.open_sessions.get(&event.endpoint).copied(),
                     };
-                    let end_columns = (
-                        i64::from(end.code()),
-                        end.reason().to_owned(),
-                        end.initiator().as_str(),
-                        end.cause().map(|c| c.as_str()),
-                        end.clean(),
-                    );
+                    let clean = end.clean();
                     let counts = [
                         stats.messages_in,
                         stats.bytes_in,
@@ -300,11 +294,13 @@ impl Writer {
                             seq,
                         )
                     });
+                    // The closed event's row keeps how it ended (code, reason, initiator,
+                    // cause): the session row's columns for them stay empty, not a copy.
                     sqlx::query(
-                        "INSERT INTO sessions (endpoint_id, started_at, seq, attempt, ended_at, code, reason, initiator, cause, clean, \
-                         messages_in, bytes_in, messages_out, bytes_out, silent_ms) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                         ON CONFLICT (endpoint_id, started_at, seq) DO UPDATE SET ended_at = excluded.ended_at, code = excluded.code, \
-                         reason = excluded.reason, initiator = excluded.initiator, cause = excluded.cause, clean = excluded.clean, \
+                        "INSERT INTO sessions (endpoint_id, started_at, seq, attempt, ended_at, clean, \
+                         messages_in, bytes_in, messages_out, bytes_out, silent_ms) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) \
+                         ON CONFLICT (endpoint_id, started_at, seq) DO UPDATE SET ended_at = excluded.ended_at, \
+                         clean = excluded.clean, \
                          messages_in = excluded.messages_in, bytes_in = excluded.bytes_in, messages_out = excluded.messages_out, \
                          bytes_out = excluded.bytes_out, silent_ms = excluded.silent_ms",
                     )
@@ -312,11 +308,7 @@ impl Writer {
                     .bind(started)
                     .bind(key_seq)
                     .bind(ts)
-                    .bind(end_columns.0)
-                    .bind(&end_columns.1)
-                    .bind(end_columns.2)
-                    .bind(end_columns.3)
-                    .bind(end_columns.4)
+                    .bind(clean)
                     .bind(counts[0])
                     .bind(counts[1])
                     .bind(counts[2])

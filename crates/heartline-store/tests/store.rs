@@ -419,28 +419,21 @@ async fn every_event_round_trips_and_rtt_becomes_rollups() {
             .unwrap();
     assert_eq!(day_count, 120);
 
-    let session: (i64, Option<i64>, i64, String, String, i64, i64) = sqlx::query_as(
-        "SELECT started_at, tls_us, code, initiator, cause, messages_in, silent_ms FROM sessions WHERE endpoint_id = 1",
+    // How the session ended is kept once, in the closed event's row (read above).
+    let session: (i64, Option<i64>, bool, bool, i64, i64) = sqlx::query_as(
+        "SELECT started_at, tls_us, ended_at IS NOT NULL, \
+         code IS NULL AND reason IS NULL AND initiator IS NULL AND cause IS NULL, messages_in, silent_ms \
+         FROM sessions WHERE endpoint_id = 1",
     )
     .fetch_one(store.reader())
     .await
     .unwrap();
-    assert_eq!(
-        session,
-        (
-            t(0).0,
-            Some(2500),
-            1001,
-            "client".into(),
-            "pong_timeout".into(),
-            12,
-            59_000
-        )
-    );
+    assert_eq!(session, (t(0).0, Some(2500), true, true, 12, 59_000));
     // A close whose opening was not recorded still becomes a session, starting duration earlier.
     let (started, phases): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT started_at, dns_us FROM sessions WHERE endpoint_id = 2 AND code = 4001",
+        "SELECT started_at, dns_us FROM sessions WHERE endpoint_id = 2 AND ended_at = ?",
     )
+    .bind(t(80).0)
     .fetch_one(store.reader())
     .await
     .unwrap();
@@ -1205,9 +1198,31 @@ async fn retention_deletes_by_range_and_drops_old_histograms() {
                 .unwrap()
         }
     };
-    // 7 days of minutes, 365 of hours, everything of the 400 days (5-year retention).
-    assert_eq!(count("SELECT count(*) FROM rtt_minute").await, 4 * 7 * 1440);
-    assert_eq!(count("SELECT count(*) FROM rtt_hour").await, 4 * 365 * 24);
+    // 7 days of minutes, 365 of hours, everything of the 400 days (5-year retention); minutes
+    // older than two hours and hours without their histogram are packed (whole days here).
+    assert_eq!(count("SELECT count(*) FROM rtt_minute").await, 4 * 120);
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_minute_packed").await,
+        4 * (7 * 1440 - 120) / 30
+    );
+    for (e, k) in [(1, PingKind::Protocol), (7, PingKind::App)] {
+        let week = store
+            .rtt_series(
+                EndpointId(e),
+                k,
+                Timestamp(now.0 - 7 * 86_400_000),
+                now,
+                7 * 1440,
+            )
+            .await
+            .unwrap()
+            .1;
+        assert_eq!(week.len(), 7 * 1440);
+        assert!(week
+            .iter()
+            .all(|p| p.count == 1 && p.p99 == Duration::from_micros(1)));
+    }
+    assert_eq!(count("SELECT count(*) FROM rtt_hour").await, 4 * 31 * 24);
     assert_eq!(count("SELECT count(*) FROM rtt_day").await, 4 * 400);
     // Histograms: hours of the last 31 days, days of the last 366.
     assert_eq!(
@@ -1223,10 +1238,25 @@ async fn retention_deletes_by_range_and_drops_old_histograms() {
         4 * 366
     );
     assert_eq!(
-        count("SELECT count(*) FROM rtt_hour WHERE length(histogram) = 0 AND count = 1 AND p99_us = 1").await,
-        4 * (365 - 31) * 24,
-        "old hour rows keep their summary"
+        count("SELECT count(*) FROM rtt_hour_packed").await,
+        4 * (365 - 31),
+        "old hour rows keep their summary, a day to a row"
     );
+    let old_hours = store
+        .rtt_series(
+            EndpointId(7),
+            PingKind::Protocol,
+            Timestamp(now.0 - 300 * 86_400_000),
+            Timestamp(now.0 - 290 * 86_400_000),
+            600,
+        )
+        .await
+        .unwrap()
+        .1;
+    assert_eq!(old_hours.len(), 240);
+    assert!(old_hours
+        .iter()
+        .all(|p| p.count == 1 && p.p99 == Duration::from_micros(1)));
     assert_eq!(report.histograms_dropped, 4 * ((365 - 31) * 24 + 400 - 366));
     assert!(
         report.deleted.contains(&("rtt_minute", 4 * 14 * 1440)),
@@ -1517,4 +1547,514 @@ async fn a_bounded_incident_list_is_the_newest_first_with_the_total() {
         every.iter().map(|i| i.started).collect::<Vec<_>>(),
         vec![t(50), t(40), t(20), t(10)]
     );
+}
+
+/// Varied rollup rows: `count` 60 per minute (3600 per hour), values that differ per bucket.
+async fn lay_out_rollups(
+    pool: &sqlx::SqlitePool,
+    e: i64,
+    table: &str,
+    column: &str,
+    from: i64,
+    to: i64,
+) {
+    let hist = if table == "rtt_minute" {
+        ""
+    } else {
+        ", histogram"
+    };
+    let value = if table == "rtt_minute" {
+        ""
+    } else {
+        ", x'8a0105'"
+    };
+    let n = if table == "rtt_minute" { 60 } else { 3600 };
+    sqlx::query(&format!(
+        "WITH RECURSIVE g(x) AS (SELECT ? UNION ALL SELECT x + 1 FROM g WHERE x + 1 < ?) \
+         INSERT INTO {table} (endpoint_id, kind, {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us{hist}) \
+         SELECT {e}, 0, x, {n} + x % 7, 8000 + x % 13, 90000 + x % 1000, ({n} + x % 7) * (9500 + x % 17), \
+           9000 + x % 11, 14000 + x % 300, 30000 + x % 900{value} FROM g"
+    ))
+    .bind(from)
+    .bind(to)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// Old minute and hour rows are packed by retention, and every window reads the same points
+/// before and after, whichever side of the packing boundaries it lies.
+#[tokio::test]
+async fn packed_rollups_read_back_the_same_points_across_the_boundaries() {
+    let dir = TempDir::new("packing");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let now = t(400 * 86_400 + 1234);
+    let pool = raw(&dir.db()).await;
+    let minute_now = now.0 / 60_000;
+    let hour_now = now.0 / 3_600_000;
+    for e in [1, 4] {
+        lay_out_rollups(
+            &pool,
+            e,
+            "rtt_minute",
+            "minute",
+            minute_now - 8 * 1440,
+            minute_now,
+        )
+        .await;
+        lay_out_rollups(&pool, e, "rtt_hour", "hour", hour_now - 400 * 24, hour_now).await;
+    }
+    // Hour rows already without histograms up to 31 days, as an earlier run left them.
+    sqlx::query("UPDATE rtt_hour SET histogram = x'' WHERE hour < ?")
+        .bind(hour_now - 31 * 24)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let h = |hours: i64| Timestamp(now.0 - hours * 3_600_000);
+    let windows = [
+        // Minutes around the 2-hour boundary, a whole day of minutes, minutes a week ago.
+        (h(4), h(0), 600),
+        (h(24), h(0), 1440),
+        (h(7 * 24 - 3), h(7 * 24 - 9), 600),
+        // Hours across the 31-day boundary, hours 200 days ago, a year of days.
+        (h(34 * 24), h(27 * 24), 600),
+        (h(200 * 24), h(190 * 24), 600),
+        (h(20 * 24), h(0), 600),
+    ];
+    let mut before = Vec::new();
+    for &(from, to, points) in &windows {
+        let (from, to) = (from.min(to), from.max(to));
+        before.push(
+            store
+                .rtt_series(EndpointId(4), PingKind::Protocol, from, to, points)
+                .await
+                .unwrap(),
+        );
+    }
+    let totals_before = store
+        .export_rtt(
+            heartline_store::Scope::All,
+            PingKind::Protocol,
+            h(34 * 24),
+            h(27 * 24),
+            600,
+        )
+        .await
+        .unwrap();
+    let report = store
+        .apply_retention(&heartline_store::Retention::default(), now)
+        .await
+        .unwrap();
+    assert!(report.packed > 0, "{report:?}");
+    let count = |sql: String| {
+        let reader = store.reader().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&sql)
+                .fetch_one(&reader)
+                .await
+                .unwrap()
+        }
+    };
+    // Plain minute rows: from two hours ago rounded down to a half hour; plain hour rows: the
+    // 31 days with histograms (the current hour included).
+    let plain_from = (minute_now - 120).div_euclid(30) * 30;
+    assert_eq!(
+        count("SELECT min(minute) FROM rtt_minute WHERE endpoint_id = 4".into()).await,
+        plain_from
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_hour WHERE endpoint_id = 4".into()).await,
+        hour_now - (hour_now - 31 * 24).div_euclid(24) * 24
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_hour WHERE length(histogram) = 0".into()).await,
+        2 * ((hour_now - 31 * 24) % 24)
+    );
+    // Packed rows hold whole groups: 30 minutes, 24 hours.
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_minute_packed WHERE start % 30 != 0".into()).await,
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_hour_packed WHERE start % 24 != 0".into()).await,
+        0
+    );
+    assert!(count("SELECT max(length(points)) FROM rtt_hour_packed".into()).await < 1000);
+
+    for (&(from, to, points), expected) in windows.iter().zip(&before) {
+        let (from, to) = (from.min(to), from.max(to));
+        let got = store
+            .rtt_series(EndpointId(4), PingKind::Protocol, from, to, points)
+            .await
+            .unwrap();
+        assert_eq!(&got, expected, "{from:?}..{to:?}");
+        assert!(!got.1.is_empty());
+    }
+    let totals_after = store
+        .export_rtt(
+            heartline_store::Scope::All,
+            PingKind::Protocol,
+            h(34 * 24),
+            h(27 * 24),
+            600,
+        )
+        .await
+        .unwrap();
+    assert_eq!(totals_after, totals_before);
+
+    // A minute written again for a packed half hour (a restart) merges with the packed one.
+    let pool = raw(&dir.db()).await;
+    let old_minute = minute_now - 3 * 1440;
+    sqlx::query("INSERT INTO rtt_minute (endpoint_id, kind, minute, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us) VALUES (4, 0, ?, 1, 7000, 7000, 7000, 7000, 7000, 7000)")
+        .bind(old_minute)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let at = Timestamp(old_minute * 60_000);
+    let one = |store: &Store| {
+        let store = store.clone();
+        async move {
+            store
+                .rtt_series(
+                    EndpointId(4),
+                    PingKind::Protocol,
+                    at,
+                    Timestamp(at.0 + 60_000),
+                    10,
+                )
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    let merged = one(&store).await;
+    assert_eq!(merged.len(), 1);
+    let expected_count = 60 + old_minute % 7 + 1;
+    assert_eq!(merged[0].count, u64::try_from(expected_count).unwrap());
+    assert_eq!(merged[0].min, Duration::from_micros(7000));
+    store
+        .apply_retention(&heartline_store::Retention::default(), now)
+        .await
+        .unwrap();
+    assert_eq!(one(&store).await, merged, "packed again into the same row");
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) FROM rtt_minute WHERE minute = {old_minute}"
+        ))
+        .await,
+        0
+    );
+
+    // Past the retention of each, packed rows go like plain ones: minutes after 7 days, hours
+    // after 365.
+    let later = Timestamp(now.0 + 30 * 86_400_000);
+    store
+        .apply_retention(&heartline_store::Retention::default(), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        count("SELECT count(*) FROM rtt_minute_packed".into()).await,
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM rtt_minute".into()).await, 0);
+    let later_hour = later.0 / 3_600_000;
+    assert!(
+        count("SELECT min(start) FROM rtt_hour_packed".into()).await >= later_hour - 365 * 24 - 23
+    );
+    assert!(count("SELECT min(start) FROM rtt_hour_packed".into()).await <= later_hour - 365 * 24);
+}
+
+/// Events are written denser (one-letter kinds, a handshake's elapsed time as a column, no
+/// cause for a backoff) and read back exactly; rows of the older form read the same.
+#[tokio::test]
+async fn dense_event_rows_and_rows_of_the_older_form_read_the_same() {
+    let dir = TempDir::new("dense-events");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    let events: Vec<Event> = story()
+        .into_iter()
+        .filter(|e| !matches!(e.kind, EventKind::StateChanged { .. }))
+        .collect();
+    for e in &events {
+        recorder.emit(e.clone());
+    }
+    writer.shutdown().await.unwrap();
+    type Stored = (String, Option<String>, Option<i64>, Option<String>);
+    let stored: Vec<Stored> =
+        sqlx::query_as("SELECT kind, cause, delay_ms, detail FROM events WHERE kind NOT IN ('connected', 'closed') ORDER BY ts, seq")
+            .fetch_all(store.reader())
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        vec![
+            ("p".into(), None, None, None),
+            (
+                "s".into(),
+                None,
+                None,
+                Some(r#"{"silent_ms":31000}"#.into())
+            ),
+            ("r".into(), None, Some(400), None),
+            (
+                "h".into(),
+                None,
+                Some(3),
+                Some(r#"{"retry_after_ms":7000}"#.into())
+            ),
+            ("h".into(), None, Some(10_000), None),
+            ("g".into(), None, None, None),
+        ]
+    );
+    let phase: String = sqlx::query_scalar("SELECT phase FROM events WHERE ts = ?")
+        .bind(t(62).0)
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(phase, "timeout:tls");
+    assert_eq!(store.history(&[], t(-1), t(100)).await.unwrap(), events);
+
+    // The same events as the previous version wrote them, for another endpoint.
+    let pool = raw(&dir.db()).await;
+    for (ts, seq, kind, phase, status, cause, reason, attempt, delay, detail) in [
+        (
+            t(200),
+            1,
+            "reconnect_scheduled",
+            None,
+            None,
+            Some("backoff"),
+            None,
+            Some(3),
+            Some(1500),
+            None,
+        ),
+        (
+            t(201),
+            2,
+            "reconnect_scheduled",
+            None,
+            None,
+            Some("service_restart"),
+            None,
+            Some(1),
+            Some(20),
+            None,
+        ),
+        (
+            t(202),
+            3,
+            "handshake_failed",
+            Some("http"),
+            Some(503),
+            None,
+            Some("503 Service Unavailable"),
+            None,
+            None,
+            Some(r#"{"elapsed_ms":3,"retry_after_ms":7000}"#),
+        ),
+        (
+            t(203),
+            4,
+            "handshake_failed",
+            Some("tcp"),
+            None,
+            None,
+            Some("refused"),
+            None,
+            None,
+            Some(r#"{"elapsed_ms":12}"#),
+        ),
+        (
+            t(203),
+            6,
+            "handshake_failed",
+            Some("timeout"),
+            None,
+            None,
+            Some("slow"),
+            None,
+            None,
+            Some(r#"{"elapsed_ms":10000,"during":"dns"}"#),
+        ),
+        (
+            t(204),
+            5,
+            "pong_missed",
+            Some("app"),
+            None,
+            None,
+            None,
+            Some(2),
+            None,
+            None,
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO events (endpoint_id, ts, seq, kind, phase, status, cause, reason, attempt, delay_ms, detail) \
+             VALUES (9, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ts.0)
+        .bind(seq)
+        .bind(kind)
+        .bind(phase)
+        .bind(status)
+        .bind(cause)
+        .bind(reason)
+        .bind(attempt)
+        .bind(delay)
+        .bind(detail)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+    assert_eq!(
+        store
+            .history(&[EndpointId(9)], t(199), t(300))
+            .await
+            .unwrap(),
+        vec![
+            ev(
+                9,
+                t(200),
+                EventKind::ReconnectScheduled {
+                    attempt: 3,
+                    delay: Duration::from_millis(1500),
+                    reason: RetryReason::Backoff
+                }
+            ),
+            ev(
+                9,
+                t(201),
+                EventKind::ReconnectScheduled {
+                    attempt: 1,
+                    delay: Duration::from_millis(20),
+                    reason: RetryReason::ServiceRestart
+                }
+            ),
+            ev(
+                9,
+                t(202),
+                EventKind::HandshakeFailed(HandshakeFailure {
+                    phase: FailedPhase::Http {
+                        status: Some(503),
+                        retry_after: Some(Duration::from_secs(7))
+                    },
+                    error: "503 Service Unavailable".into(),
+                    elapsed: Duration::from_millis(3),
+                })
+            ),
+            ev(
+                9,
+                t(203),
+                EventKind::HandshakeFailed(HandshakeFailure {
+                    phase: FailedPhase::Tcp,
+                    error: "refused".into(),
+                    elapsed: Duration::from_millis(12),
+                })
+            ),
+            ev(
+                9,
+                t(203),
+                EventKind::HandshakeFailed(HandshakeFailure {
+                    phase: FailedPhase::Timeout { during: Phase::Dns },
+                    error: "slow".into(),
+                    elapsed: Duration::from_millis(10_000),
+                })
+            ),
+            ev(
+                9,
+                t(204),
+                EventKind::PongMissed {
+                    kind: PingKind::App,
+                    missed: 2
+                }
+            ),
+        ]
+    );
+    // All endpoints (no time index: one key range per endpoint) gives both.
+    assert_eq!(
+        store.history(&[], t(-1), t(300)).await.unwrap().len(),
+        events.len() + 6
+    );
+}
+
+/// A file of the previous layout (the events' time index, no packed tables, old rows) is
+/// migrated on open, reads the same, and its old rollup rows are packed by retention.
+#[tokio::test]
+async fn the_new_migrations_apply_to_a_database_of_the_old_layout() {
+    let dir = TempDir::new("upgrade");
+    let store = Store::open(&dir.db()).await.unwrap();
+    drop(store);
+    let now = t(100 * 86_400);
+    let hour_now = now.0 / 3_600_000;
+    let pool = raw(&dir.db()).await;
+    // Back to the layout before migrations 20261121170000 and 20261121171000.
+    for sql in [
+        "DROP TABLE rtt_minute_packed",
+        "DROP TABLE rtt_hour_packed",
+        "CREATE INDEX events_by_time ON events (ts)",
+        "DELETE FROM _sqlx_migrations WHERE version >= 20261121170000",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    lay_out_rollups(&pool, 2, "rtt_hour", "hour", hour_now - 60 * 24, hour_now).await;
+    sqlx::query("UPDATE rtt_hour SET histogram = x'' WHERE hour < ?")
+        .bind(hour_now - 31 * 24)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events (endpoint_id, ts, seq, kind, phase, reason, detail) \
+         VALUES (2, ?, 1, 'handshake_failed', 'dns', 'no such host', '{\"elapsed_ms\":40}')",
+    )
+    .bind(now.0 - 5_000)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = Store::open(&dir.db()).await.unwrap();
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE name IN ('events_by_time', 'rtt_minute_packed', 'rtt_hour_packed') ORDER BY name",
+    )
+    .fetch_all(store.reader())
+    .await
+    .unwrap();
+    assert_eq!(names, ["rtt_hour_packed", "rtt_minute_packed"]);
+    let expected = vec![ev(
+        2,
+        Timestamp(now.0 - 5_000),
+        EventKind::HandshakeFailed(HandshakeFailure {
+            phase: FailedPhase::Dns,
+            error: "no such host".into(),
+            elapsed: Duration::from_millis(40),
+        }),
+    )];
+    assert_eq!(store.history(&[], t(0), now).await.unwrap(), expected);
+    let window = (
+        Timestamp(now.0 - 45 * 86_400_000),
+        Timestamp(now.0 - 25 * 86_400_000),
+    );
+    let before = store
+        .rtt_series(EndpointId(2), PingKind::Protocol, window.0, window.1, 600)
+        .await
+        .unwrap();
+    assert_eq!(before.1.len(), 20 * 24);
+    let report = store
+        .apply_retention(&heartline_store::Retention::default(), now)
+        .await
+        .unwrap();
+    assert!(report.packed >= 24 * 28, "{report:?}");
+    assert_eq!(
+        store
+            .rtt_series(EndpointId(2), PingKind::Protocol, window.0, window.1, 600)
+            .await
+            .unwrap(),
+        before
+    );
+    assert_eq!(store.history(&[], t(0), now).await.unwrap(), expected);
 }

@@ -486,13 +486,6 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn list(&self) -> String {
-        (1..=self.ids)
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
     fn runs(&self, from: i64) -> String {
         format!(
             "SELECT started_at, COALESCE(stopped_at, last_seen) FROM agent_runs \
@@ -509,35 +502,29 @@ impl Ctx {
     }
 
     fn overview(&self) -> Vec<String> {
-        let list = self.list();
         let values = (1..=self.ids)
             .map(|i| format!("({i})"))
             .collect::<Vec<_>>()
             .join(",");
         let day_ago = self.now - DAY_MS;
         let hour = self.now.div_euclid(HOUR_MS);
+        let now = self.now;
         vec![
             format!(
-                "WITH ids(id) AS (VALUES {values}) SELECT ids.id, s.ts, s.state, c.ts, c.code, c.initiator, \
-                 CASE WHEN s.ts >= {day_ago} THEN (SELECT state FROM states WHERE endpoint_id = ids.id AND ts < {day_ago} \
-                 ORDER BY ts DESC, seq DESC LIMIT 1) ELSE s.state END FROM ids \
-                 LEFT JOIN states s ON s.endpoint_id = ids.id AND (s.ts, s.seq) = \
-                 (SELECT ts, seq FROM states WHERE endpoint_id = ids.id ORDER BY ts DESC, seq DESC LIMIT 1) \
-                 LEFT JOIN events c ON c.endpoint_id = ids.id AND (c.ts, c.seq) = \
-                 (SELECT ts, seq FROM events WHERE endpoint_id = ids.id AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1)"
-            ),
-            // (the store lists only the endpoints whose newest state is within the day)
-            format!(
-                "SELECT endpoint_id, ts, state FROM states WHERE endpoint_id IN ({list}) AND ts >= {day_ago} AND ts < {} \
-                 ORDER BY endpoint_id, ts, seq",
-                self.now
+                "WITH ids(id) AS (VALUES {values}) SELECT ids.id AS id, \
+                 (SELECT ts || ' ' || state FROM states WHERE endpoint_id = ids.id ORDER BY ts DESC, seq DESC LIMIT 1) AS newest, \
+                 (SELECT ts || ' ' || code || ' ' || initiator FROM events WHERE endpoint_id = ids.id AND kind = 'closed' \
+                  ORDER BY ts DESC, seq DESC LIMIT 1) AS close, \
+                 (SELECT state FROM states WHERE endpoint_id = ids.id AND ts < {day_ago} ORDER BY ts DESC, seq DESC LIMIT 1) AS before, \
+                 (SELECT group_concat(ts || ' ' || state, ',') FROM (SELECT ts, state FROM states \
+                  WHERE endpoint_id = ids.id AND ts >= {day_ago} AND ts < {now} ORDER BY ts, seq)) AS changes, \
+                 p.count, p.min_us, p.max_us, p.sum_us, p.histogram, p.p50_us, p.p95_us, \
+                 c.count, c.min_us, c.max_us, c.sum_us, c.histogram, c.p50_us, c.p95_us FROM ids \
+                 LEFT JOIN rtt_hour p ON p.endpoint_id = ids.id AND p.kind = 0 AND p.hour = {prev} \
+                 LEFT JOIN rtt_hour c ON c.endpoint_id = ids.id AND c.kind = 0 AND c.hour = {hour}",
+                prev = hour - 1
             ),
             self.runs(day_ago),
-            format!(
-                "SELECT endpoint_id, count, min_us, max_us, sum_us, histogram FROM rtt_hour \
-                 WHERE endpoint_id IN ({list}) AND kind = 0 AND hour >= {}",
-                hour - 1
-            ),
         ]
     }
 
@@ -565,10 +552,21 @@ impl Ctx {
         } else {
             format!("AND endpoint_id IN ({})", self.one)
         };
+        // No time index on events: all endpoints are enumerated from the key (as the store does).
+        let (with, events_filter) = if everyone {
+            (
+                "WITH RECURSIVE eids(id) AS (SELECT (SELECT endpoint_id FROM events ORDER BY endpoint_id LIMIT 1) \
+                 UNION ALL SELECT (SELECT endpoint_id FROM events WHERE endpoint_id > eids.id ORDER BY endpoint_id LIMIT 1) \
+                 FROM eids WHERE eids.id IS NOT NULL)",
+                "AND endpoint_id IN (SELECT id FROM eids)".to_owned(),
+            )
+        } else {
+            ("", filter.clone())
+        };
         vec![
             format!(
-                "SELECT endpoint_id, ts, seq, kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail \
-                 FROM events WHERE ts >= {from} AND ts < {} {filter} ORDER BY ts, seq",
+                "{with} SELECT endpoint_id, ts, seq, kind, code, status, phase, initiator, cause, reason, attempt, delay_ms, detail \
+                 FROM events WHERE ts >= {from} AND ts < {} {events_filter} ORDER BY ts, seq",
                 self.now
             ),
             format!(
@@ -654,7 +652,7 @@ impl Ctx {
             ),
             format!(
                 "DELETE FROM events WHERE (endpoint_id, ts, seq) IN (SELECT endpoint_id, ts, seq FROM events \
-                 WHERE ts < {} ORDER BY ts LIMIT 2000)",
+                 WHERE endpoint_id = {one} AND ts < {} ORDER BY ts LIMIT 2000)",
                 cut(r.events)
             ),
             format!(
