@@ -499,6 +499,38 @@ fn id(e: EndpointId) -> i64 {
 impl Store {
     /// Every stored event of the given endpoints (all when empty) in `[from, to)`, in order,
     /// with state changes carrying the state they came from.
+    /// The closed events at exactly these (endpoint, time) keys, as the overview's
+    /// `last_close` names them: one statement with a primary-key seek per key, in key order
+    /// (so of two closes in one millisecond the later comes last).
+    pub async fn closes_at(&self, keys: &[(EndpointId, Timestamp)]) -> Result<Vec<Event>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<String> = keys
+            .iter()
+            .map(|(e, at)| format!("({},{})", id(*e), at.0))
+            .collect();
+        let rows: Vec<StoredEvent> = sqlx::query_as(&format!(
+            "WITH want(id, ts) AS (VALUES {}) SELECT {EVENT_COLUMNS_WITH_SESSION} \
+             WHERE e.kind = 'closed' AND (e.endpoint_id, e.ts) IN (SELECT id, ts FROM want) \
+             ORDER BY e.endpoint_id, e.ts, e.seq",
+            values.join(",")
+        ))
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let kind = r.row.into_kind(&r.session)?;
+                Some(Event {
+                    at: Timestamp(r.ts),
+                    endpoint: EndpointId(r.endpoint_id.max(0).unsigned_abs()),
+                    kind,
+                })
+            })
+            .collect())
+    }
+
     pub async fn history(
         &self,
         endpoints: &[EndpointId],

@@ -450,6 +450,49 @@ async fn every_event_round_trips_and_rtt_becomes_rollups() {
     );
 }
 
+/// The overview names each endpoint's last close by time; `closes_at` reads all of them back
+/// in full in one statement, exactly as `history` does, and ignores keys with no close.
+#[tokio::test]
+async fn the_last_closes_the_overview_names_read_back_in_full_at_once() {
+    let dir = TempDir::new("closes-at");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    for e in story() {
+        recorder.emit(e);
+    }
+    writer.shutdown().await.unwrap();
+    let history = store.history(&[], t(-10), t(1000)).await.unwrap();
+    let mut last: std::collections::BTreeMap<u64, Event> = Default::default();
+    for e in &history {
+        if matches!(e.kind, EventKind::Closed { .. }) {
+            last.insert(e.endpoint.0, e.clone());
+        }
+    }
+    assert!(!last.is_empty(), "the story has closes");
+    let ids: Vec<EndpointId> = last.keys().map(|id| EndpointId(*id)).collect();
+    let overview = store.overview(&ids, t(1000)).await.unwrap();
+    let mut keys: Vec<(EndpointId, Timestamp)> = overview
+        .iter()
+        .filter_map(|r| Some((r.endpoint, r.last_close.as_ref()?.0)))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        last.len(),
+        "every endpoint with a close has a last close"
+    );
+    // A key where nothing closed, and one of an endpoint that does not exist.
+    let connected_at = history
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Connected { .. }))
+        .map(|e| (e.endpoint, e.at))
+        .unwrap();
+    keys.push(connected_at);
+    keys.push((EndpointId(999), t(5)));
+    let read = store.closes_at(&keys).await.unwrap();
+    assert_eq!(read, last.into_values().collect::<Vec<_>>());
+    assert!(store.closes_at(&[]).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn uptime_counts_states_and_time_nobody_recorded() {
     let dir = TempDir::new("uptime");
