@@ -113,11 +113,18 @@ async function main() {
   await shot(b, "05-detail-4001");
 
   const seen = new Set();
-  await until("flappy Down", async () => {
-    const st = await stateOf(b, "flappy");
-    seen.add(st);
-    return st === "Down";
-  }, 60_000, 300);
+  try {
+    await until("flappy Down", async () => {
+      const st = await stateOf(b, "flappy");
+      seen.add(st);
+      return st === "Down";
+    }, 60_000, 300);
+  } catch (e) {
+    // Say what the row showed, so a failure here tells the engine's side from the page's.
+    const text = await (await row(b, "flappy")).getText().catch(() => "(no row)");
+    await shot(b, "06-down-timeout").catch(() => {});
+    throw new Error(`${e.message}; states seen: ${[...seen].join(" ")}; flappy's row: ${text.replace(/\s+/g, " ")}`);
+  }
   log("flappy went Down; states seen:", [...seen].join(" "));
   await shot(b, "06-down");
   await until("flappy recovered (Up)", async () => (await stateOf(b, "flappy")) === "Up", 90_000, 300);
