@@ -98,10 +98,13 @@ async function main() {
   submit = await addEndpoint(b, { name: "kicked", url: `${url}/close?code=4001&reason=kicked&after=1500ms`, tags: "e2e" });
   await submit.click();
   // ── 4. One that flaps: Down, then recovery ──────────────────────────────────────────────
-  // Long up, short down: two quick failures (backoff ceilings 0.5 s, 1 s) fit in the down window,
-  // so Down is certain; with the default full-jitter backoff each later retry lands in an up
-  // window 10 times out of 13, so recovery does not hang on chance as 5 s up / 8 s down did.
-  submit = await addEndpoint(b, { name: "flappy", url: `${url}/flap?up=10s&down=3s`, tags: "e2e" });
+  // Sessions of 35 s outlast the backoff's reset (30 s), so every drop is followed by a quick
+  // retry (ceiling 0.5 s) that lands in the 5 s down window: two failures in a row, Down in
+  // every 40 s cycle, then Up within seconds of the window's end. With 10 s up / 3 s down the
+  // sessions were too short to reset the backoff, later retries (up to 60 s) jumped over the
+  // down windows, and Down after the first cycle was left to chance (one CI run waited 60 s
+  // in vain, another saw it after 60 s).
+  submit = await addEndpoint(b, { name: "flappy", url: `${url}/flap?up=35s&down=5s`, tags: "e2e" });
   await submit.click();
 
   await (await row(b, "kicked")).waitForExist({ timeout: 10_000 });
@@ -118,7 +121,7 @@ async function main() {
       const st = await stateOf(b, "flappy");
       seen.add(st);
       return st === "Down";
-    }, 60_000, 300);
+    }, 75_000, 300);
   } catch (e) {
     // Say what the row showed, so a failure here tells the engine's side from the page's.
     const text = await (await row(b, "flappy")).getText().catch(() => "(no row)");
