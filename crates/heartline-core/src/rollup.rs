@@ -178,7 +178,9 @@ fn midpoint(bucket: u16) -> u64 {
     low + (high - low) / 2
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// Appends `v` as an unsigned LEB128 varint (7 bits a byte, low first): the encoding of
+/// [`Histogram::encode`], also used by the store's packed rollup rows.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let byte = (v & 0x7f) as u8;
         v >>= 7;
@@ -190,7 +192,9 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     }
 }
 
-fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+/// Reads a varint written by [`put_varint`] at `*at` and moves past it; `None` when the bytes
+/// end inside it or it runs past 64 bits.
+pub fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let byte = *bytes.get(*at)?;

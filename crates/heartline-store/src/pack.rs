@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use sqlx::SqliteConnection;
 
-use heartline_core::rollup::{bucket_index, bucket_value};
+use heartline_core::rollup::{bucket_index, bucket_value, get_varint, put_varint};
 
 use crate::{Result, Store};
 
@@ -71,31 +71,6 @@ pub(crate) const HOURS: Packing = Packing {
     group: 24,
 };
 
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn get(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *bytes.get(*at)?;
-        *at += 1;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
-
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
@@ -140,29 +115,29 @@ pub(crate) fn encode(points: &[(i64, Summary)]) -> Vec<u8> {
             _ => None,
         };
         let gap = offset.wrapping_sub(next);
-        put(
+        put_varint(
             &mut out,
             zigzag(gap.wrapping_mul(2) | i64::from(buckets.is_some())),
         );
         next = offset + 1;
-        put(&mut out, zigzag(s.count));
-        put(&mut out, zigzag(s.min_us.wrapping_sub(prev_min)));
+        put_varint(&mut out, zigzag(s.count));
+        put_varint(&mut out, zigzag(s.min_us.wrapping_sub(prev_min)));
         prev_min = s.min_us;
         match buckets {
             Some((b50, b95, b99)) => {
                 let base = i64::from(bucket_index(u64::try_from(s.min_us).unwrap_or(0)));
-                put(&mut out, zigzag(b50 - base));
-                put(&mut out, zigzag(b95 - b50));
-                put(&mut out, zigzag(b99 - b95));
+                put_varint(&mut out, zigzag(b50 - base));
+                put_varint(&mut out, zigzag(b95 - b50));
+                put_varint(&mut out, zigzag(b99 - b95));
             }
             None => {
-                put(&mut out, zigzag(s.p50_us.wrapping_sub(s.min_us)));
-                put(&mut out, zigzag(s.p95_us.wrapping_sub(s.p50_us)));
-                put(&mut out, zigzag(s.p99_us.wrapping_sub(s.p95_us)));
+                put_varint(&mut out, zigzag(s.p50_us.wrapping_sub(s.min_us)));
+                put_varint(&mut out, zigzag(s.p95_us.wrapping_sub(s.p50_us)));
+                put_varint(&mut out, zigzag(s.p99_us.wrapping_sub(s.p95_us)));
             }
         }
-        put(&mut out, zigzag(s.max_us.wrapping_sub(s.p99_us)));
-        put(
+        put_varint(&mut out, zigzag(s.max_us.wrapping_sub(s.p99_us)));
+        put_varint(
             &mut out,
             zigzag(s.sum_us.wrapping_sub(s.count.wrapping_mul(s.p50_us))),
         );
@@ -176,7 +151,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Vec<(i64, Summary)>> {
     let mut at = 0;
     let mut next = 0i64;
     let mut prev_min = 0i64;
-    let read = |at: &mut usize| get(bytes, at).map(unzigzag);
+    let read = |at: &mut usize| get_varint(bytes, at).map(unzigzag);
     while at < bytes.len() {
         let head = read(&mut at)?;
         let offset = next.checked_add(head >> 1)?;
