@@ -190,6 +190,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Vec<(i64, Summary)>> {
 
 type Row = (i64, i64, i64, i64, i64, i64, i64, i64);
 
+/// One (endpoint, kind)'s plain rollup rows in `[?3, ?4)` as [`Row`]s, bucket order: what the
+/// packer moves and what the reader merges with the packed form.
+fn plain_rows_sql(table: &str, column: &str) -> String {
+    format!(
+        "SELECT {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us FROM {table} \
+         WHERE endpoint_id = ? AND kind = ? AND {column} >= ? AND {column} < ? ORDER BY {column}"
+    )
+}
+
 fn summary(r: &Row) -> Summary {
     Summary {
         count: r.1,
@@ -236,16 +245,13 @@ pub(crate) async fn pack_some(
     };
     let lo = first.div_euclid(group) * group;
     let hi = before.min(lo + (max_rows / group).max(1) * group);
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us FROM {table} \
-         WHERE endpoint_id = ? AND kind = ? AND {column} >= ? AND {column} < ? ORDER BY {column}"
-    ))
-    .bind(endpoint)
-    .bind(kind)
-    .bind(lo)
-    .bind(hi)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<Row> = sqlx::query_as(&plain_rows_sql(table, column))
+        .bind(endpoint)
+        .bind(kind)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&mut *tx)
+        .await?;
     let mut groups: BTreeMap<i64, BTreeMap<i64, Summary>> = BTreeMap::new();
     for r in &rows {
         let start = r.0.div_euclid(group) * group;
@@ -310,16 +316,13 @@ impl Store {
         lo: i64,
         hi: i64,
     ) -> Result<Vec<(i64, Summary)>> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us FROM {table} \
-             WHERE endpoint_id = ? AND kind = ? AND {column} >= ? AND {column} < ? ORDER BY {column}"
-        ))
-        .bind(endpoint)
-        .bind(kind)
-        .bind(lo)
-        .bind(hi)
-        .fetch_all(self.reader())
-        .await?;
+        let rows: Vec<Row> = sqlx::query_as(&plain_rows_sql(table, column))
+            .bind(endpoint)
+            .bind(kind)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(self.reader())
+            .await?;
         let Some(p) = [MINUTES, HOURS].into_iter().find(|p| p.table == table) else {
             return Ok(rows.iter().map(|r| (r.0, summary(r))).collect());
         };
