@@ -671,26 +671,59 @@ impl Store {
     }
 
     /// Closes by code and initiator over a window (all endpoints when empty), most frequent first.
+    ///
+    /// Fleet-wide, the window's whole UTC days come from `close_counts` (a few rows a day, kept
+    /// by triggers on `events`) and only its partial days at each edge from closed events.
     pub async fn close_codes(
         &self,
         endpoints: &[EndpointId],
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<(u16, String, u64)>> {
-        let filter = endpoint_filter(endpoints);
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-            "SELECT code, initiator, count(*) AS n FROM events WHERE kind = 'closed' AND ts >= ? AND ts < ? {filter} \
-             GROUP BY code, initiator ORDER BY n DESC, code"
-        ))
-        .bind(from.0)
-        .bind(to.0)
-        .fetch_all(self.reader())
-        .await?;
+        let rows: Vec<(i64, String, i64)> = match whole_days(from, to) {
+            Some((first, end)) if endpoints.is_empty() => {
+                sqlx::query_as(
+                    "SELECT code, initiator, sum(n) AS n FROM ( \
+                       SELECT code, initiator, n FROM close_counts WHERE day >= ?3 AND day < ?4 \
+                       UNION ALL SELECT code, initiator, 1 FROM events \
+                         WHERE kind = 'closed' AND ts >= ?1 AND ts < ?3 * 86400000 \
+                       UNION ALL SELECT code, initiator, 1 FROM events \
+                         WHERE kind = 'closed' AND ts >= ?4 * 86400000 AND ts < ?2) \
+                     GROUP BY code, initiator ORDER BY n DESC, code",
+                )
+                .bind(from.0)
+                .bind(to.0)
+                .bind(first)
+                .bind(end)
+                .fetch_all(self.reader())
+                .await?
+            }
+            _ => {
+                let filter = endpoint_filter(endpoints);
+                sqlx::query_as(&format!(
+                    "SELECT code, initiator, count(*) AS n FROM events WHERE kind = 'closed' AND ts >= ? AND ts < ? {filter} \
+                     GROUP BY code, initiator ORDER BY n DESC, code"
+                ))
+                .bind(from.0)
+                .bind(to.0)
+                .fetch_all(self.reader())
+                .await?
+            }
+        };
         Ok(rows
             .into_iter()
             .filter_map(|(c, i, n)| Some((u16::try_from(c).ok()?, i, n.max(0).unsigned_abs())))
             .collect())
     }
+}
+
+/// The UTC days wholly inside `[from, to)` as `[first, end)` day numbers (`close_counts.day`),
+/// or `None` when there is none.
+fn whole_days(from: Timestamp, to: Timestamp) -> Option<(i64, i64)> {
+    const DAY_MS: i64 = 86_400_000;
+    let first = from.0.div_euclid(DAY_MS) + i64::from(from.0.rem_euclid(DAY_MS) != 0);
+    let end = to.0.div_euclid(DAY_MS);
+    (from.0 >= 0 && first < end).then_some((first, end))
 }
 
 /// `AND endpoint_id IN (…)` for a list of ids (numbers only, so inlining is safe).
@@ -706,6 +739,21 @@ fn endpoint_filter(endpoints: &[EndpointId]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whole days start at the first midnight at or after `from` and end at the last one at or
+    /// before `to`.
+    #[test]
+    fn whole_days_are_the_midnights_inside_the_window() {
+        const D: i64 = 86_400_000;
+        let w = |a: i64, b: i64| whole_days(Timestamp(a), Timestamp(b));
+        assert_eq!(w(10 * D, 12 * D), Some((10, 12)));
+        assert_eq!(w(10 * D + 1, 12 * D), Some((11, 12)));
+        assert_eq!(w(10 * D + 1, 13 * D - 1), Some((11, 12)));
+        assert_eq!(w(10 * D + 1, 12 * D - 1), None);
+        assert_eq!(w(10 * D, 11 * D - 1), None);
+        assert_eq!(w(12 * D, 10 * D), None);
+        assert_eq!(w(-D, 2 * D), None, "before 1970 the events are read");
+    }
 
     /// The borrowed map and the `Value` fallback read every detail the same way.
     #[test]

@@ -2035,8 +2035,11 @@ async fn the_new_migrations_apply_to_a_database_of_the_old_layout() {
     let now = t(100 * 86_400);
     let hour_now = now.0 / 3_600_000;
     let pool = raw(&dir.db()).await;
-    // Back to the layout before migrations 20261121170000 and 20261121171000.
+    // Back to the layout before migrations 20261121170000, 20261121171000 and 20261121190000.
     for sql in [
+        "DROP TRIGGER close_counts_on_insert",
+        "DROP TRIGGER close_counts_on_delete",
+        "DROP TABLE close_counts",
         "DROP TABLE rtt_minute_packed",
         "DROP TABLE rtt_hour_packed",
         "CREATE INDEX events_by_time ON events (ts)",
@@ -2058,9 +2061,30 @@ async fn the_new_migrations_apply_to_a_database_of_the_old_layout() {
     .execute(&pool)
     .await
     .unwrap();
+    // Closes written before `close_counts` existed are counted when it is created.
+    for (day, seq) in [(10, 2), (11, 3), (11, 4)] {
+        sqlx::query(
+            "INSERT INTO events (endpoint_id, ts, seq, kind, code, initiator) VALUES (2, ?, ?, 'closed', 1006, 'network')",
+        )
+        .bind(t(day * 86_400 + 3_600).0)
+        .bind(seq)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
     pool.close().await;
 
     let store = Store::open(&dir.db()).await.unwrap();
+    assert_eq!(
+        store.close_codes(&[], t(0), t(50 * 86_400)).await.unwrap(),
+        vec![(1006, "network".into(), 3)]
+    );
+    let closes: Vec<(i64, i64)> = sqlx::query_as("SELECT day, n FROM close_counts ORDER BY day")
+        .fetch_all(store.reader())
+        .await
+        .unwrap();
+    let day0 = t(0).0 / 86_400_000;
+    assert_eq!(closes, vec![(day0 + 10, 1), (day0 + 11, 2)]);
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE name IN ('events_by_time', 'rtt_minute_packed', 'rtt_hour_packed') ORDER BY name",
     )
@@ -2100,4 +2124,111 @@ async fn the_new_migrations_apply_to_a_database_of_the_old_layout() {
         before
     );
     assert_eq!(store.history(&[], t(0), now).await.unwrap(), expected);
+}
+
+/// Fleet-wide close counts read whole days from `close_counts` and partial days from events:
+/// every window gives what counting the closed events gives, before and after retention
+/// deletes the oldest of them (mid-day, so a day's count must be lowered, not dropped).
+#[tokio::test]
+async fn close_codes_from_day_counts_match_the_closed_events_in_any_window() {
+    let dir = TempDir::new("closecounts");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let pool = raw(&dir.db()).await;
+    const DAY: i64 = 86_400_000;
+    let start = t(0).0 + 5 * 3_600_000; // 05:00 UTC: no window below starts on the data
+    let kinds: [(i64, &str); 4] = [
+        (1006, "network"),
+        (1000, "client"),
+        (1001, "server"),
+        (4001, "server"),
+    ];
+    // 40 days of closes (and other events, which must not count) on three endpoints, at
+    // uneven times: a small linear congruential sequence, no clock.
+    let mut closes: Vec<(i64, u16, &str)> = Vec::new();
+    let mut x: i64 = 12_345;
+    let mut ts = start;
+    let mut seq = 0;
+    while ts < start + 40 * DAY {
+        x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+        ts += 600_000 + x % 7_200_000;
+        seq += 1;
+        let endpoint = 1 + x % 3;
+        let (code, initiator) = kinds[usize::try_from((x / 3) % 4).unwrap()];
+        let kind = if x % 5 == 0 { "pong_missed" } else { "closed" };
+        sqlx::query(
+            "INSERT INTO events (endpoint_id, ts, seq, kind, code, initiator) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(endpoint)
+        .bind(ts)
+        .bind(seq)
+        .bind(kind)
+        .bind(code)
+        .bind(initiator)
+        .execute(&pool)
+        .await
+        .unwrap();
+        if kind == "closed" {
+            closes.push((ts, u16::try_from(code).unwrap(), initiator));
+        }
+    }
+    pool.close().await;
+    assert!(closes.len() > 300, "{} closes", closes.len());
+    let expected = |closes: &[(i64, u16, &str)], from: i64, to: i64| {
+        let mut counts: Vec<(u16, String, u64)> = Vec::new();
+        for &(_, code, initiator) in closes.iter().filter(|c| c.0 >= from && c.0 < to) {
+            match counts.iter_mut().find(|c| c.0 == code && c.1 == initiator) {
+                Some(c) => c.2 += 1,
+                None => counts.push((code, initiator.to_owned(), 1)),
+            }
+        }
+        counts.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        counts
+    };
+    let midnight = start - 5 * 3_600_000;
+    let windows = [
+        (midnight, midnight + 41 * DAY),                // whole days only
+        (start + 1234, start + 30 * DAY + 777),         // partial days at both edges
+        (midnight + 3 * DAY, midnight + 33 * DAY - 1),  // one partial edge
+        (start + 2 * DAY, start + 2 * DAY + 3_600_000), // inside a day
+        (midnight + 10 * DAY, midnight + 11 * DAY),     // exactly one day
+        (start - 30 * DAY, start - DAY),                // before any close
+    ];
+    let check = |closes: Vec<(i64, u16, &'static str)>| {
+        let store = &store;
+        async move {
+            for (from, to) in windows {
+                let got = store
+                    .close_codes(&[], Timestamp(from), Timestamp(to))
+                    .await
+                    .unwrap();
+                // Ties keep the store's order (count, then code); compare as sets of counts.
+                let mut got_sorted = got.clone();
+                got_sorted.sort();
+                let mut want = expected(&closes, from, to);
+                want.sort();
+                assert_eq!(got_sorted, want, "window {from}..{to}");
+                assert!(got.windows(2).all(|w| w[0].2 >= w[1].2), "{got:?}");
+            }
+        }
+    };
+    check(closes.clone()).await;
+
+    // Retention keeps 25 days of events before a `now` that is not midnight.
+    let now = Timestamp(start + 40 * DAY + 3 * 3_600_000);
+    let retention = heartline_store::Retention {
+        events: Duration::from_secs(25 * 86_400),
+        sessions: Duration::from_secs(25 * 86_400),
+        ..heartline_store::Retention::default()
+    };
+    store.apply_retention(&retention, now).await.unwrap();
+    let cut = now.0 - 25 * DAY;
+    assert_ne!(cut.rem_euclid(DAY), 0);
+    let kept: Vec<_> = closes.into_iter().filter(|c| c.0 >= cut).collect();
+    check(kept).await;
+    let leftover: i64 = sqlx::query_scalar("SELECT count(*) FROM close_counts WHERE day < ?")
+        .bind(cut / DAY)
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(leftover, 0, "days wholly before the cut keep no count");
 }

@@ -589,12 +589,19 @@ impl Ctx {
         ]
     }
 
+    /// Whole UTC days from `close_counts`, the partial days at the edges from closed events.
     fn close_codes(&self, span: i64) -> Vec<String> {
+        let (from, to) = (self.now - span, self.now);
+        let first = from.div_euclid(DAY_MS) + i64::from(from.rem_euclid(DAY_MS) != 0);
+        let end = to.div_euclid(DAY_MS);
         vec![format!(
-            "SELECT code, initiator, count(*) AS n FROM events WHERE kind = 'closed' AND ts >= {} AND ts < {} \
-             GROUP BY code, initiator ORDER BY n DESC, code",
-            self.now - span,
-            self.now
+            "SELECT code, initiator, sum(n) AS n FROM ( \
+               SELECT code, initiator, n FROM close_counts WHERE day >= {first} AND day < {end} \
+               UNION ALL SELECT code, initiator, 1 FROM events \
+                 WHERE kind = 'closed' AND ts >= {from} AND ts < {first} * 86400000 \
+               UNION ALL SELECT code, initiator, 1 FROM events \
+                 WHERE kind = 'closed' AND ts >= {end} * 86400000 AND ts < {to}) \
+             GROUP BY code, initiator ORDER BY n DESC, code"
         )]
     }
 
