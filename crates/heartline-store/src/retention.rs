@@ -28,7 +28,9 @@ pub struct Retention {
     pub hour_histograms: Duration,
     /// Per-day RTT, and every event, session and incident: five years.
     pub day_rollups: Duration,
-    /// Day rows keep their histogram this long; older ones keep their summary only.
+    /// Day rows keep their histogram this long; older ones keep their summary only. As long
+    /// as the hour rows' by default: no reader merges day histograms, and a merge over a window
+    /// wider than the hours' histograms would need every day of it anyway.
     pub day_histograms: Duration,
     pub events: Duration,
     /// Sessions are kept at least as long as events: connected and closed events are read
@@ -44,7 +46,7 @@ impl Default for Retention {
             hour_rollups: 365 * DAY,
             hour_histograms: 31 * DAY,
             day_rollups: 5 * 365 * DAY,
-            day_histograms: 366 * DAY,
+            day_histograms: 31 * DAY,
             events: 5 * 365 * DAY,
             sessions: 5 * 365 * DAY,
             incidents: 5 * 365 * DAY,

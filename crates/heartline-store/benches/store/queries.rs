@@ -800,7 +800,7 @@ async fn generate(path: &Path, endpoints: u64, now: i64) -> BoxResult<Generated>
     .execute(&mut conn)
     .await?;
     steps.push(("rtt_minute (INSERT … SELECT)".into(), t.elapsed()));
-    // Histograms only where retention keeps them (hours: the last 31 days; days: 366).
+    // Histograms only where retention keeps them (hours and days: the last 31 days).
     let hour_hist_from = cut(retention.hour_histograms).div_euclid(HOUR_MS);
     let day_hist_from = cut(retention.day_histograms).div_euclid(DAY_MS);
     for (table, column, grid, hist, hist_from, mark) in [
