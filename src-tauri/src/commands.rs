@@ -173,6 +173,7 @@ pub async fn start_demo(app: State<'_, App>) -> IpcResult<String> {
 #[tauri::command]
 pub async fn export_history(
     app: State<'_, App>,
+    exported: State<'_, crate::export::Exported>,
     handle: tauri::AppHandle,
     request: ExportRequest,
 ) -> IpcResult<ExportResult> {
@@ -180,7 +181,20 @@ pub async fn export_history(
     let progress = |p: ExportProgress| {
         let _ = handle.emit(EXPORT_PROGRESS_EVENT, p);
     };
-    crate::export::write(&app.store, &request, crate::view::now(), &progress).await
+    let result = crate::export::write(&app.store, &request, crate::view::now(), &progress).await?;
+    exported.remember(std::path::Path::new(&result.path));
+    Ok(result)
+}
+
+/// Opens a file this session exported with the desktop's program for it, or (`reveal`) shows
+/// it in its folder.
+#[tauri::command]
+pub fn open_export(
+    exported: State<'_, crate::export::Exported>,
+    path: String,
+    reveal: bool,
+) -> IpcResult<()> {
+    crate::export::open(&exported, &path, reveal)
 }
 
 /// The endpoint configuration in the `heartline endpoints` format (`toml` or `json`);

@@ -94,6 +94,7 @@ pub fn run() {
             startup::mark("setup:app-opened");
             tauri_app.manage(settings);
             tauri_app.manage(notify::Notifier::default());
+            tauri_app.manage(export::Exported::default());
             let engine = opened.engine.clone();
             let has_demo = demo::present(&opened);
             tauri_app.manage(opened);
@@ -144,6 +145,7 @@ pub fn run() {
             commands::incidents,
             commands::start_demo,
             commands::export_history,
+            commands::open_export,
             commands::export_endpoints,
             commands::import_endpoints,
             commands::get_settings,

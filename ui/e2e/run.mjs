@@ -165,6 +165,19 @@ async function main() {
   if (!markdown.includes("flappy")) throw new Error(`the export ${exportName} lacks flappy`);
   await until("the export reported done", async () => (await (await exportDialog.$(".done")).isExisting()), 10_000);
   log("exported through the save dialog:", exportName, "—", await (await exportDialog.$(".done")).getText());
+  // "Show in folder" hands the file just written to the desktop. Whether a file manager answers
+  // depends on the desktop (Xvfb here has none); what must not happen is the app refusing its
+  // own export, or losing it.
+  await (await exportDialog.$("button=Open")).waitForDisplayed({ timeout: 5_000 });
+  await shot(b, "08d-export-done");
+  await (await exportDialog.$("button=Show in folder")).click();
+  await new Promise((r) => setTimeout(r, 1_500));
+  const problem = await exportDialog.$(".problem");
+  if (await problem.isExisting()) {
+    const text = await problem.getText();
+    log("show in folder:", text);
+    if (!text.startsWith("the desktop could not show")) throw new Error(`"Show in folder" failed: ${text}`);
+  } else log("show in folder: handed to the desktop");
   await (await exportDialog.$("button=Close")).click();
   await until("the export dialog closed", async () => !(await (await b.$("dialog[open]")).isExisting()), 10_000);
   await (await b.$("button=Settings")).click();

@@ -60,6 +60,8 @@ export const api = {
   incidents: (window: Window) => call<IncidentRow[]>("incidents", { window }),
   startDemo: () => call<string>("start_demo"),
   exportHistory: (request: ExportRequest) => call<ExportResult>("export_history", { request }),
+  /** Opens a file this session exported with the desktop's program, or shows it in its folder. */
+  openExport: (path: string, reveal: boolean) => call<void>("open_export", { path, reveal }),
   exportEndpoints: (format: "toml" | "json") => call<string>("export_endpoints", { format }),
   importEndpoints: (text: string, format: "toml" | "json") =>
     call<ImportResult>("import_endpoints", { text, format }),
