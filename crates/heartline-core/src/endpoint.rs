@@ -521,8 +521,20 @@ fn parse_target(raw: &str) -> Result<Target, String> {
 
 /// Masks values of secret-looking query parameters; leaves everything else as typed.
 pub fn redact_url(raw: &str) -> String {
+    // Credentials before the host (`ws://user:pass@host`) are refused by validation, but a URL
+    // shown in an error was typed by a person and may still carry them.
+    let raw = match raw.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://••••••@{}", &rest[at + 1..]),
+                None => raw.to_owned(),
+            }
+        }
+        None => raw.to_owned(),
+    };
     let Some((base, rest)) = raw.split_once('?') else {
-        return raw.to_owned();
+        return raw;
     };
     let (query, fragment) = match rest.split_once('#') {
         Some((q, f)) => (q, Some(f)),
@@ -717,5 +729,10 @@ mod tests {
             "wss://h/ws?apiKey=••••••"
         );
         assert_eq!(redact_url("wss://h/ws"), "wss://h/ws");
+        assert_eq!(
+            redact_url("wss://alice:hunter2@h:9/ws?room=1"),
+            "wss://••••••@h:9/ws?room=1"
+        );
+        assert_eq!(redact_url("ws://h/p@x"), "ws://h/p@x");
     }
 }

@@ -69,6 +69,35 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Applies `f` to every text in the event that came from outside the process (close
+    /// reasons, error strings, a give-up reason quoting a server): the one place that knows
+    /// which fields those are, so a scrubber cannot miss one.
+    pub fn map_untrusted(&mut self, mut f: impl FnMut(&str) -> String) {
+        match self {
+            EventKind::Closed { end, .. } => match end {
+                SessionEnd::ClosedByServer { reason, .. }
+                | SessionEnd::ClosedByClient { reason, .. } => *reason = f(reason),
+                SessionEnd::Lost { error } => *error = f(error),
+            },
+            EventKind::HandshakeFailed(failure) => failure.error = f(&failure.error),
+            EventKind::GaveUp { reason } => *reason = f(reason),
+            EventKind::Connected { handshake, .. } => {
+                if let Some(p) = &mut handshake.subprotocol {
+                    *p = f(p);
+                }
+                for e in &mut handshake.extensions {
+                    *e = f(e);
+                }
+            }
+            EventKind::Connecting { .. }
+            | EventKind::Rtt { .. }
+            | EventKind::PongMissed { .. }
+            | EventKind::Stale { .. }
+            | EventKind::ReconnectScheduled { .. }
+            | EventKind::StateChanged { .. } => {}
+        }
+    }
+
     /// The snake_case name used in every output format.
     pub fn name(&self) -> &'static str {
         match self {
