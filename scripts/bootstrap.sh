@@ -13,6 +13,18 @@ APT_PACKAGES+=(fonts-dejavu-core chromium)
 APT_PACKAGES+=(libwebkit2gtk-4.1-dev libgtk-3-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev
   librsvg2-dev libayatana-appindicator3-dev libxdo-dev libssl-dev xvfb xauth webkit2gtk-driver
   imagemagick)
+# Commands the tests run besides the build: xdotool answers the system save dialog in the
+# end-to-end test, `kill`/`uptime` (procps) stop and describe child processes, fc-match
+# (fontconfig) finds the chart font, git is what the tests and benchmarks ask for the revision.
+APT_PACKAGES+=(xdotool procps fontconfig git ca-certificates)
+
+# Every command a test or a make target calls, with the package that provides it. Checked after
+# the install, so a missing tool fails here with its name instead of as a timeout in a test.
+REQUIRED_COMMANDS=(
+  "cc:build-essential" "pkg-config:pkg-config" "xdotool:xdotool" "Xvfb:xvfb" "xauth:xauth"
+  "WebKitWebDriver:webkit2gtk-driver" "import:imagemagick" "chromium:chromium" "kill:procps"
+  "uptime:procps" "fc-match:fontconfig" "git:git"
+)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -59,15 +71,28 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 if [ ! -d "$here/ui/node_modules" ] || [ "$here/ui/package-lock.json" -nt "$here/ui/node_modules/.package-lock.json" ]; then
-  say "installing the UI's npm packages"
-  # `npm install` rather than `npm ci`: with omit-lockfile-registry-resolved (set here so lock
-  # files name no registry host) npm leaves other platforms' optional packages out of the lock,
-  # and `npm ci` then refuses it. `npm install` follows the lock for everything it lists.
-  (cd "$here/ui" && npm install --no-audit --no-fund)
+  say "installing the UI's npm packages (npm ci, from the committed lock)"
+  # `npm ci` installs exactly the committed lock and never rewrites it, so a fresh clone stays
+  # clean. The lock lists every platform's optional packages (esbuild's, rollup's); when a
+  # dependency changes, regenerate it with `npm install` and commit it whole.
+  (cd "$here/ui" && npm ci --no-audit --no-fund)
 fi
 
 # tauri-driver: the WebDriver server the end-to-end test talks to.
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
   say "installing tauri-driver"
   cargo install tauri-driver --locked
+fi
+
+# Last: every command the tests call is there, or we stop now and say which package brings it.
+tools_missing=()
+for entry in "${REQUIRED_COMMANDS[@]}"; do
+  command -v "${entry%%:*}" >/dev/null 2>&1 || tools_missing+=("${entry%%:*} (package ${entry#*:})")
+done
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  tools_missing+=("tauri-driver (cargo install tauri-driver)")
+fi
+if [ ${#tools_missing[@]} -gt 0 ]; then
+  say "missing after the install: ${tools_missing[*]}"
+  exit 1
 fi

@@ -36,7 +36,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import {
-  appEnv, endSession, grabDisplay, log, root, run, runMain, session, setTag, sleep, startLab, startXvfb, target, until, watchdog,
+  appEnv, endSession, grabDisplay, HARNESS_TOOLS, log, requireTools, root, run, runMain, session, setTag, sleep, startLab, startXvfb, target,
+  until, watchdog,
 } from "./harness.mjs";
 
 setTag("bench-ui");
@@ -249,7 +250,8 @@ function table(headers, rows) {
 }
 
 async function main() {
-  for (const bin of [app, labBin, cli, "/usr/bin/WebKitWebDriver"]) {
+  requireTools({ ...HARNESS_TOOLS, uptime: "package procps", git: "package git" });
+  for (const bin of [app, labBin, cli]) {
     if (!existsSync(bin)) throw new Error(`${bin} is missing: run make bench-ui (it builds the release app, lab and CLI)`);
   }
   mkdirSync(shots, { recursive: true });

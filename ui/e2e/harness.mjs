@@ -67,6 +67,31 @@ export function run(cmd, args, env = {}, timeout = 120_000) {
   });
 }
 
+/**
+ * Fails at once, naming each one, when a command the run needs is not on PATH (or not at its
+ * absolute path): a missing tool must never look like a window that did not appear.
+ * `tools` maps a command to the Debian package that provides it.
+ */
+export function requireTools(tools) {
+  const dirs = (process.env.PATH ?? "").split(path.delimiter).filter(Boolean);
+  const found = (cmd) =>
+    cmd.includes("/") ? existsSync(cmd) : dirs.some((d) => existsSync(path.join(d, cmd)));
+  const missing = Object.entries(tools).filter(([cmd]) => !found(cmd));
+  if (missing.length > 0) {
+    throw new Error(
+      `missing ${missing.map(([cmd, pkg]) => `${cmd} (${pkg})`).join(", ")}: run scripts/bootstrap.sh, which installs them`,
+    );
+  }
+}
+
+/** The commands both the end-to-end run and the desktop benchmark start. */
+export const HARNESS_TOOLS = {
+  Xvfb: "package xvfb",
+  "/usr/bin/import": "package imagemagick",
+  "tauri-driver": "cargo install tauri-driver",
+  "/usr/bin/WebKitWebDriver": "package webkit2gtk-driver",
+};
+
 export async function until(what, f, timeout = 20_000, every = 200) {
   const end = Date.now() + timeout;
   let last;
@@ -75,6 +100,8 @@ export async function until(what, f, timeout = 20_000, every = 200) {
       const v = await f();
       if (v) return v;
     } catch (e) {
+      // A command that does not exist will not appear by waiting.
+      if (e?.code === "ENOENT") throw new Error(`while waiting for ${what}: ${e.message}`);
       last = e;
     }
     await sleep(every);

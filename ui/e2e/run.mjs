@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync, copyFileSync, existsSync, readFileSync,
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
-  appEnv, endSession, grabDisplay, log, runMain, screenshot, session as openSession, startLab, startXvfb, target, until, watchdog,
+  appEnv, endSession, grabDisplay, HARNESS_TOOLS, log, requireTools, runMain, screenshot, session as openSession, startLab, startXvfb, target,
+  until, watchdog,
 } from "./harness.mjs";
 
 const app = path.join(target, "debug/heartline-app");
@@ -20,7 +21,8 @@ const RUN_DEADLINE_MS = 6 * 60_000;
 const stopWatchdog = watchdog(RUN_DEADLINE_MS);
 
 async function main() {
-  for (const bin of [app, labBin, "/usr/bin/WebKitWebDriver"]) {
+  requireTools({ ...HARNESS_TOOLS, xdotool: "package xdotool" });
+  for (const bin of [app, labBin]) {
     if (!existsSync(bin)) throw new Error(`${bin} is missing: run make e2e (it builds the app and the lab)`);
   }
   mkdirSync(shots, { recursive: true });
@@ -153,7 +155,8 @@ async function main() {
   const chooser = await until("the system save dialog", () => {
     try {
       return xdo("search", "--name", "^Save the export$").split("\n")[0];
-    } catch {
+    } catch (e) {
+      if (e.code === "ENOENT") throw e; // no xdotool: fail now, naming it
       return null; // xdotool exits 1 while no window matches
     }
   }, 15_000, 200);
