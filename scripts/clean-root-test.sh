@@ -93,6 +93,13 @@ for f in /etc/apt/sources.list.d/*.sources /etc/apt/apt.conf.d/99*; do
   [ -f "$f" ] && cp "$f" "$root$f"
 done
 [ -f "$root/etc/apt/sources.list.d/debian.sources" ] && rm -f "$root/etc/apt/sources.list"
+# Certificate authorities this machine adds locally (a network that inspects TLS trusts its own
+# CA): without them npm and cargo cannot reach their registries from the root.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null
+fi
 
 # 2. Kernel file systems for the chroot, and the toolchain read-only.
 bind /proc "$root/proc"
