@@ -193,7 +193,9 @@ async fn run_records_history_serves_metrics_and_stops_cleanly() {
     for file in ["heartline.db", "heartline.db-wal"] {
         let bytes = std::fs::read(dir.path(file)).unwrap_or_default();
         assert!(
-            !bytes.windows(13).any(|w| w == b"AGENT-SECRET"),
+            !bytes
+                .windows(b"AGENT-SECRET".len())
+                .any(|w| w == b"AGENT-SECRET"),
             "secret in {file}"
         );
     }
@@ -228,7 +230,22 @@ async fn sigkill_during_heavy_writes_loses_at_most_the_last_batch() {
         .await
         .unwrap();
     assert!(first.contains("watching 60 endpoints"), "{first}");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Read what the agent has committed so far, from outside, until it is a heavy load; the
+    // kill comes right after. Whatever a reader saw committed must survive the kill.
+    let (seen_events, seen_newest) = loop {
+        let events: u64 = sql(&db, "SELECT count(*) FROM events")
+            .await
+            .parse()
+            .unwrap_or(0);
+        if events > 500 {
+            let newest: i64 = sql(&db, "SELECT max(ts) FROM events")
+                .await
+                .parse()
+                .unwrap();
+            break (events, newest);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let killed_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -254,12 +271,14 @@ async fn sigkill_during_heavy_writes_loses_at_most_the_last_batch() {
         .parse()
         .unwrap();
     let lost_window = Duration::from_millis((killed_at - newest).max(0).unsigned_abs());
-    println!("SIGKILL after 3 s of churn: {events} events on disk, newest {lost_window:?} before the kill");
-    assert!(events > 500, "heavy writes: {events}");
-    // Batches commit every second: at most that window (plus scheduling slack) is lost.
+    println!(
+        "SIGKILL under churn: {events} events on disk, newest {lost_window:?} before the kill"
+    );
+    // Every batch a reader saw committed before the kill is still there after it: only the
+    // batch being written (at most a second of events, see BENCHMARKS.md) can be lost.
     assert!(
-        lost_window < Duration::from_millis(2500),
-        "lost {lost_window:?}"
+        events >= seen_events && newest >= seen_newest,
+        "committed before the kill: {seen_events} events up to {seen_newest}; after: {events} up to {newest}"
     );
 
     // The next run opens the same file, and the crashed run is closed at its last sign of life.

@@ -133,7 +133,8 @@ async fn scrape_shows_engine_events() {
     const RTT_COUNT: &str = r#"heartline_rtt_seconds_count{endpoint="echo",kind="protocol"}"#;
     const CLOSES: &str =
         r#"heartline_closes_total{endpoint="closer",code="4001",initiator="server"}"#;
-    let deadline = tokio::time::Instant::now() + ms(1500);
+    // A guard against a hang, not a speed check: the events come within milliseconds when idle.
+    let deadline = tokio::time::Instant::now() + ms(20_000);
     loop {
         let text = metrics.encode();
         if sample(&text, RTT_COUNT).is_some_and(|n| n > 0.0)
@@ -245,9 +246,11 @@ async fn shutdown_closes_idle_keep_alive_connections() {
     }
     assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
 
-    let started = tokio::time::Instant::now();
-    server.stop().await;
-    assert!(started.elapsed() < ms(500), "took {:?}", started.elapsed());
+    // The client keeps its idle keep-alive connection open and silent: a stop that waited for
+    // idle connections would wait for ever. The timeout only turns such a hang into a failure.
+    tokio::time::timeout(ms(30_000), server.stop())
+        .await
+        .expect("stop does not wait for an idle connection");
     // The idle connection was closed, and nobody listens any more.
     let n = tokio::time::timeout(ms(1000), stream.read(&mut buf))
         .await
