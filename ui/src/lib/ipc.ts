@@ -13,7 +13,7 @@ import type {
   ExportResult,
   FieldProblem,
   ImportResult,
-  IncidentRow,
+  IncidentList,
   IpcError,
   Lane,
   LiveStatus,
@@ -57,7 +57,7 @@ export const api = {
   testConnection: (form: EndpointForm) => call<ProbeResult>("test_connection", { form }),
   detail: (id: number, window: Window) => call<Detail>("endpoint_detail", { id, window }),
   timeline: (window: Window) => call<Lane[]>("timeline", { window }),
-  incidents: (window: Window) => call<IncidentRow[]>("incidents", { window }),
+  incidents: (window: Window) => call<IncidentList>("incidents", { window }),
   startDemo: () => call<string>("start_demo"),
   exportHistory: (request: ExportRequest) => call<ExportResult>("export_history", { request }),
   /** Opens a file this session exported with the desktop's program, or shows it in its folder. */
