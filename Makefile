@@ -43,7 +43,9 @@ deps:
 ui: deps
 	cd ui && npm run build
 
+## ui-test: the UI's strict type check over every .ts and .svelte file (warnings fail), then vitest
 ui-test: deps
+	cd ui && npm run check
 	cd ui && npm test
 
 ## e2e: the real app under Xvfb, driven by tauri-driver + WebKitWebDriver, against the lab

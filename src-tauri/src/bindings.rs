@@ -18,6 +18,7 @@ pub fn render() -> String {
     let decls = [
         IpcError::decl(),
         ErrorCode::decl(),
+        ConfigFormat::decl(),
         FieldProblem::decl(),
         StateName::decl(),
         CloseInfo::decl(),

@@ -8,9 +8,9 @@ use heartline_core::{Endpoint, EndpointId};
 use crate::app::App;
 use crate::convert::{endpoint_from, form_from, keep_secret_values, IpcResult};
 use crate::dto::{
-    AppInfo, Detail, EndpointForm, EndpointRow, ErrorCode, ExportProgress, ExportRequest,
-    ExportResult, FieldProblem, ImportResult, IncidentList, IpcError, Lane, LiveStatus,
-    ProbeResult, StartupMark, Window, EXPORT_PROGRESS_EVENT,
+    AppInfo, ConfigFormat, Detail, EndpointForm, EndpointRow, ErrorCode, ExportProgress,
+    ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, IpcError, Lane,
+    LiveStatus, ProbeResult, StartupMark, Window, EXPORT_PROGRESS_EVENT,
 };
 use crate::settings::{AppSettings, Settings};
 
@@ -200,13 +200,12 @@ pub fn open_export(
 /// The endpoint configuration in the `heartline endpoints` format (`toml` or `json`);
 /// secret values are never written out.
 #[tauri::command]
-pub fn export_endpoints(app: State<'_, App>, format: String) -> String {
+pub fn export_endpoints(app: State<'_, App>, format: ConfigFormat) -> String {
     let endpoints: Vec<Endpoint> = app.engine.endpoints().into_iter().map(|(_, e)| e).collect();
     let file = heartline_config::ConfigFile::from_endpoints(&endpoints);
-    if format == "json" {
-        file.to_json()
-    } else {
-        file.to_toml()
+    match format {
+        ConfigFormat::Json => file.to_json(),
+        ConfigFormat::Toml => file.to_toml(),
     }
 }
 
@@ -215,9 +214,9 @@ pub fn export_endpoints(app: State<'_, App>, format: String) -> String {
 pub async fn import_endpoints(
     app: State<'_, App>,
     text: String,
-    format: String,
+    format: ConfigFormat,
 ) -> IpcResult<ImportResult> {
-    crate::config_import::import(&app, &text, &format).await
+    crate::config_import::import(&app, &text, format).await
 }
 
 #[tauri::command]

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 
 use crate::app::App;
 use crate::convert::IpcResult;
-use crate::dto::ImportResult;
+use crate::dto::{ConfigFormat, ImportResult};
 
-pub async fn import(app: &App, text: &str, format: &str) -> IpcResult<ImportResult> {
-    let file = if format == "json" {
-        heartline_config::parse_json(text, "import")?
-    } else {
-        heartline_config::parse_toml(text, "import")?
+pub async fn import(app: &App, text: &str, format: ConfigFormat) -> IpcResult<ImportResult> {
+    let file = match format {
+        ConfigFormat::Json => heartline_config::parse_json(text, "import")?,
+        ConfigFormat::Toml => heartline_config::parse_toml(text, "import")?,
     };
     // `{ env = … }` secrets read the app's environment, as the CLI's import does.
     let resolved = file.resolve(&|name| std::env::var(name).ok())?;

@@ -15,6 +15,14 @@ pub struct IpcError {
     pub fields: Vec<FieldProblem>,
 }
 
+/// The text formats of an endpoint configuration (`heartline endpoints export/import`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigFormat {
+    Toml,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, TS, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {

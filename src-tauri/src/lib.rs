@@ -11,6 +11,8 @@
 pub mod app;
 pub mod bindings;
 mod commands;
+#[cfg(test)]
+mod commands_ts;
 mod config_import;
 pub mod convert;
 mod demo;

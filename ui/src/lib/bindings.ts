@@ -9,6 +9,8 @@ fields: Array<FieldProblem>, };
 
 export type ErrorCode = "invalid" | "not_found" | "duplicate" | "storage" | "engine" | "lab" | "config" | "export";
 
+export type ConfigFormat = "toml" | "json";
+
 export type FieldProblem = { field: string, problem: string, };
 
 export type StateName = "Connecting" | "Up" | "Degraded" | "Down" | "Paused";

@@ -1,27 +1,11 @@
-// The one place the UI talks to the app. Every command is typed with the generated
-// bindings; every failure is an IpcError {code, message, fields}, never a bare string.
+// The one place the UI talks to the app. Every command's signature is generated from the Rust
+// command (commands.ts) and its types from the DTOs (bindings.ts); every failure is an
+// IpcError {code, message, fields}, never a bare string.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type {
-  AppInfo,
-  AppSettings,
-  Detail,
-  EndpointForm,
-  EndpointRow,
-  ExportProgress,
-  ExportRequest,
-  ExportResult,
-  FieldProblem,
-  ImportResult,
-  IncidentRow,
-  IpcError,
-  Lane,
-  LiveStatus,
-  ProbeResult,
-  StatusDelta,
-  Window,
-} from "./bindings";
+import type { EndpointRow, ExportProgress, IpcError, StatusDelta } from "./bindings";
 import { EXPORT_PROGRESS_EVENT, STATUS_EVENT } from "./bindings";
+import { commands } from "./commands";
 
 /** Turns whatever a rejected invoke carries into an IpcError. */
 export function toIpcError(e: unknown): IpcError {
@@ -40,34 +24,8 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
-export const api = {
-  appInfo: () => call<AppInfo>("app_info"),
-  listEndpoints: () => call<EndpointRow[]>("list_endpoints"),
-  liveStatuses: () => call<LiveStatus[]>("live_statuses"),
-  newEndpointForm: () => call<EndpointForm>("new_endpoint_form"),
-  endpointForm: (id: number) => call<EndpointForm>("endpoint_form", { id }),
-  validateEndpoint: (form: EndpointForm) => call<FieldProblem[]>("validate_endpoint", { form }),
-  addEndpoint: (form: EndpointForm) => call<number>("add_endpoint", { form }),
-  updateEndpoint: (id: number, form: EndpointForm) => call<void>("update_endpoint", { id, form }),
-  duplicateEndpoint: (id: number) => call<number>("duplicate_endpoint", { id }),
-  removeEndpoint: (id: number) => call<void>("remove_endpoint", { id }),
-  pause: (id: number) => call<void>("pause_endpoint", { id }),
-  resume: (id: number) => call<void>("resume_endpoint", { id }),
-  reconnect: (id: number) => call<void>("reconnect_endpoint", { id }),
-  testConnection: (form: EndpointForm) => call<ProbeResult>("test_connection", { form }),
-  detail: (id: number, window: Window) => call<Detail>("endpoint_detail", { id, window }),
-  timeline: (window: Window) => call<Lane[]>("timeline", { window }),
-  incidents: (window: Window) => call<IncidentRow[]>("incidents", { window }),
-  startDemo: () => call<string>("start_demo"),
-  exportHistory: (request: ExportRequest) => call<ExportResult>("export_history", { request }),
-  /** Opens a file this session exported with the desktop's program, or shows it in its folder. */
-  openExport: (path: string, reveal: boolean) => call<void>("open_export", { path, reveal }),
-  exportEndpoints: (format: "toml" | "json") => call<string>("export_endpoints", { format }),
-  importEndpoints: (text: string, format: "toml" | "json") =>
-    call<ImportResult>("import_endpoints", { text, format }),
-  getSettings: () => call<AppSettings>("get_settings"),
-  setSettings: (value: AppSettings) => call<void>("set_settings", { value }),
-};
+/** Every command, with the signature Rust declares (generated into commands.ts). */
+export const api = commands(call);
 
 let firstOverview: Promise<EndpointRow[]> | null = null;
 
