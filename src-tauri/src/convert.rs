@@ -342,9 +342,11 @@ mod tests {
             r"\x1b]0;pwned\x07 \x1b[31mred\nforged \u{9b}1m \u{202e}exe"
         );
 
-        let mut status = Status::default();
-        status.last_failure = Some(format!("tcp failed: \u{1b}[2J{}", "x".repeat(2000)));
-        status.last_end = Some((Timestamp(2), end));
+        let status = Status {
+            last_failure: Some(format!("tcp failed: \u{1b}[2J{}", "x".repeat(2000))),
+            last_end: Some((Timestamp(2), end)),
+            ..Status::default()
+        };
         let live = live_status(EndpointId(7), &status);
         let failure = live.last_failure.expect("a failure");
         assert!(failure.starts_with(r"tcp failed: \x1b[2Jxxx"), "{failure}");
