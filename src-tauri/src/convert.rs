@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use heartline_core::untrusted::{bound, MAX_UNTRUSTED_LEN};
 use heartline_core::{
-    close_code, AppHeartbeat, Endpoint, EndpointId, Header, ReplyMatch, SessionEnd, Staleness,
-    State, Timestamp,
+    close_code, escape_controls, AppHeartbeat, Endpoint, EndpointId, Header, ReplyMatch,
+    SessionEnd, Staleness, State, Timestamp,
 };
 use heartline_engine::Status;
 
@@ -110,6 +111,14 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Text from outside (a close reason, an error a server or the network produced) as the UI
+/// shows it: control characters and bidi overrides written as escapes (`\x1b`, `\n`), at most
+/// [`MAX_UNTRUSTED_LEN`] bytes. Svelte already keeps it from being read as HTML; this keeps a
+/// reason from breaking lines, hiding text or reordering what is read.
+pub fn shown(text: &str) -> String {
+    bound(&escape_controls(text), MAX_UNTRUSTED_LEN).into_owned()
+}
+
 /// A close marker from a session end.
 pub fn close_info(at: Timestamp, end: &SessionEnd) -> CloseInfo {
     close_from_parts(
@@ -121,6 +130,9 @@ pub fn close_info(at: Timestamp, end: &SessionEnd) -> CloseInfo {
     )
 }
 
+/// A close marker from its parts (as the store keeps them). The reason is the server's (or
+/// the network error's) and is [`shown`] escaped; initiator and cause are read back from the
+/// database and escaped too.
 pub fn close_from_parts(
     at: Timestamp,
     code: u16,
@@ -133,9 +145,9 @@ pub fn close_from_parts(
         code,
         class: close_code::classify(code).as_str().to_owned(),
         meaning: close_code::meaning(code).to_owned(),
-        reason,
-        initiator,
-        cause,
+        reason: shown(&reason),
+        initiator: shown(&initiator),
+        cause: cause.as_deref().map(shown),
     }
 }
 
@@ -147,7 +159,7 @@ pub fn live_status(id: EndpointId, s: &Status) -> LiveStatus {
         rtt_us: s.last_rtt.map(micros),
         app_rtt_us: s.last_app_rtt.map(micros),
         last_close: s.last_end.as_ref().map(|(at, end)| close_info(*at, end)),
-        last_failure: s.last_failure.clone(),
+        last_failure: s.last_failure.as_deref().map(shown),
         sessions: s.sessions,
     }
 }
@@ -316,6 +328,34 @@ mod tests {
             fields.iter().any(|f| f.contains("pong_timeout")),
             "{fields:?}"
         );
+    }
+
+    #[test]
+    fn server_text_reaches_the_ui_escaped_and_bounded() {
+        let end = SessionEnd::ClosedByServer {
+            code: 4000,
+            reason: "\u{1b}]0;pwned\u{7} \u{1b}[31mred\nforged \u{9b}1m \u{202e}exe".into(),
+        };
+        let close = close_info(Timestamp(1), &end);
+        assert_eq!(
+            close.reason,
+            r"\x1b]0;pwned\x07 \x1b[31mred\nforged \u{9b}1m \u{202e}exe"
+        );
+
+        let status = Status {
+            last_failure: Some(format!("tcp failed: \u{1b}[2J{}", "x".repeat(2000))),
+            last_end: Some((Timestamp(2), end)),
+            ..Status::default()
+        };
+        let live = live_status(EndpointId(7), &status);
+        let failure = live.last_failure.expect("a failure");
+        assert!(failure.starts_with(r"tcp failed: \x1b[2Jxxx"), "{failure}");
+        assert!(failure.len() <= MAX_UNTRUSTED_LEN + '…'.len_utf8());
+        assert!(failure.ends_with('…'));
+        assert_eq!(live.last_close.expect("a close").reason, close.reason);
+
+        // Plain text is left as it is.
+        assert_eq!(shown("going away: deploy"), "going away: deploy");
     }
 
     #[test]

@@ -9,10 +9,18 @@ use std::time::{Duration, Instant};
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::NotificationExt;
 
-use crate::dto::{StateName, StatusDelta};
+use heartline_core::escape_controls;
+use heartline_core::untrusted::bound;
+
+use crate::dto::{LiveStatus, StateName, StatusDelta};
 use crate::settings::Settings;
 
 pub const QUIET: Duration = Duration::from_secs(60);
+
+/// Longest endpoint name in a notification's title, and longest body, in bytes after
+/// escaping: a desktop shows a couple of lines, and the body quotes what a server sent.
+pub const MAX_TITLE_NAME: usize = 120;
+pub const MAX_BODY: usize = 256;
 
 /// What the notifier remembers per endpoint.
 #[derive(Debug, Default)]
@@ -85,18 +93,7 @@ pub fn observe(handle: &AppHandle, delta: &StatusDelta) {
             .find(|(id, _)| id.0 == s.id)
             .map(|(_, e)| e.name)
             .unwrap_or_default();
-        let (title, body) = match change {
-            Change::Down => (
-                format!("{name} is down"),
-                s.last_failure.clone().unwrap_or_else(|| {
-                    s.last_close
-                        .as_ref()
-                        .map(|c| format!("closed with {} ({})", c.code, c.meaning))
-                        .unwrap_or_default()
-                }),
-            ),
-            Change::Recovered => (format!("{name} recovered"), "back up".to_owned()),
-        };
+        let (title, body) = message(change, &name, s);
         if let Err(err) = handle
             .notification()
             .builder()
@@ -109,9 +106,65 @@ pub fn observe(handle: &AppHandle, delta: &StatusDelta) {
     }
 }
 
+/// The title and body announcing `change` of the endpoint called `name`. The body of a Down
+/// quotes the last failure (a server's status line or a network error): it and the name are
+/// shown with control characters escaped and bounded ([`MAX_TITLE_NAME`], [`MAX_BODY`]), so
+/// what a server sent cannot break lines, reorder text or fill the screen.
+pub fn message(change: Change, name: &str, s: &LiveStatus) -> (String, String) {
+    let name = bound(&escape_controls(name), MAX_TITLE_NAME).into_owned();
+    match change {
+        Change::Down => {
+            let body = match &s.last_failure {
+                Some(failure) => bound(&escape_controls(failure), MAX_BODY).into_owned(),
+                None => s
+                    .last_close
+                    .as_ref()
+                    .map(|c| format!("closed with {} ({})", c.code, c.meaning))
+                    .unwrap_or_default(),
+            };
+            (format!("{name} is down"), body)
+        }
+        Change::Recovered => (format!("{name} recovered"), "back up".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn status(last_failure: Option<String>) -> LiveStatus {
+        LiveStatus {
+            id: 1,
+            state: StateName::Down,
+            since: None,
+            rtt_us: None,
+            app_rtt_us: None,
+            last_close: None,
+            last_failure,
+            sessions: 0,
+        }
+    }
+
+    #[test]
+    fn notifications_show_server_text_escaped_and_bounded() {
+        let hostile = format!(
+            "upgrade refused with HTTP 500: \u{1b}]0;pwned\u{7}\nforged\u{9b}{}",
+            "y".repeat(1000)
+        );
+        let (title, body) = message(Change::Down, "feed \u{202e}exe.txt", &status(Some(hostile)));
+        assert_eq!(title, r"feed \u{202e}exe.txt is down");
+        assert!(
+            body.starts_with(r"upgrade refused with HTTP 500: \x1b]0;pwned\x07\nforged\u{9b}yyy"),
+            "{body}"
+        );
+        assert!(!body.chars().any(heartline_core::untrusted::is_unsafe_char));
+        assert!(body.len() <= MAX_BODY + '…'.len_utf8() && body.ends_with('…'));
+
+        let long_name = "n".repeat(500);
+        let (title, body) = message(Change::Recovered, &long_name, &status(None));
+        assert!(title.len() <= MAX_TITLE_NAME + '…'.len_utf8() + " recovered".len());
+        assert_eq!(body, "back up");
+    }
 
     #[test]
     fn down_and_recovery_are_announced_once_and_flapping_is_quieted() {

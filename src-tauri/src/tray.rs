@@ -1,5 +1,9 @@
 //! The tray icon: the aggregate state as its colour and tooltip, and a menu (open, pause all,
 //! quit). Monitoring continues while the window is hidden.
+//!
+//! Boundary: the tray shows only Heartline's own words and counts — no endpoint name and no
+//! text a server sent. Anything of that kind added here must go through
+//! `heartline_core::escape_controls` and a bound first, as `notify::message` does.
 
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};

@@ -15,7 +15,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters_backend::{BackendCoord, DrawingErrorKind};
 
-use heartline_core::{close_code, EndpointId, Event, EventKind, State, Timestamp};
+use heartline_core::{close_code, escape_controls, EndpointId, Event, EventKind, State, Timestamp};
 use heartline_store::RttPoint;
 
 use crate::palette::{self, Rgb};
@@ -128,9 +128,11 @@ pub fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, data: &ChartData)
     let (width, _) = area.dim_in_pixel();
     let width = i32::try_from(width).unwrap_or(i32::MAX);
     let utc = crate::time::Zone::Utc.view(data.since, data.until);
+    // The name is the only text in a chart that people (or a database) supplied: controls in
+    // it would be invalid in SVG's XML and garble a PNG's text.
     let title = format!(
         "{} · {} → {} UTC",
-        data.name,
+        escape_controls(&data.name),
         utc.format_short(data.since),
         utc.format_short(data.until)
     );

@@ -123,9 +123,13 @@ pub(crate) fn scope<'a>(selection: &Selection, ids: &'a [EndpointId]) -> Scope<'
     }
 }
 
-/// "`a`, `b`, `c`", at most 20 names, then how many more (one line even for 10,000).
+/// "`a`, `b`, `c`", at most 20 names, then how many more (one line even for 10,000). The
+/// names (typed on a command line or read from the database) have their control characters
+/// escaped: the message is shown on a terminal.
 fn join_quoted<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    let all: Vec<String> = items.map(|s| format!("`{s}`")).collect();
+    let all: Vec<String> = items
+        .map(|s| format!("`{}`", heartline_core::escape_controls(s)))
+        .collect();
     let mut text = all.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
     if all.len() > 20 {
         text.push_str(&format!(" and {} more", all.len() - 20));

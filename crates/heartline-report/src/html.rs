@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use heartline_core::{close_code, IncidentKind, State};
+use heartline_core::{close_code, escape_controls, IncidentKind, State};
 
 use crate::markdown::title;
 use crate::model::{Mark, Row, Summary};
@@ -321,8 +321,12 @@ fn css() -> String {
     css
 }
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and attribute values: control characters and bidi
+/// overrides as visible escapes first (`\x1b`, `\n`; XML-based tools reject most raw C0
+/// controls, and an override would reorder what the reader sees), then the markup characters
+/// as entities.
 pub(crate) fn escape(text: &str) -> String {
+    let text = escape_controls(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -335,4 +339,19 @@ pub(crate) fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaping_covers_markup_and_controls() {
+        for (input, expected) in [
+            ("plain ünïcode", "plain ünïcode"),
+            ("<script>&\"'", "&lt;script&gt;&amp;&quot;&#39;"),
+            ("\u{1b}]0;pwned\u{7}", "\\x1b]0;pwned\\x07"),
+            ("a\nb\u{9b}c\u{202e}d", "a\\nb\\u{9b}c\\u{202e}d"),
+        ] {
+            assert_eq!(super::escape(input), expected, "{input:?}");
+        }
+    }
 }

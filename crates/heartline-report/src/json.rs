@@ -4,8 +4,16 @@
 //! The document streams: its head (version, selection, endpoints) is written first, then each
 //! event as it is read, then the summary, which is complete only at the end. JSON objects are
 //! unordered, so `summary` coming last changes nothing for a reader.
+//!
+//! Text is written as it was recorded (a reader gets a close reason back exactly), with every
+//! control character escaped: serde_json escapes the C0 controls, and [`escape_unsafe`] the
+//! few it writes raw (DEL, C1, bidi overrides), so a JSON export shown on a terminal cannot
+//! drive it either.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
+
+use heartline_core::untrusted::is_unsafe_char;
 
 use serde_json::{json, Value};
 
@@ -59,11 +67,13 @@ pub(crate) fn write_event(out: &mut dyn Write, row: &Row) -> io::Result<()> {
     stamp.push('"');
     out.write_all(b"{\"timestamp\":")?;
     out.write_all(stamp.as_bytes())?;
-    value!(out, ",\"endpoint\":", &row.endpoint);
+    out.write_all(b",\"endpoint\":")?;
+    write_str(out, Some(&row.endpoint))?;
     value!(out, ",\"endpoint_id\":", &row.endpoint_id.0);
     value!(out, ",\"event\":", row.event);
     value!(out, ",\"code\":", &row.code);
-    value!(out, ",\"reason\":", &row.reason);
+    out.write_all(b",\"reason\":")?;
+    write_str(out, row.reason.as_deref())?;
     value!(out, ",\"initiator\":", &row.initiator);
     value!(out, ",\"cause\":", &row.cause);
     value!(out, ",\"phase\":", &row.phase);
@@ -77,7 +87,8 @@ pub(crate) fn write_event(out: &mut dyn Write, row: &Row) -> io::Result<()> {
     value!(out, ",\"delay_ms\":", &row.delay_ms);
     value!(out, ",\"state_from\":", &row.state_from.map(|s| s.as_str()));
     value!(out, ",\"state_to\":", &row.state_to.map(|s| s.as_str()));
-    value!(out, ",\"detail\":", &row.detail);
+    out.write_all(b",\"detail\":")?;
+    write_str(out, Some(&row.detail))?;
     out.write_all(b",\"marks\":[")?;
     for (i, m) in row.marks.iter().enumerate() {
         if i > 0 {
@@ -86,6 +97,46 @@ pub(crate) fn write_event(out: &mut dyn Write, row: &Row) -> io::Result<()> {
         serde_json::to_writer(&mut *out, &m.name()).map_err(io::Error::from)?;
     }
     out.write_all(b"]}")
+}
+
+/// Writes a string (or `null`) as serde_json does, then [`escape_unsafe`]: the fields that
+/// carry text from outside or typed by people.
+fn write_str(out: &mut dyn Write, text: Option<&str>) -> io::Result<()> {
+    match text {
+        None => out.write_all(b"null"),
+        Some(text) if !text.chars().any(raw_unsafe) => {
+            serde_json::to_writer(&mut *out, text).map_err(io::Error::from)
+        }
+        Some(text) => {
+            let json = serde_json::to_string(text).map_err(io::Error::from)?;
+            out.write_all(escape_unsafe(&json).as_bytes())
+        }
+    }
+}
+
+/// A character serde_json writes raw that a terminal or editor would act on: DEL, a C1
+/// control (U+009B is an 8-bit CSI), a bidi override. (It escapes C0 controls itself.)
+fn raw_unsafe(c: char) -> bool {
+    u32::from(c) >= 0x7f && is_unsafe_char(c)
+}
+
+/// `json`, a JSON text serde_json wrote, with each [`raw_unsafe`] character as a `\uXXXX`
+/// escape. Outside its strings a JSON text is printable ASCII and whitespace, so every such
+/// character is inside a string, where the escape stands for the same character: a reader
+/// gets exactly the text back. All of them are in the Basic Multilingual Plane.
+pub(crate) fn escape_unsafe(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(raw_unsafe) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if raw_unsafe(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Writes the document up to the opening of `events`.
@@ -116,6 +167,7 @@ pub(crate) fn head(
     });
     // The head as pretty JSON without its closing brace, then the events array opens.
     let text = serde_json::to_string_pretty(&head).map_err(io::Error::from)?;
+    let text = escape_unsafe(&text);
     let open = text.trim_end().trim_end_matches('}').trim_end();
     write!(out, "{open},\n  \"events\": [")
 }
@@ -179,8 +231,8 @@ fn write_array(out: &mut dyn Write, items: impl Iterator<Item = Value>) -> io::R
     out.write_all(b"[")?;
     for (i, item) in items.enumerate() {
         out.write_all(if i == 0 { b"\n      " } else { b",\n      " })?;
-        serde_json::to_writer_pretty(Indented(&mut *out, b"\n      "), &item)
-            .map_err(io::Error::from)?;
+        let text = serde_json::to_string_pretty(&item).map_err(io::Error::from)?;
+        Indented(&mut *out, b"\n      ").write_all(escape_unsafe(&text).as_bytes())?;
     }
     out.write_all(b"\n    ]")
 }
@@ -344,5 +396,42 @@ mod tests {
                 serde_json::to_string(&event_json(row)).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn every_control_is_escaped_and_the_text_comes_back_exactly() {
+        let reason = "\u{1b}]0;pwned\u{7} \u{1b}[31m\nx\u{7f}\u{9b}31m \u{202e}fdp.exe";
+        let row = Row::from_event(
+            &Event {
+                at: Timestamp(1_795_000_000_123),
+                endpoint: EndpointId(3),
+                kind: EventKind::GaveUp {
+                    reason: reason.into(),
+                },
+            },
+            "name\u{85}",
+        );
+        let mut written = Vec::new();
+        write_event(&mut written, &row).unwrap();
+        let text = String::from_utf8(written).unwrap();
+        assert!(
+            !text.chars().any(heartline_core::untrusted::is_unsafe_char),
+            "{text:?}"
+        );
+        assert!(text.contains(r"\u001b]0;pwned\u0007"), "{text}");
+        assert!(text.contains(r"\u009b31m \u202efdp.exe"), "{text}");
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, event_json(&row));
+        assert_eq!(back["reason"], reason);
+        assert_eq!(back["endpoint"], "name\u{85}");
+
+        // The pretty-printed parts (head, summary) too.
+        let pretty = serde_json::to_string_pretty(&json!({ "a": ["\u{9b}", 1] })).unwrap();
+        let escaped = escape_unsafe(&pretty);
+        assert_eq!(escaped, pretty.replace('\u{9b}', r"\u009b"));
+        assert_eq!(
+            serde_json::from_str::<Value>(&escaped).unwrap(),
+            json!({ "a": ["\u{9b}", 1] })
+        );
     }
 }

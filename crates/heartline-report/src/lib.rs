@@ -230,7 +230,11 @@ pub async fn export(
     let mut days = store.export_history_days(scope, since, until);
     let agg = gather::aggregates(store, scope, &ids, since, until).await?;
     if !agg.any() && !store.export_has_history(scope, since, until).await? {
-        let names: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+        // Shown on a terminal: names with their control characters escaped.
+        let names: Vec<_> = endpoints
+            .iter()
+            .map(|e| heartline_core::escape_controls(&e.name))
+            .collect();
         return Err(Error::NoData {
             what: if names.len() <= 5 {
                 names.join(", ")

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use heartline_core::State;
+use heartline_core::{escape_controls, State};
 
 use crate::model::{Mark, Row, Summary};
 use crate::time::{millis_text, readable, ZoneView};
@@ -56,7 +56,13 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
     let urls: Vec<String> = s
         .endpoints
         .iter()
-        .map(|e| format!("{} (`{}`)", escape(&e.name), e.url.replace('`', "%60")))
+        .map(|e| {
+            format!(
+                "{} (`{}`)",
+                escape(&e.name),
+                escape_controls(&e.url).replace('`', "%60")
+            )
+        })
         .collect();
     writeln!(out, "- **Endpoints:** {}", urls.join(", "))?;
     if s.incidents_only {
@@ -129,7 +135,11 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
                 .into_iter()
                 .map(|(code, times)| format!("{code} {times}"))
                 .collect();
-            let failures = i.handshake_failure_cells();
+            let failures: Vec<String> = i
+                .handshake_failure_cells()
+                .iter()
+                .map(|f| escape(f))
+                .collect();
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {end} | {}{} | {} | {} | {} | {} | {} |",
@@ -163,7 +173,7 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
                 c.code,
                 c.meaning(),
                 c.class().as_str().replace('_', " "),
-                c.initiator,
+                escape(&c.initiator),
                 c.count
             )?;
         }
@@ -273,7 +283,10 @@ fn or_dash(s: String) -> String {
 }
 
 /// Escapes what would break a table cell or turn into markup: text from servers and the
-/// network is shown as it is, never interpreted.
+/// network (and names people typed) is shown as it is, never interpreted. Control characters
+/// and bidi overrides are written as escapes first (`\x1b`, `\n`: a reason cannot end a table
+/// row, colour a terminal that shows the file, or reorder what a reader sees); then every
+/// Markdown character that could start markup or split a cell gets a backslash.
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     push_escaped(&mut out, text);
@@ -282,24 +295,41 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// [`escape`] appended to `out`.
 fn push_escaped(out: &mut String, text: &str) {
+    let text = escape_controls(text);
     let special = |b: u8| {
         matches!(
             b,
-            b'\\' | b'|' | b'*' | b'_' | b'`' | b'<' | b'>' | b'[' | b']' | b'\r' | b'\n' | b'\t'
+            b'\\' | b'|' | b'*' | b'_' | b'`' | b'<' | b'>' | b'[' | b']'
         )
     };
     if !text.bytes().any(special) {
-        out.push_str(text);
+        out.push_str(&text);
         return;
     }
     for c in text.chars() {
-        match c {
-            '\\' | '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\r' | '\n' | '\t' => out.push(' '),
-            c => out.push(c),
+        if c.is_ascii() && special(c as u8) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaping_keeps_cells_whole_and_controls_visible() {
+        for (input, expected) in [
+            ("plain ünïcode", "plain ünïcode"),
+            ("a | b", "a \\| b"),
+            (
+                "`code` *em* _u_ [l](x) <b>",
+                "\\`code\\` \\*em\\* \\_u\\_ \\[l\\](x) \\<b\\>",
+            ),
+            ("\u{1b}]0;pwned\u{7}", "\\\\x1b\\]0;pwned\\\\x07"),
+            ("two\nlines\r\ttab", "two\\\\nlines\\\\r\\\\ttab"),
+            ("8-bit csi \u{9b}31m", "8-bit csi \\\\u{9b}31m"),
+        ] {
+            assert_eq!(super::escape(input), expected, "{input:?}");
         }
     }
 }

@@ -1,8 +1,10 @@
 //! What every format renders: one flat [`Row`] per event (the CSV columns, the JSON event
 //! object, a timeline line) and the [`Summary`] of the window.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
+use heartline_core::untrusted::{bound, MAX_UNTRUSTED_LEN};
 use heartline_core::{
     close_code, CloseClass, EndpointId, Event, EventKind, FailedPhase, IncidentKind, State,
     Timestamp,
@@ -37,7 +39,9 @@ pub struct Row {
     pub event: &'static str,
     /// Close code of `closed`.
     pub code: Option<u16>,
-    /// Close reason, handshake error, give-up reason: text from the server or the network.
+    /// Close reason, handshake error, give-up reason: text from the server or the network,
+    /// at most [`MAX_UNTRUSTED_LEN`] bytes. Kept as it was recorded (control characters
+    /// included): each format escapes it as its syntax needs.
     pub reason: Option<String>,
     /// Who ended a session: `server`, `client` (Heartline) or `network`.
     pub initiator: Option<&'static str>,
@@ -53,7 +57,8 @@ pub struct Row {
     pub delay_ms: Option<u64>,
     pub state_from: Option<State>,
     pub state_to: Option<State>,
-    /// Everything else, in words.
+    /// Everything else, in words. Quotes the reason (and a subprotocol or extensions) as
+    /// [`Row::reason`] is kept: escaped by each format.
     pub detail: String,
     /// Where incidents start and end, and their first sign of trouble.
     pub marks: Vec<Mark>,
@@ -102,6 +107,27 @@ impl Mark {
                 readable(lasted),
                 if by_pause { ", paused" } else { "" }
             ),
+        }
+    }
+}
+
+/// `kind` with every server-supplied text (close reason, error, give-up reason, subprotocol,
+/// extensions) bounded to [`MAX_UNTRUSTED_LEN`] bytes. The probe bounds such text when it is
+/// received; this keeps one row bounded for a history recorded before that, or by another
+/// writer. Kinds that carry no such text are borrowed; every other kind is copied, so a kind
+/// added later with text is bounded too.
+fn bounded(kind: &EventKind) -> Cow<'_, EventKind> {
+    match kind {
+        EventKind::Connecting { .. }
+        | EventKind::Rtt { .. }
+        | EventKind::PongMissed { .. }
+        | EventKind::Stale { .. }
+        | EventKind::ReconnectScheduled { .. }
+        | EventKind::StateChanged { .. } => Cow::Borrowed(kind),
+        _ => {
+            let mut copy = kind.clone();
+            copy.map_untrusted(|text| bound(text, MAX_UNTRUSTED_LEN).into_owned());
+            Cow::Owned(copy)
         }
     }
 }
@@ -159,8 +185,9 @@ impl Row {
         self.marks.clear();
         let d = &mut self.detail;
         d.clear();
+        let kind = bounded(&event.kind);
         // Writing to a String cannot fail.
-        let _ = match &event.kind {
+        let _ = match &*kind {
             EventKind::Connecting { attempt } => {
                 self.attempt = Some(*attempt);
                 write!(d, "attempt {attempt}")
