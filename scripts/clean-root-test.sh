@@ -93,6 +93,9 @@ for f in /etc/apt/sources.list.d/*.sources /etc/apt/apt.conf.d/99*; do
   [ -f "$f" ] && cp "$f" "$root$f"
 done
 [ -f "$root/etc/apt/sources.list.d/debian.sources" ] && rm -f "$root/etc/apt/sources.list"
+# debootstrap leaves no /etc/hosts; every installed Debian has one naming localhost (the lab's
+# TLS certificate is for "localhost", and tests connect to it by that name).
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
 # Certificate authorities this machine adds locally (a network that inspects TLS trusts its own
 # CA): without them npm and cargo cannot reach their registries from the root.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
