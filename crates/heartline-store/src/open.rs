@@ -92,7 +92,11 @@ impl Store {
         let inspection = if path.exists() {
             let inspection = inspect_read_only(path).await?;
             // Only a file found to be ours: a refused one is left exactly as it was.
-            for file in [path.to_owned(), sidecar(path, "-wal"), sidecar(path, "-shm")] {
+            for file in [
+                path.to_owned(),
+                sidecar(path, "-wal"),
+                sidecar(path, "-shm"),
+            ] {
                 if let Err(e) = restrict_to_owner(&file) {
                     tracing::warn!(file = %file.display(), error = %e, "cannot make the file private");
                 }

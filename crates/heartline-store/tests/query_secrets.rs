@@ -60,11 +60,8 @@ async fn on_disk(db: &Path, needle: &str) -> bool {
     ["", "-wal", "-shm"].iter().any(|suffix| {
         let mut name = db.as_os_str().to_owned();
         name.push(suffix);
-        std::fs::read(PathBuf::from(name)).is_ok_and(|bytes| {
-            bytes
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes())
-        })
+        std::fs::read(PathBuf::from(name))
+            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
     })
 }
 
@@ -85,7 +82,10 @@ async fn query_secrets_live_in_the_secret_store_like_headers() {
     let db = dir.path("heartline.db");
     let store = Store::open(&db).await.unwrap();
     let secrets = Secrets::File(dir.path("secrets.json"));
-    let mut feed = Endpoint::new("feed", "wss://feed.example.com/ws?token=Q-T0KEN-5678&room=1");
+    let mut feed = Endpoint::new(
+        "feed",
+        "wss://feed.example.com/ws?token=Q-T0KEN-5678&room=1",
+    );
     feed.headers = vec![Header::new("Authorization", "Bearer H-T0KEN-1234")];
     let id = store.add_endpoint(&feed, &secrets).await.unwrap();
 
@@ -121,7 +121,10 @@ async fn query_secrets_live_in_the_secret_store_like_headers() {
     );
     let mut replaced = feed.clone();
     replaced.url = "wss://feed.example.com/ws?token=NEW-T0KEN&room=1".into();
-    store.update_endpoint(id, &replaced, &secrets).await.unwrap();
+    store
+        .update_endpoint(id, &replaced, &secrets)
+        .await
+        .unwrap();
     assert_eq!(
         store.endpoints(&secrets).await.unwrap()[0].endpoint.url,
         replaced.url
@@ -196,7 +199,10 @@ async fn rows_written_with_a_query_secret_in_clear_are_moved_once() {
     );
     want.headers = vec![Header::new("Authorization", "Bearer H-1")];
     want.heartbeat.ping_interval = std::time::Duration::from_secs(10);
-    assert_eq!(all[0].endpoint, want, "the watched endpoint keeps its token");
+    assert_eq!(
+        all[0].endpoint, want,
+        "the watched endpoint keeps its token"
+    );
     assert!(all[0].missing_secrets.is_empty());
 
     let config = config_of(&db, id).await;
