@@ -42,7 +42,14 @@ fn export_writes_a_query_token_as_stored_and_never_its_value() {
     // A permissive umask: the files are private because heartline makes them so.
     add.args(["-c", "umask 000 && exec \"$@\"", "sh"])
         .arg(env!("CARGO_BIN_EXE_heartline"))
-        .args(["endpoints", "add", "feed", &url, "--db", db.to_str().unwrap()])
+        .args([
+            "endpoints",
+            "add",
+            "feed",
+            &url,
+            "--db",
+            db.to_str().unwrap(),
+        ])
         .env("HEARTLINE_SECRETS", "file");
     let out = add.output().expect("run heartline");
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -82,7 +89,11 @@ fn export_writes_a_query_token_as_stored_and_never_its_value() {
     let file = dir.path("exported.toml");
     std::fs::write(&file, &toml).unwrap();
     let out = endpoints(&db, &["import", file.to_str().unwrap()]);
-    assert!(!text(&out.stderr).contains("warning"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(in_file(&secrets, TOKEN));
     assert_eq!(text(&endpoints(&db, &["export"]).stdout), toml);
 }
@@ -94,7 +105,9 @@ fn importing_a_token_written_in_the_url_warns_without_the_value() {
     let file = dir.path("heartline.toml");
     std::fs::write(
         &file,
-        format!("[[endpoint]]\nname = \"feed\"\nurl = \"wss://h/ws?room=1&access_token={TOKEN}\"\n"),
+        format!(
+            "[[endpoint]]\nname = \"feed\"\nurl = \"wss://h/ws?room=1&access_token={TOKEN}\"\n"
+        ),
     )
     .unwrap();
     let out = endpoints(&db, &["import", file.to_str().unwrap()]);
@@ -111,7 +124,8 @@ fn importing_a_token_written_in_the_url_warns_without_the_value() {
     assert!(in_file(&dir.path("secrets.json"), TOKEN));
     let toml = text(&endpoints(&db, &["export"]).stdout);
     assert!(
-        toml.contains("secret_query = { access_token = { stored = true } }") && !toml.contains(TOKEN),
+        toml.contains("secret_query = { access_token = { stored = true } }")
+            && !toml.contains(TOKEN),
         "{toml}"
     );
 }
