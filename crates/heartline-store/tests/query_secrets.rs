@@ -225,3 +225,37 @@ async fn rows_written_with_a_query_secret_in_clear_are_moved_once() {
     assert_eq!(config_of(&db, id).await, config);
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_secret_store_that_refuses_leaves_the_old_row_working_until_later() {
+    let dir = TempDir::new("query-secrets-refused");
+    let db = dir.path("heartline.db");
+    Store::open(&db).await.unwrap().close().await;
+    let url = "wss://feed.example.com/ws?token=OLD-T0KEN-4321";
+    let old = format!(r#"{{"name":"feed","url":"{url}"}}"#);
+    let mut conn = raw(&db).await;
+    sqlx::query(
+        "INSERT INTO endpoints (name, config, created_at, updated_at) VALUES ('feed', ?, 1, 1)",
+    )
+    .bind(&old)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    // A secrets file whose directory is a plain file: every read and write fails.
+    std::fs::write(dir.path("blocker"), b"").unwrap();
+    let broken = Secrets::File(dir.path("blocker").join("secrets.json"));
+    let store = Store::open(&db).await.unwrap();
+    let all = store.endpoints(&broken).await.unwrap();
+    assert_eq!(all[0].endpoint.url, url);
+    assert!(all[0].missing_secrets.is_empty());
+    assert_eq!(config_of(&db, all[0].id).await, old);
+
+    // With a secret store that answers, the move happens.
+    let secrets = Secrets::File(dir.path("secrets.json"));
+    let all = store.endpoints(&secrets).await.unwrap();
+    assert_eq!(all[0].endpoint.url, url);
+    assert!(!config_of(&db, all[0].id).await.contains("OLD-T0KEN"));
+    store.close().await;
+}
