@@ -253,7 +253,7 @@ fn create_private_file(path: &Path) -> Result<()> {
     }
     match options.open(path) {
         Ok(_) => Ok(()),
-        // Created meanwhile by another process: opened and checked like any existing file.
+        // Created meanwhile by another process: SQLite opens that one as it is.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(Error::Sql(sqlx::Error::Io(e))),
     }
