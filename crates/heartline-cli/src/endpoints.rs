@@ -31,7 +31,7 @@ pub enum EndpointsCommand {
     /// Add one endpoint (see `import` for every setting).
     Add {
         name: String,
-        /// ws:// or wss:// URL.
+        /// ws:// or wss:// URL. Credential query values (`?token=…`) go to the keychain.
         url: String,
         /// Handshake header `Name: value` (repeatable); credential values go to the keychain.
         #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
@@ -49,7 +49,8 @@ pub enum EndpointsCommand {
     Remove { name: String },
     /// Add or update (by name) every endpoint of a TOML or JSON file: all of them or none.
     Import { file: PathBuf },
-    /// Write the stored endpoints as TOML or JSON. Secret values are never written.
+    /// Write the stored endpoints as TOML or JSON. Secret values (credential headers and
+    /// credential query parameters) are never written: they appear as `{ stored = true }`.
     Export {
         #[arg(long, value_parser = ["toml", "json"], default_value = "toml")]
         format: String,
@@ -169,7 +170,8 @@ pub async fn run(args: EndpointsArgs) -> Result<ExitCode, Failure> {
 }
 
 /// Reads, validates and imports a configuration file; returns the names it declares.
-/// Any problem in the file is reported (every one, with its line) and nothing changes.
+/// Any problem in the file is reported (every one, with its line) and nothing changes;
+/// warnings (a credential written in the file) go to standard error and the import goes on.
 pub(crate) async fn import_file(
     store: &Store,
     secrets: &Secrets,
@@ -179,6 +181,13 @@ pub(crate) async fn import_file(
     let resolved = file
         .resolve(&|var| std::env::var(var).ok())
         .map_err(|e| Failure::Config(e.to_string()))?;
+    for warning in resolved.iter().flat_map(|r| &r.warnings) {
+        // Names the file, endpoint and key, never the value; the names come from the file.
+        eprintln!(
+            "heartline: warning: {}",
+            heartline_core::escape_controls(&warning.to_string())
+        );
+    }
     let endpoints: Vec<Endpoint> = resolved.into_iter().map(|r| r.endpoint).collect();
     store
         .import_endpoints(&endpoints, secrets)

@@ -28,7 +28,8 @@ pub enum Error {
 /// Shorthand used throughout this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// One wrong key or value, located as precisely as the source allows.
+/// One wrong key or value, located as precisely as the source allows. A warning
+/// ([`crate::Resolved::warnings`]) has the same shape: a key that works but should change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// The file name given to the parser (empty for a spec not read from a file).

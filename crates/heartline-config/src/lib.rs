@@ -6,11 +6,15 @@
 //! [`ConfigFile::resolve`] applies `[defaults]`, reads secrets and runs the core validation.
 //! Every problem names the file, line, endpoint and key as the user wrote them.
 //!
-//! Secrets: `secret_headers` values are never written out by [`ConfigFile::from_endpoints`]
-//! (they become `{ stored = true }`), never appear in error messages and are masked in
-//! `Debug` output.
+//! Secrets: `secret_headers` values and `secret_query` values (credentials a service expects
+//! in the URL, `?token=…`) are never written out by [`ConfigFile::from_endpoints`] (they
+//! become `{ stored = true }`, the URL keeping the parameter with an empty value), never
+//! appear in error or warning messages and are masked in `Debug` output. A credential written
+//! in the URL itself, or as a literal in `secret_query`, still works but comes with a warning
+//! ([`Resolved::warnings`]) that names the endpoint and parameter, never the value.
 
 mod error;
+mod query;
 mod resolve;
 mod source;
 mod spec;
@@ -21,6 +25,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, Problem, Result};
+pub use query::{fill_query, is_secret_param, query_secrets, strip_query_secrets};
 pub use spec::{
     AppHeartbeatSpec, ByteSize, Defaults, EndpointSpec, HumanDuration, MaxAttempts, ReconnectSpec,
     SecretValue,
@@ -45,11 +50,19 @@ pub struct ConfigFile {
 /// One endpoint ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
-    /// Secret header values are filled for literal and `{ env = … }` secrets; a
-    /// `{ stored = true }` header has an empty value until the caller fills it.
+    /// Secret header and query values are filled for literal and `{ env = … }` secrets; a
+    /// `{ stored = true }` header has an empty value, and a `{ stored = true }` query
+    /// parameter is in the URL with an empty value (`token=`), until the caller fills it.
     pub endpoint: heartline_core::Endpoint,
     /// Names of the headers whose value the caller must fill from its secret store.
     pub stored_secrets: Vec<String>,
+    /// Names of the query parameters whose value the caller must fill from its secret store
+    /// (with [`fill_query`]).
+    pub stored_query: Vec<String>,
+    /// What works but should change: a credential written in the URL or as a literal in
+    /// `secret_query`. Each names the key (and, read from a file, the file, line and
+    /// endpoint), never the value. Callers show them (the CLI on standard error).
+    pub warnings: Vec<Problem>,
 }
 
 /// Reads a TOML configuration. `origin` (usually the file name) prefixes every message.
@@ -144,7 +157,14 @@ impl ConfigFile {
         for (i, spec) in self.endpoints.iter().enumerate() {
             let at = vec![key("endpoint"), Seg::Index(i)];
             let endpoint = Some((i, spec.name.clone()));
-            let outcome = resolve::resolve(spec, &self.defaults, env);
+            let mut outcome = resolve::resolve(spec, &self.defaults, env);
+            for warning in &outcome.warnings {
+                let path = [at.clone(), warning.path.clone()].concat();
+                let mut p = self.problem(&path, endpoint.clone(), warning.message.clone());
+                p.field = display_path(&warning.path);
+                p.message = scrub(&p.message, &outcome.secrets);
+                outcome.resolved.warnings.push(p);
+            }
             secrets.extend(outcome.secrets);
             for issue in outcome.issues {
                 let line_path = match issue.set_in {
@@ -222,7 +242,7 @@ fn write_toml_table(out: &mut String, header: &str, table: &toml::Table) {
     use std::fmt::Write as _;
 
     let is_section = |key: &str, value: &toml::Value| match value {
-        toml::Value::Table(_) => key != "headers" && key != "secret_headers",
+        toml::Value::Table(_) => !["headers", "secret_headers", "secret_query"].contains(&key),
         toml::Value::Array(items) => !items.is_empty() && items.iter().all(toml::Value::is_table),
         _ => false,
     };
@@ -271,7 +291,9 @@ impl PartialEq for ConfigFile {
 
 impl EndpointSpec {
     /// The spec describing `e` exactly (keys equal to the built-in defaults left out);
-    /// secret header values become `{ stored = true }`.
+    /// secret header values become `{ stored = true }`, and so do the values of secret query
+    /// parameters, taken out of the URL (`?token=abc` becomes `?token=` plus
+    /// `secret_query = { token = { stored = true } }`).
     pub fn from_endpoint(e: &heartline_core::Endpoint) -> Self {
         resolve::spec_from(e)
     }
@@ -284,8 +306,19 @@ impl EndpointSpec {
         defaults: &Defaults,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Resolved> {
-        let outcome = resolve::resolve(self, defaults, env);
+        let mut outcome = resolve::resolve(self, defaults, env);
         if outcome.issues.is_empty() {
+            outcome.resolved.warnings = outcome
+                .warnings
+                .iter()
+                .map(|warning| Problem {
+                    origin: String::new(),
+                    line: None,
+                    endpoint: None,
+                    field: display_path(&warning.path),
+                    message: scrub(&warning.message, &outcome.secrets),
+                })
+                .collect();
             return Ok(outcome.resolved);
         }
         Err(Error::Invalid(

@@ -12,6 +12,7 @@ use heartline_core::{
     Staleness, TlsOptions,
 };
 
+use crate::query::{fill_query, is_secret_param, query_secrets, unfit_for_query};
 use crate::source::{display_path, key, Seg};
 use crate::spec::{
     AppHeartbeatSpec, ByteSize, Defaults, EndpointSpec, HumanDuration, MaxAttempts, ReconnectSpec,
@@ -39,6 +40,8 @@ pub(crate) struct Issue {
 pub(crate) struct Outcome {
     pub resolved: Resolved,
     pub issues: Vec<Issue>,
+    /// What works but should change (a credential written in the file).
+    pub warnings: Vec<Issue>,
     /// Secret values read (literal or from the environment), to scrub from messages.
     pub secrets: Vec<String>,
 }
@@ -200,11 +203,12 @@ pub(crate) fn resolve(
         }
     };
 
-    let (headers, header_keys, stored_secrets, secrets) = cx.headers(spec, env);
+    let (headers, header_keys, stored_secrets, mut secrets) = cx.headers(spec, env);
+    let (url, stored_query) = cx.query(spec, env, &mut secrets);
 
     let endpoint = Endpoint {
         name: spec.name.clone(),
-        url: spec.url.clone(),
+        url,
         headers,
         subprotocols: spec.subprotocols.clone(),
         tls,
@@ -246,20 +250,32 @@ pub(crate) fn resolve(
         resolved: Resolved {
             endpoint,
             stored_secrets,
+            stored_query,
+            warnings: Vec::new(),
         },
         issues: cx.issues,
+        warnings: cx.warnings,
         secrets,
     }
 }
 
 /// The spec that resolves (under empty defaults) back to `e`, secrets as `{ stored = true }`.
+///
+/// Every secret query parameter written with `=` becomes `{ stored = true }` with its value
+/// taken out of the URL, even an empty one: as with a secret header, an empty value then
+/// means "the value already stored", so importing an exported file keeps it.
 pub(crate) fn spec_from(e: &Endpoint) -> EndpointSpec {
     let b = Endpoint::new("", "");
     let differs = |v: Duration, builtin: Duration| (v != builtin).then(|| HumanDuration::from(v));
     let differs_n = |v: u32, builtin: u32| (v != builtin).then_some(v);
     let differs_size = |v: usize, builtin: usize| (v != builtin).then(|| ByteSize::from(v));
 
-    let mut spec = EndpointSpec::new(e.name.clone(), e.url.clone());
+    let (url, secret_params) = crate::query::strip_query_secrets(&e.url);
+    let mut spec = EndpointSpec::new(e.name.clone(), url);
+    spec.secret_query = secret_params
+        .into_iter()
+        .map(|name| (name, SecretValue::Stored))
+        .collect();
     spec.tags = e.tags.clone();
     spec.subprotocols = e.subprotocols.clone();
     for h in &e.headers {
@@ -370,6 +386,7 @@ fn key_path(dotted: &str) -> Vec<Seg> {
 #[derive(Default)]
 struct Cx {
     issues: Vec<Issue>,
+    warnings: Vec<Issue>,
     /// By dotted file key.
     set_in: HashMap<String, SetIn>,
     /// Keys whose value could not be read (core problems about them are noise).
@@ -604,41 +621,10 @@ impl Cx {
             }
             let value = match value {
                 Ok(v) => v.clone(),
-                Err(SecretValue::Literal(v)) => {
-                    secrets.push(v.clone());
-                    v.clone()
-                }
-                Err(SecretValue::Stored) => {
-                    stored.push(name.clone());
-                    String::new()
-                }
-                Err(SecretValue::Env(var)) => match env(var) {
-                    _ if var.trim().is_empty() => {
-                        self.issue_at(
-                            at.clone(),
-                            SetIn::Endpoint,
-                            "`env` must name an environment variable".into(),
-                        );
-                        String::new()
-                    }
-                    Some(v) if !v.is_empty() => {
-                        secrets.push(v.clone());
-                        v
-                    }
-                    Some(_) => {
-                        self.issue_at(
-                            at.clone(),
-                            SetIn::Endpoint,
-                            format!("environment variable `{var}` is empty"),
-                        );
-                        String::new()
-                    }
+                Err(secret) => match self.read_secret(&at, secret, env, &mut secrets) {
+                    Some(v) => v,
                     None => {
-                        self.issue_at(
-                            at.clone(),
-                            SetIn::Endpoint,
-                            format!("environment variable `{var}` is not set"),
-                        );
+                        stored.push(name.clone());
                         String::new()
                     }
                 },
@@ -651,5 +637,117 @@ impl Cx {
             keys.push(at);
         }
         (headers, keys, stored, secrets)
+    }
+
+    /// The URL with the value of every `secret_query` parameter put in (`{ stored = true }`
+    /// ones left empty for the caller to fill), and the names of the stored ones. Values read
+    /// and values found written in the URL are added to `secrets`.
+    fn query(
+        &mut self,
+        spec: &EndpointSpec,
+        env: &dyn Fn(&str) -> Option<String>,
+        secrets: &mut Vec<String>,
+    ) -> (String, Vec<String>) {
+        let inline = query_secrets(&spec.url);
+        let mut url = spec.url.clone();
+        let mut stored = Vec::new();
+        let mut named: Vec<&str> = Vec::new();
+        for (name, given) in &spec.secret_query {
+            let at = vec![key("secret_query"), key(name)];
+            if named.contains(&name.as_str()) {
+                self.issue_at(at, SetIn::Endpoint, "is given twice".into());
+                continue;
+            }
+            named.push(name);
+            if !is_secret_param(name) {
+                self.issue_at(
+                    at,
+                    SetIn::Endpoint,
+                    format!(
+                        "`{name}` does not look like a credential, so the URL would still show and \
+                         export its value; write it in `url` instead (secret parameter names \
+                         contain token, key, secret, password, auth, session or sig)"
+                    ),
+                );
+                continue;
+            }
+            if inline.iter().any(|(n, _)| n == name) {
+                self.issue_at(
+                    at,
+                    SetIn::Endpoint,
+                    format!("the URL gives `{name}` a value too; leave it empty there (`{name}=`)"),
+                );
+                continue;
+            }
+            let value = match self.read_secret(&at, given, env, secrets) {
+                Some(v) => v,
+                None => {
+                    stored.push(name.clone());
+                    String::new()
+                }
+            };
+            if let Some(why) = unfit_for_query(&value) {
+                self.issue_at(at, SetIn::Endpoint, format!("the value contains {why}"));
+                continue;
+            }
+            if matches!(given, SecretValue::Literal(_)) {
+                self.warnings.push(Issue {
+                    path: at,
+                    set_in: SetIn::Endpoint,
+                    message: "the value is written in this file; keep it out with \
+                              `{ env = \"VAR\" }` or `{ stored = true }`"
+                        .into(),
+                });
+            }
+            url = fill_query(&url, name, &value);
+        }
+        let mut warned: Vec<&str> = Vec::new();
+        for (name, value) in &inline {
+            secrets.push(value.clone());
+            if named.contains(&name.as_str()) || warned.contains(&name.as_str()) {
+                continue;
+            }
+            warned.push(name);
+            self.warnings.push(Issue {
+                path: vec![key("url")],
+                set_in: SetIn::Endpoint,
+                message: format!(
+                    "query parameter `{name}` has its value written in the URL, so this file \
+                     holds a credential; leave it empty (`{name}=`) and give the value in \
+                     `secret_query`, e.g. `secret_query = {{ {name} = {{ env = \"VAR\" }} }}`"
+                ),
+            });
+        }
+        (url, stored)
+    }
+
+    /// The value of a secret written as a literal or `{ env = … }` (added to `secrets`), or
+    /// `None` for `{ stored = true }`. A missing or empty variable is an issue at `at`.
+    fn read_secret(
+        &mut self,
+        at: &[Seg],
+        value: &SecretValue,
+        env: &dyn Fn(&str) -> Option<String>,
+        secrets: &mut Vec<String>,
+    ) -> Option<String> {
+        let var = match value {
+            SecretValue::Stored => return None,
+            SecretValue::Literal(v) => {
+                secrets.push(v.clone());
+                return Some(v.clone());
+            }
+            SecretValue::Env(var) => var,
+        };
+        let problem = match env(var) {
+            _ if var.trim().is_empty() => "`env` must name an environment variable".to_owned(),
+            Some(v) if !v.is_empty() => {
+                secrets.push(v.clone());
+                return Some(v);
+            }
+            Some(_) => format!("environment variable `{var}` is empty"),
+            None => format!("environment variable `{var}` is not set"),
+        };
+        self.issue_at(at.to_vec(), SetIn::Endpoint, problem);
+        Some(String::new())
     }
 }

@@ -88,6 +88,12 @@ pub struct EndpointSpec {
     /// written out.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "ordered_map")]
     pub secret_headers: Vec<(String, SecretValue)>,
+    /// Credential query parameters (`token`, `api_key`, … — names that look like one): the
+    /// URL names the parameter with an empty value (`?token=&room=1`, which shows where it
+    /// goes), and the value comes from here, never shown, logged or written out. A parameter
+    /// named here but absent from the URL is appended to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "ordered_map")]
+    pub secret_query: Vec<(String, SecretValue)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_connect: Vec<String>,
 
@@ -151,10 +157,11 @@ pub struct AppHeartbeatSpec {
     pub misses_allowed: Option<u32>,
 }
 
-/// Where a secret header's value comes from.
+/// Where the value of a secret header or secret query parameter comes from.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecretValue {
-    /// Written in the file itself (`Authorization = "Bearer …"`).
+    /// Written in the file itself (`Authorization = "Bearer …"`). For a query parameter this
+    /// works but is reported as a warning: the file then holds the credential.
     Literal(String),
     /// Read from this environment variable when the file is resolved (`{ env = "VAR" }`).
     Env(String),
@@ -234,6 +241,7 @@ impl EndpointSpec {
             subprotocols: Vec::new(),
             headers: Vec::new(),
             secret_headers: Vec::new(),
+            secret_query: Vec::new(),
             on_connect: Vec::new(),
             ping_interval: None,
             pong_timeout: None,
@@ -582,7 +590,7 @@ mod ordered_map {
         impl<'de, V: Deserialize<'de>> Visitor<'de> for Items<V> {
             type Value = Vec<(String, V)>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a table of header names and values")
+                f.write_str("a table of names and values")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::new();

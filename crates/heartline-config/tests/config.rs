@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use heartline_config::{
-    parse_json, parse_toml, ConfigFile, Defaults, EndpointSpec, Error, Resolved,
+    fill_query, parse_json, parse_toml, query_secrets, ConfigFile, Defaults, EndpointSpec, Error,
+    Resolved, SecretValue,
 };
 use heartline_core::{AppHeartbeat, Endpoint, Header, ReplyMatch, Staleness};
 
@@ -33,8 +34,21 @@ fn resolve_filled(config: &ConfigFile, store: &[(&str, &str)]) -> Vec<Endpoint> 
     resolved.into_iter().map(|r| fill(r, store)).collect()
 }
 
+/// Fills stored headers by name and stored query parameters by `?name` from `store`. A query
+/// parameter the store lacks stays empty (as it was when stored empty).
 fn fill(r: Resolved, store: &[(&str, &str)]) -> Endpoint {
     let mut e = r.endpoint;
+    for name in &r.stored_query {
+        assert!(
+            query_secrets(&e.url).iter().all(|(n, _)| n != name),
+            "stored query parameter {name} arrives empty: {}",
+            e.url
+        );
+        let key = format!("?{name}");
+        if let Some((_, value)) = store.iter().find(|(k, _)| *k == key) {
+            e.url = fill_query(&e.url, name, value);
+        }
+    }
     for name in &r.stored_secrets {
         let h = e.headers.iter_mut().find(|h| &h.name == name).unwrap();
         assert_eq!(h.value, "", "stored secret {name} arrives empty");
@@ -121,11 +135,16 @@ fn full_endpoint() -> Endpoint {
 /// Endpoint → spec → TOML → parse → resolve (stored secrets filled) gives `e` back, and
 /// the same through JSON and through a single store row.
 fn check_round_trip(e: Endpoint) {
+    let query: Vec<(String, String)> = query_secrets(&e.url)
+        .into_iter()
+        .map(|(name, value)| (format!("?{name}"), value))
+        .collect();
     let store: Vec<(&str, &str)> = e
         .headers
         .iter()
         .filter(|h| h.secret)
         .map(|h| (h.name.as_str(), h.value.as_str()))
+        .chain(query.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .collect();
     let config = ConfigFile::from_endpoints(std::slice::from_ref(&e));
 
@@ -185,6 +204,17 @@ fn endpoints_round_trip_exactly() {
         });
         e.health.degraded_rtt = Some(ms(300));
         e.headers = vec![secret("Cookie", "sid=abc"), secret("X-Api-Key", "k-123")];
+        e
+    });
+    // Credentials in the query: one before a plain parameter, an encoded one, an empty one
+    // and one repeated with the same value.
+    check_round_trip(Endpoint::new(
+        "query",
+        "wss://h/ws?token=eyJhbGciOi.J9-_x&room=1&api_key=k%2F1&sig=&api_key=k%2F1",
+    ));
+    check_round_trip({
+        let mut e = Endpoint::new("both", "wss://h/ws?access_token=q-s3cret");
+        e.headers = vec![secret("Authorization", "Bearer h-s3cret")];
         e
     });
 }
@@ -570,10 +600,17 @@ fn exports_never_contain_secret_values() {
         secret("Cookie", "sid=0123456789"),
         secret("X-Api-Key", "k-abcdef"),
     ];
-    let endpoints = [full_endpoint(), other];
+    let query = Endpoint::new("query", "wss://h/ws?room=1&token=eyJ.q-t0ken&api_key=q-k3y");
+    let endpoints = [full_endpoint(), other, query];
     let config = ConfigFile::from_endpoints(&endpoints);
     for out in [config.to_toml(), config.to_json(), format!("{config:?}")] {
-        for value in ["s3cr3t-t0ken", "sid=0123456789", "k-abcdef"] {
+        for value in [
+            "s3cr3t-t0ken",
+            "sid=0123456789",
+            "k-abcdef",
+            "eyJ.q-t0ken",
+            "q-k3y",
+        ] {
             assert!(!out.contains(value), "{value} in\n{out}");
         }
         assert!(out.to_lowercase().contains("stored"), "{out}");
@@ -581,10 +618,17 @@ fn exports_never_contain_secret_values() {
     for e in &endpoints {
         let row = EndpointSpec::from_endpoint(e).to_json();
         assert!(!row.contains("s3cr3t") && !row.contains("sid=") && !row.contains("k-abc"));
+        assert!(!row.contains("q-t0ken") && !row.contains("q-k3y"), "{row}");
     }
     let resolved = config.resolve(&no_env).unwrap();
     assert_eq!(resolved[0].stored_secrets, ["Authorization"]);
     assert_eq!(resolved[1].stored_secrets, ["Cookie", "X-Api-Key"]);
+    assert_eq!(resolved[2].stored_query, ["token", "api_key"]);
+    assert_eq!(
+        resolved[2].endpoint.url,
+        "wss://h/ws?room=1&token=&api_key="
+    );
+    assert!(resolved.iter().all(|r| r.warnings.is_empty()));
 }
 
 // ---- JSON and TOML are one tree ----------------------------------------------------------
@@ -725,4 +769,157 @@ fn files_load_by_extension() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- credentials in the query ------------------------------------------------------------
+
+#[test]
+fn query_secrets_are_exported_as_stored() {
+    let config =
+        ConfigFile::from_endpoints(&[Endpoint::new("feed", "wss://h/ws?token=abc123&room=1")]);
+    assert_eq!(
+        config.to_toml().trim(),
+        "[[endpoint]]\nname = \"feed\"\nurl = \"wss://h/ws?token=&room=1\"\n\
+         secret_query = { token = { stored = true } }"
+    );
+    assert_eq!(
+        config.endpoints[0].secret_query,
+        [("token".to_owned(), SecretValue::Stored)]
+    );
+    let json = config.to_json();
+    assert!(
+        json.contains(r#""secret_query": {"#) && !json.contains("abc123"),
+        "{json}"
+    );
+    // A parameter that does not look like a credential stays in the URL as written.
+    let plain = ConfigFile::from_endpoints(&[Endpoint::new("p", "wss://h/ws?room=1&page=2")]);
+    assert_eq!(
+        plain.to_toml().trim(),
+        "[[endpoint]]\nname = \"p\"\nurl = \"wss://h/ws?room=1&page=2\""
+    );
+}
+
+#[test]
+fn query_secrets_come_from_env_literal_or_store() {
+    let config = parse_toml(
+        "[[endpoint]]\nname = \"env\"\nurl = \"wss://h/ws?room=1&token=\"\n\
+         secret_query = { token = { env = \"FEED_TOKEN\" } }\n\n\
+         [[endpoint]]\nname = \"appended\"\nurl = \"wss://h/ws\"\n\
+         secret_query = { api_key = { env = \"FEED_TOKEN\" } }\n\n\
+         [[endpoint]]\nname = \"stored\"\nurl = \"wss://h/ws?token=&room=1\"\n\
+         secret_query = { token = { stored = true } }\n",
+        "q.toml",
+    )
+    .unwrap();
+    let resolved = config
+        .resolve(&env_of(&[("FEED_TOKEN", "tok-123.abc")]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        resolved[0].endpoint.url,
+        "wss://h/ws?room=1&token=tok-123.abc"
+    );
+    assert_eq!(resolved[1].endpoint.url, "wss://h/ws?api_key=tok-123.abc");
+    assert_eq!(resolved[2].endpoint.url, "wss://h/ws?token=&room=1");
+    assert_eq!(resolved[2].stored_query, ["token"]);
+    assert!(resolved[0].stored_query.is_empty() && resolved[1].stored_query.is_empty());
+    assert!(resolved.iter().all(|r| r.warnings.is_empty()));
+    assert!(!format!("{resolved:?}").contains("FEED_TOKEN\", \"tok"));
+    // The same tree in JSON.
+    check_same(
+        "[[endpoint]]\nname = \"a\"\nurl = \"ws://h/?token=\"\n\
+         secret_query = { token = { env = \"TICKER_TOKEN\" }, sig = { stored = true } }\n",
+        r#"{"endpoint": [{"name": "a", "url": "ws://h/?token=",
+            "secret_query": {"token": {"env": "TICKER_TOKEN"}, "sig": {"stored": true}}}]}"#,
+    );
+}
+
+#[test]
+fn a_credential_written_in_the_file_works_with_a_warning() {
+    let config = parse_toml(
+        "[[endpoint]]\nname = \"inline\"\nurl = \"wss://h/ws?token=abc123secret&room=1\"\n\n\
+         [[endpoint]]\nname = \"literal\"\nurl = \"wss://h/ws?room=1\"\n\
+         secret_query = { access_token = \"lit-s3cret\" }\n",
+        "w.toml",
+    )
+    .unwrap();
+    let resolved = config.resolve(&no_env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        resolved[0].endpoint.url,
+        "wss://h/ws?token=abc123secret&room=1"
+    );
+    assert_eq!(
+        resolved[1].endpoint.url,
+        "wss://h/ws?room=1&access_token=lit-s3cret"
+    );
+    let shown: Vec<Vec<String>> = resolved
+        .iter()
+        .map(|r| r.warnings.iter().map(ToString::to_string).collect())
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            vec!["w.toml:3: endpoint 1 (inline): url: query parameter `token` has its value written in the URL, so this file holds a credential; leave it empty (`token=`) and give the value in `secret_query`, e.g. `secret_query = { token = { env = \"VAR\" } }`".to_owned()],
+            vec!["w.toml:8: endpoint 2 (literal): secret_query.access_token: the value is written in this file; keep it out with `{ env = \"VAR\" }` or `{ stored = true }`".to_owned()],
+        ]
+    );
+    for r in &resolved {
+        let w = format!("{:?}", r.warnings);
+        assert!(
+            !w.contains("abc123secret") && !w.contains("lit-s3cret"),
+            "{w}"
+        );
+    }
+
+    // A single spec (a store row, a form) warns too, naming the key.
+    let r = EndpointSpec::new("one", "ws://h/?sig=abcd1234")
+        .resolve(&Defaults::default(), &no_env)
+        .unwrap();
+    assert_eq!(r.warnings.len(), 1);
+    assert_eq!(r.warnings[0].field, "url");
+    assert!(r.warnings[0].message.contains("`sig`"), "{}", r.warnings[0]);
+    assert!(!r.warnings[0].to_string().contains("abcd1234"));
+}
+
+#[test]
+fn query_secret_mistakes_are_refused_without_the_value() {
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}secret_query = {{ token = {{ env = \"FEED_TOKEN\" }} }}\n"),
+        &[],
+        &["heartline.toml:4: endpoint 1 (e): secret_query.token: environment variable `FEED_TOKEN` is not set"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}secret_query = {{ room = {{ stored = true }} }}\n"),
+        &[],
+        &["heartline.toml:4: endpoint 1 (e): secret_query.room: `room` does not look like a credential, so the URL would still show and export its value; write it in `url` instead (secret parameter names contain token, key, secret, password, auth, session or sig)"],
+    );
+    check_error(
+        Format::Toml,
+        "[[endpoint]]\nname = \"e\"\nurl = \"ws://h/?token=inline-s3cret\"\n\
+         secret_query = { token = { env = \"FEED_TOKEN\" } }\n",
+        &[("FEED_TOKEN", "env-s3cret")],
+        &["heartline.toml:4: endpoint 1 (e): secret_query.token: the URL gives `token` a value too; leave it empty there (`token=`)"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}secret_query = {{ token = {{ env = \"FEED_TOKEN\" }} }}\n"),
+        &[("FEED_TOKEN", "abc&room=2")],
+        &["heartline.toml:4: endpoint 1 (e): secret_query.token: the value contains `&`, which would end the parameter (write it as %26)"],
+    );
+    check_error(
+        Format::Json,
+        "{\"endpoint\": [{\"name\": \"e\", \"url\": \"ws://h/\",\n \"secret_query\": {\"token\": {\"stored\": true}, \"token\": \"x\"}}]}",
+        &[],
+        &["heartline.json:2: endpoint 1 (e): secret_query.token: is given twice"],
+    );
+    // A value written in the URL never reaches an error message either.
+    let err = parse_toml(
+        "[[endpoint]]\nname = \"e\"\nurl = \"ws://h:99999/?token=inline-s3cret\"\n",
+        "u.toml",
+    )
+    .unwrap()
+    .resolve(&no_env)
+    .unwrap_err();
+    assert!(!err.to_string().contains("inline-s3cret"), "{err}");
 }

@@ -1,4 +1,6 @@
-//! The watched endpoints: configuration as JSON rows, secret header values in [`Secrets`].
+//! The watched endpoints: configuration as JSON rows; the values of secret headers and secret
+//! query parameters (`?token=…`) in [`Secrets`], the rows keeping `{ stored = true }` and the
+//! URL with the parameter left empty.
 //!
 //! Invariant: history is written only by the writer; these rare configuration edits use short
 //! transactions of their own (WAL lets them wait their turn behind a batch).
@@ -7,20 +9,21 @@ use std::time::SystemTime;
 
 use sqlx::Connection;
 
-use heartline_config::EndpointSpec;
+use heartline_config::{fill_query, query_secrets, strip_query_secrets, EndpointSpec};
 use heartline_core::{Endpoint, EndpointId, Timestamp};
 
-use crate::secrets::{header_key, Secrets};
+use crate::secrets::{header_key, query_key, Secrets};
 use crate::{Error, Result, Store};
 
 /// An endpoint as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEndpoint {
     pub id: EndpointId,
-    /// With secret header values filled in from the secret store.
+    /// With secret header values and secret query values filled in from the secret store.
     pub endpoint: Endpoint,
     pub paused: bool,
-    /// Secret headers whose value the secret store no longer has.
+    /// Secrets the secret store does not have: headers by name, query parameters as `?name`
+    /// (left empty in the URL).
     pub missing_secrets: Vec<String>,
 }
 
@@ -37,7 +40,11 @@ fn now_ms() -> i64 {
 
 impl Store {
     /// Every stored endpoint, by id, with its secret values from `secrets`.
+    ///
+    /// First moves secret query values an older Heartline left in the rows into `secrets`
+    /// (see `move_query_secrets`).
     pub async fn endpoints(&self, secrets: &Secrets) -> Result<Vec<StoredEndpoint>> {
+        self.move_query_secrets(secrets).await?;
         let stored = self.export_endpoints().await?;
         let mut out = Vec::with_capacity(stored.len());
         for e in stored {
@@ -47,6 +54,19 @@ impl Store {
                 match secrets.get(&header_key(e.id, &header.name))? {
                     Some(value) => header.value = value,
                     None => missing.push(header.name.clone()),
+                }
+            }
+            // Rows name every secret parameter `{ stored = true }` and leave it empty in the URL;
+            // one still written in it (not moved yet) is used as it is.
+            let (_, params) = strip_query_secrets(&endpoint.url);
+            let inline = query_secrets(&endpoint.url);
+            for name in params
+                .into_iter()
+                .filter(|p| inline.iter().all(|(n, _)| n != p))
+            {
+                match secrets.get(&query_key(e.id, &name))? {
+                    Some(value) => endpoint.url = fill_query(&endpoint.url, &name, &value),
+                    None => missing.push(format!("?{name}")),
                 }
             }
             out.push(StoredEndpoint {
@@ -61,9 +81,7 @@ impl Store {
 
     /// Adds an endpoint (names are unique) and keeps its secret values in `secrets`.
     pub async fn add_endpoint(&self, endpoint: &Endpoint, secrets: &Secrets) -> Result<EndpointId> {
-        endpoint
-            .validate()
-            .map_err(|e| Error::Config(format!("{}: {e}", endpoint.name)))?;
+        check(endpoint)?;
         let mut conn = self.connect_writer().await?;
         let mut tx = conn.begin().await?;
         let now = now_ms();
@@ -84,17 +102,15 @@ impl Store {
         Ok(id)
     }
 
-    /// Replaces an endpoint's configuration. A secret header given with an empty value keeps
-    /// the value already stored.
+    /// Replaces an endpoint's configuration. A secret header, or a secret query parameter
+    /// (`?token=`), given with an empty value keeps the value already stored.
     pub async fn update_endpoint(
         &self,
         id: EndpointId,
         endpoint: &Endpoint,
         secrets: &Secrets,
     ) -> Result<()> {
-        endpoint
-            .validate()
-            .map_err(|e| Error::Config(format!("{}: {e}", endpoint.name)))?;
+        check(endpoint)?;
         let mut conn = self.connect_writer().await?;
         let changed =
             sqlx::query("UPDATE endpoints SET name = ?, config = ?, updated_at = ? WHERE id = ?")
@@ -129,6 +145,9 @@ impl Store {
         for h in found.endpoint.headers.iter().filter(|h| h.secret) {
             secrets.delete(&header_key(id, &h.name))?;
         }
+        for name in strip_query_secrets(&found.endpoint.url).1 {
+            secrets.delete(&query_key(id, &name))?;
+        }
         Ok(())
     }
 
@@ -155,8 +174,7 @@ impl Store {
         secrets: &Secrets,
     ) -> Result<ImportReport> {
         for e in endpoints {
-            e.validate()
-                .map_err(|err| Error::Config(format!("{}: {err}", e.name)))?;
+            check(e)?;
         }
         let existing: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM endpoints")
             .fetch_all(self.reader())
@@ -204,6 +222,104 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Moves secret query values that an older Heartline kept in the configuration JSON
+    /// (`"url": "wss://h/ws?token=…"`) into `secrets`, and rewrites those rows in the current
+    /// form (the parameter empty in the URL, `{ stored = true }` beside it).
+    ///
+    /// It runs here rather than in [`Store::open`]: it needs the secret store, which callers
+    /// choose after opening (beside the database), and opening an up-to-date file writes
+    /// nothing. A SQL migration cannot reach the secret store. It needs no marker: a row in
+    /// the current form has no value in its URL, so once moved there is nothing left to find,
+    /// and the check is a look at rows every call parses anyway. Each value is kept in the
+    /// secret store before its row loses it, so an interruption repeats the move rather than
+    /// losing the value.
+    async fn move_query_secrets(&self, secrets: &Secrets) -> Result<()> {
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, name, config FROM endpoints ORDER BY id")
+                .fetch_all(self.reader())
+                .await?;
+        let mut moved = Vec::new();
+        for (id, name, config) in rows {
+            // A row that does not read is reported by the read that follows.
+            let Ok(spec) = EndpointSpec::from_json(&config) else {
+                continue;
+            };
+            if query_secrets(&spec.url).is_empty() {
+                continue;
+            }
+            let Ok(resolved) = spec.resolve(&heartline_config::Defaults::default(), &|_| None)
+            else {
+                continue;
+            };
+            let endpoint = resolved.endpoint;
+            let id = EndpointId(id.max(0).unsigned_abs());
+            if let Err(e) = keep_secrets(id, &endpoint, secrets) {
+                // The row keeps working as it is and is moved by a later call.
+                tracing::warn!(endpoint = %name, error = %e, "cannot move a secret query value to the secret store yet");
+                continue;
+            }
+            let rewritten = EndpointSpec::from_endpoint(&endpoint).to_json();
+            moved.push((id, config, rewritten, name));
+        }
+        if moved.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.connect_writer().await?;
+        // Zero the old rows' bytes as they are freed, so the page written back holds no copy.
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut conn)
+            .await?;
+        let mut tx = conn.begin().await?;
+        for (id, old, new, _) in &moved {
+            // Only the row as read: an edit made meanwhile is already in the current form.
+            sqlx::query("UPDATE endpoints SET config = ? WHERE id = ? AND config = ?")
+                .bind(new)
+                .bind(i64::try_from(id.0).unwrap_or(i64::MAX))
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        // The old pages stay in the database file until a checkpoint copies the new ones over
+        // them, and old frames in the -wal file until it is truncated: do both now. Busy
+        // readers only delay this to a later checkpoint.
+        let busy: Option<(i64, i64, i64)> = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_optional(&mut conn)
+            .await?;
+        conn.close().await?;
+        let names: Vec<&str> = moved.iter().map(|(.., name)| name.as_str()).collect();
+        tracing::info!(
+            endpoints = %names.join(", "),
+            to = %secrets.describe(),
+            checkpoint_done = !matches!(busy, Some((1, _, _))),
+            "moved secret query values out of the database into the secret store"
+        );
+        Ok(())
+    }
+}
+
+/// Core validation, and one value per secret query parameter: the secret store keeps one
+/// value per name, so `?key=a&key=b` could not come back as it was.
+fn check(endpoint: &Endpoint) -> Result<()> {
+    endpoint
+        .validate()
+        .map_err(|e| Error::Config(format!("{}: {e}", endpoint.name)))?;
+    let values = query_secrets(&endpoint.url);
+    for (i, (name, value)) in values.iter().enumerate() {
+        if values[..i].iter().any(|(n, v)| n == name && v != value) {
+            return Err(Error::Config(format!(
+                "{}: url: the secret query parameter `{name}` is given twice with different \
+                 values; give it once",
+                endpoint.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the non-empty values of secret headers and secret query parameters in `secrets`
+/// (an empty one keeps the value stored before).
 fn keep_secrets(id: EndpointId, endpoint: &Endpoint, secrets: &Secrets) -> Result<()> {
     for h in endpoint
         .headers
@@ -211,6 +327,9 @@ fn keep_secrets(id: EndpointId, endpoint: &Endpoint, secrets: &Secrets) -> Resul
         .filter(|h| h.secret && !h.value.is_empty())
     {
         secrets.set(&header_key(id, &h.name), &h.value)?;
+    }
+    for (name, value) in query_secrets(&endpoint.url) {
+        secrets.set(&query_key(id, &name), &value)?;
     }
     Ok(())
 }

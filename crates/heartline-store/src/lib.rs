@@ -28,7 +28,7 @@ pub use open::{default_path, Integrity, Store};
 pub use query::Uptime;
 pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
 pub use retention::Retention;
-pub use secrets::{header_key, SecretError, Secrets};
+pub use secrets::{header_key, query_key, SecretError, Secrets};
 
 use std::path::PathBuf;
 

@@ -1,4 +1,10 @@
 //! Opening the database: refuse what is not ours, migrate forward, set the pragmas.
+//!
+//! The database and its `-wal` and `-shm` files are readable only by the user (0600) and the
+//! directories Heartline creates for them 0700: the history names the endpoints watched and
+//! the errors their servers sent. SQLite gives `-wal` and `-shm` the database file's mode, so
+//! creating that file 0600 is enough for new databases; existing files that others could read
+//! are tightened at open.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -68,7 +74,7 @@ impl Store {
     pub async fn open(path: &Path) -> Result<Store> {
         check_header(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Directory {
+            create_private_dir(dir).map_err(|source| Error::Directory {
                 path: dir.to_owned(),
                 source,
             })?;
@@ -84,8 +90,20 @@ impl Store {
             .disable_statement_logging();
 
         let inspection = if path.exists() {
-            inspect_read_only(path).await?
+            let inspection = inspect_read_only(path).await?;
+            // Only a file found to be ours: a refused one is left exactly as it was.
+            for file in [
+                path.to_owned(),
+                sidecar(path, "-wal"),
+                sidecar(path, "-shm"),
+            ] {
+                if let Err(e) = restrict_to_owner(&file) {
+                    tracing::warn!(file = %file.display(), error = %e, "cannot make the file private");
+                }
+            }
+            inspection
         } else {
+            create_private_file(path)?;
             Inspection::default()
         };
         let full_check_pending = inspection.full_check_pending;
@@ -207,6 +225,72 @@ impl Store {
     pub async fn close(&self) {
         self.read.close().await;
     }
+}
+
+/// Creates `dir` and its missing parents, readable only by the user (0700 on Unix). Existing
+/// directories keep their mode: they may be shared (`--db /srv/data/heartline.db`).
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates an empty database file with mode 0600 before SQLite opens it: SQLite would create
+/// it 0644, and gives its `-wal` and `-shm` files the database's mode. An empty file is an
+/// empty database.
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Created meanwhile by another process: SQLite opens that one as it is.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::Sql(sqlx::Error::Io(e))),
+    }
+}
+
+/// Takes group and other access away from an existing file (0644 becomes 0600) and says so in
+/// the log. A missing file is left missing.
+pub(crate) fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = match std::fs::metadata(path) {
+            Ok(meta) => meta.permissions().mode() & 0o7777,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if mode & 0o077 != 0 {
+            let private = mode & 0o700;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(private))?;
+            tracing::warn!(
+                file = %path.display(),
+                was = %format!("{mode:o}"),
+                now = %format!("{private:o}"),
+                "other users could read this file; made it readable only by you"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// `heartline.db-wal` beside `heartline.db`.
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// `PRAGMA quick_check` of the whole file or of one table (and its indexes).

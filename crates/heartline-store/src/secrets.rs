@@ -1,5 +1,6 @@
-//! Where secret header values live: the operating system's keychain when there is one, else a
-//! file only the user can read. Never in the database, never in exports.
+//! Where the values of secret headers and secret query parameters live: the operating system's
+//! keychain when there is one, else a file only the user can read (0600, in a directory
+//! created 0700). Never in the database, never in exports.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,8 @@ pub enum Secrets {
     /// The system keychain: Secret Service (GNOME Keyring, KWallet) on Linux, Keychain on
     /// macOS, Credential Manager on Windows.
     Keychain,
-    /// A JSON file with mode 0600, for headless servers and CI where no keychain runs.
+    /// A JSON file with mode 0600, for headless servers and CI where no keychain runs. An
+    /// existing file that others could read is made private when it is read.
     File(PathBuf),
 }
 
@@ -108,11 +110,20 @@ pub fn header_key(endpoint: heartline_core::EndpointId, header: &str) -> String 
     )
 }
 
+/// The key of one endpoint's secret query parameter, named as written in the URL (query
+/// names are case-sensitive, unlike header names).
+pub fn query_key(endpoint: heartline_core::EndpointId, param: &str) -> String {
+    format!("endpoint/{}/query/{param}", endpoint.0)
+}
+
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, SecretError> {
     let bad = |problem: String| SecretError::File {
         path: path.to_owned(),
         problem,
     };
+    if let Err(e) = crate::open::restrict_to_owner(path) {
+        tracing::warn!(file = %path.display(), error = %e, "cannot make the secrets file private");
+    }
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
             .map_err(|e| bad(format!("not valid JSON ({e}); fix or remove it"))),
@@ -129,8 +140,8 @@ fn write_file(path: &Path, all: &BTreeMap<String, String>) -> Result<(), SecretE
         path: path.to_owned(),
         problem,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| bad(e.to_string()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::open::create_private_dir(dir).map_err(|e| bad(e.to_string()))?;
     }
     let tmp = path.with_extension("json.tmp");
     let mut options = std::fs::OpenOptions::new();
@@ -141,6 +152,14 @@ fn write_file(path: &Path, all: &BTreeMap<String, String>) -> Result<(), SecretE
         options.mode(0o600);
     }
     let mut file = options.open(&tmp).map_err(|e| bad(e.to_string()))?;
+    // The mode above applies only when the file is created: a temporary file left behind by
+    // an interrupted write keeps its own, so set it before writing.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| bad(e.to_string()))?;
+    }
     let text = serde_json::to_string_pretty(all).map_err(|e| bad(e.to_string()))?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
@@ -158,6 +177,10 @@ mod tests {
         let secrets = Secrets::File(dir.join("secrets.json"));
         let key = header_key(heartline_core::EndpointId(7), "Authorization");
         assert_eq!(key, "endpoint/7/header/authorization");
+        assert_eq!(
+            query_key(heartline_core::EndpointId(7), "Access_Token"),
+            "endpoint/7/query/Access_Token"
+        );
         assert_eq!(secrets.get(&key).unwrap(), None);
         secrets.set(&key, "Bearer s3cret").unwrap();
         secrets.set("other", "x").unwrap();
