@@ -9,8 +9,9 @@
 //! Invariant: like retention, the scrub reads one endpoint's rows by range seeks of at most
 //! [`CHUNK`] rows and rewrites the changed ones in a short transaction of its own, so the one
 //! writer is never held up for long. Its connection overwrites what it frees
-//! (`secure_delete`); when anything changed the file is rebuilt (`VACUUM`) and the WAL emptied,
-//! so no copy of the old text stays in free space, in a page's slack or in old WAL frames.
+//! (`secure_delete`); when anything changed the file is rebuilt (`VACUUM`, once per database
+//! that held echoed secrets; owed until it succeeds) and the WAL emptied, so no copy of the
+//! old text stays in free space, in a page's slack or in old WAL frames.
 
 use std::borrow::Cow;
 
@@ -24,6 +25,10 @@ use crate::{Error, Integrity, Result, Store};
 
 /// Rows read per statement (a range seek of one endpoint's key).
 const CHUNK: i64 = 2_000;
+
+/// The `settings` key set in the same transaction as every rewrite and removed once the file
+/// has been rebuilt: a rebuild that failed (or was interrupted) is owed and done next time.
+const COMPACT_OWED: &str = "history_scrub_compact_owed";
 
 /// A history table and its outside-text columns.
 struct Table {
@@ -78,9 +83,7 @@ impl Store {
     pub async fn scrub_history(&self, endpoint: EndpointId, redactor: &Redactor) -> Result<u64> {
         let mut conn = self.scrub_connection().await?;
         let rows = scrub_endpoint(&mut conn, endpoint, redactor).await?;
-        if rows > 0 {
-            compact(&mut conn).await?;
-        }
+        compact_if_owed(&mut conn).await?;
         conn.close().await?;
         Ok(rows)
     }
@@ -100,7 +103,11 @@ impl Store {
             .iter()
             .filter(|e| pending.contains(&id_of(e.id)))
             .collect();
-        if todo.is_empty() {
+        let owed: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(COMPACT_OWED)
+            .fetch_optional(self.reader())
+            .await?;
+        if todo.is_empty() && owed.is_none() {
             return Ok(report);
         }
         if let Integrity::Damaged(detail) = self.wait_integrity().await {
@@ -125,10 +132,7 @@ impl Store {
                 .await?;
             report.endpoints += 1;
         }
-        if report.rows > 0 {
-            compact(&mut conn).await?;
-            report.compacted = true;
-        }
+        report.compacted = compact_if_owed(&mut conn).await?;
         conn.close().await?;
         Ok(report)
     }
@@ -234,6 +238,10 @@ async fn scrub_table(
                     .execute(&mut *tx)
                     .await?;
             }
+            sqlx::query("INSERT OR REPLACE INTO settings (key, value) VALUES (?, '1')")
+                .bind(COMPACT_OWED)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             changed += updates.len() as u64;
         }
@@ -279,12 +287,25 @@ fn scrub_json(text: &str, redactor: &Redactor) -> Option<String> {
     walk(&mut value, redactor).then(|| value.to_string())
 }
 
-/// Drops every old copy of rewritten text from the disk: `VACUUM` rebuilds the file from the
-/// rows as they are now (stale bytes can sit in the slack of pages the scrub did not touch,
-/// and in pages freed earlier), then the WAL, which still holds the old pages, is emptied.
-/// Run only when something changed: once, for a database that held echoed secrets.
-async fn compact(conn: &mut SqliteConnection) -> Result<()> {
+/// Drops every old copy of rewritten text from the disk when a rewrite has left one: `VACUUM`
+/// rebuilds the file from the rows as they are now (`secure_delete` alone is not enough: old
+/// copies sit in the slack of pages the updates never touched, left there when earlier
+/// inserts split pages, and in pages freed earlier), then the WAL, which still holds the old
+/// pages, is emptied. Runs only after something changed: once, for a database that held
+/// echoed secrets. Returns whether it ran.
+async fn compact_if_owed(conn: &mut SqliteConnection) -> Result<bool> {
+    let owed: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(COMPACT_OWED)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if owed.is_none() {
+        return Ok(false);
+    }
     sqlx::query("VACUUM").execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM settings WHERE key = ?")
+        .bind(COMPACT_OWED)
+        .execute(&mut *conn)
+        .await?;
     let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
         .fetch_one(&mut *conn)
         .await?;
@@ -295,5 +316,5 @@ async fn compact(conn: &mut SqliteConnection) -> Result<()> {
             "the WAL could not be emptied after the scrub; it will be at the next checkpoint"
         );
     }
-    Ok(())
+    Ok(true)
 }
