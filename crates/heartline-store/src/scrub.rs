@@ -164,6 +164,9 @@ async fn scrub_endpoint(
     Ok(changed)
 }
 
+/// A row's key (time, seq) and its text columns' new values.
+type Update = ((i64, i64), Vec<Option<String>>);
+
 async fn scrub_table(
     conn: &mut SqliteConnection,
     table: &Table,
@@ -202,7 +205,7 @@ async fn scrub_table(
             .await?;
         let Some(last) = rows.last() else { break };
         after = (last.try_get(0)?, last.try_get(1)?);
-        let mut updates: Vec<((i64, i64), Vec<Option<String>>)> = Vec::new();
+        let mut updates: Vec<Update> = Vec::new();
         for row in &rows {
             let mut values = Vec::with_capacity(columns.len());
             let mut dirty = false;
