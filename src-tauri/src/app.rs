@@ -54,6 +54,23 @@ impl App {
             observers: vec![recorder.clone()],
             ..EngineOptions::default()
         }));
+        // History written before outside text was masked at the source may quote secrets:
+        // scrubbed once, in the background, with the secrets just loaded (as `heartline run`).
+        let scrub = {
+            let (store, all) = (store.clone(), stored.clone());
+            async move {
+                match store.scrub_pending(&all).await {
+                    Ok(report) if report.rows > 0 || !report.waiting.is_empty() => {
+                        tracing::info!(?report, "stored history scrubbed of echoed secrets");
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(%err, "cannot scrub stored history; trying again next start")
+                    }
+                }
+            }
+        };
+        tokio::spawn(scrub);
         for e in stored {
             if let Err(err) = engine.insert(e.id, e.endpoint) {
                 tracing::warn!(endpoint = %e.id, %err, "cannot watch a stored endpoint");

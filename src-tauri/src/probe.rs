@@ -1,4 +1,8 @@
 //! "Test connection": one handshake and one ping against a form's endpoint, before saving.
+//!
+//! What the server says reaches the UI masked: `connect` cleans its failure and handshake
+//! text with the endpoint's redactor, and errors of the ping that follows are cleaned with
+//! the same redactor here.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,7 +69,8 @@ pub async fn test(endpoint: &Endpoint) -> IpcResult<ProbeResult> {
         Ok(Err(e)) => {
             result.ok = false;
             result.failed_phase = Some("ping".into());
-            result.error = Some(e.to_string());
+            // A tungstenite error can quote the peer (a protocol error, a close reason).
+            result.error = Some(connector.redactor().clean(&e.to_string()));
         }
         Err(_) => {
             result.ok = false;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use heartline_core::{Endpoint, Header};
+use heartline_core::{escape_controls, Endpoint, Header};
 use heartline_store::{Secrets, Store};
 
 use crate::probe::Failure;
@@ -80,17 +80,18 @@ pub async fn run(args: EndpointsArgs) -> Result<ExitCode, Failure> {
                     });
                     println!("{v}");
                 } else {
+                    // Names, URLs and tags come from files and forms: escaped for the terminal.
                     let tags = if ep.tags.is_empty() {
                         String::new()
                     } else {
-                        format!("  [{}]", ep.tags.join(", "))
+                        format!("  [{}]", escape_controls(&ep.tags.join(", ")))
                     };
                     let paused = if e.paused { "  (paused)" } else { "" };
                     println!(
                         "{:>4}  {:<24}  {}{tags}{paused}",
                         e.id.0,
-                        ep.name,
-                        ep.display_url()
+                        escape_controls(&ep.name),
+                        escape_controls(&ep.display_url())
                     );
                 }
             }
@@ -122,19 +123,24 @@ pub async fn run(args: EndpointsArgs) -> Result<ExitCode, Failure> {
             e.validate()
                 .map_err(|errs| Failure::Usage(crate::probe::option_names(&errs.to_string())))?;
             let id = store.add_endpoint(&e, &secrets).await.map_err(other)?;
-            println!("added {} as #{}", e.name, id.0);
+            println!("added {} as #{}", escape_controls(&e.name), id.0);
         }
         EndpointsCommand::Remove { name } => {
             let all = store.endpoints(&secrets).await.map_err(other)?;
             let found = all
                 .iter()
                 .find(|e| e.endpoint.name == name)
-                .ok_or_else(|| Failure::Usage(format!("no endpoint named `{name}`")))?;
+                .ok_or_else(|| {
+                    Failure::Usage(format!("no endpoint named `{}`", escape_controls(&name)))
+                })?;
             store
                 .remove_endpoint(found.id, &secrets)
                 .await
                 .map_err(other)?;
-            println!("removed {name} (its history stays in the database)");
+            println!(
+                "removed {} (its history stays in the database)",
+                escape_controls(&name)
+            );
         }
         EndpointsCommand::Import { file } => {
             let names = import_file(&store, &secrets, &file).await?;

@@ -10,6 +10,7 @@ mod watch;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use heartline_core::escape_controls;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -82,19 +83,26 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(probe::Failure::Usage(reason)) => usage_error(&reason),
         Err(probe::Failure::Config(problems)) => {
-            eprintln!("{problems}");
+            // One problem a line; what a line quotes from the file is escaped.
+            for line in problems.lines() {
+                eprintln!("{}", escape_controls(line));
+            }
             ExitCode::from(2)
         }
         Err(probe::Failure::Other(e)) => {
-            eprintln!("heartline: {e:#}");
+            eprintln!("heartline: {}", escape_controls(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
 }
 
-/// Bad usage: one line on stderr, exit status 2.
+/// Bad usage: one line on stderr, exit status 2. The reason may quote what the user typed:
+/// escaped, so it stays one line.
 fn usage_error(reason: &str) -> ExitCode {
-    eprintln!("heartline: {reason} (see heartline --help)");
+    eprintln!(
+        "heartline: {} (see heartline --help)",
+        escape_controls(reason)
+    );
     ExitCode::from(2)
 }
 

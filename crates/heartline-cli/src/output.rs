@@ -1,11 +1,19 @@
 //! How `probe` prints events: a readable live log, or one JSON object per line.
+//!
+//! Outside text (close reasons, errors, give-up reasons, subprotocols, names and URLs the user
+//! typed) reaches this module with its secrets already masked by the probe. The readable log
+//! also escapes its control characters ([`escape_controls`]): a hostile close reason cannot
+//! retitle the terminal, recolour it or forge a log line. JSON lines need no escaping of ours:
+//! serde_json escapes control characters itself.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use heartline_core::{close_code, Endpoint, Event, EventKind, FailedPhase, SessionEnd};
+use heartline_core::{
+    close_code, escape_controls, Endpoint, Event, EventKind, FailedPhase, SessionEnd,
+};
 
 use crate::probe::Verdict;
 
@@ -125,7 +133,7 @@ impl<W: Write> Human<W> {
         let hb = endpoint.heartbeat;
         let title = format!(
             "probing {} (ping every {}, pong timeout {}, times in UTC)",
-            endpoint.display_url(),
+            escape_controls(&endpoint.display_url()),
             heartline_core::format_duration(hb.ping_interval),
             heartline_core::format_duration(hb.pong_timeout),
         );
@@ -144,7 +152,7 @@ fn ms_text(d: Duration) -> String {
     }
 }
 
-/// One readable line for an event (without the time).
+/// One readable line for an event (without the time), outside text escaped.
 pub fn describe(kind: &EventKind) -> String {
     match kind {
         EventKind::Connecting { attempt } => format!("attempt {attempt}"),
@@ -159,12 +167,12 @@ pub fn describe(kind: &EventKind) -> String {
                 ms_text(p.upgrade)
             );
             if let Some(sp) = &handshake.subprotocol {
-                line.push_str(&format!(" · subprotocol {sp}"));
+                line.push_str(&format!(" · subprotocol {}", escape_controls(sp)));
             }
             if !handshake.extensions.is_empty() {
                 line.push_str(&format!(
                     " · extensions {}",
-                    handshake.extensions.join(", ")
+                    escape_controls(&handshake.extensions.join(", "))
                 ));
             }
             line
@@ -182,7 +190,11 @@ pub fn describe(kind: &EventKind) -> String {
             stats.messages_in,
             if stats.messages_in == 1 { "" } else { "s" },
         ),
-        EventKind::HandshakeFailed(f) => format!("{f} (after {})", ms_text(f.elapsed)),
+        EventKind::HandshakeFailed(f) => format!(
+            "{} (after {})",
+            escape_controls(&f.to_string()),
+            ms_text(f.elapsed)
+        ),
         EventKind::ReconnectScheduled {
             attempt,
             delay,
@@ -194,19 +206,20 @@ pub fn describe(kind: &EventKind) -> String {
                 reason.as_str().replace('_', " ")
             )
         }
-        EventKind::GaveUp { reason } => reason.clone(),
+        EventKind::GaveUp { reason } => escape_controls(reason).into_owned(),
         EventKind::StateChanged { from, to } => format!("{from} → {to}"),
     }
 }
 
-/// How a session ended, in a few words: code, meaning, and who.
+/// How a session ended, in a few words: code, meaning, and who; the server's words escaped.
 pub fn end_summary(end: &SessionEnd) -> String {
     let code = end.code();
     match end {
         SessionEnd::ClosedByServer { reason, .. } if !reason.is_empty() => {
             format!(
-                "{code} ({}) \"{reason}\" by server",
-                close_code::meaning(code)
+                "{code} ({}) \"{}\" by server",
+                close_code::meaning(code),
+                escape_controls(reason)
             )
         }
         SessionEnd::ClosedByServer { .. } => {
@@ -215,7 +228,9 @@ pub fn end_summary(end: &SessionEnd) -> String {
         SessionEnd::ClosedByClient { cause, .. } => {
             format!("{code} by us ({})", cause.as_str().replace('_', " "))
         }
-        SessionEnd::Lost { error } => format!("{code} (no close frame) lost: {error}"),
+        SessionEnd::Lost { error } => {
+            format!("{code} (no close frame) lost: {}", escape_controls(error))
+        }
     }
 }
 
@@ -279,5 +294,71 @@ impl<W: Write> Printer for Human<W> {
         };
         writeln!(self.out, "{summary}")?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use heartline_core::{
+        CloseCause, EventKind, FailedPhase, HandshakeFailure, SessionEnd, SessionStats,
+    };
+
+    use super::describe;
+
+    const HOSTILE: &str = "\u{1b}]0;pwned\u{7}\u{1b}[31mred\nforged line\u{9b}2J\u{202e}";
+
+    fn raw_controls(line: &str) -> bool {
+        line.chars().any(heartline_core::untrusted::is_unsafe_char)
+    }
+
+    #[test]
+    fn the_readable_log_escapes_every_outside_text() {
+        let stats = SessionStats::default();
+        let kinds = [
+            EventKind::Closed {
+                end: SessionEnd::ClosedByServer {
+                    code: 4000,
+                    reason: HOSTILE.into(),
+                },
+                stats,
+            },
+            EventKind::Closed {
+                end: SessionEnd::Lost {
+                    error: HOSTILE.into(),
+                },
+                stats,
+            },
+            EventKind::Closed {
+                end: SessionEnd::ClosedByClient {
+                    code: 1000,
+                    reason: HOSTILE.into(),
+                    cause: CloseCause::User,
+                    clean: true,
+                },
+                stats,
+            },
+            EventKind::HandshakeFailed(HandshakeFailure {
+                phase: FailedPhase::Http {
+                    status: Some(401),
+                    retry_after: None,
+                },
+                error: HOSTILE.into(),
+                elapsed: Duration::from_millis(3),
+            }),
+            EventKind::GaveUp {
+                reason: HOSTILE.into(),
+            },
+        ];
+        for kind in &kinds {
+            let line = describe(kind);
+            assert!(!raw_controls(&line), "{line:?}");
+        }
+        let line = describe(&kinds[0]);
+        assert!(
+            line.contains(r#""\x1b]0;pwned\x07\x1b[31mred\nforged line\u{9b}2J\u{202e}""#),
+            "{line}"
+        );
     }
 }

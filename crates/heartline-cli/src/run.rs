@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use heartline_core::CloseCause;
+use heartline_core::{escape_controls, CloseCause};
 use heartline_engine::{Engine, EngineOptions};
 use heartline_metrics::Metrics;
 use heartline_store::{RecorderOptions, Retention, Secrets, Store};
@@ -91,19 +91,19 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let store = open_store(args.db.clone()).await?;
     let secrets = secrets_for(&store);
 
-    let mut stored = store
+    let names = match &args.config {
+        Some(path) => Some(crate::endpoints::import_file(&store, &secrets, path).await?),
+        None => None,
+    };
+    // Every stored endpoint with its secrets: the one-time history scrub needs them all.
+    let all = store
         .endpoints(&secrets)
         .await
         .map_err(|e| Failure::Other(e.into()))?;
-    if let Some(path) = &args.config {
-        let names = crate::endpoints::import_file(&store, &secrets, path).await?;
-        stored = store
-            .endpoints(&secrets)
-            .await
-            .map_err(|e| Failure::Other(e.into()))?;
-        stored.retain(|e| names.contains(&e.endpoint.name));
-    } else {
-        stored.retain(|e| !e.paused);
+    let mut stored = all.clone();
+    match &names {
+        Some(names) => stored.retain(|e| names.contains(&e.endpoint.name)),
+        None => stored.retain(|e| !e.paused),
     }
     if stored.is_empty() {
         return Err(Failure::Usage(
@@ -114,8 +114,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     for e in stored.iter().filter(|e| !e.missing_secrets.is_empty()) {
         eprintln!(
             "heartline: warning: {} has no stored value for {} (set it again with `heartline endpoints import`)",
-            e.endpoint.name,
-            e.missing_secrets.join(", ")
+            escape_controls(&e.endpoint.name),
+            escape_controls(&e.missing_secrets.join(", "))
         );
     }
 
@@ -144,9 +144,9 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     });
     for e in &stored {
         metrics.set_endpoint(e.id, &e.endpoint.name);
-        engine
-            .insert(e.id, e.endpoint.clone())
-            .map_err(|err| Failure::Usage(format!("{}: {err}", e.endpoint.name)))?;
+        engine.insert(e.id, e.endpoint.clone()).map_err(|err| {
+            Failure::Usage(format!("{}: {err}", escape_controls(&e.endpoint.name)))
+        })?;
     }
 
     let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -178,6 +178,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         metrics_url.as_deref().unwrap_or("off"),
     );
 
+    // History written before outside text was masked at the source may quote secrets: scrub
+    // it once, beside the watching (bounded batches; the writer is not held up for long).
+    let mut scrub = {
+        let store = store.clone();
+        tokio::spawn(async move { store.scrub_pending(&all).await })
+    };
+    let mut scrubbing = true;
+
     let deadline = args.run_for.map(|d| tokio::time::Instant::now() + d);
     let mut interrupted = crate::probe::pin_signal();
     let mut check = tokio::time::interval(Duration::from_secs(10));
@@ -186,6 +194,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         tokio::select! {
             cause = &mut interrupted => break cause,
             () = crate::probe::sleep_until_opt(deadline) => break CloseCause::DurationElapsed,
+            done = &mut scrub, if scrubbing => {
+                scrubbing = false;
+                report_scrub(done);
+            }
             _ = check.tick() => {
                 // Say when writing starts failing and when it recovers; never stop watching.
                 let now = writer.health().last_error();
@@ -199,6 +211,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             }
         }
     };
+    if scrubbing {
+        // Unfinished endpoints stay pending and are scrubbed next time.
+        scrub.abort();
+    }
     engine.stop_all(cause).await;
     let health = writer.health().clone();
     let flushed = writer.shutdown().await;
@@ -216,6 +232,33 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     );
     flushed.map_err(|e| Failure::Other(e.into()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says what the one-time history scrub did, when it did anything.
+fn report_scrub(
+    done: Result<heartline_store::Result<heartline_store::ScrubReport>, tokio::task::JoinError>,
+) {
+    match done {
+        Ok(Ok(report)) => {
+            if report.rows > 0 {
+                eprintln!(
+                    "heartline: masked echoed secrets in {} stored history rows of {} endpoints",
+                    report.rows, report.endpoints
+                );
+            }
+            if !report.waiting.is_empty() {
+                eprintln!(
+                    "heartline: warning: the history of {} may quote secrets that have no stored value; it is cleaned once they are set again",
+                    escape_controls(&report.waiting.join(", "))
+                );
+            }
+        }
+        Ok(Err(e)) => eprintln!(
+            "heartline: warning: cannot clean stored history of echoed secrets ({}); trying again next start",
+            escape_controls(&e.to_string())
+        ),
+        Err(e) => eprintln!("heartline: warning: the history clean-up stopped: {e}"),
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use heartline_core::{CloseCause, Endpoint, EndpointId, EventKind, State};
+use heartline_core::{escape_controls, CloseCause, Endpoint, EndpointId, EventKind, State};
 use heartline_engine::{Delivery, Engine, EngineOptions, Status};
 
 use crate::output::{describe, end_summary, event_json, short_name};
@@ -85,7 +85,7 @@ pub async fn run(args: WatchArgs) -> Result<ExitCode, Failure> {
     }
     let width = names
         .values()
-        .map(|n| n.chars().count())
+        .map(|n| escape_controls(n).chars().count())
         .max()
         .unwrap_or(8)
         .min(32);
@@ -162,6 +162,9 @@ impl Shown {
             let ts = humantime::format_rfc3339_millis(e.at.to_system()).to_string();
             let width = self.width;
             let (time, kind) = (&ts[11..23], short_name(&e.kind));
+            // Names are the user's, descriptions quote the server: both escaped for the
+            // terminal. JSON lines above carry them as they are (the encoder escapes).
+            let name = escape_controls(name);
             println!("{time}  {name:<width$}  {kind:<10}  {}", describe(&e.kind));
         }
     }
@@ -192,9 +195,12 @@ fn print_table(
         );
         let last = match &s.last_end {
             Some((_, end)) => end_summary(end),
-            None => s.last_failure.clone().unwrap_or_else(|| "–".into()),
+            None => s
+                .last_failure
+                .as_deref()
+                .map_or_else(|| "–".into(), |f| escape_controls(f).into_owned()),
         };
-        let name = names.get(id).map_or("?", String::as_str);
+        let name = escape_controls(names.get(id).map_or("?", String::as_str));
         println!(
             "{name:<width$}  {:<10}  {rtt:>9}  {:>8}  {last}",
             s.state.to_string(),

@@ -112,6 +112,31 @@ impl Redactor {
         }
     }
 
+    /// Like [`Redactor::scrub`], for text that may have been cut short before it was ever
+    /// scrubbed (history written before text was cleaned where it enters): a tail that is the
+    /// start of a secret form, at least [`MIN_SECRET_LEN`] characters of it, is masked too, so
+    /// a credential cut in the middle leaves no readable half behind.
+    pub fn scrub_truncated<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let scrubbed = self.scrub(text);
+        // The earliest start of a tail that begins some secret form.
+        let start = self
+            .needles
+            .iter()
+            .filter_map(|n| {
+                n.char_indices()
+                    .skip(MIN_SECRET_LEN)
+                    .map(|(i, _)| i)
+                    .filter(|&i| scrubbed.ends_with(&n[..i]))
+                    .last()
+                    .map(|i| scrubbed.len() - i)
+            })
+            .min();
+        match start {
+            Some(at) => Cow::Owned(format!("{}{MASK}", &scrubbed[..at])),
+            None => scrubbed,
+        }
+    }
+
     /// Untrusted text made fit to keep: secrets masked, then bounded to
     /// [`MAX_UNTRUSTED_LEN`] bytes. Control characters are kept (escaped when rendered).
     pub fn clean(&self, text: &str) -> String {
@@ -319,6 +344,25 @@ mod tests {
         assert_eq!(r.clean(&body).len(), MAX_UNTRUSTED_LEN + '…'.len_utf8());
         // A multi-byte character at the bound is not split.
         assert_eq!(bound("ééé", 3), "é…");
+    }
+
+    #[test]
+    fn a_secret_cut_before_it_was_scrubbed_is_masked_at_the_end() {
+        let r = redactor(&["Bearer 0123456789abcdef"]);
+        let cases = [
+            // Cut inside the credential: the tail that starts it goes.
+            ("401: invalid Bearer 0123456", "401: invalid ••••••"),
+            // Whole ones are masked as `scrub` does, then a cut one at the end.
+            ("0123456789abcdef then 01234567", "•••••• then ••••••"),
+            // Shorter than MIN_SECRET_LEN, or not at the end: left alone.
+            ("ends with 012", "ends with 012"),
+            ("01234 in the middle", "01234 in the middle"),
+            ("", ""),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(r.scrub_truncated(text), expected, "{text:?}");
+        }
+        assert_eq!(Redactor::default().scrub_truncated("abc"), "abc");
     }
 
     #[test]

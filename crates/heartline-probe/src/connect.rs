@@ -22,7 +22,9 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::either::Either;
 
-use heartline_core::{Endpoint, FailedPhase, Handshake, HandshakeFailure, Phase, Phases, Target};
+use heartline_core::{
+    Endpoint, FailedPhase, Handshake, HandshakeFailure, Phase, Phases, Redactor, Target,
+};
 
 use crate::{Error, Result};
 
@@ -55,7 +57,16 @@ impl Resolve for SystemResolver {
     }
 }
 
+/// Longest part of a refused upgrade's HTTP body quoted in its error.
+const BODY_QUOTE: usize = 200;
+
 /// Everything needed to open sessions to one endpoint, prepared once.
+///
+/// What it hands back is already fit to keep and show: every text that came from the server
+/// or the network (HTTP status text and body quote of a refused upgrade, TLS, DNS and I/O error
+/// strings, the accepted subprotocol and extensions) is cleaned with the endpoint's
+/// [`Redactor`] — its secrets masked, its length bounded — before it leaves `connect`.
+/// Control characters are kept; whoever renders the text for a person escapes them.
 #[derive(Clone)]
 pub struct Connector {
     target: Target,
@@ -65,6 +76,9 @@ pub struct Connector {
     config: WebSocketConfig,
     handshake_timeout: Duration,
     resolver: Arc<dyn Resolve>,
+    /// The endpoint's secrets, to mask in what servers send back. Shared with the watch's
+    /// reporter rather than copied.
+    redactor: Arc<Redactor>,
 }
 
 impl fmt::Debug for Connector {
@@ -130,16 +144,51 @@ impl Connector {
             config: session_config(endpoint),
             handshake_timeout: endpoint.handshake_timeout,
             resolver,
+            redactor: Arc::new(Redactor::for_endpoint(endpoint)),
         })
     }
 
+    /// The endpoint's redactor: what a caller that reads the session itself (beyond
+    /// `connect`) cleans server-supplied text with.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    pub(crate) fn shared_redactor(&self) -> Arc<Redactor> {
+        self.redactor.clone()
+    }
+
     /// Opens one session, timing each phase.
+    ///
+    /// The failure's `error` and the handshake's subprotocol and extensions come back cleaned
+    /// with [`Connector::redactor`]: a server that echoes the credential it was sent (`401
+    /// invalid credentials: Bearer …`) gets it masked here, before any event, store or screen
+    /// sees it.
     #[tracing::instrument(skip_all, fields(host = %self.target.host, port = self.target.port))]
     /// The stream comes boxed: it is moved into a session that lives for hours, and a box
     /// keeps it from being copied into every future on the way.
     pub async fn connect(
         &self,
     ) -> std::result::Result<(Box<WsStream>, Handshake), HandshakeFailure> {
+        match self.open().await {
+            Ok((ws, mut handshake)) => {
+                if let Some(p) = &mut handshake.subprotocol {
+                    *p = self.redactor.clean(p);
+                }
+                for e in &mut handshake.extensions {
+                    *e = self.redactor.clean(e);
+                }
+                Ok((ws, handshake))
+            }
+            Err(mut failure) => {
+                failure.error = self.redactor.clean(&failure.error);
+                Err(failure)
+            }
+        }
+    }
+
+    /// `connect` before its results are cleaned.
+    async fn open(&self) -> std::result::Result<(Box<WsStream>, Handshake), HandshakeFailure> {
         let start = Instant::now();
         let deadline = tokio::time::Instant::from_std(start + self.handshake_timeout);
         let fail = |phase: FailedPhase, error: String| HandshakeFailure {
@@ -240,7 +289,7 @@ impl Connector {
         .await;
         let (ws, response) = match upgraded {
             Err(_) => return Err(timed_out(Phase::Upgrade)),
-            Ok(Err(e)) => return Err(upgrade_failure(e, start)),
+            Ok(Err(e)) => return Err(upgrade_failure(e, start, &self.redactor)),
             Ok(Ok(pair)) => pair,
         };
         let upgrade = t.elapsed();
@@ -299,7 +348,10 @@ fn session_config(endpoint: &Endpoint) -> WebSocketConfig {
         .max_frame_size(Some(limits.max_frame_size))
 }
 
-fn upgrade_failure(e: WsError, start: Instant) -> HandshakeFailure {
+/// A refused or broken upgrade as a failure. The body quote is cut at [`BODY_QUOTE`] bytes by
+/// the redactor, which masks a secret before cutting: one that straddles the cut cannot leave a
+/// readable prefix behind.
+fn upgrade_failure(e: WsError, start: Instant, redactor: &Redactor) -> HandshakeFailure {
     let (status, retry_after, error) = match e {
         WsError::Http(response) => {
             let status = response.status();
@@ -309,13 +361,15 @@ fn upgrade_failure(e: WsError, start: Instant) -> HandshakeFailure {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
+            // Room past the quote for the longest secret form, so a secret that starts
+            // inside the quote is still whole when it is masked.
+            let room = BODY_QUOTE + redactor.needles().first().map_or(0, String::len);
             let body = response
                 .body()
                 .as_deref()
                 .map(|b| {
-                    String::from_utf8_lossy(&b[..b.len().min(200)])
-                        .trim()
-                        .to_owned()
+                    let text = String::from_utf8_lossy(&b[..b.len().min(room)]);
+                    redactor.clean_to(text.trim(), BODY_QUOTE)
                 })
                 .filter(|b| !b.is_empty());
             let words = status.canonical_reason().unwrap_or("unexpected status");

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 
 use heartline_core::{
-    CloseCause, Ended, Endpoint, EndpointId, Event, EventKind, HandshakeFailure, Health,
+    CloseCause, Ended, Endpoint, EndpointId, Event, EventKind, HandshakeFailure, Health, Redactor,
     ReplyMatcher, Retry, SessionEnd, Signal, Timestamp,
 };
 
@@ -41,6 +41,12 @@ pub enum Control {
 }
 
 /// A validated endpoint ready to be watched: configuration, connector and compiled rules.
+///
+/// Invariant: every event a watch emits carries outside text (close reasons, handshake and
+/// network errors, give-up reasons that quote them, subprotocol and extensions) already
+/// cleaned with the endpoint's [`Redactor`] — its secrets masked, its length bounded — so
+/// sinks, the store, exports and screens never see an echoed credential. Rendering for a
+/// person still escapes control characters.
 #[derive(Debug, Clone)]
 pub struct Probe {
     /// Shared with whoever keeps the configuration (the engine): one copy per endpoint.
@@ -101,6 +107,7 @@ impl Probe {
                 id,
                 sink,
                 health: Health::new(probe.endpoint.health),
+                redactor: probe.connector.shared_redactor(),
             };
             // Failed attempts since the last healthy session; the next attempt is this + 1.
             let mut streak: u32 = 0;
@@ -247,7 +254,7 @@ impl Flow {
                 Flow::Restart
             }
             Control::Update(next) => {
-                rep.health.set_policy(next.endpoint.health);
+                rep.update(&next);
                 *probe = *next;
                 Flow::Restart
             }
@@ -261,7 +268,7 @@ impl Flow {
                             return Flow::Restart;
                         }
                         Some(Control::Update(next)) => {
-                            rep.health.set_policy(next.endpoint.health);
+                            rep.update(&next);
                             *probe = *next;
                         }
                         Some(Control::Pause) => {}
@@ -272,20 +279,31 @@ impl Flow {
     }
 }
 
-/// Stamps and sends events, and keeps the health state machine in step with them.
+/// Stamps, cleans and sends events, and keeps the health state machine in step with them.
 pub(crate) struct Reporter {
     id: EndpointId,
     sink: Arc<dyn Sink>,
     health: Health,
+    /// The watched endpoint's secrets: the one door events leave by masks them.
+    redactor: Arc<Redactor>,
 }
 
 impl Reporter {
-    pub(crate) fn emit(&self, kind: EventKind) {
+    /// Every event leaves through here, its outside text cleaned (see [`Probe`]). Text that
+    /// `connect` already cleaned comes through unchanged: cleaning twice is cleaning once.
+    pub(crate) fn emit(&self, mut kind: EventKind) {
+        kind.map_untrusted(|t| self.redactor.clean(t));
         self.sink.emit(Event {
             at: Timestamp::from_system(SystemTime::now()),
             endpoint: self.id,
             kind,
         });
+    }
+
+    /// A new configuration: its health policy and its secrets from now on.
+    fn update(&mut self, next: &Probe) {
+        self.health.set_policy(next.endpoint.health);
+        self.redactor = next.connector.shared_redactor();
     }
 
     pub(crate) fn signal(&mut self, signal: Signal) {

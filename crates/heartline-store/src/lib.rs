@@ -18,6 +18,7 @@ mod pack;
 pub mod query;
 mod recorder;
 pub mod retention;
+mod scrub;
 mod secrets;
 mod writer;
 
@@ -28,6 +29,7 @@ pub use open::{default_path, Integrity, Store};
 pub use query::Uptime;
 pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
 pub use retention::Retention;
+pub use scrub::ScrubReport;
 pub use secrets::{header_key, query_key, SecretError, Secrets};
 
 use std::path::PathBuf;

@@ -2028,8 +2028,10 @@ async fn the_new_migrations_apply_to_a_database_of_the_old_layout() {
     let now = t(100 * 86_400);
     let hour_now = now.0 / 3_600_000;
     let pool = raw(&dir.db()).await;
-    // Back to the layout before migrations 20261121170000, 20261121171000 and 20261121190000.
+    // Back to the layout before migrations 20261121170000, 20261121171000 and 20261121190000
+    // (and the later ones).
     for sql in [
+        "DROP TABLE history_scrub_pending",
         "DROP TRIGGER close_counts_on_insert",
         "DROP TRIGGER close_counts_on_delete",
         "DROP TABLE close_counts",
