@@ -7,9 +7,14 @@ use proptest::prelude::*;
 
 const EXAMPLE: &str = include_str!("../../../heartline.example.toml");
 
+/// 256 cases keep `make test` fast; `PROPTEST_CASES=10000` digs deeper by hand.
 fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256);
     ProptestConfig {
-        cases: 256,
+        cases,
         ..ProptestConfig::default()
     }
 }

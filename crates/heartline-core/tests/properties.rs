@@ -9,9 +9,14 @@ use heartline_core::{format_duration, parse_duration, Header, Redactor, ReplyMat
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
+/// 256 cases keep `make test` fast; `PROPTEST_CASES=10000` digs deeper by hand.
 fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256);
     ProptestConfig {
-        cases: 256,
+        cases,
         ..ProptestConfig::default()
     }
 }
