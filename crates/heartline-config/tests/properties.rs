@@ -192,12 +192,33 @@ proptest! {
 #[test]
 fn the_unchanged_files_read_cleanly() {
     // The mutations above start from files that are valid: a failure there is a slip's doing.
+    let env = |_: &str| Some("s3cret-from-env".to_owned());
     parse_toml(EXAMPLE, "heartline.example.toml")
         .unwrap()
-        .resolve(&no_env)
+        .resolve(&env)
         .unwrap();
     parse_json(&example_json(), "heartline.json")
         .unwrap()
-        .resolve(&no_env)
+        .resolve(&env)
         .unwrap();
+}
+
+#[test]
+fn a_json_top_level_that_is_not_an_object_is_located() {
+    let err = parse_json("\n  [1, 2]\n", "heartline.json").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "heartline.json:2: the top level must be an object with the keys `defaults` and `endpoint`"
+    );
+}
+
+#[test]
+fn json_syntax_errors_count_columns_from_one() {
+    // serde_json says column 0 for an end of input right after a newline.
+    let Error::Syntax { line, column, .. } =
+        parse_json("{\"endpoint\": [\n", "heartline.json").unwrap_err()
+    else {
+        panic!("a syntax error");
+    };
+    assert_eq!((line, column), (2, 1));
 }
