@@ -36,7 +36,13 @@ fn assert_located(err: &Error, text: &str) -> Result<(), TestCaseError> {
     let lines = text.lines().count() + 1;
     match err {
         Error::Syntax { line, column, .. } => {
-            prop_assert!(*line >= 1 && *line <= lines, "line {} of {}: {}", line, lines, err);
+            prop_assert!(
+                *line >= 1 && *line <= lines,
+                "line {} of {}: {}",
+                line,
+                lines,
+                err
+            );
             prop_assert!(*column >= 1, "{}", err);
         }
         Error::Invalid(problems) => {
@@ -48,7 +54,13 @@ fn assert_located(err: &Error, text: &str) -> Result<(), TestCaseError> {
                     p
                 );
                 if let Some(line) = p.line {
-                    prop_assert!(line >= 1 && line <= lines, "line {} of {}: {}", line, lines, p);
+                    prop_assert!(
+                        line >= 1 && line <= lines,
+                        "line {} of {}: {}",
+                        line,
+                        lines,
+                        p
+                    );
                 }
                 prop_assert!(!p.message.is_empty(), "{:?}", p);
             }
@@ -86,9 +98,19 @@ fn check(text: &str) -> Result<(), TestCaseError> {
 /// One slip of the hand, applied to the text as characters (never inside one).
 #[derive(Debug, Clone)]
 enum Slip {
-    Delete { at: prop::sample::Index, len: usize },
-    Insert { at: prop::sample::Index, text: String },
-    Replace { at: prop::sample::Index, len: usize, text: String },
+    Delete {
+        at: prop::sample::Index,
+        len: usize,
+    },
+    Insert {
+        at: prop::sample::Index,
+        text: String,
+    },
+    Replace {
+        at: prop::sample::Index,
+        len: usize,
+        text: String,
+    },
     DuplicateLine(prop::sample::Index),
     SwapLines(prop::sample::Index, prop::sample::Index),
     Truncate(prop::sample::Index),
@@ -98,9 +120,35 @@ enum Slip {
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "\"", "'", "[", "]", "[[", "]]", "{", "}", "=", ",", ":", "#", "\n", "\\", "'''",
-            "\"\"\"", "0", "-1", "1e400", "true", "null", "[endpoint]", "[[endpoint]]",
-            "name = \"x\"", "url = 1", "\u{0}", "\u{feff}", "é", "🦀",
+            "\"",
+            "'",
+            "[",
+            "]",
+            "[[",
+            "]]",
+            "{",
+            "}",
+            "=",
+            ",",
+            ":",
+            "#",
+            "\n",
+            "\\",
+            "'''",
+            "\"\"\"",
+            "0",
+            "-1",
+            "1e400",
+            "true",
+            "null",
+            "[endpoint]",
+            "[[endpoint]]",
+            "name = \"x\"",
+            "url = 1",
+            "\u{0}",
+            "\u{feff}",
+            "é",
+            "🦀",
         ])
         .prop_map(str::to_owned),
         any::<String>(),

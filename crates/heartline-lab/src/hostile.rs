@@ -405,7 +405,10 @@ mod tests {
         write_huge_header(&mut out, "HTTP/1.1 101 X\r\n".into(), 1 << 20)
             .await
             .unwrap();
-        assert_eq!(out.len(), "HTTP/1.1 101 X\r\nX-Huge: ".len() + (1 << 20) + 4);
+        assert_eq!(
+            out.len(),
+            "HTTP/1.1 101 X\r\nX-Huge: ".len() + (1 << 20) + 4
+        );
         assert!(out.ends_with(b"xx\r\n\r\n"));
     }
 

@@ -163,7 +163,9 @@ impl BadClose {
 pub(crate) fn evil_reason(kind: &str) -> Option<&'static str> {
     Some(match kind {
         // Retitles the terminal (OSC 0), turns it red, then forges a log line of its own.
-        "terminal" => "\u{1b}]0;pwned\u{7}\u{1b}[31mALERT\u{1b}[0m\nheartline: every endpoint is up",
+        "terminal" => {
+            "\u{1b}]0;pwned\u{7}\u{1b}[31mALERT\u{1b}[0m\nheartline: every endpoint is up"
+        }
         // A spreadsheet opening a CSV export would evaluate this.
         "formula" => "=HYPERLINK(\"http://x\")",
         // Right-to-left override: reads as `invoiceexe.pdf`.
@@ -668,9 +670,7 @@ mod tests {
             Scenario::Unauthorized { status: 403 },
             "any other parameter is accepted, so a secret query reaches the echo"
         );
-        assert!(err("/unauthorized?status=500")
-            .message
-            .contains("`status`"));
+        assert!(err("/unauthorized?status=500").message.contains("`status`"));
 
         let Scenario::Close { code, reason, .. } = scenario("/evil-reason") else {
             panic!("evil-reason is a close");
@@ -761,7 +761,11 @@ mod tests {
         let invalid = BadClose::InvalidUtf8.payload();
         assert_eq!(&invalid[..2], [0x03, 0xe8]);
         assert!(std::str::from_utf8(&invalid[2..]).is_err());
-        for kind in [BadClose::OneByte, BadClose::InvalidUtf8, BadClose::Reserved(1004)] {
+        for kind in [
+            BadClose::OneByte,
+            BadClose::InvalidUtf8,
+            BadClose::Reserved(1004),
+        ] {
             assert!(kind.payload().len() <= 125, "{kind:?} fits a control frame");
         }
 

@@ -90,7 +90,9 @@ enum Ending {
     Close(Option<CloseFrame>),
     /// A close frame tungstenite would not send, written to the transport as it is.
     RawClose(BadClose),
-    Drop { rst: bool },
+    Drop {
+        rst: bool,
+    },
     Mute,
 }
 

@@ -97,7 +97,10 @@ async fn unauthorized_refusals_echo_the_credentials_they_were_sent() {
             "{body}"
         );
         assert!(body.contains(&format!("request: GET {path}\n")), "{body}");
-        assert!(body.contains("\nauthorization: Bearer h-s3cret\n"), "{body}");
+        assert!(
+            body.contains("\nauthorization: Bearer h-s3cret\n"),
+            "{body}"
+        );
     }
     let log = lab.log();
     assert!(log.iter().any(|r| matches!(
@@ -159,11 +162,16 @@ async fn many_headers_is_a_valid_101_with_ten_thousand_more_lines() {
     let lab = Lab::start().await.unwrap();
     let mut tcp = raw_request(&lab, "/many-headers", "Sec-WebSocket-Protocol: chat\r\n").await;
     let (head, _) = read_head(&mut tcp, 1 << 20).await;
-    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head:.200}");
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head:.200}"
+    );
     assert!(accepts(&head), "{head:.300}");
     assert_eq!(header(&head, "sec-websocket-protocol"), Some("chat"));
     assert_eq!(head.matches("\r\nX-Flood-").count(), 10_000);
-    assert!(matches!(lab.log().first(), Some(LabRecord::Handshake { path, .. }) if path == "/many-headers"));
+    assert!(
+        matches!(lab.log().first(), Some(LabRecord::Handshake { path, .. }) if path == "/many-headers")
+    );
 
     let mut tcp = raw_request(&lab, "/many-headers?count=3", "").await;
     let (head, _) = read_head(&mut tcp, 4096).await;
@@ -223,17 +231,33 @@ async fn bad_close_frames_are_sent_as_they_are() {
     for (kind, payload) in [
         ("one-byte", b"\x03".to_vec()),
         ("invalid-utf8", b"\x03\xe8bye \xc3\x28".to_vec()),
-        ("1004", [&[0x03, 0xec][..], b"reserved code on the wire"].concat()),
-        ("1005", [&[0x03, 0xed][..], b"reserved code on the wire"].concat()),
-        ("1006", [&[0x03, 0xee][..], b"reserved code on the wire"].concat()),
-        ("1015", [&[0x03, 0xf7][..], b"reserved code on the wire"].concat()),
+        (
+            "1004",
+            [&[0x03, 0xec][..], b"reserved code on the wire"].concat(),
+        ),
+        (
+            "1005",
+            [&[0x03, 0xed][..], b"reserved code on the wire"].concat(),
+        ),
+        (
+            "1006",
+            [&[0x03, 0xee][..], b"reserved code on the wire"].concat(),
+        ),
+        (
+            "1015",
+            [&[0x03, 0xf7][..], b"reserved code on the wire"].concat(),
+        ),
     ] {
         let mut tcp = raw_request(&lab, &format!("/bad-close?kind={kind}"), "").await;
         let (head, rest) = read_head(&mut tcp, 4096).await;
         assert!(head.starts_with("HTTP/1.1 101"), "{kind}: {head}");
         let frame = read_exact(&mut tcp, rest, 2 + payload.len()).await;
         assert_eq!(frame[0], 0x88, "{kind}: FIN + close");
-        assert_eq!(usize::from(frame[1]), payload.len(), "{kind}: unmasked length");
+        assert_eq!(
+            usize::from(frame[1]),
+            payload.len(),
+            "{kind}: unmasked length"
+        );
         assert_eq!(&frame[2..], payload, "{kind}");
     }
     lab.shutdown().await;
@@ -261,9 +285,7 @@ async fn deflate_asserts_an_extension_nobody_offered_and_sends_a_bomb() {
         panic!("handshake first");
     };
     assert!(
-        !headers
-            .iter()
-            .any(|(n, _)| n == "sec-websocket-extensions"),
+        !headers.iter().any(|(n, _)| n == "sec-websocket-extensions"),
         "this client offered nothing"
     );
     lab.shutdown().await;

@@ -182,8 +182,16 @@ async fn unauthorized_refusals_are_http_failures_that_stop_retrying() {
             reason.contains(&format!("HTTP {status}")) && reason.contains("credentials"),
             "{reason}"
         );
-        w.until(|k| matches!(k, EventKind::StateChanged { to: State::Down, .. }))
-            .await;
+        w.until(|k| {
+            matches!(
+                k,
+                EventKind::StateChanged {
+                    to: State::Down,
+                    ..
+                }
+            )
+        })
+        .await;
         assert!(
             !w.seen
                 .iter()
@@ -218,7 +226,9 @@ async fn echoed_credentials_never_reach_an_event() {
     let mut w = watch(e);
     w.gave_up().await;
     assert!(matches!(
-        w.seen.iter().find(|k| matches!(k, EventKind::Closed { .. })),
+        w.seen
+            .iter()
+            .find(|k| matches!(k, EventKind::Closed { .. })),
         Some(EventKind::Closed {
             end: SessionEnd::ClosedByServer { code: 1008, .. },
             ..
@@ -420,10 +430,7 @@ async fn redirects_are_failures_and_are_not_followed() {
     let lab = Lab::start().await.unwrap();
     let target = lab.ws_url("/echo?delay=1ms");
     for status in [301, 302] {
-        let location: String = target
-            .bytes()
-            .map(|b| format!("%{b:02X}"))
-            .collect();
+        let location: String = target.bytes().map(|b| format!("%{b:02X}")).collect();
         let path = format!("/redirect?status={status}&location={location}");
         let mut w = watch(fast(lab.ws_url(&path)));
         let (phase, error) = w.handshake_failed().await;
@@ -454,9 +461,7 @@ async fn redirects_are_failures_and_are_not_followed() {
 async fn an_unsolicited_deflate_extension_cannot_deliver_a_bomb() {
     let lab = Lab::start().await.unwrap();
     let mut w = watch(fast(lab.ws_url("/deflate?size=16MiB")));
-    let connected = w
-        .until(|k| matches!(k, EventKind::Connected { .. }))
-        .await;
+    let connected = w.until(|k| matches!(k, EventKind::Connected { .. })).await;
     let EventKind::Connected { handshake, .. } = connected else {
         unreachable!()
     };
