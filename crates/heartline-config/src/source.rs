@@ -157,9 +157,11 @@ pub(crate) fn read_json(text: &str, origin: &str) -> Result<Read> {
         endpoints: Vec::new(),
         source: Source::default(),
     };
-    if !text[top].starts_with('{') {
-        return Err(Error::Invalid(vec![doc.problem(
+    if !text[top.clone()].starts_with('{') {
+        // No key to name: point at the line where the top-level value starts.
+        return Err(Error::Invalid(vec![doc.problem_with_line(
             &[],
+            Some(doc.lines.position(top.start).0),
             "the top level must be an object with the keys `defaults` and `endpoint`".into(),
         )]));
     }
@@ -456,8 +458,10 @@ fn scan_json<'t>(text: &'t str, origin: &'t str) -> Result<(Document<'t>, Range<
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
         return Err(Error::Syntax {
             origin: origin.to_owned(),
-            line: e.line(),
-            column: e.column(),
+            // serde_json counts from 1 but says column 0 at the start of a line (an end of
+            // input after a newline); columns here count from 1 like TOML's.
+            line: e.line().max(1),
+            column: e.column().max(1),
             message: json_message(&e),
         });
     }

@@ -429,7 +429,7 @@ fn unknown_and_missing_keys_are_named() {
         Format::Json,
         "[1, 2]",
         &[],
-        &["heartline.json: the top level must be an object with the keys `defaults` and `endpoint`"],
+        &["heartline.json:1: the top level must be an object with the keys `defaults` and `endpoint`"],
     );
 }
 

@@ -402,11 +402,18 @@ pub fn looks_secret(name: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
+/// What an error may quote of a line that is not `Name: value`: the would-be name at its
+/// start, never what follows it. `Authorization Bearer …` or `X-Api-Key=…` typed without the
+/// colon still carries the credential after the name.
 fn redact_line(line: &str) -> String {
-    if line.chars().count() > 40 {
+    let line = line.trim();
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let name_end = line.find(|c| !is_name_char(c)).unwrap_or(line.len());
+    if name_end < line.len() {
+        format!("{} …", crate::untrusted::bound(&line[..name_end], 40))
+    } else if line.len() > 40 {
+        // One long word: perhaps a credential pasted without its name.
         format!("{}…", line.chars().take(12).collect::<String>())
-    } else if line.contains(':') {
-        line.split(':').next().unwrap_or_default().to_owned() + ": ••••••"
     } else {
         line.to_owned()
     }
@@ -716,6 +723,16 @@ mod tests {
         assert!(err.contains("Name: value"), "{err}");
         let err = Header::parse_line("Bad Name: secret-value").unwrap_err();
         assert!(!err.contains("secret-value"), "{err}");
+        // Without its colon a credential line is still a credential: only the name is shown.
+        for line in [
+            "Authorization Bearer abc.def",
+            "X-Api-Key=k3y-value",
+            "Cookie\tsid=abcdef",
+        ] {
+            let err = Header::parse_line(line).unwrap_err();
+            let name = line.split([' ', '=', '\t']).next().unwrap();
+            assert_eq!(err, format!("`{name} …` is not `Name: value`"));
+        }
     }
 
     #[test]

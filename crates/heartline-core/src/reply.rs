@@ -59,8 +59,13 @@ impl ReplyMatcher {
             ReplyMatcher::Contains(s) => message.contains(s.as_str()),
             ReplyMatcher::Regex(r) => r.is_match(message),
             ReplyMatcher::JsonField { path, equals } => {
-                // Cheap pre-filter: the expected value must appear in the text at all.
-                if !message.contains(equals.as_str()) {
+                // Cheap pre-filter: the expected value must appear in the text at all. Only
+                // when JSON has a single way to write it, though: a server may escape `"`,
+                // `\`, `/`, controls and any non-ASCII character (`a\/b`, `\u00e9`).
+                let written_one_way = equals
+                    .bytes()
+                    .all(|b| (b == b' ' || b.is_ascii_graphic()) && !b"\"\\/".contains(&b));
+                if written_one_way && !message.contains(equals.as_str()) {
                     return false;
                 }
                 let Ok(value) = serde_json::from_str::<serde_json::Value>(message) else {
@@ -116,6 +121,11 @@ mod tests {
         check(field("id", "7"), r#"{"id":7}"#, true);
         check(field("ok", "true"), r#"{"ok":true}"#, true);
         check(field("op", "pong"), "pong but not json", false);
+        // However the server chose to escape the value, it is the same value.
+        check(field("path", "a/b"), r#"{"path":"a\/b"}"#, true);
+        check(field("op", "pöng"), r#"{"op":"p\u00f6ng"}"#, true);
+        check(field("q", r#"say "hi""#), r#"{"q":"say \"hi\""}"#, true);
+        check(field("q", r#"say "hi""#), r#"{"q":"say hi"}"#, false);
     }
 
     #[test]

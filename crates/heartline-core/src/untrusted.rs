@@ -145,11 +145,44 @@ impl Redactor {
 
     /// Like [`Redactor::clean`] with a bound of `max` bytes.
     pub fn clean_to(&self, text: &str, max: usize) -> String {
-        // Cut first (cheap on a huge body) but leave room for the longest secret form, so a
-        // secret that starts before `max` is still whole when it is masked.
+        let Some(matcher) = &self.matcher else {
+            return bound(text, max).into_owned();
+        };
+        // Masks change lengths, so where the kept text ends in `text` is only known while
+        // masking. Build the output a stretch at a time and search each stretch a little past
+        // its end: a secret that starts inside it is masked whole, and a secret cut at the
+        // end of a search window can never slide into what is kept (as it could when a huge
+        // body was cut once up front and long secrets before the cut shrank to the mask).
+        // Nothing past the kept text plus the longest secret form is read.
         let longest = self.needles.first().map_or(0, String::len);
-        let head = bound(text, max.saturating_add(longest));
-        bound(&self.scrub(&head), max).into_owned()
+        let mut out = String::new();
+        let mut pos = 0;
+        while out.len() <= max && pos < text.len() {
+            let need = max.saturating_add(1) - out.len();
+            let window_end = pos.saturating_add(need.saturating_add(longest));
+            let window = &text[pos..floor_char_boundary(text, window_end)];
+            match matcher.find(window) {
+                Some(m) if m.start() < need => {
+                    out.push_str(&window[..m.start()]);
+                    out.push_str(MASK);
+                    pos += m.end();
+                }
+                _ => {
+                    let end = floor_char_boundary(text, pos.saturating_add(need));
+                    out.push_str(&text[pos..end]);
+                    pos = end;
+                    break;
+                }
+            }
+        }
+        if out.len() > max {
+            bound(&out, max).into_owned()
+        } else if pos < text.len() {
+            out.push('…');
+            out
+        } else {
+            out
+        }
     }
 }
 
@@ -227,6 +260,18 @@ pub fn secret_query_values(url: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The largest character boundary of `text` at or before `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    if at >= text.len() {
+        return text.len();
+    }
+    let mut end = at;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, with `…` when it was cut.
@@ -363,6 +408,28 @@ mod tests {
             assert_eq!(r.scrub_truncated(text), expected, "{text:?}");
         }
         assert_eq!(Redactor::default().scrub_truncated("abc"), "abc");
+    }
+
+    #[test]
+    fn clean_keeps_no_piece_of_a_secret_echoed_several_times() {
+        // Masks are shorter than these secrets, so what follows them moves up: a copy cut at
+        // the end of a window searched once up front would move into the kept text.
+        let secret = "0aaAAaA0aa00a0aA0aa0AaAAaAaAA";
+        let r = redactor(&[secret]);
+        let text = format!("{}{secret} {secret} {secret} ", "_ ".repeat(10));
+        for max in 0..text.len() + 2 {
+            let got = r.clean_to(&text, max);
+            assert!(!got.contains("0aaA"), "{max}: {got}");
+            assert!(got.len() <= max + '…'.len_utf8(), "{max}: {got}");
+        }
+        assert_eq!(
+            r.clean_to(&text, 200),
+            format!("{}{MASK} {MASK} {MASK} ", "_ ".repeat(10)),
+            "short enough: masked, not cut"
+        );
+        assert_eq!(r.clean_to("ab", 1), "a…");
+        assert_eq!(r.clean_to("é", 1), "…");
+        assert_eq!(Redactor::default().clean_to("abc", 2), "ab…");
     }
 
     #[test]

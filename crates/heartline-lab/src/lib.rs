@@ -27,6 +27,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+mod hostile;
 mod query;
 mod scenario;
 mod serve;

@@ -48,6 +48,15 @@ scenarios (same on ws and wss; durations like 250ms, 2s, 1m or bare milliseconds
   /oversized?size=N             send one N-byte binary message first (default 16MiB)
   /invalid-utf8                 send a text frame that is not UTF-8
   /headers                      echo; the handshake headers are logged
+hostile (see the README):
+  /unauthorized?status=401|403  refuse, echoing the request's credentials in the body
+  /evil-reason?kind=terminal|formula|bidi  close 4000 with a reason that attacks its reader
+  /redirect?status=302&location=/echo      answer the upgrade with a redirect
+  /many-headers?count=N         a 101 with N extra headers (default 10000)
+  /huge-header?size=N           a 101 with one N-byte header (default 1MiB)
+  /endless-headers?every=T      a 101 whose headers never end (one line per T)
+  /bad-close?kind=one-byte|invalid-utf8|1004|1005|1006|1015  a malformed close frame
+  /deflate?size=N               unsolicited permessage-deflate and an N-byte bomb
   any path: subprotocol=none    do not echo the client's first offered subprotocol";
 
 #[tokio::main(flavor = "multi_thread")]

@@ -50,8 +50,10 @@ impl Query {
             })?;
             let value = percent_decode(raw_value)
                 .ok_or_else(|| bad(&key, "valid percent-encoded UTF-8", raw_value))?;
-            // `/headers` shows what a client sent, so it takes any parameter (e.g. `token=`).
-            if key != "subprotocol" && path != "/headers" && !allowed.contains(&key.as_str()) {
+            // `/headers` and `/unauthorized` show what a client sent, so they take any
+            // parameter (e.g. `token=`).
+            let takes_any = matches!(path, "/headers" | "/unauthorized");
+            if key != "subprotocol" && !takes_any && !allowed.contains(&key.as_str()) {
                 let mut accepted: Vec<&str> = allowed.to_vec();
                 accepted.push("subprotocol");
                 return Err(BadRequest {

@@ -18,6 +18,17 @@ pub(crate) const DEFAULT_OVERSIZED: usize = 16 << 20;
 pub(crate) const MAX_OVERSIZED: usize = 256 << 20;
 /// A close frame payload is at most 125 bytes: 2 for the code, 123 for the reason.
 pub(crate) const MAX_REASON_BYTES: usize = 123;
+/// Default and largest `/many-headers` count; larger counts are clamped.
+pub(crate) const DEFAULT_MANY_HEADERS: usize = 10_000;
+pub(crate) const MAX_MANY_HEADERS: usize = 1_000_000;
+/// Default and largest `/huge-header` line; larger sizes are clamped.
+pub(crate) const DEFAULT_HUGE_HEADER: usize = 1 << 20;
+pub(crate) const MAX_HUGE_HEADER: usize = 64 << 20;
+/// Default and largest inflated size of the `/deflate` message; larger sizes are clamped.
+pub(crate) const DEFAULT_DEFLATE: usize = 16 << 20;
+pub(crate) const MAX_DEFLATE: usize = 256 << 20;
+/// Close code of the `/evil-reason` frames (application-defined range).
+pub(crate) const EVIL_REASON_CODE: u16 = 4000;
 
 /// What a connection asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +87,91 @@ pub(crate) enum Scenario {
         size: usize,
     },
     InvalidUtf8,
+    /// `/unauthorized`: the upgrade is refused with `status` (401 or 403) and a body that
+    /// echoes the request's target and headers, credentials included.
+    Unauthorized {
+        status: u16,
+    },
+    /// `/many-headers`: a valid 101 carrying `count` extra header lines, written raw.
+    ManyHeaders {
+        count: usize,
+    },
+    /// `/huge-header`: a valid 101 with one header line of `size` bytes, written raw.
+    HugeHeader {
+        size: usize,
+    },
+    /// `/endless-headers`: a 101 whose header block never ends: one more line every `every`.
+    EndlessHeaders {
+        every: Duration,
+    },
+    /// `/bad-close`: after `after`, a close frame no conforming server sends, written raw.
+    BadClose {
+        after: Duration,
+        kind: BadClose,
+    },
+    /// `/deflate`: `permessage-deflate` in the 101 although nobody offered it, then one
+    /// compressed binary message that inflates to `size` zero bytes.
+    Deflate {
+        size: usize,
+    },
+}
+
+impl Scenario {
+    /// Whether the lab writes the upgrade response itself, byte by byte, instead of letting
+    /// tungstenite write a well-formed one.
+    pub(crate) fn answers_raw(&self) -> bool {
+        matches!(
+            self,
+            Scenario::ManyHeaders { .. }
+                | Scenario::HugeHeader { .. }
+                | Scenario::EndlessHeaders { .. }
+        )
+    }
+}
+
+/// The malformed close frames of `/bad-close`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadClose {
+    /// A payload of one byte: too long for "no status", too short for a status code.
+    OneByte,
+    /// Code 1000 with a reason that is not UTF-8.
+    InvalidUtf8,
+    /// A code the RFC reserves and forbids on the wire (1004, 1005, 1006, 1015).
+    Reserved(u16),
+}
+
+impl BadClose {
+    /// The close frame's payload as it goes on the wire.
+    pub(crate) fn payload(self) -> Vec<u8> {
+        match self {
+            BadClose::OneByte => vec![0x03],
+            BadClose::InvalidUtf8 => {
+                let mut p = 1000u16.to_be_bytes().to_vec();
+                p.extend_from_slice(b"bye \xC3\x28");
+                p
+            }
+            BadClose::Reserved(code) => {
+                let mut p = code.to_be_bytes().to_vec();
+                p.extend_from_slice(b"reserved code on the wire");
+                p
+            }
+        }
+    }
+}
+
+/// The close reasons of `/evil-reason`, by `kind`: text a renderer must not pass on raw.
+pub(crate) fn evil_reason(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        // Retitles the terminal (OSC 0), turns it red, then forges a log line of its own.
+        "terminal" => {
+            "\u{1b}]0;pwned\u{7}\u{1b}[31mALERT\u{1b}[0m\nheartline: every endpoint is up"
+        }
+        // A spreadsheet opening a CSV export would evaluate this.
+        "formula" => "=HYPERLINK(\"http://x\")",
+        // Right-to-left override: reads as `invoiceexe.pdf`.
+        "bidi" => "invoice\u{202e}fdp.exe",
+        _ => return None,
+    })
 }
 
 /// Why a request cannot be served: the HTTP status and a body for the client.
@@ -102,7 +198,18 @@ pub(crate) const PATHS: &[&str] = &[
     "/oversized",
     "/invalid-utf8",
     "/headers",
+    "/unauthorized",
+    "/evil-reason",
+    "/redirect",
+    "/many-headers",
+    "/huge-header",
+    "/endless-headers",
+    "/bad-close",
+    "/deflate",
 ];
+
+/// Paths whose upgrade response the lab writes raw (see [`Scenario::answers_raw`]).
+pub(crate) const RAW_PATHS: &[&str] = &["/many-headers", "/huge-header", "/endless-headers"];
 
 /// Parses `path?query` (the request target) into a [`Plan`].
 pub(crate) fn parse(path_and_query: &str) -> Result<Plan, BadRequest> {
@@ -123,6 +230,13 @@ pub(crate) fn parse(path_and_query: &str) -> Result<Plan, BadRequest> {
         "/flap" => &["up", "down"],
         "/oversized" => &["size"],
         "/invalid-utf8" => &[],
+        "/unauthorized" => &["status"],
+        "/evil-reason" => &["kind", "after"],
+        "/redirect" => &["status", "location"],
+        "/many-headers" => &["count"],
+        "/huge-header" | "/deflate" => &["size"],
+        "/endless-headers" => &["every"],
+        "/bad-close" => &["kind", "after"],
         _ => {
             return Err(BadRequest {
                 status: 404,
@@ -238,6 +352,76 @@ pub(crate) fn parse(path_and_query: &str) -> Result<Plan, BadRequest> {
         }
         "/oversized" => Scenario::Oversized {
             size: q.size("size", DEFAULT_OVERSIZED)?.min(MAX_OVERSIZED),
+        },
+        "/unauthorized" => Scenario::Unauthorized {
+            status: match q.get("status") {
+                None | Some("401") => 401,
+                Some("403") => 403,
+                Some(other) => return Err(bad("status", "`401` or `403`", other)),
+            },
+        },
+        "/evil-reason" => {
+            let kind = q.get("kind").unwrap_or("terminal");
+            let reason = evil_reason(kind)
+                .ok_or_else(|| bad("kind", "`terminal`, `formula` or `bidi`", kind))?;
+            Scenario::Close {
+                after: q.duration("after", Duration::ZERO)?,
+                code: Some(EVIL_REASON_CODE),
+                reason: reason.to_owned(),
+            }
+        }
+        "/redirect" => {
+            let status = match q.get("status") {
+                None => 302,
+                Some(raw) => match raw.parse::<u16>() {
+                    Ok(s @ (301 | 302 | 303 | 307 | 308)) => s,
+                    _ => return Err(bad("status", "`301`, `302`, `303`, `307` or `308`", raw)),
+                },
+            };
+            let location = q.get("location").unwrap_or("/echo").to_owned();
+            if location.bytes().any(|b| b < 0x20 || b == 0x7f) {
+                return Err(bad("location", "no control characters", &location));
+            }
+            Scenario::Reject {
+                status,
+                location: Some(location),
+            }
+        }
+        "/many-headers" => Scenario::ManyHeaders {
+            count: q.size("count", DEFAULT_MANY_HEADERS)?.min(MAX_MANY_HEADERS),
+        },
+        "/huge-header" => Scenario::HugeHeader {
+            size: q.size("size", DEFAULT_HUGE_HEADER)?.min(MAX_HUGE_HEADER),
+        },
+        "/endless-headers" => {
+            let every = q.duration("every", Duration::from_millis(100))?;
+            if every.is_zero() {
+                return Err(bad("every", "a duration of at least 1ms", "0"));
+            }
+            Scenario::EndlessHeaders { every }
+        }
+        "/bad-close" => {
+            let kind = match q.get("kind") {
+                None | Some("one-byte") => BadClose::OneByte,
+                Some("invalid-utf8") => BadClose::InvalidUtf8,
+                Some(code @ ("1004" | "1005" | "1006" | "1015")) => {
+                    BadClose::Reserved(code.parse().unwrap_or(1006))
+                }
+                Some(other) => {
+                    return Err(bad(
+                        "kind",
+                        "`one-byte`, `invalid-utf8`, `1004`, `1005`, `1006` or `1015`",
+                        other,
+                    ))
+                }
+            };
+            Scenario::BadClose {
+                after: q.duration("after", Duration::ZERO)?,
+                kind,
+            }
+        }
+        "/deflate" => Scenario::Deflate {
+            size: q.size("size", DEFAULT_DEFLATE)?.min(MAX_DEFLATE),
         },
         _ => Scenario::InvalidUtf8,
     };
@@ -473,5 +657,125 @@ mod tests {
         );
         assert_eq!(scenario("/invalid-utf8"), Scenario::InvalidUtf8);
         assert!(err("/invalid-utf8?x=1").message.contains("`x`"));
+    }
+
+    #[test]
+    fn hostile_scenarios() {
+        assert_eq!(
+            scenario("/unauthorized"),
+            Scenario::Unauthorized { status: 401 }
+        );
+        assert_eq!(
+            scenario("/unauthorized?status=403&access_token=abc&room=1"),
+            Scenario::Unauthorized { status: 403 },
+            "any other parameter is accepted, so a secret query reaches the echo"
+        );
+        assert!(err("/unauthorized?status=500").message.contains("`status`"));
+
+        let Scenario::Close { code, reason, .. } = scenario("/evil-reason") else {
+            panic!("evil-reason is a close");
+        };
+        assert_eq!(code, Some(EVIL_REASON_CODE));
+        assert!(reason.contains("\u{1b}]0;pwned\u{7}") && reason.contains('\n'));
+        for kind in ["terminal", "formula", "bidi"] {
+            let reason = evil_reason(kind).unwrap();
+            assert!(reason.len() <= MAX_REASON_BYTES, "{kind}");
+        }
+        assert_eq!(evil_reason("formula"), Some("=HYPERLINK(\"http://x\")"));
+        assert!(err("/evil-reason?kind=xss").message.contains("`kind`"));
+
+        assert_eq!(
+            scenario("/redirect"),
+            Scenario::Reject {
+                status: 302,
+                location: Some("/echo".into())
+            }
+        );
+        assert_eq!(
+            scenario("/redirect?status=301&location=ws%3A%2F%2Fexample.invalid%2F"),
+            Scenario::Reject {
+                status: 301,
+                location: Some("ws://example.invalid/".into())
+            }
+        );
+        assert!(err("/redirect?status=404").message.contains("`status`"));
+        assert!(err("/redirect?location=%0d%0aX:1")
+            .message
+            .contains("`location`"));
+
+        assert_eq!(
+            scenario("/many-headers"),
+            Scenario::ManyHeaders {
+                count: DEFAULT_MANY_HEADERS
+            }
+        );
+        assert_eq!(
+            scenario("/many-headers?count=99999999"),
+            Scenario::ManyHeaders {
+                count: MAX_MANY_HEADERS
+            }
+        );
+        assert_eq!(
+            scenario("/huge-header"),
+            Scenario::HugeHeader {
+                size: DEFAULT_HUGE_HEADER
+            }
+        );
+        assert_eq!(
+            scenario("/endless-headers?every=5ms"),
+            Scenario::EndlessHeaders {
+                every: Duration::from_millis(5)
+            }
+        );
+        assert!(err("/endless-headers?every=0").message.contains("`every`"));
+        for (path, answers_raw) in [
+            ("/many-headers", true),
+            ("/huge-header", true),
+            ("/endless-headers", true),
+            ("/deflate", false),
+            ("/bad-close", false),
+            ("/echo", false),
+        ] {
+            assert_eq!(scenario(path).answers_raw(), answers_raw, "{path}");
+            let bare = path.split('?').next().unwrap();
+            assert_eq!(RAW_PATHS.contains(&bare), answers_raw, "{path}");
+        }
+
+        assert_eq!(
+            scenario("/bad-close"),
+            Scenario::BadClose {
+                after: Duration::ZERO,
+                kind: BadClose::OneByte
+            }
+        );
+        assert_eq!(
+            scenario("/bad-close?kind=1015&after=10ms"),
+            Scenario::BadClose {
+                after: Duration::from_millis(10),
+                kind: BadClose::Reserved(1015)
+            }
+        );
+        assert!(err("/bad-close?kind=1000").message.contains("`kind`"));
+        assert_eq!(BadClose::OneByte.payload(), [3]);
+        assert_eq!(&BadClose::Reserved(1006).payload()[..2], [0x03, 0xee]);
+        let invalid = BadClose::InvalidUtf8.payload();
+        assert_eq!(&invalid[..2], [0x03, 0xe8]);
+        assert!(std::str::from_utf8(&invalid[2..]).is_err());
+        for kind in [
+            BadClose::OneByte,
+            BadClose::InvalidUtf8,
+            BadClose::Reserved(1004),
+        ] {
+            assert!(kind.payload().len() <= 125, "{kind:?} fits a control frame");
+        }
+
+        assert_eq!(
+            scenario("/deflate?size=1MiB"),
+            Scenario::Deflate { size: 1 << 20 }
+        );
+        assert_eq!(
+            scenario("/deflate?size=99999999999"),
+            Scenario::Deflate { size: MAX_DEFLATE }
+        );
     }
 }

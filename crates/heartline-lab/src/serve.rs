@@ -15,13 +15,13 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tracing::{debug, warn};
 
-use crate::scenario::{self, Plan, Scenario};
+use crate::scenario::{self, Plan, Scenario, RAW_PATHS};
 use crate::state::Shared;
 use crate::stream::{Prefixed, Transport};
-use crate::{session, Error, LabRecord, Result};
+use crate::{hostile, session, Error, LabRecord, Result};
 
 /// Time a client gets to send its request line, finish TLS, or finish the upgrade.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest request line we wait for before handing the bytes to tungstenite anyway.
 const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// Accept backlog; the kernel caps it at `net.core.somaxconn`.
@@ -128,16 +128,24 @@ async fn serve<S: Transport>(conn: u64, mut stream: S, shared: &Shared) {
         Err(_) => return debug!(conn, "request line timed out"),
     };
 
-    // `/slow` waits before answering; everything else is decided in the callback below.
+    // `/slow` waits before answering, and the raw scenarios write their own upgrade
+    // response; everything else is decided in the callback below.
     if let Some(target) = request_target(&head) {
-        if target.starts_with("/slow") {
-            if let Ok(Plan {
-                scenario: Scenario::Slow { delay },
-                ..
-            }) = scenario::parse(target)
-            {
-                debug!(conn, ?delay, "slow: holding the upgrade");
-                tokio::time::sleep(delay).await;
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        if path == "/slow" || RAW_PATHS.contains(&path) {
+            match scenario::parse(target) {
+                Ok(Plan {
+                    scenario: Scenario::Slow { delay },
+                    ..
+                }) => {
+                    debug!(conn, ?delay, "slow: holding the upgrade");
+                    tokio::time::sleep(delay).await;
+                }
+                Ok(plan) if plan.scenario.answers_raw() => {
+                    return hostile::serve_raw(conn, head, stream, &plan, shared).await;
+                }
+                // A bad parameter: tungstenite's handshake answers it with a 400 below.
+                _ => {}
             }
         }
     }
@@ -190,7 +198,7 @@ fn decide(
         .path_and_query()
         .map_or_else(|| req.uri().to_string(), |p| p.to_string());
     let offered = offered_subprotocols(req);
-    let headers = req
+    let headers: Vec<(String, String)> = req
         .headers()
         .iter()
         .map(|(k, v)| {
@@ -200,6 +208,15 @@ fn decide(
             )
         })
         .collect();
+    let plan = scenario::parse(&path);
+    // Built before the headers move into the log: only `/unauthorized` needs them again.
+    let unauthorized_body = match &plan {
+        Ok(Plan {
+            scenario: Scenario::Unauthorized { .. },
+            ..
+        }) => Some(hostile::unauthorized_body(&path, &headers)),
+        _ => None,
+    };
     shared.record(LabRecord::Handshake {
         conn,
         path: path.clone(),
@@ -217,7 +234,7 @@ fn decide(
         error_response(status, body, location)
     };
 
-    let plan = match scenario::parse(&path) {
+    let plan = match plan {
         Ok(plan) => plan,
         Err(bad) => return Err(reject(bad.status, bad.message, None)),
     };
@@ -225,6 +242,25 @@ fn decide(
     match &plan.scenario {
         Scenario::Reject { status, location } => {
             return Err(reject(*status, REJECT_BODY.to_owned(), location.as_deref()));
+        }
+        Scenario::Unauthorized { status } => {
+            let body = unauthorized_body.unwrap_or_default();
+            return Err(reject(*status, body, None));
+        }
+        // Only when the request line did not arrive whole within 8 KiB (see `serve`).
+        raw if raw.answers_raw() => {
+            return Err(reject(
+                400,
+                format!("heartline-lab: {path} needs its request line within 8 KiB"),
+                None,
+            ));
+        }
+        Scenario::Deflate { .. } => {
+            // Nobody offered it (Heartline never does): the server asserts it anyway.
+            resp.headers_mut().insert(
+                header::SEC_WEBSOCKET_EXTENSIONS,
+                HeaderValue::from_static("permessage-deflate"),
+            );
         }
         Scenario::Flap { up, down } => match flap_window(shared.started.elapsed(), *up, *down) {
             Some(left) => up_until = Some(Instant::now() + left),

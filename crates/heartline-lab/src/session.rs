@@ -15,7 +15,8 @@ use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::WebSocketStream;
 use tracing::debug;
 
-use crate::scenario::Scenario;
+use crate::hostile;
+use crate::scenario::{BadClose, Scenario};
 use crate::state::{truncate_text, Shared};
 use crate::stream::{peer_gone, set_reset_on_close, Prefixed, Transport};
 use crate::LabRecord;
@@ -87,7 +88,11 @@ enum Outcome {
 #[derive(Debug, Clone)]
 enum Ending {
     Close(Option<CloseFrame>),
-    Drop { rst: bool },
+    /// A close frame tungstenite would not send, written to the transport as it is.
+    RawClose(BadClose),
+    Drop {
+        rst: bool,
+    },
     Mute,
 }
 
@@ -203,9 +208,20 @@ impl<'a> Session<'a> {
                 s.echo = plain_echo();
                 s.end = up_until.map(|t| (t, Ending::Drop { rst: false }));
             }
-            Scenario::Slow { .. } | Scenario::Oversized { .. } => s.echo = plain_echo(),
-            // Rejections never get here; keep reading like invalid-utf8 does.
-            Scenario::InvalidUtf8 | Scenario::Reject { .. } => {}
+            Scenario::BadClose { after, kind } => {
+                s.echo = plain_echo();
+                s.end = at(*after).map(|t| (t, Ending::RawClose(*kind)));
+            }
+            Scenario::Slow { .. }
+            | Scenario::Oversized { .. }
+            | Scenario::Deflate { .. }
+            | Scenario::ManyHeaders { .. }
+            | Scenario::HugeHeader { .. } => s.echo = plain_echo(),
+            // Rejections and endless headers never get here; keep reading like invalid-utf8.
+            Scenario::InvalidUtf8
+            | Scenario::Reject { .. }
+            | Scenario::Unauthorized { .. }
+            | Scenario::EndlessHeaders { .. } => {}
         }
         s
     }
@@ -223,6 +239,15 @@ impl<'a> Session<'a> {
                 // write one raw, unmasked binary frame straight to the transport, streaming
                 // the payload from a static buffer instead of allocating it.
                 write_zero_binary_frame(ws.get_mut(), *size).await?;
+            }
+            Scenario::Deflate { size } => {
+                debug!(conn = self.conn, size, "sending a permessage-deflate bomb");
+                // Nothing sent yet, as for `/oversized`: tungstenite would refuse to write a
+                // frame with RSV1 set, so it goes straight to the transport.
+                let frame = hostile::deflate_frame(*size);
+                let transport = ws.get_mut();
+                transport.write_all(&frame).await?;
+                transport.flush().await?;
             }
             Scenario::InvalidUtf8 => {
                 let payload = Bytes::from_static(&[0xC3, 0x28]);
@@ -364,6 +389,7 @@ impl<'a> Session<'a> {
             if *at <= now {
                 match ending.clone() {
                     Ending::Close(frame) => self.start_close(ws, frame, now).await?,
+                    Ending::RawClose(kind) => self.raw_close(ws, kind, now).await?,
                     Ending::Drop { rst } => return Ok(Some(Outcome::Drop { rst })),
                     Ending::Mute => return Ok(Some(Outcome::Mute)),
                 }
@@ -417,6 +443,29 @@ impl<'a> Session<'a> {
         ws.send(Message::Close(frame)).await
     }
 
+    /// Writes a malformed close frame past tungstenite, then waits (bounded) for whatever the
+    /// client does about it: its own close frame (which tungstenite answers), or leaving.
+    async fn raw_close<S: Transport>(
+        &mut self,
+        ws: &mut Ws<S>,
+        kind: BadClose,
+        now: Instant,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        debug!(conn = self.conn, ?kind, "sending a malformed close frame");
+        self.stop_sending();
+        self.end = now
+            .checked_add(CLOSE_HANDSHAKE_TIMEOUT)
+            .map(|t| (t, Ending::Drop { rst: false }));
+        // Whatever tungstenite holds (a pong) goes first, so the raw bytes do not split a frame.
+        ws.flush().await?;
+        let transport = ws.get_mut();
+        transport
+            .write_all(&hostile::raw_close_frame(&kind.payload()))
+            .await?;
+        transport.flush().await?;
+        Ok(())
+    }
+
     /// After a close frame nothing else may be sent; forget everything scheduled.
     fn stop_sending(&mut self) {
         self.closing = true;
@@ -424,7 +473,10 @@ impl<'a> Session<'a> {
         self.idle = None;
         self.ticks = None;
         self.pending.clear();
-        if matches!(self.end, Some((_, Ending::Close(_) | Ending::Mute))) {
+        if matches!(
+            self.end,
+            Some((_, Ending::Close(_) | Ending::RawClose(_) | Ending::Mute))
+        ) {
             self.end = None;
         }
     }
@@ -488,17 +540,7 @@ async fn write_zero_binary_frame<W: tokio::io::AsyncWrite + Unpin>(
 
 /// Header of a final, unmasked binary frame with a payload of `len` bytes.
 fn binary_frame_header(len: usize) -> Vec<u8> {
-    let mut header = vec![0x82]; // FIN + opcode 2 (binary)
-    if len < 126 {
-        header.push(len as u8);
-    } else if let Ok(len16) = u16::try_from(len) {
-        header.push(126);
-        header.extend_from_slice(&len16.to_be_bytes());
-    } else {
-        header.push(127);
-        header.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    header
+    hostile::frame_header(0x82, len) // FIN + opcode 2 (binary)
 }
 
 #[cfg(test)]
