@@ -208,7 +208,6 @@ async fn unauthorized_refusals_are_http_failures_that_stop_retrying() {
 }
 
 #[tokio::test]
-#[ignore = "needs the probe's scrubbing (h-probe branch)"]
 async fn echoed_credentials_never_reach_an_event() {
     let lab = Lab::start().await.unwrap();
     for status in [401, 403] {
