@@ -169,7 +169,8 @@ pub fn form_from(e: &Endpoint) -> EndpointForm {
     let app = e.app_heartbeat.as_ref();
     EndpointForm {
         name: e.name.clone(),
-        url: e.url.clone(),
+        // Secret query values stay in Rust, as secret header values do (`token=` is sent).
+        url: heartline_config::strip_query_secrets(&e.url).0,
         headers: e
             .headers
             .iter()
@@ -266,6 +267,18 @@ fn clean(items: &[String]) -> Vec<String> {
 
 /// Secret headers left empty in the form keep the value already known (`previous`).
 pub fn keep_secret_values(e: &mut Endpoint, previous: &Endpoint) {
+    // Secret query values reach the form emptied (`token=`), like secret headers: an empty
+    // one keeps the stored value; a parameter the person removed stays removed.
+    let (_, with_name) = heartline_config::strip_query_secrets(&e.url);
+    let filled: Vec<String> = heartline_config::query_secrets(&e.url)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    for (name, value) in heartline_config::query_secrets(&previous.url) {
+        if with_name.contains(&name) && !filled.contains(&name) {
+            e.url = heartline_config::fill_query(&e.url, &name, &value);
+        }
+    }
     for h in e
         .headers
         .iter_mut()
@@ -310,6 +323,29 @@ mod tests {
         let mut back = endpoint_from(&form, Some(&e));
         keep_secret_values(&mut back, &e);
         assert_eq!(back.headers[0].value, "Bearer s3cret");
+    }
+
+    #[test]
+    fn secret_query_values_never_reach_the_form_and_are_kept_when_left_empty() {
+        let e = Endpoint::new("feed", "wss://example.test/feed?room=1&token=s3cret-jwt");
+        let form = form_from(&e);
+        assert_eq!(form.url, "wss://example.test/feed?room=1&token=");
+        let mut back = endpoint_from(&form, Some(&e));
+        keep_secret_values(&mut back, &e);
+        assert_eq!(back.url, e.url, "left empty: the stored value is kept");
+
+        let mut changed = endpoint_from(&form, Some(&e));
+        changed.url = "wss://example.test/feed?room=2&token=new-one".into();
+        keep_secret_values(&mut changed, &e);
+        assert_eq!(changed.url, "wss://example.test/feed?room=2&token=new-one");
+
+        let mut removed = endpoint_from(&form, Some(&e));
+        removed.url = "wss://example.test/feed?room=1".into();
+        keep_secret_values(&mut removed, &e);
+        assert_eq!(
+            removed.url, "wss://example.test/feed?room=1",
+            "removed stays removed"
+        );
     }
 
     #[test]

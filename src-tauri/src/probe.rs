@@ -33,7 +33,7 @@ pub async fn test(endpoint: &Endpoint) -> IpcResult<ProbeResult> {
                 subprotocol: None,
                 failed_phase: Some(f.phase.as_str().to_owned()),
                 http_status: f.phase.status(),
-                error: Some(f.error),
+                error: Some(crate::convert::shown(&f.error)),
             })
         }
     };
@@ -48,7 +48,7 @@ pub async fn test(endpoint: &Endpoint) -> IpcResult<ProbeResult> {
             upgrade_us: micros(p.upgrade),
         }),
         rtt_us: None,
-        subprotocol: handshake.subprotocol,
+        subprotocol: handshake.subprotocol.as_deref().map(crate::convert::shown),
         failed_phase: None,
         error: None,
         http_status: None,
@@ -70,7 +70,9 @@ pub async fn test(endpoint: &Endpoint) -> IpcResult<ProbeResult> {
             result.ok = false;
             result.failed_phase = Some("ping".into());
             // A tungstenite error can quote the peer (a protocol error, a close reason).
-            result.error = Some(connector.redactor().clean(&e.to_string()));
+            result.error = Some(crate::convert::shown(
+                &connector.redactor().clean(&e.to_string()),
+            ));
         }
         Err(_) => {
             result.ok = false;

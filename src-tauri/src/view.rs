@@ -218,7 +218,12 @@ pub async fn detail(app: &App, id: EndpointId, window: Window) -> IpcResult<Deta
             rule: f.rule.as_str().to_owned(),
             title: f.title,
             explanation: f.explanation,
-            evidence: f.evidence,
+            // Evidence quotes recorded close reasons and errors: server text, shown escaped.
+            evidence: f
+                .evidence
+                .iter()
+                .map(|e| crate::convert::shown(e))
+                .collect(),
             suggestion: f.suggestion,
         })
         .collect();

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use heartline_core::untrusted::escape_json_text;
 use heartline_core::{
     close_code, escape_controls, Endpoint, Event, EventKind, FailedPhase, SessionEnd,
 };
@@ -114,7 +115,10 @@ impl<W: Write> Printer for Json<W> {
     }
 
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        writeln!(self.out, "{}", event_json(event))?;
+        // serde_json escapes C0 controls; DEL, C1 and bidi overrides are escaped here, so a
+        // JSON line shown on a terminal cannot drive it either.
+        let line = event_json(event).to_string();
+        writeln!(self.out, "{}", escape_json_text(&line))?;
         self.out.flush()
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use heartline_core::untrusted::escape_json_text;
 use heartline_core::{escape_controls, CloseCause, Endpoint, EndpointId, EventKind, State};
 use heartline_engine::{Delivery, Engine, EngineOptions, Status};
 
@@ -157,13 +158,13 @@ impl Shown {
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("endpoint".into(), name.into());
             }
-            println!("{v}");
+            println!("{}", escape_json_text(&v.to_string()));
         } else if notable(&e.kind) {
             let ts = humantime::format_rfc3339_millis(e.at.to_system()).to_string();
             let width = self.width;
             let (time, kind) = (&ts[11..23], short_name(&e.kind));
             // Names are the user's, descriptions quote the server: both escaped for the
-            // terminal. JSON lines above carry them as they are (the encoder escapes).
+            // terminal. JSON lines above carry them exactly, every control as a JSON escape.
             let name = escape_controls(name);
             println!("{time}  {name:<width$}  {kind:<10}  {}", describe(&e.kind));
         }

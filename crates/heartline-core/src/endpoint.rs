@@ -550,7 +550,7 @@ pub fn redact_url(raw: &str) -> String {
     let parts: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if looks_secret(k) => format!("{k}=••••••"),
+            Some((k, _)) if looks_secret(&percent_decode_lossy(k)) => format!("{k}=••••••"),
             _ => pair.to_owned(),
         })
         .collect();
@@ -560,6 +560,13 @@ pub fn redact_url(raw: &str) -> String {
         out.push_str(f);
     }
     out
+}
+
+/// A query parameter name as a server reads it (`%74oken` is `token`).
+fn percent_decode_lossy(name: &str) -> String {
+    percent_encoding::percent_decode_str(name)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -751,5 +758,6 @@ mod tests {
             "wss://••••••@h:9/ws?room=1"
         );
         assert_eq!(redact_url("ws://h/p@x"), "ws://h/p@x");
+        assert_eq!(redact_url("ws://h/?%74oken=abc"), "ws://h/?%74oken=••••••");
     }
 }

@@ -10,7 +10,8 @@
 //! 2. **No control character reaches a terminal or a document raw.** [`escape_controls`] is
 //!    applied where text is rendered for a person (readable CLI output, Markdown, CSV, HTML,
 //!    notifications, the tray): a hostile close reason cannot retitle a terminal or forge a log
-//!    line. JSON needs no extra step: its encoder escapes control characters itself.
+//!    line. JSON outputs pass through [`escape_json_text`]: the encoder escapes C0 controls
+//!    itself, and that escapes the rest (DEL, C1, bidi) while the text reads back the same.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -315,6 +316,32 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A character that serde_json writes raw inside a string but that a terminal acts on: DEL,
+/// the C1 controls (U+009B is an 8-bit CSI) and the bidi overrides. (It escapes C0 itself.)
+pub fn json_leaves_raw(c: char) -> bool {
+    u32::from(c) >= 0x7f && is_unsafe_char(c)
+}
+
+/// `json`, a JSON text an encoder wrote, with every [`json_leaves_raw`] character as a
+/// `\uXXXX` escape. Outside its strings JSON is printable ASCII and whitespace, so each such
+/// character is inside a string, where the escape stands for the same character: a reader
+/// gets exactly the text back, and a terminal showing the line is not driven by it.
+pub fn escape_json_text(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(json_leaves_raw) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if json_leaves_raw(c) {
+            // All of them lie in the Basic Multilingual Plane: one escape each.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +457,15 @@ mod tests {
         assert_eq!(r.clean_to("ab", 1), "a…");
         assert_eq!(r.clean_to("é", 1), "…");
         assert_eq!(Redactor::default().clean_to("abc", 2), "ab…");
+    }
+
+    #[test]
+    fn json_text_keeps_its_meaning_with_no_raw_terminal_control() {
+        let text = "{\"r\":\"\u{9b}31m \u{7f} \u{202e}exe ünï\"}";
+        let escaped = escape_json_text(text);
+        assert_eq!(escaped, "{\"r\":\"\\u009b31m \\u007f \\u202eexe ünï\"}");
+        assert!(!escaped.chars().any(is_unsafe_char));
+        assert_eq!(escape_json_text("{\"a\":1}"), "{\"a\":1}");
     }
 
     #[test]

@@ -114,29 +114,14 @@ fn write_str(out: &mut dyn Write, text: Option<&str>) -> io::Result<()> {
     }
 }
 
-/// A character serde_json writes raw that a terminal or editor would act on: DEL, a C1
-/// control (U+009B is an 8-bit CSI), a bidi override. (It escapes C0 controls itself.)
+/// A character serde_json writes raw that a terminal would act on.
 fn raw_unsafe(c: char) -> bool {
-    u32::from(c) >= 0x7f && is_unsafe_char(c)
+    heartline_core::untrusted::json_leaves_raw(c)
 }
 
-/// `json`, a JSON text serde_json wrote, with each [`raw_unsafe`] character as a `\uXXXX`
-/// escape. Outside its strings a JSON text is printable ASCII and whitespace, so every such
-/// character is inside a string, where the escape stands for the same character: a reader
-/// gets exactly the text back. All of them are in the Basic Multilingual Plane.
+/// `json` with the characters serde_json leaves raw escaped (the one rule, in core).
 pub(crate) fn escape_unsafe(json: &str) -> Cow<'_, str> {
-    if !json.chars().any(raw_unsafe) {
-        return Cow::Borrowed(json);
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if raw_unsafe(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    heartline_core::untrusted::escape_json_text(json)
 }
 
 /// Writes the document up to the opening of `events`.
