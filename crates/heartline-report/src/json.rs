@@ -13,7 +13,6 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use heartline_core::untrusted::is_unsafe_char;
 
 use serde_json::{json, Value};
 
