@@ -305,6 +305,23 @@ impl Connector {
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
         };
+        // Heartline offers no extension, and RFC 6455 §4.1 says a client fails the connection
+        // when the server accepts one it did not offer. tungstenite lets it through (and would
+        // then refuse the first compressed frame); refusing here says why, before any frame.
+        let extensions = header_text(SEC_WEBSOCKET_EXTENSIONS);
+        if !extensions.is_empty() {
+            let named = self.redactor.clean(&extensions.join(", "));
+            return Err(HandshakeFailure {
+                phase: FailedPhase::Http {
+                    status: Some(101),
+                    retry_after: None,
+                },
+                error: format!(
+                    "invalid upgrade response: the server accepted an extension that was not offered ({named})"
+                ),
+                elapsed: start.elapsed(),
+            });
+        }
         let handshake = Handshake {
             phases: Phases {
                 dns,
@@ -314,7 +331,7 @@ impl Connector {
             },
             peer,
             subprotocol: header_text(SEC_WEBSOCKET_PROTOCOL).into_iter().next(),
-            extensions: header_text(SEC_WEBSOCKET_EXTENSIONS),
+            extensions,
         };
         Ok((Box::new(ws), handshake))
     }

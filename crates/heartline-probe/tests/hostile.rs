@@ -457,36 +457,29 @@ async fn redirects_are_failures_and_are_not_followed() {
 // permessage-deflate: never offered, so a bomb cannot be inflated.
 
 #[tokio::test]
-async fn an_unsolicited_deflate_extension_cannot_deliver_a_bomb() {
+async fn an_unsolicited_deflate_extension_fails_the_handshake_before_any_frame() {
     let lab = Lab::start().await.unwrap();
     let mut w = watch(fast(lab.ws_url("/deflate?size=16MiB")));
-    let connected = w.until(|k| matches!(k, EventKind::Connected { .. })).await;
-    let EventKind::Connected { handshake, .. } = connected else {
-        unreachable!()
-    };
-    // tungstenite does not refuse the unsolicited extension; the probe only records it.
-    assert_eq!(handshake.extensions, ["permessage-deflate"]);
-    let end = w.closed().await;
-    assert!(
-        matches!(
-            end,
-            SessionEnd::ClosedByClient {
-                cause: CloseCause::ProtocolError,
-                code: 1002,
-                ..
-            }
-        ),
-        "a compressed frame (RSV1) is a protocol error when nothing was negotiated: {end:?}"
-    );
-    let Some(EventKind::Closed { stats, .. }) = w.seen.last() else {
-        unreachable!()
-    };
+    let (phase, error) = w.handshake_failed().await;
+    // RFC 6455 §4.1: an extension the client did not offer fails the connection.
     assert_eq!(
-        (stats.messages_in, stats.bytes_in),
-        (0, 0),
-        "nothing was inflated or delivered"
+        phase,
+        FailedPhase::Http {
+            status: Some(101),
+            retry_after: None
+        }
     );
-    assert!(!w.heartbeats_missed(), "the frame ended it");
+    assert!(
+        error.contains("extension that was not offered (permessage-deflate)"),
+        "{error}"
+    );
+    assert!(
+        !w.seen
+            .iter()
+            .any(|k| matches!(k, EventKind::Connected { .. })),
+        "no session opened, so no frame was read: {:?}",
+        w.seen
+    );
     w.assert_bounded();
     // The probe never offers an extension, so nothing it accepts can be compressed.
     let offered = lab.log().into_iter().any(|r| match r {

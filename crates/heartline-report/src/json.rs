@@ -13,7 +13,6 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-
 use serde_json::{json, Value};
 
 use crate::gather::Selected;
