@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run demo test bench bench-ui deps fmt fmt-check clippy rust-test lab ui ui-test e2e
+.PHONY: run demo test bench bench-ui deps fmt fmt-check clippy rust-test lab ui ui-test e2e package
 
 ## run: build and open the desktop app (database in your data directory, or $HEARTLINE_DB)
 run: deps ui
@@ -18,6 +18,11 @@ demo: deps
 
 ## test: formatting, lints with warnings as errors, every test, the UI's and the app end to end
 test: deps fmt-check ui clippy rust-test ui-test e2e
+
+## package: the .deb and .rpm (release build) in target/package/: the desktop app with its
+## launcher entry, the heartline command, and the agent as a systemd service (disabled)
+package: deps ui
+	scripts/package.sh
 
 ## bench: every benchmark, figures printed and recorded in BENCHMARKS.md
 bench: deps
