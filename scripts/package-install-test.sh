@@ -15,10 +15,14 @@
 #   5. `apt remove` keeps all of them; `apt purge` removes /var/lib/heartline and /etc/heartline
 #      and still keeps the user's database.
 #
+#   6. with --rpm RPM, the .rpm's scriptlets in the same root (Debian's rpm, dependencies not
+#      resolved: that needs an RPM distribution): install creates the user and copies the
+#      config to /etc, erase keeps the config and /var/lib/heartline.
+#
 # No systemd runs in the root, so the units are not started here (package-test.sh verifies
 # them); the maintainer scripts' systemctl calls are skipped as on any system without systemd.
 #
-#   sudo scripts/package-install-test.sh DEB [--keep] [--root DIR]
+#   sudo scripts/package-install-test.sh DEB [--rpm RPM] [--keep] [--root DIR]
 #
 # Needs root (debootstrap, chroot, mounts) and the Debian mirror. The minbase tarball is cached
 # in /var/cache/heartline-clean-root (shared with clean-root-test.sh). Every mount is undone on
@@ -32,13 +36,15 @@ fail() { say "FAIL: $*"; failures=$((failures + 1)); }
 ok() { say "ok: $*"; }
 
 deb=""
+rpm=""
 keep=0
 root=/var/tmp/heartline-install-root
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1; shift ;;
     --root) root="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --rpm) rpm="$(readlink -f "$2")"; shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) deb="$(readlink -f "$1")"; shift ;;
   esac
@@ -175,6 +181,38 @@ else
   fail "apt purge left: $(ls -d "$root/var/lib/heartline" "$root/etc/heartline" 2>/dev/null) / user db: $(ls "$root/root/.local/share/heartline" 2>&1)"
 fi
 in_root dpkg-statoverride --list | grep -q heartline && fail "statoverride left after purge" || ok "no statoverride left"
+
+# --- 6. the .rpm's scriptlets -------------------------------------------------------------------
+if [ -n "$rpm" ]; then
+  in_root userdel heartline 2>/dev/null || true
+  in_root groupdel heartline 2>/dev/null || true
+  apt_in_root install --no-install-recommends rpm >/dev/null 2>&1
+  cp "$rpm" "$root/tmp/heartline.rpm"
+  rpm_() { in_root rpm --force-debian --nodeps "$@"; }
+  if rpm_ -i /tmp/heartline.rpm >"$root/tmp/rpm.log" 2>&1; then
+    ok "rpm -i $(basename "$rpm") (dependencies not resolved)"
+  else
+    fail "rpm -i: $(cat "$root/tmp/rpm.log")"
+  fi
+  got="$(in_root heartline --version 2>&1)"
+  [ "$got" = "heartline $version" ] && ok "rpm: heartline --version: $got" || fail "rpm: heartline --version: $got"
+  in_root getent passwd heartline | grep -q ':/var/lib/heartline:/usr/sbin/nologin$' \
+    && ok "rpm %post created the heartline user" || fail "rpm %post: no heartline user"
+  perm="$(in_root stat -c '%a %U:%G' /etc/heartline/heartline.toml 2>&1)"
+  [ "$perm" = "640 root:heartline" ] && ok "rpm %post copied the config: $perm" || fail "rpm config: $perm"
+  printf '\n# edited by the admin\n' >>"$root/etc/heartline/heartline.toml"
+  mkdir -p "$root/var/lib/heartline" && echo data >"$root/var/lib/heartline/heartline.db"
+  kept="$(cd "$root" && sha256sum etc/heartline/heartline.toml var/lib/heartline/heartline.db)"
+  rpm_ -i --replacepkgs /tmp/heartline.rpm >/dev/null 2>&1 || true
+  [ "$(cd "$root" && sha256sum etc/heartline/heartline.toml var/lib/heartline/heartline.db)" = "$kept" ] \
+    && ok "rpm reinstall kept the edited config and the database" || fail "rpm reinstall changed the config or database"
+  rpm_ -e heartline >/dev/null 2>&1 || fail "rpm -e failed"
+  if [ ! -e "$root/usr/bin/heartline" ] && [ "$(cd "$root" && sha256sum etc/heartline/heartline.toml var/lib/heartline/heartline.db 2>&1)" = "$kept" ]; then
+    ok "rpm -e: binaries gone, config and database kept"
+  else
+    fail "rpm -e: $(ls "$root/usr/bin/heartline" "$root/etc/heartline" "$root/var/lib/heartline" 2>&1)"
+  fi
+fi
 
 if [ "$failures" -gt 0 ]; then say "$failures check(s) failed"; exit 1; fi
 say "all checks passed"
