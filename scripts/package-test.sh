@@ -48,8 +48,9 @@ has_line() { grep -qxF -- "$2" "$1"; }
 # --- build ---------------------------------------------------------------------------------
 cd "$repo"
 mapfile -t built < <(scripts/package.sh --debug --out "$scratch/out")
-deb="${built[0]}"
-rpm="${built[1]}"
+deb="${built[0]:-}"
+rpm="${built[1]:-}"
+[ -f "$deb" ] && [ -f "$rpm" ] || { say "FAIL: scripts/package.sh --debug made no packages"; exit 1; }
 target_dir="$(cargo metadata --locked --format-version 1 --no-deps | node -e '
   console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).target_directory)')"
 cargo build --locked -p heartline-lab
@@ -178,7 +179,7 @@ else
 fi
 
 # heartline run on the shipped config, as the service runs it: an idle agent serving metrics.
-if HEARTLINE_SECRETS=file timeout 60 "$cli" run --config "$root/etc/heartline/heartline.toml" \
+if env HEARTLINE_SECRETS=file timeout 60 "$cli" run --config "$root/etc/heartline/heartline.toml" \
   --db "$scratch/agent/heartline.db" --metrics 127.0.0.1:0 --allow-empty --for 1s >"$scratch/run.out" 2>&1 \
   && grep -q 'watching 0 endpoints' "$scratch/run.out"; then
   ok "heartline run --config /etc/heartline/heartline.toml --allow-empty: runs idle, stops cleanly"

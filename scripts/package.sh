@@ -83,7 +83,7 @@ node -e '
   console.log(JSON.stringify({ bundle: { linux: { deb: { files }, rpm: { files } } } }));
 ' "$stage/$profile/heartline" >"$overlay"
 
-bundle_flags=(--bundles deb,rpm --config "$overlay" --ci --no-sign)
+bundle_flags=(--bundles "deb,rpm" --config "$overlay" --ci --no-sign)
 [ "$profile" = debug ] && bundle_flags+=(--debug)
 say "bundling .deb and .rpm (tauri bundle)"
 (cd "$repo/src-tauri" && CARGO_TARGET_DIR="$stage" "$tauri" bundle "${bundle_flags[@]}") >&2
