@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run demo test bench bench-ui deps fmt fmt-check clippy rust-test lab ui ui-test e2e
+.PHONY: run demo test bench bench-ui deps fmt fmt-check clippy rust-test lab ui ui-test e2e package package-test
 
 ## run: build and open the desktop app (database in your data directory, or $HEARTLINE_DB)
 run: deps ui
@@ -16,8 +16,18 @@ demo: deps
 	$(CARGO) build --locked -p heartline-lab -p heartline-cli
 	scripts/demo.sh
 
-## test: formatting, lints with warnings as errors, every test, the UI's and the app end to end
-test: deps fmt-check ui clippy rust-test ui-test e2e
+## test: formatting, lints with warnings as errors, every test, the UI's and the app end to end,
+## and the packages' contents checked and run from an extracted .deb
+test: deps fmt-check ui clippy rust-test ui-test e2e package-test
+
+## package: the .deb and .rpm (release build) in target/package/: the desktop app with its
+## launcher entry, the heartline command, and the agent as a systemd service (disabled)
+package: deps ui
+	scripts/package.sh
+
+## package-test: package the debug build once and check it without installing (no root)
+package-test: deps ui
+	scripts/package-test.sh
 
 ## bench: every benchmark, figures printed and recorded in BENCHMARKS.md
 bench: deps

@@ -27,5 +27,7 @@ def png(size, path):
     data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
     open(path, "wb").write(data)
 
-for s, name in [(32, "32x32.png"), (128, "128x128.png"), (512, "icon.png")]:
+# The sizes the Linux packages install in the hicolor theme (32 to 512); 512 is icon.png.
+for s, name in [(32, "32x32.png"), (48, "48x48.png"), (64, "64x64.png"), (128, "128x128.png"),
+                (256, "256x256.png"), (512, "icon.png")]:
     png(s, name)

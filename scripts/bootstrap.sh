@@ -17,13 +17,19 @@ APT_PACKAGES+=(libwebkit2gtk-4.1-dev libgtk-3-dev libjavascriptcoregtk-4.1-dev l
 # end-to-end test, `kill`/`uptime` (procps) stop and describe child processes, fc-match
 # (fontconfig) finds the chart font, git is what the tests and benchmarks ask for the revision.
 APT_PACKAGES+=(xdotool procps fontconfig git ca-certificates)
+# The package test (scripts/package-test.sh): desktop-file-validate, `rpm` to read the .rpm,
+# systemd-analyze to verify the units, xprop (x11-utils) for the window's WM_CLASS; dpkg-deb
+# and dpkg-shlibdeps (dpkg-dev, also what build-essential brings) read and repack the .deb.
+APT_PACKAGES+=(desktop-file-utils rpm systemd x11-utils dpkg-dev)
 
 # Every command a test or a make target calls, with the package that provides it. Checked after
 # the install, so a missing tool fails here with its name instead of as a timeout in a test.
 REQUIRED_COMMANDS=(
   "cc:build-essential" "pkg-config:pkg-config" "xdotool:xdotool" "Xvfb:xvfb" "xauth:xauth"
   "WebKitWebDriver:webkit2gtk-driver" "import:imagemagick" "chromium:chromium" "kill:procps"
-  "uptime:procps" "fc-match:fontconfig" "git:git"
+  "uptime:procps" "fc-match:fontconfig" "git:git" "desktop-file-validate:desktop-file-utils"
+  "rpm:rpm" "systemd-analyze:systemd" "xprop:x11-utils" "dpkg-deb:dpkg" "dpkg-shlibdeps:dpkg-dev"
+  "apt-cache:apt" "objcopy:binutils"
 )
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }

@@ -34,12 +34,21 @@ pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResul
         .ok()
         .filter(|d| d.is_dir())
         .map(|d| d.display().to_string());
+    // The packages install both programs in /usr/bin; a checkout builds both in target/.
+    let exe = std::env::current_exe().ok();
+    let command = exe
+        .as_ref()
+        .map(|p| p.with_file_name("heartline"))
+        .filter(|p| p.is_file())
+        .map(|p| p.display().to_string());
     Ok(AppInfo {
         database: app.store.path().display().to_string(),
         secrets: app.secrets.describe(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         demo,
         export_dir,
+        executable: exe.map_or_else(|| "unknown".into(), |p| p.display().to_string()),
+        command,
     })
 }
 

@@ -301,6 +301,10 @@ pub struct AppInfo {
     pub demo: Option<String>,
     /// Where the export save dialog opens first (the user's downloads or home folder).
     pub export_dir: Option<String>,
+    /// Where this program is installed: its executable, e.g. /usr/bin/heartline-app.
+    pub executable: String,
+    /// The `heartline` command installed beside it, when there is one.
+    pub command: Option<String>,
 }
 
 /// One step of the app's start-up on the wall clock (see `startup.rs`).

@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// (watching goes on, events wait in memory).
     #[arg(long, value_name = "SIZE", value_parser = size)]
     pub max_db_size: Option<u64>,
+    /// With no endpoint to watch, keep running and serving metrics instead of exiting: for a
+    /// service whose configuration is still the commented example.
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// `512MiB`, `2GiB`, `100MB`, or bytes.
@@ -105,7 +109,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         Some(names) => stored.retain(|e| names.contains(&e.endpoint.name)),
         None => stored.retain(|e| !e.paused),
     }
-    if stored.is_empty() {
+    if stored.is_empty() && !args.allow_empty {
         return Err(Failure::Usage(
             "no endpoints to watch: pass --config FILE or add some with `heartline endpoints add`"
                 .into(),
@@ -177,6 +181,18 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         secrets.describe(),
         metrics_url.as_deref().unwrap_or("off"),
     );
+
+    if stored.is_empty() {
+        match &args.config {
+            Some(path) => eprintln!(
+                "heartline: no endpoints to watch yet: add [[endpoint]] tables to {} and restart",
+                path.display()
+            ),
+            None => eprintln!(
+                "heartline: no endpoints to watch yet: add some with `heartline endpoints add` and restart"
+            ),
+        }
+    }
 
     // History written before outside text was masked at the source may quote secrets: scrub
     // it once, beside the watching (bounded batches; the writer is not held up for long).

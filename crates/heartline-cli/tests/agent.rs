@@ -415,3 +415,54 @@ async fn endpoints_round_trip_through_export_and_import_without_secrets() {
     let out = run(argv("endpoints remove nosuch")).await;
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The packages' /etc/heartline/heartline.toml (every endpoint commented out): without
+/// `--allow-empty` `run` refuses to start; with it (as heartline.service runs) the agent starts,
+/// serves metrics, says what to do and stops cleanly.
+#[tokio::test]
+async fn the_packaged_config_runs_an_idle_agent_only_when_allowed() {
+    let dir = TempDir::new("agent", "empty");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/linux/heartline.toml");
+    let db = dir.path("heartline.db");
+    let base = [
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--for",
+        "3s",
+    ];
+    let mut refused = heartline();
+    refused.args(base).args(["--metrics", "off"]);
+    let out = output(refused).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no endpoints to watch"));
+
+    let args: Vec<String> = base[1..]
+        .iter()
+        .chain(&["--metrics", "127.0.0.1:0", "--allow-empty"])
+        .map(|s| s.to_string())
+        .collect();
+    let (mut child, first, mut stderr) = tokio::task::spawn_blocking(move || spawn_run(args))
+        .await
+        .unwrap();
+    assert!(first.contains("watching 0 endpoints"), "{first}");
+    let addr = first
+        .split("metrics http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("metrics address")
+        .to_owned();
+    let body = tokio::task::spawn_blocking(move || http_get(&addr, "/metrics"))
+        .await
+        .unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "{rest}");
+    assert!(rest.contains("add [[endpoint]] tables to"), "{rest}");
+}

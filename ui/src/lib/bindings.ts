@@ -97,7 +97,15 @@ demo: string | null,
 /**
  * Where the export save dialog opens first (the user's downloads or home folder).
  */
-export_dir: string | null, };
+export_dir: string | null, 
+/**
+ * Where this program is installed: its executable, e.g. /usr/bin/heartline-app.
+ */
+executable: string, 
+/**
+ * The `heartline` command installed beside it, when there is one.
+ */
+command: string | null, };
 
 export type StartupMark = { name: string, 
 /**
