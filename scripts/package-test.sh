@@ -53,7 +53,9 @@ rpm="${built[1]:-}"
 [ -f "$deb" ] && [ -f "$rpm" ] || { say "FAIL: scripts/package.sh --debug made no packages"; exit 1; }
 target_dir="$(cargo metadata --locked --format-version 1 --no-deps | node -e '
   console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).target_directory)')"
-cargo build --locked -p heartline-lab
+# The same package set as `make e2e` builds, so after it this is a no-op (another set would
+# unify features differently and rebuild shared dependencies).
+cargo build --locked -p heartline-app -p heartline-lab
 lab_bin="$target_dir/debug/heartline-lab"
 
 # --- 1. the .deb's metadata ------------------------------------------------------------------
