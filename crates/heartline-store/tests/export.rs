@@ -1,7 +1,6 @@
 //! The export reads give the same answers as the per-endpoint reads they replace, over a real
 //! SQLite file written by the recorder.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -13,29 +12,8 @@ use heartline_core::{
 use heartline_probe::Sink;
 use heartline_store::{RecorderOptions, Scope, Secrets, Store};
 
-/// A unique directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "heartline-export-{name}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 /// 2026-01-01T00:00:00Z plus `s` seconds.
 fn t(s: i64) -> Timestamp {

@@ -21,31 +21,8 @@ const QUERY_TOKEN: &str = "qry-7c1d2e3f4a5b";
 /// The secret of an endpoint whose stored value is gone: it cannot be recognised.
 const LOST_TOKEN: &str = "lost-91a2b3c4d5";
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "heartline-scrub-{name}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn db(&self) -> PathBuf {
-        self.0.join("heartline.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 fn at(s: i64) -> Timestamp {
     Timestamp(1_767_225_600_000 + s * 1000)
