@@ -118,18 +118,24 @@ async fn echo_reply_and_delay_do_not_block_reading() {
     for i in 0..3 {
         delayed.send(Message::text(format!("m{i}"))).await.unwrap();
     }
+    // The echoes wait; reading does not: a ping sent after them is answered first.
+    delayed
+        .send(Message::Ping(b"p".to_vec().into()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(next(&mut delayed).await, Some(Ok(Message::Pong(_)))),
+        "the delayed echoes held up reading"
+    );
     for i in 0..3 {
         assert_eq!(
             next(&mut delayed).await.unwrap().unwrap(),
             Message::text(format!("m{i}"))
         );
     }
+    // Each echo waited its delay (a lower bound only: it cannot be met early).
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(300), "{took:?}");
-    assert!(
-        took < Duration::from_millis(850),
-        "echoes were serialized: {took:?}"
-    );
 }
 
 #[tokio::test]
@@ -258,17 +264,6 @@ async fn idle_timeout_drops_or_closes() {
     let mut dropped = ws(&lab, "/idle?after=150ms").await;
     let mut closed = ws(&lab, "/idle?after=150ms&mode=close").await;
     let mut pinged = ws(&lab, "/idle?after=400ms&pings=ignore").await;
-    let start = Instant::now();
-    // Pings do not count as traffic here (they are still answered), so this session times
-    // out 400ms after the handshake instead of 400ms after the last ping.
-    for _ in 0..4 {
-        pinged.send(Message::Ping(Vec::new().into())).await.unwrap();
-        assert!(matches!(
-            next(&mut pinged).await,
-            Some(Ok(Message::Pong(_)))
-        ));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert!(matches!(
         next(&mut dropped).await,
         Some(Err(WsError::Protocol(
@@ -282,11 +277,25 @@ async fn idle_timeout_drops_or_closes() {
         }
         other => panic!("expected close 1001, got {other:?}"),
     }
-    assert!(next(&mut pinged).await.unwrap().is_err());
-    let took = start.elapsed();
+    // Pings do not count as traffic here (they are still answered): the session is cut while
+    // pings keep flowing every 100 ms. Were they traffic, all 30 (3 s) would be answered.
+    let mut answered = 0;
+    let cut = loop {
+        if answered == 30 {
+            break false;
+        }
+        if pinged.send(Message::Ping(Vec::new().into())).await.is_err() {
+            break true;
+        }
+        match next(&mut pinged).await {
+            Some(Ok(Message::Pong(_))) => answered += 1,
+            _ => break true,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(
-        took < Duration::from_millis(650),
-        "pings extended the idle timer: {took:?}"
+        cut,
+        "pings extended the idle timer: {answered} pings answered"
     );
 }
 
