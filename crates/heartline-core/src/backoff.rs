@@ -17,7 +17,8 @@ pub struct ReconnectPolicy {
     pub cap: Duration,
     /// 0 = always wait the full ceiling; 1 = full jitter, anywhere in `[0, ceiling]`.
     pub jitter: f64,
-    /// A session open this long counts as healthy and resets the failure count.
+    /// A session open this long counts as healthy and resets the failure count (so does one
+    /// that answered a heartbeat: see the watch loop in heartline-probe).
     pub reset_after: Duration,
     /// Stop after this many consecutive failed attempts (`None`: never give up).
     pub max_attempts: Option<u32>,

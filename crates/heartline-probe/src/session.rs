@@ -23,6 +23,9 @@ pub(crate) struct Outcome {
     pub end: SessionEnd,
     pub stats: SessionStats,
     pub control: Option<Control>,
+    /// Whether any heartbeat (protocol or application) was answered: the session was healthy
+    /// at least once, so its end does not count as one more failed attempt.
+    pub answered: bool,
 }
 
 /// Longest wait for the server's answer to our close frame before we drop the connection.
@@ -40,6 +43,7 @@ pub(crate) async fn run(
 ) -> Outcome {
     let started = Instant::now();
     let mut stats = SessionStats::default();
+    let mut answered = false;
     let hb = endpoint.heartbeat;
     // Writes to a peer that stopped reading must not hang the loop: bound each by the
     // pong timeout, the time we would have waited for an answer anyway.
@@ -56,6 +60,7 @@ pub(crate) async fn run(
                 end: $end,
                 stats,
                 control: $control,
+                answered,
             };
         }};
     }
@@ -146,6 +151,7 @@ pub(crate) async fn run(
                             ping_sent = None;
                             pong_misses = 0;
                             pong_deadline.as_mut().reset(far_future());
+                            answered = true;
                             rep.emit(EventKind::Rtt { kind: PingKind::Protocol, rtt });
                             rep.signal(Signal::Heartbeat { rtt });
                         }
@@ -164,6 +170,7 @@ pub(crate) async fn run(
                                 app_sent = None;
                                 app_misses = 0;
                                 app_deadline.as_mut().reset(far_future());
+                                answered = true;
                                 rep.emit(EventKind::Rtt { kind: PingKind::App, rtt });
                                 rep.signal(Signal::Heartbeat { rtt });
                                 // A heartbeat reply is not the stream the user expects.

@@ -163,7 +163,14 @@ impl Probe {
                             return;
                         }
                         rep.signal(Signal::Failure);
-                        if outcome.stats.duration >= probe.endpoint.reconnect.reset_after {
+                        // A session that answered a heartbeat was healthy: whatever ended it
+                        // (a proxy's idle timeout, a kick), the next attempt waits only the
+                        // initial delay, so the endpoint that keeps dropping stays watched.
+                        // One that dies before its first answer (accept-then-close) counts as
+                        // a failed attempt and backs off.
+                        if outcome.answered
+                            || outcome.stats.duration >= probe.endpoint.reconnect.reset_after
+                        {
                             streak = 0;
                         } else {
                             streak += 1;

@@ -201,13 +201,15 @@ async fn server_close_frame_is_recorded_with_code_and_reason_then_reconnects() {
     else {
         unreachable!()
     };
-    assert_eq!((attempt, reason), (2, RetryReason::Backoff));
+    // The session answered its first ping before the kick: it was healthy, so the count of
+    // failed attempts starts again and the next one is attempt 1 after the initial delay.
+    assert_eq!((attempt, reason), (1, RetryReason::Backoff));
     assert!(
         delay <= ms(20),
         "first delay within [0, initial]: {delay:?}"
     );
     w.until(ms(2000), |k| {
-        matches!(k, EventKind::Connecting { attempt: 2 })
+        matches!(k, EventKind::Connecting { attempt: 1 })
     })
     .await;
 }
@@ -795,5 +797,57 @@ async fn a_healthy_session_resets_the_attempt_count() {
     assert!(
         matches!(s, EventKind::ReconnectScheduled { attempt: 1, .. }),
         "{s:?}"
+    );
+}
+
+/// The next `n` reconnect delays the watch schedules.
+async fn delays(w: &mut Watch, n: usize) -> Vec<Duration> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let s = w
+            .until(ms(10_000), |k| {
+                matches!(k, EventKind::ReconnectScheduled { .. })
+            })
+            .await;
+        let EventKind::ReconnectScheduled { delay, .. } = s else {
+            unreachable!()
+        };
+        out.push(delay);
+    }
+    out
+}
+
+#[tokio::test]
+async fn healthy_sessions_that_drop_reconnect_after_the_initial_delay_and_dead_ones_back_off() {
+    let lab = Lab::start().await.unwrap();
+    // Every session answers pings, then a proxy-like idle timer cuts it (pings do not count),
+    // well before reset_after: the endpoint keeps dropping but each session was healthy.
+    let mut e = fast(lab.ws_url("/idle?after=450ms&pings=ignore"));
+    e.reconnect.initial = ms(40);
+    e.reconnect.cap = ms(2000);
+    e.reconnect.jitter = 0.0;
+    e.reconnect.reset_after = Duration::from_secs(60);
+    let mut w = watch(e.clone());
+    let healthy = delays(&mut w, 3).await;
+    assert!(
+        w.seen.iter().any(|k| matches!(k, EventKind::Rtt { .. })),
+        "the sessions answered heartbeats"
+    );
+    assert_eq!(
+        healthy,
+        [ms(40), ms(40), ms(40)],
+        "no growth after healthy sessions"
+    );
+
+    // Accepted, but no heartbeat is ever answered (the peer stops reading at once, so our pong
+    // timeout ends each session): sessions that die before their first answer back off, as
+    // failed attempts do.
+    e.url = lab.ws_url("/mute?after=0ms");
+    let mut w = watch(e);
+    let dead = delays(&mut w, 3).await;
+    assert_eq!(
+        dead,
+        [ms(40), ms(80), ms(160)],
+        "growth while sessions die unanswered"
     );
 }
