@@ -12,6 +12,8 @@ use crate::dto::*;
 
 /// Where the generated file lives, relative to this crate.
 pub const PATH: &str = "../ui/src/lib/bindings.ts";
+/// Where the generated palette lives, relative to this crate.
+pub const PALETTE_PATH: &str = "../ui/src/lib/palette.generated.ts";
 
 /// The whole generated file.
 pub fn render() -> String {
@@ -65,6 +67,54 @@ pub fn render() -> String {
     out
 }
 
+/// The one palette (`heartline_report::palette`), as the UI reads it: a colour per state and
+/// per close class for each theme, with the legend words of the close classes.
+pub fn render_palette() -> String {
+    use heartline_report::palette;
+    let mut out = String::from(
+        "// Generated from crates/heartline-report/src/palette.rs; do not edit.\n\
+         // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings\n\n\
+         import type { StateName } from \"./bindings\";\n\n\
+         /** A colour for each theme. */\n\
+         export type Swatch = { light: string; dark: string };\n\n\
+         /** The colour of each health state. */\n\
+         export const STATE_COLORS: Record<StateName, Swatch> = {\n",
+    );
+    for state in palette::STATES {
+        let s = palette::state_swatch(state);
+        let name = match crate::convert::state_name(state) {
+            StateName::Connecting => "Connecting",
+            StateName::Up => "Up",
+            StateName::Degraded => "Degraded",
+            StateName::Down => "Down",
+            StateName::Paused => "Paused",
+        };
+        out.push_str(&format!(
+            "  {name}: {{ light: {:?}, dark: {:?} }},\n",
+            s.light.hex(),
+            s.dark.hex()
+        ));
+    }
+    out.push_str(
+        "};\n\n/** Close-code classes as heartline-core names them: legend words and colours. */\n\
+         export const CLOSE_CLASSES: Record<string, Swatch & { label: string }> = {\n",
+    );
+    for (class, label) in palette::CLOSE_CLASSES {
+        let s = palette::close_class_swatch(class);
+        out.push_str(&format!(
+            "  {}: {{ label: {label:?}, light: {:?}, dark: {:?} }},\n",
+            class.as_str(),
+            s.light.hex(),
+            s.dark.hex()
+        ));
+    }
+    out.push_str(&format!(
+        "}};\n\n/** Time with no known state. */\nexport const UNKNOWN = {:?};\n",
+        palette::UNKNOWN.hex()
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -75,6 +125,22 @@ mod tests {
         let fresh = super::render();
         if std::env::var_os("UPDATE_BINDINGS").is_some() {
             std::fs::write(&path, &fresh).expect("write bindings");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "{} is out of date: run UPDATE_BINDINGS=1 cargo test -p heartline-app bindings",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn palette_bindings_are_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(super::PALETTE_PATH);
+        let fresh = super::render_palette();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).expect("write palette");
             return;
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();

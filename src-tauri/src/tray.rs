@@ -139,15 +139,10 @@ pub fn refresh(handle: &AppHandle) {
     }
 }
 
-/// A filled circle in the state's colour (the palette of ui/src/lib/palette.ts).
+/// A filled circle in the state's colour (the one palette, `heartline_report::palette`).
 fn dot(state: Option<State>) -> Image<'static> {
-    let (r, g, b) = match state {
-        Some(State::Up) => (0x16, 0xa3, 0x4a),
-        Some(State::Degraded) => (0xd9, 0x77, 0x06),
-        Some(State::Down) => (0xdc, 0x26, 0x26),
-        Some(State::Connecting) => (0x25, 0x63, 0xeb),
-        Some(State::Paused) | None => (0x6b, 0x72, 0x80),
-    };
+    let heartline_report::palette::Rgb(r, g, b) =
+        heartline_report::palette::state(state.unwrap_or(State::Paused));
     let mut rgba = Vec::with_capacity((SIZE * SIZE * 4) as usize);
     let c = (SIZE as f32 - 1.0) / 2.0;
     for y in 0..SIZE {

@@ -8,7 +8,7 @@
 use heartline_core::{CloseClass, State};
 
 /// An sRGB colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Rgb(pub u8, pub u8, pub u8);
 
 impl Rgb {
@@ -18,33 +18,64 @@ impl Rgb {
     }
 }
 
-/// The colour of a health state.
-pub fn state(state: State) -> Rgb {
-    match state {
-        State::Up => Rgb(0x2e, 0x9e, 0x5b),
-        State::Degraded => Rgb(0xe0, 0xa0, 0x1f),
-        State::Down => Rgb(0xd6, 0x3b, 0x3b),
-        State::Paused => Rgb(0x8a, 0x8f, 0x98),
-        State::Connecting => Rgb(0x4a, 0x7f, 0xd6),
+/// A colour for each theme: exports and charts print on white and use `light`; the desktop
+/// app follows the system theme. Generated into the UI (`ui/src/lib/palette.generated.ts`)
+/// and used by the tray, so one state or close class has one colour everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swatch {
+    pub light: Rgb,
+    pub dark: Rgb,
+}
+
+const fn swatch(light: u32, dark: u32) -> Swatch {
+    const fn rgb(v: u32) -> Rgb {
+        Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
     }
+    Swatch {
+        light: rgb(light),
+        dark: rgb(dark),
+    }
+}
+
+/// The colours of a health state.
+pub fn state_swatch(state: State) -> Swatch {
+    match state {
+        State::Up => swatch(0x16a34a, 0x4ade80),
+        State::Degraded => swatch(0xd97706, 0xfbbf24),
+        State::Down => swatch(0xdc2626, 0xf87171),
+        State::Paused => swatch(0x6b7280, 0x9ca3af),
+        State::Connecting => swatch(0x2563eb, 0x60a5fa),
+    }
+}
+
+/// The colour of a health state on a light background.
+pub fn state(state: State) -> Rgb {
+    state_swatch(state).light
 }
 
 /// Time when no agent was recording, or no state is known.
 pub const UNKNOWN: Rgb = Rgb(0xe4, 0xe6, 0xea);
 
-/// The colour of a close-code class (also used for HTTP refusals of the same meaning).
-pub fn close_class(class: CloseClass) -> Rgb {
+/// The colours of a close-code class (also used for HTTP refusals of the same meaning).
+/// An abnormal close (1006) is orange, apart from Down's red: a lost connection is a cause
+/// to read next to the state, not the state itself.
+pub fn close_class_swatch(class: CloseClass) -> Swatch {
     match class {
-        CloseClass::Normal => Rgb(0x1b, 0x7f, 0x4b),
-        CloseClass::GoingAway => Rgb(0x2f, 0x6f, 0xd0),
-        CloseClass::TryAgain => Rgb(0x8b, 0x5c, 0xf6),
-        CloseClass::Abnormal => Rgb(0xe8, 0x5d, 0x1a),
-        CloseClass::Policy => Rgb(0xc0, 0x26, 0xd3),
-        CloseClass::ServerError => Rgb(0x9f, 0x12, 0x39),
-        CloseClass::Protocol => Rgb(0xb8, 0x86, 0x0b),
-        CloseClass::Application => Rgb(0x0e, 0x94, 0xa6),
-        CloseClass::Other => Rgb(0x5b, 0x63, 0x70),
+        CloseClass::Normal => swatch(0x15803d, 0x86efac),
+        CloseClass::GoingAway => swatch(0x0891b2, 0x22d3ee),
+        CloseClass::TryAgain => swatch(0x9333ea, 0xc084fc),
+        CloseClass::Abnormal => swatch(0xea580c, 0xfb923c),
+        CloseClass::Policy => swatch(0xc026d3, 0xf0abfc),
+        CloseClass::ServerError => swatch(0x9f1239, 0xfb7185),
+        CloseClass::Protocol => swatch(0xa16207, 0xfacc15),
+        CloseClass::Application => swatch(0x4f46e5, 0xa5b4fc),
+        CloseClass::Other => swatch(0x5b6370, 0x9ca3af),
     }
+}
+
+/// The colour of a close-code class on a light background.
+pub fn close_class(class: CloseClass) -> Rgb {
+    close_class_swatch(class).light
 }
 
 /// Every close class in legend order, with the words a legend shows.
@@ -82,3 +113,54 @@ pub const TEXT: Rgb = Rgb(0x1f, 0x23, 0x28);
 pub const MUTED: Rgb = Rgb(0x5f, 0x66, 0x70);
 pub const GRID: Rgb = Rgb(0xe6, 0xe8, 0xeb);
 pub const BACKGROUND: Rgb = Rgb(0xff, 0xff, 0xff);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every state is in `STATES` (the match fails to compile when a state is added).
+    #[test]
+    fn the_legend_lists_every_state_and_close_class() {
+        for state in [
+            State::Connecting,
+            State::Up,
+            State::Degraded,
+            State::Down,
+            State::Paused,
+        ] {
+            match state {
+                State::Connecting | State::Up | State::Degraded | State::Down | State::Paused => {}
+            }
+            assert!(STATES.contains(&state), "{state:?} missing from STATES");
+        }
+        let classes: Vec<CloseClass> = CLOSE_CLASSES.iter().map(|(c, _)| *c).collect();
+        for class in classes.iter().copied() {
+            assert_eq!(
+                crate::palette::close_class(class),
+                close_class_swatch(class).light
+            );
+        }
+        let distinct: std::collections::HashSet<&str> =
+            classes.iter().map(|c| c.as_str()).collect();
+        assert_eq!(distinct.len(), 9);
+    }
+
+    #[test]
+    fn states_and_close_classes_are_told_apart_in_both_themes() {
+        for theme in [|s: Swatch| s.light, |s: Swatch| s.dark] {
+            let states: std::collections::HashSet<Rgb> =
+                STATES.iter().map(|s| theme(state_swatch(*s))).collect();
+            assert_eq!(states.len(), STATES.len());
+            let classes: std::collections::HashSet<Rgb> = CLOSE_CLASSES
+                .iter()
+                .map(|(c, _)| theme(close_class_swatch(*c)))
+                .collect();
+            assert_eq!(classes.len(), CLOSE_CLASSES.len());
+            // A lost connection is drawn apart from the Down state it may cause.
+            assert_ne!(
+                theme(close_class_swatch(CloseClass::Abnormal)),
+                theme(state_swatch(State::Down))
+            );
+        }
+    }
+}

@@ -13,12 +13,14 @@ describe("palette", () => {
     for (const cls of ["normal", "going_away", "try_again", "abnormal", "policy", "server_error", "protocol", "application", "other"]) {
       expect(CLOSE_CLASSES[cls], cls).toBeDefined();
     }
-    expect(closeColor("abnormal", "light")).toBe(STATE_COLORS.Down.light);
+    // A lost connection (1006) is drawn apart from the Down state it may lead to.
+    expect(closeColor("abnormal", "light")).not.toBe(STATE_COLORS.Down.light);
+    expect(closeColor("abnormal", "dark")).not.toBe(STATE_COLORS.Down.dark);
   });
 
   it("falls back to 'other' for an unknown class", () => {
     expect(closeColor("martian", "dark")).toBe(CLOSE_CLASSES.other.dark);
-    expect(closeLabel("martian")).toBe("Other");
+    expect(closeLabel("martian")).toBe("Other (1005, …)");
   });
 
   it("exposes the palette as CSS variables", () => {
