@@ -1,157 +1,177 @@
 // End to end: the real app under Xvfb, driven by tauri-driver + WebKitWebDriver with
-// webdriverio, against heartline-lab on loopback. Screenshots of each main view go to
-// target/e2e/. Every wait has a deadline; the whole run has one too.
+// webdriverio, against heartline-lab on loopback.
 //
-//   make e2e        (builds the app, the lab and the UI first)
-//   HEARTLINE_E2E_KEEP=1 keeps the temporary data directory for inspection.
+// The run is a list of independent scenarios. Each one starts the app on a database of its
+// own, has its own deadline, and saves its screenshots (and, when it fails, a screenshot of
+// where it stood) to target/e2e/. One failing scenario does not stop the others; the run
+// fails at the end, naming every scenario that failed. They share only the virtual display
+// and the lab, which keeps no state between connections.
+//
+//   make e2e                            (builds the app, the lab and the UI first)
+//   node e2e/run.mjs close-codes export (only the scenarios named)
+//   HEARTLINE_E2E_KEEP=1                keeps the temporary data directory for inspection.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, copyFileSync, existsSync, readFileSync, readdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
-  appEnv, endSession, grabDisplay, HARNESS_TOOLS, log, requireTools, runMain, screenshot, session as openSession, startLab, startXvfb, target,
-  until, watchdog,
+  appEnv, endSession, grabDisplay, HARNESS_TOOLS, log, requireTools, runMain, screenshot, session as openSession, sleep, startLab,
+  startXvfb, target, until, watchdog,
 } from "./harness.mjs";
 
 const app = path.join(target, "debug/heartline-app");
 const labBin = path.join(target, "debug/heartline-lab");
 const shots = path.join(target, "e2e");
-const RUN_DEADLINE_MS = 6 * 60_000;
-const stopWatchdog = watchdog(RUN_DEADLINE_MS);
 
-async function main() {
-  requireTools({ ...HARNESS_TOOLS, xdotool: "package xdotool" });
-  for (const bin of [app, labBin]) {
-    if (!existsSync(bin)) throw new Error(`${bin} is missing: run make e2e (it builds the app and the lab)`);
-  }
-  mkdirSync(shots, { recursive: true });
-  const data = mkdtempSync(path.join(tmpdir(), "heartline-e2e-"));
-  const db = path.join(data, "heartline.db");
+// ── Helpers every scenario uses ─────────────────────────────────────────────────────────────
 
-  // A virtual display.
-  const display = await startXvfb();
+async function fill(browser, selector, value) {
+  const el = await browser.$(selector);
+  await el.waitForExist({ timeout: 10_000 });
+  await el.clearValue();
+  await el.setValue(value);
+}
 
-  // The lab on loopback, port 0.
-  const { url } = await startLab(labBin);
-  log("lab at", url);
+/** Opens the form, fills it and returns its (enabled) submit button. */
+async function addEndpoint(browser, { name, url, ping = "1", pong = "0.5", tags = "" }) {
+  const add = await browser.$("button=Add endpoint");
+  await add.waitForClickable({ timeout: 15_000 });
+  await add.click();
+  await fill(browser, 'input[name="name"]', name);
+  await fill(browser, 'input[name="url"]', url);
+  await fill(browser, 'input[name="ping"]', ping);
+  await fill(browser, 'input[name="pong"]', pong);
+  if (tags) await fill(browser, 'input[name="tags"]', tags);
+  const submit = await browser.$('button[type="submit"]');
+  await submit.waitForEnabled({ timeout: 10_000 });
+  return submit;
+}
 
-  const env = appEnv(display, data, db);
+async function watch(browser, endpoint) {
+  await (await addEndpoint(browser, endpoint)).click();
+  await (await row(browser, endpoint.name)).waitForExist({ timeout: 10_000 });
+}
 
-  const session = (dbPath) => openSession(app, { ...env, HEARTLINE_DB: dbPath });
-  const end = endSession;
-  const shot = (browser, name) => screenshot(browser, display, path.join(shots, `${name}.png`));
+const row = (browser, name) => browser.$(`[data-endpoint="${name}"]`);
+const stateOf = async (browser, name) => (await (await row(browser, name)).$("[data-state]")).getAttribute("data-state");
+const mainText = async (browser) => (await browser.$("main")).getText();
 
-  async function fill(browser, selector, value) {
-    const el = await browser.$(selector);
-    await el.waitForExist({ timeout: 10_000 });
-    await el.clearValue();
-    await el.setValue(value);
-  }
+/** A loopback port nothing listens on: handshakes to it are refused at once. */
+const REFUSED = "ws://127.0.0.1:9/refused";
 
-  async function addEndpoint(browser, { name, url: u, ping = "1", pong = "0.5", tags = "" }) {
-    const add = await browser.$("button=Add endpoint");
-    await add.waitForClickable({ timeout: 15_000 });
-    await add.click();
-    await fill(browser, 'input[name="name"]', name);
-    await fill(browser, 'input[name="url"]', u);
-    await fill(browser, 'input[name="ping"]', ping);
-    await fill(browser, 'input[name="pong"]', pong);
-    if (tags) await fill(browser, 'input[name="tags"]', tags);
-    const submit = await browser.$('button[type="submit"]');
-    await submit.waitForEnabled({ timeout: 10_000 });
-    return submit;
-  }
+// ── The scenarios ───────────────────────────────────────────────────────────────────────────
+// Each gets `t`: `t.url` (the lab), `t.db(name)` (a fresh database path), `t.open(db, env)`
+// (an app session, ended by the runner whatever happens) and `t.shot(browser, name)`.
 
-  const row = (browser, name) => browser.$(`[data-endpoint="${name}"]`);
-  const stateOf = async (browser, name) => (await (await row(browser, name)).$("[data-state]")).getAttribute("data-state");
-
-  // ── 1. First run: empty state, the form with validation and "Test connection" ─────────
-  let s = await session(db);
-  let b = s.browser;
+/** The empty state, the form's validation, "Test connection", and an endpoint coming Up. */
+async function firstRun(t) {
+  const b = await t.open(t.db("first-run"));
   await (await b.$("button=Try the demo")).waitForDisplayed({ timeout: 30_000 });
-  await shot(b, "01-empty-state");
+  await t.shot(b, "01-empty-state");
 
   await (await b.$("button=Add endpoint")).click();
   await fill(b, 'input[name="url"]', "http://not-a-websocket");
   await until("a URL problem shown as you type", async () => (await (await b.$("#p-url")).getText()).length > 0, 10_000);
-  await shot(b, "02-form-validation");
+  await t.shot(b, "02-form-validation");
   await (await b.$("button=Cancel")).click();
 
-  let submit = await addEndpoint(b, { name: "echo", url: `${url}/echo`, tags: "e2e" });
+  const submit = await addEndpoint(b, { name: "echo", url: `${t.url}/echo`, tags: "e2e" });
   await (await b.$("button=Test connection")).click();
   const probe = await b.$('[aria-label="Test result"]');
   await probe.waitForDisplayed({ timeout: 15_000 });
   const probeText = await probe.getText();
   if (!probeText.includes("Connected") || !probeText.includes("ping RTT")) throw new Error(`test connection: ${probeText}`);
   log("test connection:", probeText.replace(/\s+/g, " "));
-  await shot(b, "03-form-test-connection");
+  await t.shot(b, "03-form-test-connection");
   await submit.click();
 
-  // ── 2. It comes Up with an RTT ───────────────────────────────────────────────────────────
   await until("echo Up", async () => (await stateOf(b, "echo")) === "Up", 20_000);
   const rtt = await until("an RTT for echo", async () => {
-    const t = await (await (await row(b, "echo")).$(".rtt")).getText();
-    return /\d/.test(t) ? t : null;
+    const text = await (await (await row(b, "echo")).$(".rtt")).getText();
+    return /\d/.test(text) ? text : null;
   }, 20_000);
   log("echo is Up with RTT", rtt);
 
-  // ── 3. One that closes with 4001; the code appears on its close timeline ────────────────
-  submit = await addEndpoint(b, { name: "kicked", url: `${url}/close?code=4001&reason=kicked&after=1500ms`, tags: "e2e" });
-  await submit.click();
-  // ── 4. One that flaps: Down, then recovery ──────────────────────────────────────────────
-  // Sessions of 35 s outlast the backoff's reset (30 s), so every drop is followed by a quick
-  // retry (ceiling 0.5 s) that lands in the 5 s down window: two failures in a row, Down in
-  // every 40 s cycle, then Up within seconds of the window's end. With 10 s up / 3 s down the
-  // sessions were too short to reset the backoff, later retries (up to 60 s) jumped over the
-  // down windows, and Down after the first cycle was left to chance (one CI run waited 60 s
-  // in vain, another saw it after 60 s).
-  submit = await addEndpoint(b, { name: "flappy", url: `${url}/flap?up=35s&down=5s`, tags: "e2e" });
-  await submit.click();
+  await (await b.$("button=Settings")).click();
+  await until("the database path in Settings", async () => (await mainText(b)).includes(t.lastDb), 10_000);
+  await t.shot(b, "09-settings");
+}
 
-  await (await row(b, "kicked")).waitForExist({ timeout: 10_000 });
+/** A server that closes with 4001: the code in the list and on the detail's close timeline. */
+async function closeCodes(t) {
+  const b = await t.open(t.db("close-codes"));
+  await watch(b, { name: "kicked", url: `${t.url}/close?code=4001&reason=kicked&after=1500ms` });
   await until("kicked's last close 4001 in the list", async () => (await (await row(b, "kicked")).getText()).includes("4001"), 30_000);
-  await shot(b, "04-overview");
+  await t.shot(b, "04-overview");
   await (await row(b, "kicked")).click();
   await until("4001 on kicked's close timeline", async () => (await b.$$('tr[data-close-code="4001"]')).length > 0, 30_000);
   await (await b.$('[aria-label="Close-code timeline"] rect')).waitForExist({ timeout: 5_000 });
-  await shot(b, "05-detail-4001");
+  await t.shot(b, "05-detail-4001");
+}
 
+/**
+ * An endpoint that flaps goes Down, then recovers. The lab's flap cycle (8 s up, 5 s down)
+ * runs from the lab's start: every session ends at the end of an up window, the retries after
+ * it (a healthy session resets the backoff to its initial delay) fail in the down window, and
+ * two failures in a row make it Down; the first retry after the window brings it back Up.
+ */
+async function downRecovery(t) {
+  const b = await t.open(t.db("down-recovery"));
+  await watch(b, { name: "flappy", url: `${t.url}/flap?up=8s&down=5s` });
   const seen = new Set();
   try {
     await until("flappy Down", async () => {
       const st = await stateOf(b, "flappy");
       seen.add(st);
       return st === "Down";
-    }, 75_000, 300);
+    }, 60_000, 250);
   } catch (e) {
     // Say what the row showed, so a failure here tells the engine's side from the page's.
     const text = await (await row(b, "flappy")).getText().catch(() => "(no row)");
-    await shot(b, "06-down-timeout").catch(() => {});
     throw new Error(`${e.message}; states seen: ${[...seen].join(" ")}; flappy's row: ${text.replace(/\s+/g, " ")}`);
   }
   log("flappy went Down; states seen:", [...seen].join(" "));
-  await shot(b, "06-down");
-  await until("flappy recovered (Up)", async () => (await stateOf(b, "flappy")) === "Up", 90_000, 300);
+  await t.shot(b, "06-down");
+  await until("flappy recovered (Up)", async () => (await stateOf(b, "flappy")) === "Up", 60_000, 250);
   log("flappy recovered");
+}
 
+/** An endpoint whose handshakes are refused: its lane on the timeline, and an incident. */
+async function timelineIncidents(t) {
+  const b = await t.open(t.db("timeline-incidents"));
+  await watch(b, { name: "echo", url: `${t.url}/echo` });
+  await watch(b, { name: "refused", url: REFUSED });
+  await until("refused Down", async () => (await stateOf(b, "refused")) === "Down", 30_000, 250);
   await (await b.$("button=Timeline")).click();
-  await (await b.$('[aria-label="flappy: states and closes"]')).waitForExist({ timeout: 15_000 });
-  await shot(b, "07-timeline");
+  await (await b.$('[aria-label="refused: states and closes"]')).waitForExist({ timeout: 15_000 });
+  await (await b.$('[aria-label="echo: states and closes"]')).waitForExist({ timeout: 15_000 });
+  await t.shot(b, "07-timeline");
   await (await b.$("button=Incidents")).click();
-  await until("flappy's incident listed", async () => (await (await b.$("main")).getText()).includes("flappy"), 20_000);
-  await shot(b, "08-incidents");
-  // Exports, the way a person does it: the export dialog from the list, "Save as…", then the
-  // system's save dialog (GTK's file chooser, a window of the app's own). It opens in the last
-  // export's folder, which the UI keeps in localStorage: set to this run's directory first.
-  // xdotool focuses the chooser and presses Return, which accepts the suggested file name.
-  await b.execute((dir) => localStorage.setItem("heartline.exportFolder", dir), data);
+  await until("refused's incident listed", async () => (await mainText(b)).includes("refused"), 20_000);
+  const text = await mainText(b);
+  if (text.includes("No incident in this window")) throw new Error(`the incidents view says there are none: ${text.slice(0, 400)}`);
+  await t.shot(b, "08-incidents");
+}
+
+/**
+ * Exports, the way a person does it: the export dialog from the list, "Save as…", then the
+ * system's save dialog (GTK's file chooser, a window of the app's own). It opens in the last
+ * export's folder, which the UI keeps in localStorage: set to this scenario's directory first.
+ * xdotool focuses the chooser and presses Return, which accepts the suggested file name.
+ */
+async function exportHistory(t) {
+  const b = await t.open(t.db("export"));
+  await watch(b, { name: "kicked", url: `${t.url}/close?code=4001&reason=kicked&after=500ms` });
+  await until("a 4001 recorded", async () => (await (await row(b, "kicked")).getText()).includes("4001"), 30_000);
+  const folder = t.dir("exports");
+  await b.execute((dir) => localStorage.setItem("heartline.exportFolder", dir), folder);
   await (await b.$("button=Export…")).click();
-  const exportDialog = await b.$("dialog[open]");
-  await exportDialog.waitForDisplayed({ timeout: 10_000 });
-  await shot(b, "08b-export-dialog");
-  await (await exportDialog.$("button=Save as…")).click();
-  const xdo = (...args) => execFileSync("xdotool", args, { env: { ...process.env, DISPLAY: display }, encoding: "utf8" }).trim();
+  const dialog = await b.$("dialog[open]");
+  await dialog.waitForDisplayed({ timeout: 10_000 });
+  await t.shot(b, "08b-export-dialog");
+  await (await dialog.$("button=Save as…")).click();
+  const xdo = (...args) => execFileSync("xdotool", args, { env: { ...process.env, DISPLAY: t.display }, encoding: "utf8" }).trim();
   const chooser = await until("the system save dialog", () => {
     try {
       return xdo("search", "--name", "^Save the export$").split("\n")[0];
@@ -160,53 +180,55 @@ async function main() {
       return null; // xdotool exits 1 while no window matches
     }
   }, 15_000, 200);
-  await grabDisplay(display, path.join(shots, "08c-save-dialog.png"));
+  await grabDisplay(t.display, path.join(shots, "08c-save-dialog.png"));
   xdo("windowfocus", "--sync", chooser);
   xdo("key", "--clearmodifiers", "Return");
-  const exportName = await until("the export written", () => readdirSync(data).find((f) => /^heartline-.*\.md$/.test(f)), 30_000, 200);
-  const markdown = readFileSync(path.join(data, exportName), "utf8");
-  if (!markdown.includes("flappy")) throw new Error(`the export ${exportName} lacks flappy`);
-  await until("the export reported done", async () => (await (await exportDialog.$(".done")).isExisting()), 10_000);
-  log("exported through the save dialog:", exportName, "—", await (await exportDialog.$(".done")).getText());
+  const name = await until("the export written", () => readdirSync(folder).find((f) => /^heartline-.*\.md$/.test(f)), 30_000, 200);
+  const markdown = readFileSync(path.join(folder, name), "utf8");
+  if (!markdown.includes("kicked") || !markdown.includes("4001")) throw new Error(`the export ${name} lacks kicked's 4001`);
+  await until("the export reported done", async () => (await (await dialog.$(".done")).isExisting()), 10_000);
+  log("exported through the save dialog:", name, "—", await (await dialog.$(".done")).getText());
   // "Show in folder" hands the file just written to the desktop. Whether a file manager answers
   // depends on the desktop (Xvfb here has none); what must not happen is the app refusing its
   // own export, or losing it.
-  await (await exportDialog.$("button=Open")).waitForDisplayed({ timeout: 5_000 });
-  await shot(b, "08d-export-done");
-  await (await exportDialog.$("button=Show in folder")).click();
-  await new Promise((r) => setTimeout(r, 1_500));
-  const problem = await exportDialog.$(".problem");
+  await (await dialog.$("button=Open")).waitForDisplayed({ timeout: 5_000 });
+  await t.shot(b, "08d-export-done");
+  await (await dialog.$("button=Show in folder")).click();
+  await sleep(1_500);
+  const problem = await dialog.$(".problem");
   if (await problem.isExisting()) {
     const text = await problem.getText();
     log("show in folder:", text);
     if (!text.startsWith("the desktop could not show")) throw new Error(`"Show in folder" failed: ${text}`);
   } else log("show in folder: handed to the desktop");
-  await (await exportDialog.$("button=Close")).click();
+  await (await dialog.$("button=Close")).click();
   await until("the export dialog closed", async () => !(await (await b.$("dialog[open]")).isExisting()), 10_000);
-  await (await b.$("button=Settings")).click();
-  await until("the database path in Settings", async () => (await (await b.$("main")).getText()).includes(db), 10_000);
-  await shot(b, "09-settings");
-  await end(s);
+}
 
-  // ── 5. Restart: the endpoints and their history are still there ─────────────────────────
-  s = await session(db);
-  b = s.browser;
+/** After a restart, the endpoints and their history are still there. */
+async function restartPersistence(t) {
+  const db = t.db("restart");
+  let b = await t.open(db);
+  await watch(b, { name: "kicked", url: `${t.url}/close?code=4001&reason=kicked&after=500ms` });
+  await until("a 4001 recorded", async () => (await (await row(b, "kicked")).getText()).includes("4001"), 30_000);
+  await t.close();
+  b = await t.open(db);
   await (await row(b, "kicked")).waitForExist({ timeout: 30_000 });
   await (await row(b, "kicked")).click();
   await (await b.$("button=1 h")).click();
   await until("4001 still on kicked's timeline after a restart", async () => (await b.$$('tr[data-close-code="4001"]')).length > 0, 20_000);
-  await shot(b, "10-after-restart");
-  await end(s);
+  await t.shot(b, "10-after-restart");
+}
 
-  // ── 6. The demo, on a fresh database: the README's screenshot ───────────────────────────
-  const demoDb = path.join(data, "demo.db");
-  s = await session(demoDb);
-  b = s.browser;
+/** The demo on a fresh database (the README's screenshot), at 1024×700 in both themes. */
+async function demo(t) {
+  const db = t.db("demo");
+  let b = await t.open(db);
   await (await b.$("button=Try the demo")).waitForClickable({ timeout: 30_000 });
   await (await b.$("button=Try the demo")).click();
   await (await row(b, "demo-steady")).waitForExist({ timeout: 20_000 });
   await until("the demo showing failures", async () => {
-    const text = await (await b.$("main")).getText();
+    const text = await mainText(b);
     return text.includes("4001") && text.includes("Down") ? true : null;
   }, 60_000, 1_000);
   // The half-open server stops answering pings: we close, and the list says so and why.
@@ -214,27 +236,112 @@ async function main() {
     const meaning = await (await row(b, "demo-half-open")).$(".meaning");
     return (await meaning.isExisting()) && (await meaning.getAttribute("title")) === "by us: pong timeout";
   }, 60_000, 500);
-  await new Promise((r) => setTimeout(r, 4_000));
-  const demoShot = await shot(b, "11-demo-overview");
+  await sleep(4_000);
+  const overview = await t.shot(b, "11-demo-overview");
   await (await row(b, "demo-kicked-4001")).click();
-  await new Promise((r) => setTimeout(r, 6_000));
-  await shot(b, "12-demo-detail");
-  // The smallest supported window, in the light theme and (restarted) in the dark one.
+  await sleep(6_000);
+  await t.shot(b, "12-demo-detail");
   await b.setWindowSize(1024, 700);
-  await shot(b, "13-demo-1024-light");
-  await end(s);
-  s = await openSession(app, { ...env, HEARTLINE_DB: demoDb, GTK_THEME: "Adwaita:dark" });
-  b = s.browser;
+  await t.shot(b, "13-demo-1024-light");
+  await t.close();
+  b = await t.open(db, { GTK_THEME: "Adwaita:dark" });
   await b.setWindowSize(1024, 700);
   await (await row(b, "demo-kicked-4001")).waitForExist({ timeout: 30_000 });
   await (await row(b, "demo-kicked-4001")).click();
   await (await b.$('[aria-label="Close-code timeline"]')).waitForExist({ timeout: 10_000 });
-  await shot(b, "14-demo-1024-dark");
-  await end(s);
-  copyFileSync(demoShot, path.join(shots, "overview.png"));
-
-  if (!process.env.HEARTLINE_E2E_KEEP) rmSync(data, { recursive: true, force: true });
-  else log("kept", data);
+  await t.shot(b, "14-demo-1024-dark");
+  copyFileSync(overview, path.join(shots, "overview.png"));
 }
 
+/** Name, function and deadline (ms) of every scenario, in the order they run. */
+const SCENARIOS = [
+  ["first-run", firstRun, 120_000],
+  ["close-codes", closeCodes, 90_000],
+  ["down-recovery", downRecovery, 150_000],
+  ["timeline-incidents", timelineIncidents, 90_000],
+  ["export", exportHistory, 120_000],
+  ["restart", restartPersistence, 120_000],
+  ["demo", demo, 240_000],
+];
+
+// ── The runner ──────────────────────────────────────────────────────────────────────────────
+
+async function main() {
+  requireTools({ ...HARNESS_TOOLS, xdotool: "package xdotool" });
+  for (const bin of [app, labBin]) {
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: run make e2e (it builds the app and the lab)`);
+  }
+  const only = process.argv.slice(2);
+  const unknown = only.filter((n) => !SCENARIOS.some(([name]) => name === n));
+  if (unknown.length) throw new Error(`no scenario ${unknown.join(", ")}; known: ${SCENARIOS.map(([n]) => n).join(", ")}`);
+  const chosen = SCENARIOS.filter(([name]) => only.length === 0 || only.includes(name));
+
+  mkdirSync(shots, { recursive: true });
+  const data = mkdtempSync(path.join(tmpdir(), "heartline-e2e-"));
+  const display = await startXvfb();
+  const { url } = await startLab(labBin);
+  log("lab at", url);
+
+  const results = [];
+  for (const [name, scenario, deadline] of chosen) {
+    const started = Date.now();
+    const dir = path.join(data, name);
+    mkdirSync(dir, { recursive: true });
+    let current = null; // the open app session, if any
+    const t = {
+      url,
+      display,
+      lastDb: null,
+      db(file) {
+        this.lastDb = path.join(dir, `${file}.db`);
+        return this.lastDb;
+      },
+      dir(sub) {
+        const d = path.join(dir, sub);
+        mkdirSync(d, { recursive: true });
+        return d;
+      },
+      async open(db, extra = {}) {
+        if (current) await this.close();
+        current = await openSession(app, { ...appEnv(display, dir, db), ...extra });
+        return current.browser;
+      },
+      async close() {
+        const s = current;
+        current = null;
+        if (s) await endSession(s);
+      },
+      shot: (browser, file) => screenshot(browser, display, path.join(shots, `${file}.png`)),
+    };
+    log(`── ${name} ──`);
+    let timer;
+    try {
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the scenario exceeded its ${deadline / 1000} s deadline`)), deadline);
+      });
+      await Promise.race([scenario(t), timeout]);
+      results.push({ name, ok: true, ms: Date.now() - started });
+      log(`${name} passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    } catch (e) {
+      results.push({ name, ok: false, ms: Date.now() - started, error: e });
+      console.error(`[e2e] ${name} FAILED:`, e?.stack ?? e);
+      // Where it stood when it failed, from the display (WebKit may be what hangs).
+      await grabDisplay(display, path.join(shots, `failed-${name}.png`)).catch(() => {});
+    } finally {
+      clearTimeout(timer);
+      // Ending the session also ends a scenario still running after its deadline: its next
+      // WebDriver call fails, so it cannot act on the next scenario's window.
+      await t.close().catch(() => {});
+    }
+  }
+
+  for (const r of results) log(`${r.ok ? "pass" : "FAIL"}  ${r.name}  ${(r.ms / 1000).toFixed(1)} s`);
+  if (!process.env.HEARTLINE_E2E_KEEP) rmSync(data, { recursive: true, force: true });
+  else log("kept", data);
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length) throw new Error(`${failed.length} of ${results.length} scenarios failed: ${failed.map((r) => r.name).join(", ")}`);
+}
+
+// The whole run's deadline: the scenarios' deadlines and a minute for the display and the lab.
+const stopWatchdog = watchdog(SCENARIOS.reduce((sum, [, , ms]) => sum + ms, 60_000));
 runMain(main, stopWatchdog);
