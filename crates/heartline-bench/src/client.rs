@@ -131,8 +131,10 @@ async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> 
     let shared = Arc::new(Shared::new()?);
     let rss_idle = procfs::rss_kib().unwrap_or(0);
 
-    // Keep the engine alive until the figures are taken.
+    // Keep the engine (and, for the agent, everything around it) alive until the figures
+    // are taken.
     let mut engine = None;
+    let mut agent: Option<Agent> = None;
     let connect_start = Instant::now();
     let connect_all = match cfg.kind {
         ClientKind::Baseline => {
@@ -147,17 +149,27 @@ async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> 
             })
             .await?
         }
-        ClientKind::Engine => {
-            let e = Arc::new(Engine::new(EngineOptions::default()));
+        ClientKind::Engine | ClientKind::Agent => {
+            let e = if cfg.kind == ClientKind::Agent {
+                let a = Agent::start(&cfg).await?;
+                let e = a.engine.clone();
+                agent = Some(a);
+                e
+            } else {
+                Arc::new(Engine::new(EngineOptions::default()))
+            };
+            let ids = agent.as_ref().map(|a| a.ids.clone());
             if !cfg.no_subscribe {
                 tokio::spawn(engine_subscriber(e.subscribe(), shared.clone()));
             }
             engine = Some(e.clone());
             let start = |i: usize| {
-                let mut endpoint = Endpoint::new(format!("bench-{i}"), cfg.url.clone());
-                endpoint.heartbeat.ping_interval = PING_INTERVAL;
-                endpoint.heartbeat.pong_timeout = PONG_TIMEOUT;
-                e.add(endpoint).map(|_| ()).context("adding an endpoint")
+                let endpoint = bench_endpoint(i, &cfg.url);
+                match &ids {
+                    // The agent watches the endpoints stored in its database, by their ids.
+                    Some(ids) => e.insert(ids[i], endpoint).context("adding an endpoint"),
+                    None => e.add(endpoint).map(|_| ()).context("adding an endpoint"),
+                }
             };
             let count = || {
                 // Counting `Connected` events is exact unless the subscriber fell behind (or
@@ -210,7 +222,7 @@ async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> 
         Some(e) if cfg.no_subscribe => e.statuses().iter().filter(|(_, s)| s.connected).count(),
         _ => (shared.connected.load(Relaxed) - shared.closed.load(Relaxed)) as usize,
     };
-    let is_engine = cfg.kind == ClientKind::Engine;
+    let is_engine = cfg.kind != ClientKind::Baseline;
     let report = RunReport {
         client: cfg.kind,
         n: cfg.n,
@@ -234,13 +246,111 @@ async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> 
             .zip(lab1)
             .map(|(a, b)| procfs::cpu_percent(b.saturating_sub(a), cfg.clk_tck, wall)),
         loadavg_end: procfs::loadavg(),
+        dropped: agent.as_ref().map(Agent::dropped),
+        rows_written: agent.as_ref().map(|a| a.writer.health().rows()),
     };
     eprintln!(
         "{tag} cpu {:.1}%  rss {} KiB  rtt p50 {} µs p99 {} µs  ({} samples)",
         report.cpu_percent, report.rss_kib, report.rtt.p50_us, report.rtt.p99_us, samples
     );
     drop(engine);
+    if let Some(a) = agent {
+        a.stop().await;
+    }
     Ok(report)
+}
+
+/// The endpoint every engine-based client watches for connection `i`.
+fn bench_endpoint(i: usize, url: &str) -> Endpoint {
+    let mut endpoint = Endpoint::new(format!("bench-{i}"), url.to_owned());
+    endpoint.heartbeat.ping_interval = PING_INTERVAL;
+    endpoint.heartbeat.pong_timeout = PONG_TIMEOUT;
+    endpoint
+}
+
+/// The whole agent, wired as `heartline run` wires it, on a database in a temporary directory.
+struct Agent {
+    engine: Arc<Engine>,
+    recorder: Arc<heartline_store::Recorder>,
+    writer: heartline_store::WriterHandle,
+    store: heartline_store::Store,
+    /// Endpoint ids in the database, by connection index.
+    ids: Arc<Vec<heartline_core::EndpointId>>,
+    stop_metrics: tokio::sync::oneshot::Sender<()>,
+    dir: std::path::PathBuf,
+}
+
+impl Agent {
+    async fn start(cfg: &ChildConfig) -> anyhow::Result<Agent> {
+        use heartline_store::{RecorderOptions, Secrets, Store};
+        let dir = std::env::temp_dir().join(format!("heartline-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let store = Store::open(&dir.join("bench.db"))
+            .await
+            .context("opening the database")?;
+        let secrets = Secrets::File(dir.join("secrets.json"));
+        let endpoints: Vec<Endpoint> = (0..cfg.n).map(|i| bench_endpoint(i, &cfg.url)).collect();
+        store
+            .import_endpoints(&endpoints, &secrets)
+            .await
+            .context("storing the endpoints")?;
+        let mut stored = store
+            .endpoints(&secrets)
+            .await
+            .context("reading the endpoints")?;
+        stored.sort_by_key(|e| {
+            e.endpoint
+                .name
+                .strip_prefix("bench-")
+                .and_then(|i| i.parse::<usize>().ok())
+        });
+        let ids: Vec<_> = stored.iter().map(|e| e.id).collect();
+        if ids.len() != cfg.n {
+            bail!("{} endpoints stored, {} expected", ids.len(), cfg.n);
+        }
+        let metrics = Arc::new(heartline_metrics::Metrics::new());
+        for e in &stored {
+            metrics.set_endpoint(e.id, &e.endpoint.name);
+        }
+        let (recorder, writer) = store
+            .record(RecorderOptions::default())
+            .await
+            .context("starting the recorder")?;
+        let engine = Arc::new(Engine::new(EngineOptions {
+            observers: vec![recorder.clone(), metrics.observer()],
+            ..EngineOptions::default()
+        }));
+        let listener = heartline_metrics::bind("127.0.0.1:0".parse()?)
+            .await
+            .context("binding /metrics")?;
+        let (stop_metrics, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(heartline_metrics::serve(metrics, listener, async {
+            let _ = stopped.await;
+        }));
+        Ok(Agent {
+            engine,
+            recorder,
+            writer,
+            store,
+            ids: Arc::new(ids),
+            stop_metrics,
+            dir,
+        })
+    }
+
+    fn dropped(&self) -> u64 {
+        self.recorder.dropped() + self.writer.health().dropped()
+    }
+
+    async fn stop(self) {
+        self.engine
+            .stop_all(heartline_core::CloseCause::Shutdown)
+            .await;
+        let _ = self.writer.shutdown().await;
+        let _ = self.stop_metrics.send(());
+        self.store.close().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 pub fn summarize(h: &Histogram<u64>) -> RttSummary {
@@ -469,6 +579,8 @@ mod tests {
             events_missed: None,
             lab_cpu_percent: None,
             loadavg_end: None,
+            dropped: None,
+            rows_written: None,
         };
         let stdout = format!("noise\n{}\n", serde_json::to_string(&report).unwrap());
         assert_eq!(parse_child_output(&stdout).unwrap(), report);

@@ -29,7 +29,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "baseline,engine"
+        default_value = "baseline,engine,agent"
     )]
     clients: Vec<ClientKind>,
     /// Handshakes in flight at once while connecting (both clients).

@@ -181,7 +181,7 @@ pub fn render(results: &BenchResults) -> String {
     let mut out = String::new();
     let m = &results.machine;
     out.push_str(&format!(
-        "\nheartline-bench: engine vs baseline, {} s hold after {} s warm-up, ping every 1 s\n\
+        "\nheartline-bench: engine and agent vs baseline, {} s hold after {} s warm-up, ping every 1 s\n\
          machine: {} CPUs, load avg {} at start, {} at end; lab {}\n",
         results.hold_secs,
         results.warmup_secs,
@@ -195,13 +195,23 @@ pub fn render(results: &BenchResults) -> String {
     for n in sizes {
         let find = |k: ClientKind| results.runs.iter().find(|r| r.n == n && r.client == k);
         out.push('\n');
-        match (find(ClientKind::Baseline), find(ClientKind::Engine)) {
-            (Some(b), Some(e)) => {
-                out.push_str(&report::table(b, e));
-                out.push('\n');
-                for v in report::verdicts(b, e) {
-                    out.push_str(&v.line(n));
+        let baseline = find(ClientKind::Baseline);
+        let others: Vec<&RunReport> = [ClientKind::Engine, ClientKind::Agent]
+            .into_iter()
+            .filter_map(find)
+            .collect();
+        match (baseline, others.is_empty()) {
+            (Some(b), false) => {
+                for (i, e) in others.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push('\n');
+                    }
+                    out.push_str(&report::table(b, e));
                     out.push('\n');
+                    for v in report::verdicts(b, e) {
+                        out.push_str(&v.line(n));
+                        out.push('\n');
+                    }
                 }
             }
             _ => {

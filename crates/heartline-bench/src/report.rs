@@ -21,6 +21,10 @@ pub enum ClientKind {
     Baseline,
     /// `heartline_engine::Engine` with one endpoint per connection.
     Engine,
+    /// The whole agent as `heartline run` wires it: the engine with the recorder (minute
+    /// rollups, incidents, the SQLite writer on a real database file) and Prometheus metrics
+    /// as observers, and `/metrics` served.
+    Agent,
 }
 
 impl ClientKind {
@@ -28,6 +32,7 @@ impl ClientKind {
         match self {
             ClientKind::Baseline => "baseline",
             ClientKind::Engine => "engine",
+            ClientKind::Agent => "agent",
         }
     }
 }
@@ -81,6 +86,12 @@ pub struct RunReport {
     /// The lab process's CPU over the same hold window, percent of one core.
     pub lab_cpu_percent: Option<f64>,
     pub loadavg_end: Option<[f64; 3]>,
+    /// Agent only: events the recorder or the writer could not keep (queue or buffer full),
+    /// and rows written, over the whole run.
+    #[serde(default)]
+    pub dropped: Option<u64>,
+    #[serde(default)]
+    pub rows_written: Option<u64>,
 }
 
 /// Machine facts recorded by the orchestrator.
@@ -166,6 +177,7 @@ impl Verdict {
 
 /// The four goals for one N, judged on figures measured in the same run.
 pub fn verdicts(baseline: &RunReport, engine: &RunReport) -> Vec<Verdict> {
+    let who = engine.client.as_str();
     let cpu = ratio(Some(engine.cpu_percent), Some(baseline.cpu_percent));
     let rss = ratio(Some(engine.rss_kib as f64), Some(baseline.rss_kib as f64));
     let p50 = ratio(
@@ -173,24 +185,24 @@ pub fn verdicts(baseline: &RunReport, engine: &RunReport) -> Vec<Verdict> {
         rtt_figure(baseline).map(|r| r.p50_us as f64),
     );
     let below = |r: Option<f64>, max: f64| r.map(|r| r <= max);
-    vec![
+    let mut verdicts = vec![
         Verdict {
-            goal: format!("engine CPU <= {MAX_RESOURCE_RATIO}x baseline"),
+            goal: format!("{who} CPU <= {MAX_RESOURCE_RATIO}x baseline"),
             met: below(cpu, MAX_RESOURCE_RATIO),
             figure: fmt_ratio(cpu),
         },
         Verdict {
-            goal: format!("engine RSS <= {MAX_RESOURCE_RATIO}x baseline"),
+            goal: format!("{who} RSS <= {MAX_RESOURCE_RATIO}x baseline"),
             met: below(rss, MAX_RESOURCE_RATIO),
             figure: fmt_ratio(rss),
         },
         Verdict {
-            goal: "engine p50 RTT within 10% of baseline (<= 1.10x)".to_owned(),
+            goal: format!("{who} p50 RTT within 10% of baseline (<= 1.10x)"),
             met: below(p50, MAX_RTT_RATIO),
             figure: fmt_ratio(p50),
         },
         Verdict {
-            goal: format!("engine connects all within {MAX_CONNECT_SECS} s"),
+            goal: format!("{who} connects all within {MAX_CONNECT_SECS} s"),
             met: Some(
                 engine
                     .connect_all_secs
@@ -201,7 +213,19 @@ pub fn verdicts(baseline: &RunReport, engine: &RunReport) -> Vec<Verdict> {
                 None => format!("{} of {} connected", engine.connected, engine.n),
             },
         },
-    ]
+    ];
+    if let Some(dropped) = engine.dropped {
+        verdicts.push(Verdict {
+            goal: format!("{who} keeps every event (nothing dropped)"),
+            met: Some(dropped == 0 && engine.events_missed.unwrap_or(0) == 0),
+            figure: format!(
+                "{dropped} dropped, {} missed, {} rows written",
+                engine.events_missed.unwrap_or(0),
+                engine.rows_written.unwrap_or(0)
+            ),
+        });
+    }
+    verdicts
 }
 
 fn rtt_figure(r: &RunReport) -> Option<&RttSummary> {
@@ -284,7 +308,7 @@ pub fn table(baseline: &RunReport, engine: &RunReport) -> String {
     let opt =
         |v: Option<f64>, unit: &str| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}{unit}"));
     row(
-        "engine events / s (missed)",
+        "events / s (missed)",
         "-".to_owned(),
         format!(
             "{} ({})",
@@ -315,8 +339,8 @@ pub fn table(baseline: &RunReport, engine: &RunReport) -> String {
     let header = [
         format!("N = {}", baseline.n),
         "baseline".to_owned(),
-        "engine".to_owned(),
-        "engine/baseline".to_owned(),
+        engine.client.as_str().to_owned(),
+        format!("{}/baseline", engine.client.as_str()),
     ];
     let mut widths = header.clone().map(|h| h.chars().count());
     for r in &rows {
@@ -381,7 +405,30 @@ pub(crate) mod tests {
             events_missed: None,
             lab_cpu_percent: Some(30.0),
             loadavg_end: Some([1.0, 1.0, 1.0]),
+            dropped: None,
+            rows_written: None,
         }
+    }
+
+    #[test]
+    fn the_agent_is_judged_on_keeping_every_event_too() {
+        let b = report(ClientKind::Baseline, 10.0, 50_000, 100, Some(1.0));
+        let mut a = report(ClientKind::Agent, 14.0, 70_000, 105, Some(2.0));
+        a.dropped = Some(0);
+        a.events_missed = Some(0);
+        a.rows_written = Some(1234);
+        let v = verdicts(&b, &a);
+        assert!(v[0].goal.starts_with("agent CPU"), "{}", v[0].goal);
+        let kept = v.last().expect("a verdict on dropped events");
+        assert_eq!(kept.met, Some(true), "{}", kept.figure);
+        a.dropped = Some(3);
+        let kept = verdicts(&b, &a).pop().expect("a verdict");
+        assert_eq!(kept.met, Some(false));
+        assert!(kept.figure.starts_with("3 dropped"), "{}", kept.figure);
+        // The engine alone has no writer: no such verdict.
+        let e = report(ClientKind::Engine, 14.0, 70_000, 105, Some(2.0));
+        assert_eq!(verdicts(&b, &e).len(), 4);
+        assert!(table(&b, &a).contains("agent/baseline"));
     }
 
     #[test]
