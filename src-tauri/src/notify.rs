@@ -109,13 +109,15 @@ pub fn observe(handle: &AppHandle, delta: &StatusDelta) {
 /// The title and body announcing `change` of the endpoint called `name`. The body of a Down
 /// quotes the last failure (a server's status line or a network error): it and the name are
 /// shown with control characters escaped and bounded ([`MAX_TITLE_NAME`], [`MAX_BODY`]), so
-/// what a server sent cannot break lines, reorder text or fill the screen.
+/// what a server sent cannot break lines, reorder text or fill the screen. The body is also
+/// markup-escaped: freedesktop notification servers read `<a href>`, `<img>` and `<b>` in a
+/// body, and a server's text must not become a link or an image there.
 pub fn message(change: Change, name: &str, s: &LiveStatus) -> (String, String) {
     let name = bound(&escape_controls(name), MAX_TITLE_NAME).into_owned();
     match change {
         Change::Down => {
             let body = match &s.last_failure {
-                Some(failure) => bound(&escape_controls(failure), MAX_BODY).into_owned(),
+                Some(failure) => body_text(failure),
                 None => s
                     .last_close
                     .as_ref()
@@ -126,6 +128,35 @@ pub fn message(change: Change, name: &str, s: &LiveStatus) -> (String, String) {
         }
         Change::Recovered => (format!("{name} recovered"), "back up".to_owned()),
     }
+}
+
+/// Outside text for a notification body: controls escaped, markup escaped, bounded; a cut
+/// that falls inside an entity drops the partial entity rather than leave `&am…`.
+fn body_text(text: &str) -> String {
+    let escaped = markup_escape(&escape_controls(text));
+    let cut = bound(&escaped, MAX_BODY);
+    if let Some(kept) = cut.strip_suffix('…') {
+        if let Some(amp) = kept.rfind('&') {
+            if !kept[amp..].contains(';') {
+                return format!("{}…", &kept[..amp]);
+            }
+        }
+    }
+    cut.into_owned()
+}
+
+/// `&`, `<` and `>` as entities (the subset of XML the notification spec's markup uses).
+fn markup_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -143,6 +174,22 @@ mod tests {
             last_failure,
             sessions: 0,
         }
+    }
+
+    #[test]
+    fn server_markup_in_a_body_is_shown_as_text() {
+        let hostile = r#"upgrade refused with HTTP 500: <a href="https://evil.example/">log in</a><img src="file:///etc/passwd"> & more"#;
+        let (_, body) = message(Change::Down, "feed", &status(Some(hostile.to_owned())));
+        assert!(!body.contains('<') && !body.contains('>'), "{body}");
+        assert!(
+            body.contains("&lt;a href=\"https://evil.example/\"&gt;log in&lt;/a&gt;"),
+            "{body}"
+        );
+        assert!(body.ends_with("&amp; more"), "{body}");
+        // A cut inside an entity does not leave half of it.
+        let long = format!("{}<b>", "x".repeat(MAX_BODY - 2));
+        let (_, body) = message(Change::Down, "feed", &status(Some(long)));
+        assert!(body.ends_with("x…"), "{body}");
     }
 
     #[test]
