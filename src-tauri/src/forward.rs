@@ -3,12 +3,11 @@
 //! engine's subscription drops for us and counts what it dropped).
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tauri::{AppHandle, Emitter, Manager};
 
-use heartline_engine::Delivery;
+use heartline_monitor::Delivery;
 
 use crate::app::App;
 use crate::dto::{StatusDelta, STATUS_EVENT};
@@ -70,9 +69,7 @@ impl Coalescer {
 }
 
 /// Runs until the engine is gone.
-pub async fn run(handle: AppHandle, engine: Arc<heartline_engine::Engine>) {
-    let mut events = engine.subscribe();
-    drop(engine);
+pub async fn run(handle: AppHandle, mut events: heartline_monitor::Subscription) {
     let mut coalescer = Coalescer::default();
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -85,7 +82,7 @@ pub async fn run(handle: AppHandle, engine: Arc<heartline_engine::Engine>) {
             _ = tick.tick() => {
                 let Some((changed, missed)) = coalescer.take() else { continue };
                 let app = handle.state::<App>();
-                let delta = StatusDelta { statuses: crate::view::statuses(&app, &changed), missed };
+                let delta = StatusDelta { statuses: app.monitor.statuses(&changed), missed };
                 crate::notify::observe(&handle, &delta);
                 crate::tray::refresh(&handle);
                 if let Err(err) = handle.emit(STATUS_EVENT, &delta) {

@@ -87,11 +87,9 @@ pub fn observe(handle: &AppHandle, delta: &StatusDelta) {
         }
         let name = handle
             .state::<crate::app::App>()
-            .engine
-            .endpoints()
-            .into_iter()
-            .find(|(id, _)| id.0 == s.id)
-            .map(|(_, e)| e.name)
+            .monitor
+            .endpoint(s.id)
+            .map(|e| e.name)
             .unwrap_or_default();
         let (title, body) = message(change, &name, s);
         if let Err(err) = handle

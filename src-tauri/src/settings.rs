@@ -22,6 +22,16 @@ pub struct AppSettings {
     pub retention_days: u32,
     /// What the add form starts from.
     pub endpoint_defaults: EndpointDefaults,
+    /// Serve Prometheus metrics (the agent's `/metrics`) on this address, e.g.
+    /// `127.0.0.1:9464`; `null`: off (the default).
+    pub metrics_address: Option<String>,
+}
+
+/// The address of the metrics setting, or why it is not one.
+pub fn metrics_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not an address like 127.0.0.1:9464"))
 }
 
 /// The policies a new endpoint starts with (durations in milliseconds, as in the form).
@@ -101,6 +111,7 @@ impl Default for AppSettings {
             keep_running_in_tray: true,
             retention_days: 30,
             endpoint_defaults: EndpointDefaults::default(),
+            metrics_address: None,
         }
     }
 }

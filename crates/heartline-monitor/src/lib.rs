@@ -188,6 +188,7 @@ pub struct Monitor {
     metrics_server: Mutex<Option<(SocketAddr, tokio::sync::oneshot::Sender<()>)>>,
     scrub: Mutex<Option<JoinHandle<heartline_store::Result<ScrubReport>>>>,
     refused: Vec<Refused>,
+    missing: Vec<(String, Vec<String>)>,
     /// Edits one at a time, so that store and engine see them in the same order.
     edits: tokio::sync::Mutex<()>,
 }
@@ -231,6 +232,7 @@ impl Monitor {
             ..EngineOptions::default()
         }));
         let mut refused = Vec::new();
+        let mut missing = Vec::new();
         for e in &all {
             let watched = match &options.only {
                 Some(names) => names.contains(&e.endpoint.name),
@@ -241,6 +243,9 @@ impl Monitor {
             }
             // Named by the agent's configuration: watched even when paused before.
             let paused = e.paused && options.only.is_none();
+            if !paused && !e.missing_secrets.is_empty() {
+                missing.push((e.endpoint.name.clone(), e.missing_secrets.clone()));
+            }
             if let Some(m) = &metrics {
                 m.set_endpoint(e.id, &e.endpoint.name);
             }
@@ -276,6 +281,7 @@ impl Monitor {
             metrics_server: Mutex::new(None),
             scrub: Mutex::new(Some(scrub)),
             refused,
+            missing,
             edits: tokio::sync::Mutex::new(()),
         })
     }
@@ -309,6 +315,12 @@ impl Monitor {
     /// Stored endpoints the engine would not watch at start.
     pub fn refused(&self) -> &[Refused] {
         &self.refused
+    }
+
+    /// Watched endpoints whose stored secrets the secret store does not have: (name, the
+    /// headers and `?query` parameters missing).
+    pub fn missing_secrets(&self) -> &[(String, Vec<String>)] {
+        &self.missing
     }
 
     /// The database's path.
@@ -489,7 +501,7 @@ impl Monitor {
         &self,
         text: &str,
         format: ConfigFormat,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<ImportResult> {
         let file = match format {
             ConfigFormat::Json => heartline_config::parse_json(text, "import")?,
