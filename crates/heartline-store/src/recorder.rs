@@ -269,7 +269,7 @@ impl Recorder {
     }
 }
 
-impl heartline_probe::Sink for Recorder {
+impl heartline_core::Sink for Recorder {
     fn emit(&self, event: Event) {
         let changes = match self.incidents.lock() {
             Ok(mut tracker) => tracker.observe(&event),
