@@ -11,8 +11,6 @@
 pub mod app;
 pub mod bindings;
 mod commands;
-#[cfg(test)]
-mod commands_ts;
 pub mod convert;
 mod demo;
 pub mod dto;

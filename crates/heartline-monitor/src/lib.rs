@@ -22,6 +22,7 @@
 //!   engine's live state (`Paused`) is what every view shows, without overrides.
 
 mod export;
+pub mod live;
 mod probe;
 pub mod view;
 
