@@ -93,7 +93,7 @@ pub fn run() {
                 .map_err(|_| "opening the database panicked")??;
             startup::mark("setup:app-opened");
             tauri_app.manage(settings);
-            tauri_app.manage(notify::Notifier::default());
+            tauri_app.manage(heartline_monitor::alerts::Notifier::default());
             tauri_app.manage(export::Exported::default());
             let events = opened.monitor.subscribe();
             let has_demo = demo::present(&opened);

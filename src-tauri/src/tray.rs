@@ -3,7 +3,7 @@
 //!
 //! Boundary: the tray shows only Heartline's own words and counts — no endpoint name and no
 //! text a server sent. Anything of that kind added here must go through
-//! `heartline_core::escape_controls` and a bound first, as `notify::message` does.
+//! `heartline_core::escape_controls` and a bound first, as `heartline_monitor::alerts::message` does.
 
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};

@@ -21,6 +21,7 @@
 //!   in the engine ([`Engine::insert_paused`]) and every pause or resume goes to both, so the
 //!   engine's live state (`Paused`) is what every view shows, without overrides.
 
+pub mod alerts;
 mod export;
 pub mod live;
 mod probe;
