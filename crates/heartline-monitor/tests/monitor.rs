@@ -508,3 +508,46 @@ async fn metrics_are_served_when_asked() {
         .expect("shutdown");
     lab.shutdown().await;
 }
+
+/// A form sends secret values back empty: an update keeps the stored ones, in the engine and
+/// in the secret store, across a restart.
+#[tokio::test]
+async fn an_update_keeps_secret_values_left_empty() {
+    let dir = Dir::new("secrets");
+    let monitor = dir.open().await;
+    let mut e = Endpoint::new("feed", "ws://127.0.0.1:9/feed?token=URL-SECRET");
+    e.headers.push(heartline_core::Header {
+        name: "Authorization".into(),
+        value: "Bearer HEADER-SECRET".into(),
+        secret: true,
+    });
+    let id = monitor.add(e).await.expect("add");
+    monitor.pause(id.0).await.expect("pause");
+
+    // What a form sends back: the secrets emptied, the name changed.
+    let mut edited = monitor.endpoint(id.0).expect("endpoint");
+    edited.name = "feed-renamed".into();
+    edited.url = "ws://127.0.0.1:9/feed?token=".into();
+    edited.headers[0].value.clear();
+    monitor.update(id.0, edited).await.expect("update");
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+
+    let reopened = dir.open().await;
+    let kept = reopened.endpoint(id.0).expect("endpoint");
+    assert_eq!(kept.name, "feed-renamed");
+    assert_eq!(kept.headers[0].value, "Bearer HEADER-SECRET");
+    assert_eq!(kept.url, "ws://127.0.0.1:9/feed?token=URL-SECRET");
+    // The configuration shown or exported never carries them.
+    let toml = reopened.export_endpoints(ConfigFormat::Toml);
+    assert!(
+        !toml.contains("HEADER-SECRET") && !toml.contains("URL-SECRET"),
+        "{toml}"
+    );
+    reopened
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
