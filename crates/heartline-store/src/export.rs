@@ -429,7 +429,7 @@ impl Store {
                     Ok(Some((events, (receiver, end))))
                 }
                 None => Err(Error::Stopped(
-                    "reading the export's history stopped before the end of the window",
+                    "reading the export's history stopped before the end of the window".into(),
                 )),
             }
         })

@@ -67,7 +67,7 @@ pub enum Error {
     },
     /// A background job of the store's own ended before its work was done (it panicked).
     #[error("{0}")]
-    Stopped(&'static str),
+    Stopped(String),
     #[error("{0}")]
     Config(String),
     #[error("an endpoint named `{0}` already exists")]

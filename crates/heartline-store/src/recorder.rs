@@ -169,9 +169,9 @@ impl WriterHandle {
         }
         match (&mut self.task).await {
             Ok(result) => result,
-            Err(e) => Err(crate::Error::Sql(sqlx::Error::Protocol(format!(
-                "writer task failed: {e}"
-            )))),
+            Err(e) => Err(crate::Error::Stopped(format!(
+                "the writer task failed: {e}"
+            ))),
         }
     }
 }
