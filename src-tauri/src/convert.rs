@@ -250,4 +250,27 @@ mod tests {
             "{fields:?}"
         );
     }
+
+    #[test]
+    fn monitor_errors_keep_their_code_and_fields() {
+        use heartline_monitor::Error;
+        let missing = IpcError::from(Error::NotFound(3));
+        assert_eq!(missing.code, ErrorCode::NotFound);
+        assert!(missing.message.contains("#3"), "{}", missing.message);
+        let invalid = IpcError::from(Error::Invalid(
+            Endpoint::new("", "http://x")
+                .validate()
+                .expect_err("invalid"),
+        ));
+        assert_eq!(invalid.code, ErrorCode::Invalid);
+        assert!(
+            invalid.fields.iter().any(|f| f.field == "name"),
+            "{:?}",
+            invalid.fields
+        );
+        assert_eq!(
+            IpcError::from(Error::Request("the window must end after it starts".into())).code,
+            ErrorCode::Invalid
+        );
+    }
 }

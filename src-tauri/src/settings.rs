@@ -154,6 +154,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn metrics_are_off_by_default_and_a_bad_address_is_named() {
+        assert_eq!(AppSettings::default().metrics_address, None);
+        assert_eq!(
+            metrics_address(" 127.0.0.1:9464 ").map(|a| a.port()),
+            Ok(9464)
+        );
+        let err = metrics_address("localhost").expect_err("not an address");
+        assert!(err.contains("`localhost`"), "{err}");
+    }
+
+    #[test]
     fn settings_survive_a_restart_and_missing_ones_are_defaults() {
         let dir = std::env::temp_dir().join(format!("heartline-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
