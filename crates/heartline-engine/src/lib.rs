@@ -203,8 +203,16 @@ impl Engine {
         send(id, &controls, Control::Update(Box::new(probe))).await
     }
 
+    /// Pauses an endpoint. Its status says `Paused` as soon as the pause is queued (the
+    /// watch's own state change follows), so that a view read right after shows it.
     pub async fn pause(&self, id: EndpointId) -> Result<()> {
-        self.control(id, Control::Pause).await
+        self.control(id, Control::Pause).await?;
+        if let Some(entry) = self.lock().get(&id) {
+            if let Ok(mut status) = entry.status.lock() {
+                status.state = heartline_core::State::Paused;
+            }
+        }
+        Ok(())
     }
 
     pub async fn resume(&self, id: EndpointId) -> Result<()> {
