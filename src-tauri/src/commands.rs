@@ -1,27 +1,16 @@
-//! The Tauri commands: each extracts state, calls the engine or store (or one `view`
-//! function over them), and maps errors to `{code, message}`.
+//! The Tauri commands: each extracts state, calls one monitor operation (heartline-monitor),
+//! and maps its plain data to DTOs and its errors to `{code, message, fields}`.
 
 use tauri::State;
 
-use heartline_core::{Endpoint, EndpointId};
-
 use crate::app::App;
-use crate::convert::{endpoint_from, form_from, keep_secret_values, IpcResult};
+use crate::convert::{endpoint_from, form_from, IpcResult};
 use crate::dto::{
     AppInfo, ConfigFormat, Detail, EndpointForm, EndpointRow, ErrorCode, ExportProgress,
     ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, IpcError, Lane,
     LiveStatus, ProbeResult, StartupMark, Window, EXPORT_PROGRESS_EVENT,
 };
 use crate::settings::{AppSettings, Settings};
-
-fn current(app: &App, id: u64) -> IpcResult<Endpoint> {
-    app.engine
-        .endpoints()
-        .into_iter()
-        .find(|(i, _)| i.0 == id)
-        .map(|(_, e)| e)
-        .ok_or_else(|| IpcError::new(ErrorCode::NotFound, format!("no endpoint #{id}")))
-}
 
 #[tauri::command]
 pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResult<AppInfo> {
@@ -42,8 +31,8 @@ pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResul
         .filter(|p| p.is_file())
         .map(|p| p.display().to_string());
     Ok(AppInfo {
-        database: app.store.path().display().to_string(),
-        secrets: app.secrets.describe(),
+        database: app.monitor.database().display().to_string(),
+        secrets: app.monitor.secrets_description(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         demo,
         export_dir,
@@ -55,7 +44,7 @@ pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResul
 #[tauri::command]
 pub async fn list_endpoints(app: State<'_, App>) -> IpcResult<Vec<EndpointRow>> {
     crate::startup::mark("list_endpoints:first:start");
-    let rows = crate::view::overview(&app).await;
+    let rows = app.monitor.overview().await.map_err(Into::into);
     crate::startup::mark("list_endpoints:first:end");
     rows
 }
@@ -68,7 +57,7 @@ pub fn startup_marks() -> Vec<StartupMark> {
 
 #[tauri::command]
 pub fn live_statuses(app: State<'_, App>) -> Vec<LiveStatus> {
-    crate::view::statuses(&app, &Default::default())
+    app.monitor.statuses(&Default::default())
 }
 
 /// The form of a new endpoint, with the default policies chosen in Settings.
@@ -79,7 +68,7 @@ pub fn new_endpoint_form(settings: State<'_, Settings>) -> EndpointForm {
 
 #[tauri::command]
 pub fn endpoint_form(app: State<'_, App>, id: u64) -> IpcResult<EndpointForm> {
-    Ok(form_from(&current(&app, id)?))
+    Ok(form_from(&app.monitor.endpoint(id)?))
 }
 
 /// Every problem of a form, for marking fields as the user types.
@@ -90,87 +79,65 @@ pub fn validate_endpoint(form: EndpointForm) -> Vec<FieldProblem> {
 
 #[tauri::command]
 pub async fn add_endpoint(app: State<'_, App>, form: EndpointForm) -> IpcResult<u64> {
-    let endpoint = endpoint_from(&form, None);
-    endpoint.validate()?;
-    let id = app.store.add_endpoint(&endpoint, &app.secrets).await?;
-    app.engine.insert(id, endpoint)?;
-    Ok(id.0)
+    Ok(app.monitor.add(endpoint_from(&form, None)).await?.0)
 }
 
+/// Secret values left empty in the form keep the stored ones.
 #[tauri::command]
 pub async fn update_endpoint(app: State<'_, App>, id: u64, form: EndpointForm) -> IpcResult<()> {
-    let previous = current(&app, id)?;
-    let mut endpoint = endpoint_from(&form, Some(&previous));
-    keep_secret_values(&mut endpoint, &previous);
-    endpoint.validate()?;
-    app.store
-        .update_endpoint(EndpointId(id), &endpoint, &app.secrets)
-        .await?;
-    Ok(app.engine.update(EndpointId(id), endpoint).await?)
-}
-
-#[tauri::command]
-pub async fn duplicate_endpoint(app: State<'_, App>, id: u64) -> IpcResult<u64> {
-    let mut endpoint = current(&app, id)?;
-    let names: Vec<String> = app
-        .engine
-        .endpoints()
-        .into_iter()
-        .map(|(_, e)| e.name)
-        .collect();
-    endpoint.name = (2..)
-        .map(|n| format!("{} ({n})", endpoint.name))
-        .find(|n| !names.contains(n))
-        .unwrap_or_default();
-    let new = app.store.add_endpoint(&endpoint, &app.secrets).await?;
-    app.engine.insert(new, endpoint)?;
-    Ok(new.0)
-}
-
-#[tauri::command]
-pub async fn remove_endpoint(app: State<'_, App>, id: u64) -> IpcResult<()> {
-    app.engine.remove(EndpointId(id)).await?;
+    let previous = app.monitor.endpoint(id)?;
     Ok(app
-        .store
-        .remove_endpoint(EndpointId(id), &app.secrets)
+        .monitor
+        .update(id, endpoint_from(&form, Some(&previous)))
         .await?)
 }
 
 #[tauri::command]
+pub async fn duplicate_endpoint(app: State<'_, App>, id: u64) -> IpcResult<u64> {
+    Ok(app.monitor.duplicate(id).await?.0)
+}
+
+#[tauri::command]
+pub async fn remove_endpoint(app: State<'_, App>, id: u64) -> IpcResult<()> {
+    Ok(app.monitor.remove(id).await?)
+}
+
+#[tauri::command]
 pub async fn pause_endpoint(app: State<'_, App>, id: u64) -> IpcResult<()> {
-    app.engine.pause(EndpointId(id)).await?;
-    Ok(app.store.set_paused(EndpointId(id), true).await?)
+    Ok(app.monitor.pause(id).await?)
 }
 
 #[tauri::command]
 pub async fn resume_endpoint(app: State<'_, App>, id: u64) -> IpcResult<()> {
-    app.engine.resume(EndpointId(id)).await?;
-    Ok(app.store.set_paused(EndpointId(id), false).await?)
+    Ok(app.monitor.resume(id).await?)
 }
 
 #[tauri::command]
 pub async fn reconnect_endpoint(app: State<'_, App>, id: u64) -> IpcResult<()> {
-    Ok(app.engine.reconnect(EndpointId(id)).await?)
+    Ok(app.monitor.reconnect(id).await?)
 }
 
 #[tauri::command]
-pub async fn test_connection(form: EndpointForm) -> IpcResult<ProbeResult> {
-    crate::probe::test(&endpoint_from(&form, None)).await
+pub async fn test_connection(app: State<'_, App>, form: EndpointForm) -> IpcResult<ProbeResult> {
+    Ok(app
+        .monitor
+        .test_connection(&endpoint_from(&form, None))
+        .await?)
 }
 
 #[tauri::command]
 pub async fn endpoint_detail(app: State<'_, App>, id: u64, window: Window) -> IpcResult<Detail> {
-    crate::view::detail(&app, EndpointId(id), window).await
+    Ok(app.monitor.detail(id, window).await?)
 }
 
 #[tauri::command]
 pub async fn timeline(app: State<'_, App>, window: Window) -> IpcResult<Vec<Lane>> {
-    crate::view::timeline(&app, window).await
+    Ok(app.monitor.timeline(window).await?)
 }
 
 #[tauri::command]
 pub async fn incidents(app: State<'_, App>, window: Window) -> IpcResult<IncidentList> {
-    crate::view::incidents(&app, window).await
+    Ok(app.monitor.incidents(window).await?)
 }
 
 #[tauri::command]
@@ -190,7 +157,10 @@ pub async fn export_history(
     let progress = |p: ExportProgress| {
         let _ = handle.emit(EXPORT_PROGRESS_EVENT, p);
     };
-    let result = crate::export::write(&app.store, &request, crate::view::now(), &progress).await?;
+    let result = app
+        .monitor
+        .export(&request, heartline_monitor::now(), &progress)
+        .await?;
     exported.remember(std::path::Path::new(&result.path));
     Ok(result)
 }
@@ -210,12 +180,7 @@ pub fn open_export(
 /// secret values are never written out.
 #[tauri::command]
 pub fn export_endpoints(app: State<'_, App>, format: ConfigFormat) -> String {
-    let endpoints: Vec<Endpoint> = app.engine.endpoints().into_iter().map(|(_, e)| e).collect();
-    let file = heartline_config::ConfigFile::from_endpoints(&endpoints);
-    match format {
-        ConfigFormat::Json => file.to_json(),
-        ConfigFormat::Toml => file.to_toml(),
-    }
+    app.monitor.export_endpoints(format)
 }
 
 /// Adds or updates (by name) the endpoints of a configuration file's text.
@@ -225,7 +190,11 @@ pub async fn import_endpoints(
     text: String,
     format: ConfigFormat,
 ) -> IpcResult<ImportResult> {
-    crate::config_import::import(&app, &text, format).await
+    // `{ env = … }` secrets read the app's environment, as the CLI's import does.
+    Ok(app
+        .monitor
+        .import(&text, format, &|name| std::env::var(name).ok())
+        .await?)
 }
 
 #[tauri::command]
@@ -233,8 +202,13 @@ pub fn get_settings(settings: State<'_, Settings>) -> AppSettings {
     settings.get()
 }
 
+/// Saves the settings; a changed metrics address starts, moves or stops `/metrics` now.
 #[tauri::command]
-pub fn set_settings(settings: State<'_, Settings>, value: AppSettings) -> IpcResult<()> {
+pub async fn set_settings(
+    app: State<'_, App>,
+    settings: State<'_, Settings>,
+    value: AppSettings,
+) -> IpcResult<()> {
     let problems = value.endpoint_defaults.problems();
     if !problems.is_empty() {
         let list: Vec<String> = problems
@@ -246,6 +220,26 @@ pub fn set_settings(settings: State<'_, Settings>, value: AppSettings) -> IpcRes
             message: format!("defaults for new endpoints: {}", list.join("; ")),
             fields: problems,
         });
+    }
+    let metrics = match value.metrics_address.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(
+            crate::settings::metrics_address(text).map_err(|message| IpcError {
+                code: ErrorCode::Invalid,
+                message: format!("metrics address: {message}"),
+                fields: Vec::new(),
+            })?,
+        ),
+    };
+    let changed = settings.get().metrics_address != value.metrics_address;
+    let stopped = metrics.is_some() && app.monitor.metrics_address().is_none();
+    if changed || stopped {
+        match metrics {
+            Some(addr) => {
+                app.monitor.serve_metrics(addr).await?;
+            }
+            None => app.monitor.stop_metrics(),
+        }
     }
     settings
         .set(value)

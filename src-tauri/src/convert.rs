@@ -1,17 +1,11 @@
-//! Between the engine's and store's types and the IPC DTOs. No I/O here.
+//! Between the monitor's errors and endpoints and the IPC DTOs (the form, `IpcError`). No
+//! I/O here.
 
 use std::time::Duration;
 
-use heartline_core::untrusted::{bound, MAX_UNTRUSTED_LEN};
-use heartline_core::{
-    close_code, escape_controls, AppHeartbeat, Endpoint, EndpointId, Header, ReplyMatch,
-    SessionEnd, Staleness, State, Timestamp,
-};
-use heartline_engine::Status;
+use heartline_core::{AppHeartbeat, Endpoint, Header, ReplyMatch, Staleness};
 
-use crate::dto::{
-    CloseInfo, EndpointForm, ErrorCode, FieldProblem, HeaderForm, IpcError, LiveStatus, StateName,
-};
+use crate::dto::{EndpointForm, ErrorCode, FieldProblem, HeaderForm, IpcError};
 
 pub type IpcResult<T> = Result<T, IpcError>;
 
@@ -34,28 +28,27 @@ impl IpcError {
     }
 }
 
-impl From<heartline_store::Error> for IpcError {
-    fn from(e: heartline_store::Error) -> Self {
-        use heartline_store::Error as E;
-        let code = match &e {
-            E::DuplicateName(_) => ErrorCode::Duplicate,
-            E::UnknownEndpoint(_) => ErrorCode::NotFound,
-            E::Config(_) => ErrorCode::Invalid,
-            _ => ErrorCode::Storage,
+impl From<heartline_monitor::Error> for IpcError {
+    fn from(e: heartline_monitor::Error) -> Self {
+        use heartline_monitor::ErrorKind as K;
+        let code = match e.kind() {
+            K::Invalid => ErrorCode::Invalid,
+            K::NotFound => ErrorCode::NotFound,
+            K::Duplicate => ErrorCode::Duplicate,
+            K::Storage => ErrorCode::Storage,
+            K::Engine => ErrorCode::Engine,
+            K::Config => ErrorCode::Config,
+            K::Export => ErrorCode::Export,
         };
-        IpcError::new(code, e.to_string())
-    }
-}
-
-impl From<heartline_engine::Error> for IpcError {
-    fn from(e: heartline_engine::Error) -> Self {
-        use heartline_engine::Error as E;
-        let code = match &e {
-            E::UnknownEndpoint(_) => ErrorCode::NotFound,
-            E::DuplicateId(_) => ErrorCode::Duplicate,
-            _ => ErrorCode::Engine,
-        };
-        IpcError::new(code, e.to_string())
+        IpcError {
+            code,
+            message: e.to_string(),
+            fields: e
+                .field_problems()
+                .into_iter()
+                .map(|(field, problem)| FieldProblem { field, problem })
+                .collect(),
+        }
     }
 }
 
@@ -76,92 +69,8 @@ impl From<heartline_core::ConfigErrors> for IpcError {
     }
 }
 
-impl From<heartline_config::Error> for IpcError {
-    fn from(e: heartline_config::Error) -> Self {
-        IpcError::new(ErrorCode::Config, e.to_string())
-    }
-}
-
-pub fn state_name(s: State) -> StateName {
-    match s {
-        State::Connecting => StateName::Connecting,
-        State::Up => StateName::Up,
-        State::Degraded => StateName::Degraded,
-        State::Down => StateName::Down,
-        State::Paused => StateName::Paused,
-    }
-}
-
-pub fn state_from_str(s: &str) -> Option<StateName> {
-    Some(match s {
-        "connecting" => StateName::Connecting,
-        "up" => StateName::Up,
-        "degraded" => StateName::Degraded,
-        "down" => StateName::Down,
-        "paused" => StateName::Paused,
-        _ => return None,
-    })
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Text from outside (a close reason, an error a server or the network produced) as the UI
-/// shows it: control characters and bidi overrides written as escapes (`\x1b`, `\n`), at most
-/// [`MAX_UNTRUSTED_LEN`] bytes. Svelte already keeps it from being read as HTML; this keeps a
-/// reason from breaking lines, hiding text or reordering what is read.
-pub fn shown(text: &str) -> String {
-    bound(&escape_controls(text), MAX_UNTRUSTED_LEN).into_owned()
-}
-
-/// A close marker from a session end.
-pub fn close_info(at: Timestamp, end: &SessionEnd) -> CloseInfo {
-    close_from_parts(
-        at,
-        end.code(),
-        end.reason().to_owned(),
-        end.initiator().as_str().to_owned(),
-        end.cause().map(|c| c.as_str().to_owned()),
-    )
-}
-
-/// A close marker from its parts (as the store keeps them). The reason is the server's (or
-/// the network error's) and is [`shown`] escaped; initiator and cause are read back from the
-/// database and escaped too.
-pub fn close_from_parts(
-    at: Timestamp,
-    code: u16,
-    reason: String,
-    initiator: String,
-    cause: Option<String>,
-) -> CloseInfo {
-    CloseInfo {
-        at: at.0,
-        code,
-        class: close_code::classify(code).as_str().to_owned(),
-        meaning: close_code::meaning(code).to_owned(),
-        reason: shown(&reason),
-        initiator: shown(&initiator),
-        cause: cause.as_deref().map(shown),
-    }
-}
-
-pub fn live_status(id: EndpointId, s: &Status) -> LiveStatus {
-    LiveStatus {
-        id: id.0,
-        state: state_name(s.state),
-        since: s.since.map(|t| t.0),
-        rtt_us: s.last_rtt.map(micros),
-        app_rtt_us: s.last_app_rtt.map(micros),
-        last_close: s.last_end.as_ref().map(|(at, end)| close_info(*at, end)),
-        last_failure: s.last_failure.as_deref().map(shown),
-        sessions: s.sessions,
-    }
 }
 
 /// The form showing `e`; secret header values are never sent to the UI.
@@ -265,34 +174,10 @@ fn clean(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Secret headers left empty in the form keep the value already known (`previous`).
-pub fn keep_secret_values(e: &mut Endpoint, previous: &Endpoint) {
-    // Secret query values reach the form emptied (`token=`), like secret headers: an empty
-    // one keeps the stored value; a parameter the person removed stays removed.
-    let (_, with_name) = heartline_config::strip_query_secrets(&e.url);
-    let filled: Vec<String> = heartline_config::query_secrets(&e.url)
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
-    for (name, value) in heartline_config::query_secrets(&previous.url) {
-        if with_name.contains(&name) && !filled.contains(&name) {
-            e.url = heartline_config::fill_query(&e.url, &name, &value);
-        }
-    }
-    for h in e
-        .headers
-        .iter_mut()
-        .filter(|h| h.secret && h.value.is_empty())
-    {
-        if let Some(old) = previous.headers.iter().find(|o| o.name == h.name) {
-            h.value = old.value.clone();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use heartline_monitor::keep_secret_values;
 
     #[test]
     fn a_form_round_trips_to_the_same_endpoint() {
@@ -367,43 +252,25 @@ mod tests {
     }
 
     #[test]
-    fn server_text_reaches_the_ui_escaped_and_bounded() {
-        let end = SessionEnd::ClosedByServer {
-            code: 4000,
-            reason: "\u{1b}]0;pwned\u{7} \u{1b}[31mred\nforged \u{9b}1m \u{202e}exe".into(),
-        };
-        let close = close_info(Timestamp(1), &end);
-        assert_eq!(
-            close.reason,
-            r"\x1b]0;pwned\x07 \x1b[31mred\nforged \u{9b}1m \u{202e}exe"
-        );
-
-        let status = Status {
-            last_failure: Some(format!("tcp failed: \u{1b}[2J{}", "x".repeat(2000))),
-            last_end: Some((Timestamp(2), end)),
-            ..Status::default()
-        };
-        let live = live_status(EndpointId(7), &status);
-        let failure = live.last_failure.expect("a failure");
-        assert!(failure.starts_with(r"tcp failed: \x1b[2Jxxx"), "{failure}");
-        assert!(failure.len() <= MAX_UNTRUSTED_LEN + '…'.len_utf8());
-        assert!(failure.ends_with('…'));
-        assert_eq!(live.last_close.expect("a close").reason, close.reason);
-
-        // Plain text is left as it is.
-        assert_eq!(shown("going away: deploy"), "going away: deploy");
-    }
-
-    #[test]
-    fn closes_carry_class_and_meaning() {
-        let c = close_from_parts(Timestamp(5), 1006, String::new(), "network".into(), None);
-        assert_eq!(
-            (c.class.as_str(), c.meaning.is_empty()),
-            ("abnormal", false)
+    fn monitor_errors_keep_their_code_and_fields() {
+        use heartline_monitor::Error;
+        let missing = IpcError::from(Error::NotFound(3));
+        assert_eq!(missing.code, ErrorCode::NotFound);
+        assert!(missing.message.contains("#3"), "{}", missing.message);
+        let invalid = IpcError::from(Error::Invalid(
+            Endpoint::new("", "http://x")
+                .validate()
+                .expect_err("invalid"),
+        ));
+        assert_eq!(invalid.code, ErrorCode::Invalid);
+        assert!(
+            invalid.fields.iter().any(|f| f.field == "name"),
+            "{:?}",
+            invalid.fields
         );
         assert_eq!(
-            close_from_parts(Timestamp(5), 4001, String::new(), "server".into(), None).class,
-            "application"
+            IpcError::from(Error::Request("the window must end after it starts".into())).code,
+            ErrorCode::Invalid
         );
     }
 }

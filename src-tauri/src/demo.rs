@@ -34,7 +34,7 @@ pub async fn start(app: &App) -> IpcResult<String> {
     let Some(lab) = demo.as_ref() else {
         return Err(IpcError::new(ErrorCode::Lab, "the lab did not start"));
     };
-    let existing = app.engine.endpoints();
+    let existing = app.monitor.endpoints();
     for (name, path) in SCENARIOS {
         let name = format!("demo-{name}");
         let url = lab.ws_url(path);
@@ -43,8 +43,7 @@ pub async fn start(app: &App) -> IpcResult<String> {
             if old.url != url {
                 let mut e = old.clone();
                 e.url = url;
-                app.store.update_endpoint(*id, &e, &app.secrets).await?;
-                app.engine.update(*id, e).await?;
+                app.monitor.update(id.0, e).await?;
             }
             continue;
         }
@@ -52,15 +51,14 @@ pub async fn start(app: &App) -> IpcResult<String> {
         e.tags = vec!["demo".into()];
         e.heartbeat.ping_interval = Duration::from_secs(2);
         e.heartbeat.pong_timeout = Duration::from_secs(1);
-        let id = app.store.add_endpoint(&e, &app.secrets).await?;
-        app.engine.insert(id, e)?;
+        app.monitor.add(e).await?;
     }
     Ok(lab.ws_url(""))
 }
 
 /// Whether the database holds demo endpoints (their lab restarts with the app).
 pub fn present(app: &App) -> bool {
-    app.engine
+    app.monitor
         .endpoints()
         .iter()
         .any(|(_, e)| e.tags.iter().any(|t| t == "demo") && e.name.starts_with("demo-"))

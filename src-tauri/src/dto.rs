@@ -5,6 +5,14 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// The views and requests the monitor serves, handed over IPC as they are (heartline-monitor
+/// derives their TypeScript with its `ts` feature).
+pub use heartline_monitor::view::{
+    CloseInfo, ConfigFormat, Detail, EndpointRow, ExportProgress, ExportRequest, ExportResult,
+    FindingRow, ImportResult, IncidentList, IncidentRow, Lane, LiveStatus, PhaseRow, ProbeResult,
+    ReconnectRow, RttBucket, StateName, StateSpan, Window,
+};
+
 /// An IPC error: a stable `code` the UI can switch on, and a message for people.
 #[derive(Debug, Clone, Serialize, TS, thiserror::Error)]
 #[error("{message}")]
@@ -13,14 +21,6 @@ pub struct IpcError {
     pub message: String,
     /// Per-field problems when `code` is `invalid`.
     pub fields: Vec<FieldProblem>,
-}
-
-/// The text formats of an endpoint configuration (`heartline endpoints export/import`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ConfigFormat {
-    Toml,
-    Json,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, TS, PartialEq, Eq)]
@@ -44,48 +44,6 @@ pub struct FieldProblem {
     pub problem: String,
 }
 
-/// Live state of an endpoint as the engine folds it from events.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
-pub enum StateName {
-    Connecting,
-    Up,
-    Degraded,
-    Down,
-    Paused,
-}
-
-/// How a session ended, for lists and markers.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct CloseInfo {
-    #[ts(type = "number")]
-    pub at: i64,
-    pub code: u16,
-    /// The close-code class (`normal`, `going_away`, `abnormal`, …) for colour.
-    pub class: String,
-    pub meaning: String,
-    pub reason: String,
-    pub initiator: String,
-    pub cause: Option<String>,
-}
-
-/// What changes often: one endpoint's live status (sent as coalesced deltas).
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct LiveStatus {
-    #[ts(type = "number")]
-    pub id: u64,
-    pub state: StateName,
-    #[ts(type = "number | null")]
-    pub since: Option<i64>,
-    #[ts(type = "number | null")]
-    pub rtt_us: Option<u64>,
-    #[ts(type = "number | null")]
-    pub app_rtt_us: Option<u64>,
-    pub last_close: Option<CloseInfo>,
-    pub last_failure: Option<String>,
-    #[ts(type = "number")]
-    pub sessions: u64,
-}
-
 /// The event the app emits (name [`STATUS_EVENT`]) a few times a second with the endpoints
 /// whose status changed since the last one.
 #[derive(Debug, Clone, Serialize, TS, PartialEq)]
@@ -97,23 +55,6 @@ pub struct StatusDelta {
 }
 
 pub const STATUS_EVENT: &str = "heartline://status";
-
-/// One row of the overview: configuration, live status and 24 h summary.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct EndpointRow {
-    #[ts(type = "number")]
-    pub id: u64,
-    pub name: String,
-    /// The URL with secrets in its query redacted.
-    pub url: String,
-    pub tags: Vec<String>,
-    pub paused: bool,
-    pub live: LiveStatus,
-    pub uptime_24h: Option<f64>,
-    #[ts(type = "number | null")]
-    pub p95_us: Option<u64>,
-    pub missing_secrets: Vec<String>,
-}
 
 /// A header in the form. Secret values come back from the app empty with `secret` set:
 /// leaving one empty when saving keeps the stored value.
@@ -164,133 +105,6 @@ pub struct EndpointForm {
     pub insecure_tls: bool,
 }
 
-/// A time window of history.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
-pub struct Window {
-    #[ts(type = "number")]
-    pub from: i64,
-    #[ts(type = "number")]
-    pub to: i64,
-}
-
-/// One bucket of an RTT series, in microseconds.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct RttBucket {
-    #[ts(type = "number")]
-    pub at: i64,
-    #[ts(type = "number")]
-    pub count: u64,
-    #[ts(type = "number")]
-    pub p50_us: u64,
-    #[ts(type = "number")]
-    pub p95_us: u64,
-    #[ts(type = "number")]
-    pub max_us: u64,
-}
-
-/// A state that began at `at` (the state band).
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct StateSpan {
-    #[ts(type = "number")]
-    pub at: i64,
-    pub state: StateName,
-}
-
-/// A scheduled reconnect and its outcome.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct ReconnectRow {
-    #[ts(type = "number")]
-    pub at: i64,
-    pub attempt: u32,
-    #[ts(type = "number")]
-    pub delay_ms: u64,
-    pub reason: String,
-    pub outcome: Option<String>,
-}
-
-/// Handshake phases of one successful connection, in microseconds.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct PhaseRow {
-    #[ts(type = "number")]
-    pub at: i64,
-    #[ts(type = "number")]
-    pub dns_us: u64,
-    #[ts(type = "number")]
-    pub tcp_us: u64,
-    #[ts(type = "number | null")]
-    pub tls_us: Option<u64>,
-    #[ts(type = "number")]
-    pub upgrade_us: u64,
-}
-
-/// A diagnosis finding in plain language.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct FindingRow {
-    pub rule: String,
-    pub title: String,
-    pub explanation: String,
-    pub evidence: Vec<String>,
-    pub suggestion: String,
-}
-
-/// Everything the detail view shows for one endpoint over one window.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct Detail {
-    #[ts(type = "number")]
-    pub id: u64,
-    pub window: Window,
-    /// Bucket size of the RTT series: `minute`, `hour` or `day`.
-    pub resolution: String,
-    pub rtt: Vec<RttBucket>,
-    pub app_rtt: Vec<RttBucket>,
-    pub states: Vec<StateSpan>,
-    pub closes: Vec<CloseInfo>,
-    pub phases: Vec<PhaseRow>,
-    pub reconnects: Vec<ReconnectRow>,
-    /// Session counts per bucket; bounds in seconds in `session_bounds_s` (last open-ended).
-    #[ts(type = "Array<number>")]
-    pub session_counts: Vec<u64>,
-    #[ts(type = "Array<number>")]
-    pub session_bounds_s: Vec<u64>,
-    pub findings: Vec<FindingRow>,
-}
-
-/// One incident for the list.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct IncidentRow {
-    #[ts(type = "number")]
-    pub endpoint: u64,
-    pub endpoint_name: String,
-    /// `down` or `degraded`.
-    pub kind: String,
-    #[ts(type = "number")]
-    pub started: i64,
-    #[ts(type = "number | null")]
-    pub ended: Option<i64>,
-    #[ts(type = "number")]
-    pub time_to_detect_ms: u64,
-    /// Close codes with counts, most frequent first.
-    pub close_codes: Vec<[u32; 2]>,
-    #[ts(type = "number")]
-    pub reconnect_attempts: u32,
-}
-
-/// The incidents list: the newest incidents of a window, at most [`IncidentList::LIMIT`], and
-/// how many the window holds in all.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct IncidentList {
-    /// Newest first.
-    pub rows: Vec<IncidentRow>,
-    #[ts(type = "number")]
-    pub total: u64,
-}
-
-impl IncidentList {
-    /// More than a person scrolls through; fewer than would make every 10 s refresh of a
-    /// 30-day window over a large fleet heavy (15 000 incidents in the store benchmark).
-    pub const LIMIT: u32 = 1000;
-}
-
 /// Where the app keeps things, for the Settings view.
 #[derive(Debug, Clone, Serialize, TS, PartialEq)]
 pub struct AppInfo {
@@ -313,73 +127,6 @@ pub struct StartupMark {
     pub name: String,
     /// Milliseconds since the Unix epoch.
     pub at_ms: f64,
-}
-
-/// What an import changed.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct ImportResult {
-    pub added: Vec<String>,
-    pub updated: Vec<String>,
-}
-
-/// One endpoint's swimlane in the timeline.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct Lane {
-    #[ts(type = "number")]
-    pub id: u64,
-    pub name: String,
-    pub states: Vec<StateSpan>,
-    pub closes: Vec<CloseInfo>,
-}
-
-/// What "Test connection" found: the handshake phases, one ping's round trip, or the failure.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct ProbeResult {
-    pub ok: bool,
-    pub phases: Option<PhaseRow>,
-    #[ts(type = "number | null")]
-    pub rtt_us: Option<u64>,
-    pub subprotocol: Option<String>,
-    /// The phase that failed (`dns`, `tcp`, `tls`, `upgrade`, `timeout`, …) and why.
-    pub failed_phase: Option<String>,
-    pub error: Option<String>,
-    #[ts(type = "number | null")]
-    pub http_status: Option<u16>,
-}
-
-/// What to export and where: the endpoints by id (empty: all of them), a window, whether
-/// only incidents or every event, the format (`md`, `csv`, `json`, `ndjson`, `html`, `svg`,
-/// `png`) and the absolute path the user chose.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
-pub struct ExportRequest {
-    #[ts(type = "Array<number>")]
-    pub endpoints: Vec<u64>,
-    pub window: Window,
-    pub incidents_only: bool,
-    pub format: String,
-    pub path: String,
-}
-
-/// What an export wrote.
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
-pub struct ExportResult {
-    /// The file written (the chosen path, with the extension added when it had none).
-    pub path: String,
-    pub format: String,
-    #[ts(type = "number")]
-    pub events: u64,
-    pub endpoints: u32,
-    pub incidents: u32,
-}
-
-/// How far the running export has got (event [`EXPORT_PROGRESS_EVENT`], after each day read).
-#[derive(Debug, Clone, Copy, Serialize, TS, PartialEq)]
-pub struct ExportProgress {
-    /// Share of the window read, 0 to 1.
-    pub fraction: f64,
-    /// Events written so far.
-    #[ts(type = "number")]
-    pub events: u64,
 }
 
 pub const EXPORT_PROGRESS_EVENT: &str = "heartline://export-progress";

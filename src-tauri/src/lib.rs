@@ -1,9 +1,9 @@
-//! Heartline's desktop app: a thin Tauri 2 shell over heartline-engine and heartline-store.
+//! Heartline's desktop app: a thin Tauri 2 shell over heartline-monitor.
 //!
 //! ```text
-//! UI (ui/, Svelte) ──invoke──▶ commands ──▶ view / Engine / Store
+//! UI (ui/, Svelte) ──invoke──▶ commands ──▶ Monitor (operations and views, plain data)
 //!        ▲                                     │ every event
-//!        └── "heartline://status" (coalesced) ◀── forward ◀─ Engine subscription
+//!        └── "heartline://status" (coalesced) ◀── forward ◀─ Monitor::subscribe
 //! ```
 //! Invariant: only this crate knows Tauri. Boundary: everything crossing IPC is a type in
 //! [`dto`], generated for TypeScript into ui/src/lib/bindings.ts.
@@ -11,20 +11,15 @@
 pub mod app;
 pub mod bindings;
 mod commands;
-#[cfg(test)]
-mod commands_ts;
-mod config_import;
 pub mod convert;
 mod demo;
 pub mod dto;
 pub mod export;
 pub mod forward;
 pub mod notify;
-mod probe;
 pub mod settings;
 pub mod startup;
 pub mod tray;
-pub mod view;
 mod webview;
 
 use tauri::{Manager, RunEvent, WindowEvent};
@@ -53,18 +48,21 @@ pub fn run() {
     });
     let (open_tx, open_rx) = tokio::sync::oneshot::channel::<()>();
     let opening = {
-        let target = config
-            .as_ref()
-            .ok()
-            .map(|(p, s)| (p.clone(), s.get().retention_days));
+        let target = config.as_ref().ok().map(|(p, s)| (p.clone(), s.get()));
         // A thread of its own rather than a task: `App::open`'s future is not `Send`.
         std::thread::spawn(move || {
-            let (path, days) = target.ok_or("no database path")?;
+            let (path, settings) = target.ok_or("no database path")?;
             open_rx
                 .blocking_recv()
                 .map_err(|_| "the app did not start")?;
             startup::mark("app:open-start");
-            tauri::async_runtime::block_on(App::open(&path, days)).map_err(|e| e.to_string())
+            // Metrics are folded from the start, so that turning the setting on serves them
+            // at once; they are served only when the setting names an address.
+            let mut options = heartline_monitor::MonitorOptions::new(path)
+                .retention_days(settings.retention_days);
+            options.metrics = true;
+            let metrics = settings.metrics_address.filter(|a| !a.trim().is_empty());
+            tauri::async_runtime::block_on(App::open(options, metrics))
         })
     };
     let built = tauri::Builder::default()
@@ -95,13 +93,13 @@ pub fn run() {
                 .map_err(|_| "opening the database panicked")??;
             startup::mark("setup:app-opened");
             tauri_app.manage(settings);
-            tauri_app.manage(notify::Notifier::default());
+            tauri_app.manage(heartline_monitor::alerts::Notifier::default());
             tauri_app.manage(export::Exported::default());
-            let engine = opened.engine.clone();
+            let events = opened.monitor.subscribe();
             let has_demo = demo::present(&opened);
             tauri_app.manage(opened);
             let handle = tauri_app.handle().clone();
-            tauri::async_runtime::spawn(forward::run(handle.clone(), engine));
+            tauri::async_runtime::spawn(forward::run(handle.clone(), events));
             if has_demo {
                 tauri::async_runtime::spawn(async move {
                     if let Err(err) = demo::start(&handle.state::<App>()).await {

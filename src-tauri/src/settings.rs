@@ -22,6 +22,16 @@ pub struct AppSettings {
     pub retention_days: u32,
     /// What the add form starts from.
     pub endpoint_defaults: EndpointDefaults,
+    /// Serve Prometheus metrics (the agent's `/metrics`) on this address, e.g.
+    /// `127.0.0.1:9464`; `null`: off (the default).
+    pub metrics_address: Option<String>,
+}
+
+/// The address of the metrics setting, or why it is not one.
+pub fn metrics_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not an address like 127.0.0.1:9464"))
 }
 
 /// The policies a new endpoint starts with (durations in milliseconds, as in the form).
@@ -101,6 +111,7 @@ impl Default for AppSettings {
             keep_running_in_tray: true,
             retention_days: 30,
             endpoint_defaults: EndpointDefaults::default(),
+            metrics_address: None,
         }
     }
 }
@@ -141,6 +152,17 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_are_off_by_default_and_a_bad_address_is_named() {
+        assert_eq!(AppSettings::default().metrics_address, None);
+        assert_eq!(
+            metrics_address(" 127.0.0.1:9464 ").map(|a| a.port()),
+            Ok(9464)
+        );
+        let err = metrics_address("localhost").expect_err("not an address");
+        assert!(err.contains("`localhost`"), "{err}");
+    }
 
     #[test]
     fn settings_survive_a_restart_and_missing_ones_are_defaults() {

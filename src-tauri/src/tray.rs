@@ -3,7 +3,7 @@
 //!
 //! Boundary: the tray shows only Heartline's own words and counts — no endpoint name and no
 //! text a server sent. Anything of that kind added here must go through
-//! `heartline_core::escape_controls` and a bound first, as `notify::message` does.
+//! `heartline_core::escape_controls` and a bound first, as `heartline_monitor::alerts::message` does.
 
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};
@@ -31,10 +31,8 @@ pub fn build(handle: &AppHandle) -> tauri::Result<()> {
             "pause_all" => {
                 let handle = handle.clone();
                 tauri::async_runtime::spawn(async move {
-                    let app = handle.state::<App>();
-                    for (id, _) in app.engine.endpoints() {
-                        let _ = app.engine.pause(id).await;
-                        let _ = app.store.set_paused(id, true).await;
+                    if let Err(err) = handle.state::<App>().monitor.pause_all().await {
+                        tracing::warn!(%err, "cannot pause every endpoint");
                     }
                 });
             }
@@ -113,13 +111,7 @@ pub fn refresh(handle: &AppHandle) {
     let Some(tray) = handle.tray_by_id(ID) else {
         return;
     };
-    let states: Vec<State> = handle
-        .state::<App>()
-        .engine
-        .statuses()
-        .into_iter()
-        .map(|(_, s)| s.state)
-        .collect();
+    let states: Vec<State> = handle.state::<App>().monitor.states();
     let count = |st: State| states.iter().filter(|s| **s == st).count();
     let worst = aggregate(&states);
     let tooltip = format!(

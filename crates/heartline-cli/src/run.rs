@@ -1,17 +1,17 @@
 //! `heartline run`: the headless agent. Watches every endpoint, records everything, serves
-//! Prometheus metrics, and stops cleanly on SIGINT/SIGTERM.
+//! Prometheus metrics, and stops cleanly on SIGINT/SIGTERM. The wiring (store, engine,
+//! recorder, metrics, secrets, the history scrub) is heartline-monitor's, as in the desktop
+//! app; this file holds the flags and what the agent says.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
 use heartline_core::{escape_controls, CloseCause};
-use heartline_engine::{Engine, EngineOptions};
-use heartline_metrics::Metrics;
-use heartline_store::{RecorderOptions, Retention, Secrets, Store};
+use heartline_monitor::{Monitor, MonitorOptions, Retention};
+use heartline_store::{Secrets, Store};
 
 use crate::probe::Failure;
 
@@ -92,39 +92,33 @@ pub(crate) fn secrets_for(store: &Store) -> Secrets {
 }
 
 pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
-    let store = open_store(args.db.clone()).await?;
-    let secrets = secrets_for(&store);
-
+    let database = match args.db.clone() {
+        Some(p) => p,
+        None => heartline_monitor::default_path().map_err(|e| Failure::Other(e.into()))?,
+    };
+    // The configuration file is saved to the database first; the monitor then watches the
+    // endpoints it names (or, without one, every stored endpoint, paused ones paused).
     let names = match &args.config {
-        Some(path) => Some(crate::endpoints::import_file(&store, &secrets, path).await?),
+        Some(path) => {
+            let store = open_store(Some(database.clone())).await?;
+            let names = crate::endpoints::import_file(&store, &secrets_for(&store), path).await;
+            store.close().await;
+            Some(names?)
+        }
         None => None,
     };
-    // Every stored endpoint with its secrets: the one-time history scrub needs them all.
-    let all = store
-        .endpoints(&secrets)
-        .await
-        .map_err(|e| Failure::Other(e.into()))?;
-    let mut stored = all.clone();
-    match &names {
-        Some(names) => stored.retain(|e| names.contains(&e.endpoint.name)),
-        None => stored.retain(|e| !e.paused),
-    }
-    if stored.is_empty() && !args.allow_empty {
-        return Err(Failure::Usage(
-            "no endpoints to watch: pass --config FILE or add some with `heartline endpoints add`"
-                .into(),
-        ));
-    }
-    for e in stored.iter().filter(|e| !e.missing_secrets.is_empty()) {
-        eprintln!(
-            "heartline: warning: {} has no stored value for {} (set it again with `heartline endpoints import`)",
-            escape_controls(&e.endpoint.name),
-            escape_controls(&e.missing_secrets.join(", "))
-        );
-    }
-
-    let metrics = Arc::new(Metrics::new());
-    let retention = Retention {
+    let metrics_addr = if args.metrics == "off" {
+        None
+    } else {
+        Some(args.metrics.parse().map_err(|_| {
+            Failure::Usage(format!(
+                "--metrics: `{}` is not an address like 127.0.0.1:9464",
+                args.metrics
+            ))
+        })?)
+    };
+    let mut options = MonitorOptions::new(database);
+    options.retention = Retention {
         minute_rollups: args.keep_minutes,
         hour_rollups: args.keep_hours,
         day_rollups: args.keep_history,
@@ -133,56 +127,56 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         incidents: args.keep_history,
         ..Retention::default()
     };
-    let options = RecorderOptions {
-        retention,
-        max_size: args.max_db_size,
-        ..RecorderOptions::default()
-    };
-    let (recorder, writer) = store
-        .record(options)
+    options.max_db_size = args.max_db_size;
+    options.metrics = metrics_addr.is_some();
+    options.only = names;
+    let monitor = Monitor::open(options)
         .await
         .map_err(|e| Failure::Other(e.into()))?;
-    let engine = Engine::new(EngineOptions {
-        observers: vec![recorder.clone(), metrics.observer()],
-        ..EngineOptions::default()
+    let refusal = monitor.refused().first().map(|r| {
+        Failure::Usage(format!(
+            "{}: {}",
+            escape_controls(&r.name),
+            escape_controls(&r.reason)
+        ))
     });
-    for e in &stored {
-        metrics.set_endpoint(e.id, &e.endpoint.name);
-        engine.insert(e.id, e.endpoint.clone()).map_err(|err| {
-            Failure::Usage(format!("{}: {err}", escape_controls(&e.endpoint.name)))
-        })?;
+    let empty = (monitor.watching() == 0 && !args.allow_empty).then(|| {
+        Failure::Usage(
+            "no endpoints to watch: pass --config FILE or add some with `heartline endpoints add`"
+                .into(),
+        )
+    });
+    if let Some(failure) = refusal.or(empty) {
+        let _ = monitor.shutdown(CloseCause::Shutdown).await;
+        return Err(failure);
     }
-
-    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-    let metrics_url = if args.metrics == "off" {
-        None
-    } else {
-        let addr = args.metrics.parse().map_err(|_| {
-            Failure::Usage(format!(
-                "--metrics: `{}` is not an address like 127.0.0.1:9464",
-                args.metrics
-            ))
-        })?;
-        let listener = heartline_metrics::bind(addr)
-            .await
-            .map_err(|e| Failure::Other(e.into()))?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| Failure::Other(e.into()))?;
-        tokio::spawn(heartline_metrics::serve(metrics.clone(), listener, async {
-            let _ = metrics_stopped.await;
-        }));
-        Some(format!("http://{bound}/metrics"))
+    for (name, missing) in monitor.missing_secrets() {
+        eprintln!(
+            "heartline: warning: {} has no stored value for {} (set it again with `heartline endpoints import`)",
+            escape_controls(name),
+            escape_controls(&missing.join(", "))
+        );
+    }
+    let metrics_url = match metrics_addr {
+        Some(addr) => {
+            let bound = monitor
+                .serve_metrics(addr)
+                .await
+                .map_err(|e| Failure::Other(e.into()))?;
+            Some(format!("http://{bound}/metrics"))
+        }
+        None => None,
     };
+    let watching = monitor.watching();
     eprintln!(
         "heartline: watching {} endpoints · database {} · secrets in {} · metrics {}",
-        stored.len(),
-        store.path().display(),
-        secrets.describe(),
+        watching,
+        monitor.database().display(),
+        monitor.secrets_description(),
         metrics_url.as_deref().unwrap_or("off"),
     );
 
-    if stored.is_empty() {
+    if watching == 0 {
         match &args.config {
             Some(path) => eprintln!(
                 "heartline: no endpoints to watch yet: add [[endpoint]] tables to {} and restart",
@@ -194,13 +188,9 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         }
     }
 
-    // History written before outside text was masked at the source may quote secrets: scrub
-    // it once, beside the watching (bounded batches; the writer is not held up for long).
-    let mut scrub = {
-        let store = store.clone();
-        tokio::spawn(async move { store.scrub_pending(&all).await })
-    };
-    let mut scrubbing = true;
+    // History written before outside text was masked at the source may quote secrets: the
+    // monitor scrubs it once, beside the watching; this says what it did.
+    let mut scrub = monitor.take_scrub();
 
     let deadline = args.run_for.map(|d| tokio::time::Instant::now() + d);
     let mut interrupted = crate::probe::pin_signal();
@@ -210,13 +200,18 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         tokio::select! {
             cause = &mut interrupted => break cause,
             () = crate::probe::sleep_until_opt(deadline) => break CloseCause::DurationElapsed,
-            done = &mut scrub, if scrubbing => {
-                scrubbing = false;
+            done = async {
+                match scrub.as_mut() {
+                    Some(task) => task.await,
+                    None => std::future::pending().await,
+                }
+            }, if scrub.is_some() => {
+                scrub = None;
                 report_scrub(done);
             }
             _ = check.tick() => {
                 // Say when writing starts failing and when it recovers; never stop watching.
-                let now = writer.health().last_error();
+                let now = monitor.writer_health().last_error();
                 if now != reported {
                     match &now {
                         Some(e) => eprintln!("heartline: cannot write to the database ({e}); keeping events in memory and retrying"),
@@ -227,16 +222,13 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             }
         }
     };
-    if scrubbing {
+    if let Some(scrub) = scrub {
         // Unfinished endpoints stay pending and are scrubbed next time.
         scrub.abort();
     }
-    engine.stop_all(cause).await;
-    let health = writer.health().clone();
-    let flushed = writer.shutdown().await;
-    let _ = stop_metrics.send(());
-    store.close().await;
-    let lost = health.dropped() + recorder.dropped();
+    let health = monitor.writer_health();
+    let flushed = monitor.shutdown(cause).await;
+    let lost = health.dropped() + monitor.recorder_dropped();
     eprintln!(
         "heartline: stopped; {} rows written{}",
         health.rows(),

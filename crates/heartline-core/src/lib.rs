@@ -15,6 +15,7 @@ pub mod health;
 pub mod incident;
 pub mod reply;
 pub mod rollup;
+pub mod sink;
 pub mod untrusted;
 
 pub use backoff::{Ended, ReconnectPolicy, Retry};
@@ -33,4 +34,5 @@ pub use health::{Health, HealthPolicy, Signal, State, Transition};
 pub use incident::{derive_incidents, Incident, IncidentChange, IncidentKind, IncidentTracker};
 pub use reply::{ReplyMatch, ReplyMatcher};
 pub use rollup::{Histogram, Rollup};
+pub use sink::Sink;
 pub use untrusted::{escape_controls, Redactor};

@@ -138,6 +138,17 @@ impl Engine {
 
     /// Starts watching an endpoint under a caller-chosen id (e.g. one from a database).
     pub fn insert(&self, id: EndpointId, endpoint: Endpoint) -> Result<()> {
+        self.insert_as(id, endpoint, false)
+    }
+
+    /// Like [`Engine::insert`], for an endpoint stored as paused: its watch starts paused (the
+    /// pause is queued before the task runs, so it never dials) and its status says `Paused`
+    /// from the start rather than `Connecting`.
+    pub fn insert_paused(&self, id: EndpointId, endpoint: Endpoint) -> Result<()> {
+        self.insert_as(id, endpoint, true)
+    }
+
+    fn insert_as(&self, id: EndpointId, endpoint: Endpoint, paused: bool) -> Result<()> {
         let probe = Probe::new(endpoint, self.resolver.clone())?;
         let endpoint = probe.shared_endpoint();
         let mut map = self.lock();
@@ -145,8 +156,14 @@ impl Engine {
             return Err(Error::DuplicateId(id));
         }
         self.next_id.fetch_max(id.0 + 1, Ordering::Relaxed);
-        let status = Arc::new(Mutex::new(Status::default()));
+        let mut initial = Status::default();
         let (controls, rx) = mpsc::channel(16);
+        if paused {
+            initial.state = heartline_core::State::Paused;
+            // A fresh channel of 16 has room: the watch reads this before it dials.
+            let _ = controls.try_send(Control::Pause);
+        }
+        let status = Arc::new(Mutex::new(initial));
         let events = self.events.clone();
         let live = status.clone();
         let observers = self.observers.clone();
@@ -186,8 +203,16 @@ impl Engine {
         send(id, &controls, Control::Update(Box::new(probe))).await
     }
 
+    /// Pauses an endpoint. Its status says `Paused` as soon as the pause is queued (the
+    /// watch's own state change follows), so that a view read right after shows it.
     pub async fn pause(&self, id: EndpointId) -> Result<()> {
-        self.control(id, Control::Pause).await
+        self.control(id, Control::Pause).await?;
+        if let Some(entry) = self.lock().get(&id) {
+            if let Ok(mut status) = entry.status.lock() {
+                status.state = heartline_core::State::Paused;
+            }
+        }
+        Ok(())
     }
 
     pub async fn resume(&self, id: EndpointId) -> Result<()> {

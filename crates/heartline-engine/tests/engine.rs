@@ -266,3 +266,56 @@ async fn observers_see_every_event_even_when_subscribers_lag() {
         "the observer saw every event"
     );
 }
+
+/// An endpoint inserted paused says Paused from the first look and never dials: its first
+/// events are the attempt it did not make and the pause, and it connects only on resume.
+#[tokio::test]
+async fn an_endpoint_inserted_paused_never_dials_until_resumed() {
+    let lab = Lab::start().await.unwrap();
+    let engine = Engine::new(EngineOptions::default());
+    let mut sub = engine.subscribe();
+    let id = EndpointId(7);
+    engine
+        .insert_paused(id, fast("quiet", lab.ws_url("/echo")))
+        .unwrap();
+    assert_eq!(engine.statuses()[0].1.state, State::Paused);
+    until(&mut sub, ms(10_000), |_, k| {
+        matches!(
+            k,
+            EventKind::StateChanged {
+                to: State::Paused,
+                ..
+            }
+        )
+    })
+    .await;
+    // Nothing but the resume makes it connect: the first connection follows it.
+    engine.resume(id).await.unwrap();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + ms(10_000);
+    loop {
+        match tokio::time::timeout_at(deadline, sub.recv()).await {
+            Ok(Some(Delivery::Event(e))) => {
+                let connected = matches!(e.kind, EventKind::Connected { .. });
+                seen.push(e.kind);
+                if connected {
+                    break;
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("no connection after resume: {seen:?}"),
+        }
+    }
+    assert!(
+        seen.iter().any(|k| matches!(
+            k,
+            EventKind::StateChanged {
+                from: State::Paused,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    engine.stop_all(CloseCause::Shutdown).await;
+    lab.shutdown().await;
+}

@@ -115,7 +115,7 @@ impl Metrics {
     }
 
     /// An engine observer (`EngineOptions::observers`) that forwards every event here.
-    pub fn observer(self: &Arc<Self>) -> Arc<dyn heartline_probe::Sink> {
+    pub fn observer(self: &Arc<Self>) -> Arc<dyn heartline_core::Sink> {
         let metrics = Arc::clone(self);
         Arc::new(move |event: Event| metrics.observe(&event))
     }

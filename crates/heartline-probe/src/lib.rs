@@ -10,11 +10,13 @@
 //! Every event goes to a [`Sink`]; the health state machine runs beside the events.
 
 mod connect;
+mod once;
 mod session;
 mod tls;
 mod watch;
 
 pub use connect::{Connector, Resolve, SystemResolver, Transport, WsStream};
+pub use once::Once;
 pub use watch::{Control, Probe, Sink};
 
 use std::path::PathBuf;

@@ -14,17 +14,9 @@ use heartline_core::{
 use crate::connect::{Connector, Resolve};
 use crate::{session, Error, Result};
 
-/// Where a watched endpoint's events go. Must not block: the engine's sink drops for slow
-/// subscribers rather than stall sessions.
-pub trait Sink: Send + Sync {
-    fn emit(&self, event: Event);
-}
-
-impl<F: Fn(Event) + Send + Sync> Sink for F {
-    fn emit(&self, event: Event) {
-        self(event)
-    }
-}
+/// Where a watched endpoint's events go (the trait lives in heartline-core so that its
+/// implementors, the store's recorder and the metrics, need not depend on the probe).
+pub use heartline_core::Sink;
 
 /// Instructions to a running watch.
 #[derive(Debug)]

@@ -352,64 +352,6 @@ fn read_history(
     Ok(())
 }
 
-/// An SQLite error met on the export's own connection, reported as the pool's are
-/// ([`Error::Sql`], with SQLite's extended code).
-#[derive(Debug)]
-struct ReadError {
-    message: String,
-    code: Option<i32>,
-}
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.code {
-            Some(code) => write!(f, "(code: {code}) {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {}
-
-impl sqlx::error::DatabaseError for ReadError {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-        self.code.map(|c| c.to_string().into())
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> sqlx::error::ErrorKind {
-        sqlx::error::ErrorKind::Other
-    }
-}
-
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Error {
-        let code = match &e {
-            rusqlite::Error::SqliteFailure(failure, _) => Some(failure.extended_code),
-            _ => None,
-        };
-        Error::Sql(sqlx::Error::Database(Box::new(ReadError {
-            message: e.to_string(),
-            code,
-        })))
-    }
-}
-
 impl Store {
     /// Every stored endpoint, by id, without its secret values: the secret store is never
     /// asked (names and settings for lists and exports; [`Store::endpoints`] adds the values).
@@ -466,11 +408,12 @@ impl Store {
                     let _ = sender.blocking_send(Err(e));
                 }
             });
-        if let Err(e) = spawned {
+        if let Err(source) = spawned {
             return stream::once(async move {
-                Err(Error::Config(format!(
-                    "cannot start reading the history: {e}"
-                )))
+                Err(Error::Thread {
+                    what: "reading the export's history",
+                    source,
+                })
             })
             .boxed();
         }
@@ -485,7 +428,7 @@ impl Store {
                     let (end, events) = day?;
                     Ok(Some((events, (receiver, end))))
                 }
-                None => Err(Error::Config(
+                None => Err(Error::Stopped(
                     "reading the export's history stopped before the end of the window".into(),
                 )),
             }

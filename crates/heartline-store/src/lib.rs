@@ -54,6 +54,20 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An SQLite error on the export's own read-only connection (rusqlite), with SQLite's
+    /// extended code when there is one.
+    #[error("database error while reading history for an export: {0}")]
+    Read(#[from] rusqlite::Error),
+    /// A thread of the store's own could not be started (the system is out of threads or
+    /// memory).
+    #[error("cannot start a thread for {what}: {source}")]
+    Thread {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    /// A background job of the store's own ended before its work was done (it panicked).
+    #[error("{0}")]
+    Stopped(String),
     #[error("{0}")]
     Config(String),
     #[error("an endpoint named `{0}` already exists")]

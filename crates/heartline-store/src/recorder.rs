@@ -1,5 +1,6 @@
 //! The recorder: an engine observer that never blocks. Round trips are folded into per-minute
-//! rollups in memory; every other event goes to the writer through a bounded queue.
+//! rollups in memory; every other event, and every minute once it is over, goes to the writer
+//! through one bounded queue (the writer never reaches back into the recorder).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,6 +66,8 @@ pub(crate) struct MinuteRollup {
 pub(crate) enum Op {
     Event(Event),
     Incident(IncidentChange),
+    /// A minute of round trips that is over.
+    Minute(MinuteRollup),
 }
 
 /// The observer half. Cheap to call from every session's task.
@@ -81,7 +84,9 @@ pub struct Recorder {
 #[derive(Debug, Default)]
 struct Minutes {
     open: HashMap<(EndpointId, PingKind), MinuteRollup>,
-    done: Vec<MinuteRollup>,
+    /// The latest Unix minute an event was stamped in: when an event of a later one arrives,
+    /// every minute before it is over and is sent (once a minute, not once an event).
+    latest: i64,
 }
 
 /// What the writer reports about itself.
@@ -138,6 +143,8 @@ impl WriterHealth {
 /// The running writer: ask it to stop to flush everything and close the connection.
 #[derive(Debug)]
 pub struct WriterHandle {
+    /// Its minutes still open are sent before the writer stops.
+    recorder: Arc<Recorder>,
     stop: Option<oneshot::Sender<()>>,
     max_size: tokio::sync::watch::Sender<Option<u64>>,
     task: JoinHandle<Result<()>>,
@@ -156,14 +163,15 @@ impl WriterHandle {
 
     /// Flushes everything still queued and closes the connection.
     pub async fn shutdown(mut self) -> Result<()> {
+        self.recorder.close_minutes(None);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         match (&mut self.task).await {
             Ok(result) => result,
-            Err(e) => Err(crate::Error::Sql(sqlx::Error::Protocol(format!(
-                "writer task failed: {e}"
-            )))),
+            Err(e) => Err(crate::Error::Stopped(format!(
+                "the writer task failed: {e}"
+            ))),
         }
     }
 }
@@ -192,19 +200,12 @@ impl Store {
         let health = Arc::new(WriterHealth::default());
         let (stop, stopped) = oneshot::channel();
         let (max_size, max_size_rx) = tokio::sync::watch::channel(options.max_size);
-        let writer = Writer::start(
-            self,
-            recorder.clone(),
-            rx,
-            health.clone(),
-            options,
-            max_size_rx,
-        )
-        .await?;
+        let writer = Writer::start(self, rx, health.clone(), options, max_size_rx).await?;
         let task = tokio::spawn(writer.run(stopped));
         Ok((
-            recorder,
+            recorder.clone(),
             WriterHandle {
+                recorder,
                 stop: Some(stop),
                 max_size,
                 task,
@@ -225,8 +226,8 @@ impl Recorder {
         let Ok(mut m) = self.minutes.lock() else {
             return;
         };
-        let Minutes { open, done } = &mut *m;
-        let slot = open
+        let slot = m
+            .open
             .entry((endpoint, kind))
             .or_insert_with(|| MinuteRollup {
                 endpoint,
@@ -245,32 +246,51 @@ impl Recorder {
                 },
             );
             if finished.rollup.count > 0 {
-                done.push(finished);
+                self.send(Op::Minute(finished));
             }
         }
         slot.rollup.record(rtt);
     }
 
-    /// Minutes that are over (or all of them, at shutdown), for the writer.
-    pub(crate) fn take_minutes(&self, before_minute: Option<i64>) -> Vec<MinuteRollup> {
+    /// Sends the writer every minute before `before_minute` (all of them, at shutdown).
+    fn close_minutes(&self, before_minute: Option<i64>) {
         let Ok(mut m) = self.minutes.lock() else {
-            return Vec::new();
+            return;
         };
-        let Minutes { open, done } = &mut *m;
-        let mut out = std::mem::take(done);
-        open.retain(|_, slot| {
-            let over = before_minute.is_none_or(|b| slot.minute < b);
-            if over && slot.rollup.count > 0 {
-                out.push(slot.clone());
+        let mut over = Vec::new();
+        m.open.retain(|_, slot| {
+            let done = before_minute.is_none_or(|b| slot.minute < b);
+            if done && slot.rollup.count > 0 {
+                over.push(slot.clone());
             }
-            !over
+            !done
         });
-        out
+        drop(m);
+        for minute in over {
+            self.send(Op::Minute(minute));
+        }
+    }
+
+    /// Called with every event's minute: the first event of a new minute closes the earlier
+    /// ones of every endpoint (an endpoint that stopped answering has its last minute written
+    /// too, not only those that roll over with a new round trip).
+    fn advance(&self, minute: i64) {
+        let newer = match self.minutes.lock() {
+            Ok(mut m) if minute > m.latest => {
+                m.latest = minute;
+                true
+            }
+            _ => false,
+        };
+        if newer {
+            self.close_minutes(Some(minute));
+        }
     }
 }
 
-impl heartline_probe::Sink for Recorder {
+impl heartline_core::Sink for Recorder {
     fn emit(&self, event: Event) {
+        self.advance(event.at.0.div_euclid(60_000));
         let changes = match self.incidents.lock() {
             Ok(mut tracker) => tracker.observe(&event),
             Err(_) => Vec::new(),

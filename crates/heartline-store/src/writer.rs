@@ -12,7 +12,7 @@ use heartline_core::{
     EndpointId, Event, EventKind, Histogram, IncidentChange, PingKind, Rollup, Timestamp,
 };
 
-use crate::recorder::{MinuteRollup, Op, Recorder, RecorderOptions, WriterHealth};
+use crate::recorder::{MinuteRollup, Op, RecorderOptions, WriterHealth};
 use crate::{Result, Store};
 
 /// Longest pause between retries while the disk refuses writes.
@@ -24,7 +24,6 @@ type RollupKey = (EndpointId, PingKind, i64);
 
 pub(crate) struct Writer {
     conn: SqliteConnection,
-    recorder: Arc<Recorder>,
     rx: mpsc::Receiver<Op>,
     health: Arc<WriterHealth>,
     options: RecorderOptions,
@@ -55,7 +54,6 @@ fn now_ms() -> i64 {
 impl Writer {
     pub(crate) async fn start(
         store: &Store,
-        recorder: Arc<Recorder>,
         rx: mpsc::Receiver<Op>,
         health: Arc<WriterHealth>,
         options: RecorderOptions,
@@ -77,7 +75,6 @@ impl Writer {
         max_size.mark_changed();
         Ok(Writer {
             conn,
-            recorder,
             rx,
             health,
             options,
@@ -110,13 +107,13 @@ impl Writer {
                     Some(e) => {
                         self.accept(e);
                         if self.events.len() >= self.options.batch {
-                            self.flush(false).await;
+                            self.flush().await;
                         }
                     }
                     None => break,
                 },
                 _ = tick.tick() => {
-                    self.flush(false).await;
+                    self.flush().await;
                     if self.retention_job.is_none()
                         && self.last_retention.elapsed() >= self.options.retention_every
                     {
@@ -133,7 +130,7 @@ impl Writer {
         }
         for _ in 0..3 {
             self.retry_at = None;
-            if self.flush(true).await {
+            if self.flush().await {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -159,17 +156,12 @@ impl Writer {
         match op {
             Op::Event(e) => self.events.push(e),
             Op::Incident(change) => self.incidents.push(change),
+            Op::Minute(minute) => self.minutes.push(minute),
         }
     }
 
     /// Writes what is pending; returns whether everything was written.
-    async fn flush(&mut self, everything: bool) -> bool {
-        let before = if everything {
-            None
-        } else {
-            Some(now_ms().div_euclid(60_000))
-        };
-        self.minutes.extend(self.recorder.take_minutes(before));
+    async fn flush(&mut self) -> bool {
         if self.minutes.len() > self.options.max_pending {
             let excess = self.minutes.len() - self.options.max_pending;
             self.minutes.drain(..excess);

@@ -2203,3 +2203,64 @@ async fn close_codes_from_day_counts_match_the_closed_events_in_any_window() {
         .unwrap();
     assert_eq!(leftover, 0, "days wholly before the cut keep no count");
 }
+
+/// Finished minutes travel to the writer on the recorder's queue: the first event of a later
+/// minute (of any endpoint) closes the earlier ones, and they are written without a shutdown;
+/// a minute still open waits for the next minute or for shutdown.
+#[tokio::test]
+async fn finished_minutes_reach_the_writer_on_its_queue() {
+    let dir = TempDir::new("minutes");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    let rtt = |ms| EventKind::Rtt {
+        kind: PingKind::Protocol,
+        rtt: Duration::from_millis(ms),
+    };
+    for s in 0..10 {
+        recorder.emit(ev(1, t(s), rtt(2)));
+    }
+    // Endpoint 1 falls silent; another endpoint's event in the next minute closes its minute.
+    recorder.emit(ev(
+        2,
+        t(61),
+        EventKind::StateChanged {
+            from: State::Connecting,
+            to: State::Up,
+        },
+    ));
+    recorder.emit(ev(2, t(62), rtt(5)));
+    let counts = |points: Vec<heartline_store::RttPoint>| -> Vec<u64> {
+        points.into_iter().map(|p| p.count).collect()
+    };
+    let mut written = Vec::new();
+    for _ in 0..200 {
+        let (_, points) = store
+            .rtt_series(EndpointId(1), PingKind::Protocol, t(0), t(120), 10)
+            .await
+            .unwrap();
+        written = counts(points);
+        if !written.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        written,
+        [10],
+        "the silent endpoint's minute was written while recording"
+    );
+    // Endpoint 2's minute is still open: nothing of it is written until shutdown.
+    let (_, open) = store
+        .rtt_series(EndpointId(2), PingKind::Protocol, t(0), t(120), 10)
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "{open:?}");
+    writer.shutdown().await.unwrap();
+    let (_, closed) = store
+        .rtt_series(EndpointId(2), PingKind::Protocol, t(0), t(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(counts(closed), [1]);
+    assert_eq!(recorder.dropped(), 0);
+    store.close().await;
+}

@@ -157,7 +157,12 @@ retention_days: number,
 /**
  * What the add form starts from.
  */
-endpoint_defaults: EndpointDefaults, };
+endpoint_defaults: EndpointDefaults, 
+/**
+ * Serve Prometheus metrics (the agent's `/metrics`) on this address, e.g.
+ * `127.0.0.1:9464`; `null`: off (the default).
+ */
+metrics_address: string | null, };
 
 export type EndpointDefaults = { ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, handshake_timeout_ms: number, reconnect_enabled: boolean, reconnect_initial_ms: number, reconnect_cap_ms: number, max_attempts: number | null, degraded_rtt_ms: number | null, failures_before_down: number, successes_before_up: number, };
 

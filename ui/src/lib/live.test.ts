@@ -30,10 +30,14 @@ describe("LiveModel", () => {
     expect(m.rows.get(1)?.live.last_close).toEqual(fresh);
   });
 
-  it("keeps paused endpoints paused whatever the engine says", () => {
-    const m = new LiveModel([row(1, "a", { paused: true })]);
-    m.apply({ statuses: [status(1, { state: "Connecting" })], missed: 0 });
+  it("takes paused from the engine's state, the one the store's column sets", () => {
+    const m = new LiveModel([row(1, "a")]);
+    m.apply({ statuses: [status(1, { state: "Paused" })], missed: 0 });
+    expect(m.rows.get(1)?.paused).toBe(true);
     expect(m.rows.get(1)?.live.state).toBe("Paused");
+    m.apply({ statuses: [status(1, { state: "Connecting" })], missed: 0 });
+    expect(m.rows.get(1)?.paused).toBe(false);
+    expect(m.rows.get(1)?.live.state).toBe("Connecting");
   });
 
   it("records a sample only when a round trip changes, and caps them", () => {

@@ -68,11 +68,13 @@ export class LiveModel {
       // The engine knows closes of this run only; until one happens, keep the last close the
       // store had (list_endpoints reads it back after a restart) rather than blank it.
       const seen = s.last_close ?? row.live.last_close;
-      const live = { ...s, last_close: seen, ...(row.paused ? { state: "Paused" as const } : {}) };
+      // Paused lives in the store; the monitor starts and keeps the engine in step with it,
+      // so the engine's state says it (a pause from the tray shows here too).
+      const live = { ...s, last_close: seen };
       this.sample(s, now);
       this.observe(s.id, live.state, now);
       // A new object, so that views keyed on rows see the change.
-      this.rows.set(s.id, this.withLive({ ...row, live }, now));
+      this.rows.set(s.id, this.withLive({ ...row, paused: live.state === "Paused", live }, now));
       changed = true;
     }
     return changed;

@@ -7,6 +7,7 @@
 //! The DTO types themselves come from ts-rs (`bindings.rs`); this file only maps the few Rust
 //! types that appear directly in command signatures (ids, strings, `Vec`, `Option`, `()`).
 //! Arguments the command takes from Tauri (state, the app handle) are not part of the call.
+//! A test of its own (not part of the app): it only reads the sources.
 
 use std::fmt::Write as _;
 
@@ -224,7 +225,6 @@ fn camel(s: &str) -> String {
     out
 }
 
-#[cfg(test)]
 mod tests {
     use std::path::Path;
 

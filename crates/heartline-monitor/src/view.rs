@@ -1,0 +1,729 @@
+//! What each view shows, as plain data, assembled from the engine's live status and the
+//! store's history. Every function answers for one window of history: no view loads all of
+//! it. Times are milliseconds since the Unix epoch (UTC); round trips are microseconds.
+//!
+//! The types derive serde, and with the `ts` feature ts-rs, so that the desktop app can hand
+//! them over IPC as they are (its bindings are generated from them).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use heartline_core::untrusted::{bound, MAX_UNTRUSTED_LEN};
+use heartline_core::{
+    close_code, diagnose, escape_controls, EndpointFacts, EndpointId, EventKind, PingKind,
+    SessionEnd, State, Timestamp,
+};
+use heartline_engine::Status;
+use heartline_store::{RttPoint, SESSION_BUCKETS};
+
+use crate::{Error, Monitor, Result};
+
+/// The text formats of an endpoint configuration (`heartline endpoints export/import`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigFormat {
+    Toml,
+    Json,
+}
+
+/// Live state of an endpoint as the engine folds it from events.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum StateName {
+    Connecting,
+    Up,
+    Degraded,
+    Down,
+    Paused,
+}
+
+/// How a session ended, for lists and markers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CloseInfo {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub at: i64,
+    pub code: u16,
+    /// The close-code class (`normal`, `going_away`, `abnormal`, …) for colour.
+    pub class: String,
+    pub meaning: String,
+    pub reason: String,
+    pub initiator: String,
+    pub cause: Option<String>,
+}
+
+/// What changes often: one endpoint's live status (sent as coalesced deltas).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LiveStatus {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: u64,
+    pub state: StateName,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub since: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub rtt_us: Option<u64>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub app_rtt_us: Option<u64>,
+    pub last_close: Option<CloseInfo>,
+    pub last_failure: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub sessions: u64,
+}
+
+/// One row of the overview: configuration, live status and 24 h summary.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct EndpointRow {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: u64,
+    pub name: String,
+    /// The URL with secrets in its query redacted.
+    pub url: String,
+    pub tags: Vec<String>,
+    pub paused: bool,
+    pub live: LiveStatus,
+    pub uptime_24h: Option<f64>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub p95_us: Option<u64>,
+    pub missing_secrets: Vec<String>,
+}
+
+/// A time window of history.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Window {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub from: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub to: i64,
+}
+
+/// One bucket of an RTT series, in microseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RttBucket {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub at: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub count: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub p50_us: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub p95_us: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub max_us: u64,
+}
+
+/// A state that began at `at` (the state band).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StateSpan {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub at: i64,
+    pub state: StateName,
+}
+
+/// A scheduled reconnect and its outcome.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ReconnectRow {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub at: i64,
+    pub attempt: u32,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub delay_ms: u64,
+    pub reason: String,
+    pub outcome: Option<String>,
+}
+
+/// Handshake phases of one successful connection, in microseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PhaseRow {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub at: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub dns_us: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub tcp_us: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub tls_us: Option<u64>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub upgrade_us: u64,
+}
+
+/// A diagnosis finding in plain language.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FindingRow {
+    pub rule: String,
+    pub title: String,
+    pub explanation: String,
+    pub evidence: Vec<String>,
+    pub suggestion: String,
+}
+
+/// Everything the detail view shows for one endpoint over one window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Detail {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: u64,
+    pub window: Window,
+    /// Bucket size of the RTT series: `minute`, `hour` or `day`.
+    pub resolution: String,
+    pub rtt: Vec<RttBucket>,
+    pub app_rtt: Vec<RttBucket>,
+    pub states: Vec<StateSpan>,
+    pub closes: Vec<CloseInfo>,
+    pub phases: Vec<PhaseRow>,
+    pub reconnects: Vec<ReconnectRow>,
+    /// Session counts per bucket; bounds in seconds in `session_bounds_s` (last open-ended).
+    #[cfg_attr(feature = "ts", ts(type = "Array<number>"))]
+    pub session_counts: Vec<u64>,
+    #[cfg_attr(feature = "ts", ts(type = "Array<number>"))]
+    pub session_bounds_s: Vec<u64>,
+    pub findings: Vec<FindingRow>,
+}
+
+/// One incident for the list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct IncidentRow {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub endpoint: u64,
+    pub endpoint_name: String,
+    /// `down` or `degraded`.
+    pub kind: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub started: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub ended: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub time_to_detect_ms: u64,
+    /// Close codes with counts, most frequent first.
+    pub close_codes: Vec<[u32; 2]>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub reconnect_attempts: u32,
+}
+
+/// The incidents list: the newest incidents of a window, at most [`IncidentList::LIMIT`], and
+/// how many the window holds in all.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct IncidentList {
+    /// Newest first.
+    pub rows: Vec<IncidentRow>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub total: u64,
+}
+
+impl IncidentList {
+    /// More than a person scrolls through; fewer than would make every 10 s refresh of a
+    /// 30-day window over a large fleet heavy (15 000 incidents in the store benchmark).
+    pub const LIMIT: u32 = 1000;
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ImportResult {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+}
+
+/// One endpoint's swimlane in the timeline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Lane {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: u64,
+    pub name: String,
+    pub states: Vec<StateSpan>,
+    pub closes: Vec<CloseInfo>,
+}
+
+/// What "Test connection" found: the handshake phases, one ping's round trip, or the failure.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProbeResult {
+    pub ok: bool,
+    pub phases: Option<PhaseRow>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub rtt_us: Option<u64>,
+    pub subprotocol: Option<String>,
+    /// The phase that failed (`dns`, `tcp`, `tls`, `upgrade`, `timeout`, …) and why.
+    pub failed_phase: Option<String>,
+    pub error: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub http_status: Option<u16>,
+}
+
+/// What to export and where: the endpoints by id (empty: all of them), a window, whether
+/// only incidents or every event, the format (`md`, `csv`, `json`, `ndjson`, `html`, `svg`,
+/// `png`) and the absolute path the user chose.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ExportRequest {
+    #[cfg_attr(feature = "ts", ts(type = "Array<number>"))]
+    pub endpoints: Vec<u64>,
+    pub window: Window,
+    pub incidents_only: bool,
+    pub format: String,
+    pub path: String,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ExportResult {
+    /// The file written (the chosen path, with the extension added when it had none).
+    pub path: String,
+    pub format: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub events: u64,
+    pub endpoints: u32,
+    pub incidents: u32,
+}
+
+/// How far the running export has got (event [`EXPORT_PROGRESS_EVENT`], after each day read).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ExportProgress {
+    /// Share of the window read, 0 to 1.
+    pub fraction: f64,
+    /// Events written so far.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub events: u64,
+}
+
+/// Points an RTT series is cut into at most (minute, hour or day buckets).
+const MAX_POINTS: usize = 720;
+/// Handshake phase rows shown, newest.
+const MAX_PHASES: usize = 50;
+const MAX_RECONNECTS: usize = 200;
+
+/// Now, on the wall clock.
+pub fn now() -> Timestamp {
+    Timestamp::from_system(SystemTime::now())
+}
+
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+pub fn state_name(s: State) -> StateName {
+    match s {
+        State::Connecting => StateName::Connecting,
+        State::Up => StateName::Up,
+        State::Degraded => StateName::Degraded,
+        State::Down => StateName::Down,
+        State::Paused => StateName::Paused,
+    }
+}
+
+/// Text from outside (a close reason, an error a server or the network produced) as a screen
+/// shows it: control characters and bidi overrides written as escapes (`\x1b`, `\n`), at most
+/// [`MAX_UNTRUSTED_LEN`] bytes. This keeps a reason from breaking lines, hiding text or
+/// reordering what is read.
+pub fn shown(text: &str) -> String {
+    bound(&escape_controls(text), MAX_UNTRUSTED_LEN).into_owned()
+}
+
+/// A close marker from a session end.
+pub fn close_info(at: Timestamp, end: &SessionEnd) -> CloseInfo {
+    close_from_parts(
+        at,
+        end.code(),
+        end.reason().to_owned(),
+        end.initiator().as_str().to_owned(),
+        end.cause().map(|c| c.as_str().to_owned()),
+    )
+}
+
+/// A close marker from its parts (as the store keeps them). The reason is the server's (or
+/// the network error's) and is [`shown`] escaped; initiator and cause are read back from the
+/// database and escaped too.
+pub fn close_from_parts(
+    at: Timestamp,
+    code: u16,
+    reason: String,
+    initiator: String,
+    cause: Option<String>,
+) -> CloseInfo {
+    CloseInfo {
+        at: at.0,
+        code,
+        class: close_code::classify(code).as_str().to_owned(),
+        meaning: close_code::meaning(code).to_owned(),
+        reason: shown(&reason),
+        initiator: shown(&initiator),
+        cause: cause.as_deref().map(shown),
+    }
+}
+
+/// An engine status as the views show it.
+pub fn live_status(id: EndpointId, s: &Status) -> LiveStatus {
+    LiveStatus {
+        id: id.0,
+        state: state_name(s.state),
+        since: s.since.map(|t| t.0),
+        rtt_us: s.last_rtt.map(micros),
+        app_rtt_us: s.last_app_rtt.map(micros),
+        last_close: s.last_end.as_ref().map(|(at, end)| close_info(*at, end)),
+        last_failure: s.last_failure.as_deref().map(shown),
+        sessions: s.sessions,
+    }
+}
+
+fn buckets(points: Vec<RttPoint>) -> Vec<RttBucket> {
+    points
+        .into_iter()
+        .map(|p| RttBucket {
+            at: p.at.0,
+            count: p.count,
+            p50_us: micros(p.p50),
+            p95_us: micros(p.p95),
+            max_us: micros(p.max),
+        })
+        .collect()
+}
+
+fn check_window(w: Window) -> Result<(Timestamp, Timestamp)> {
+    if w.to <= w.from {
+        return Err(Error::Request("the window must end after it starts".into()));
+    }
+    Ok((Timestamp(w.from), Timestamp(w.to)))
+}
+
+impl Monitor {
+    /// The overview: every stored endpoint with its live status and 24 h summary. The state
+    /// is the engine's (a paused endpoint's is `Paused`, from the store's column through the
+    /// engine); the stored history fills in what this run has not seen yet.
+    pub async fn overview(&self) -> Result<Vec<EndpointRow>> {
+        let store = self.store();
+        let stored = store.endpoints(self.secrets()).await?;
+        let ids: Vec<EndpointId> = stored.iter().map(|e| e.id).collect();
+        let summaries: HashMap<EndpointId, _> = store
+            .overview(&ids, now())
+            .await?
+            .into_iter()
+            .map(|r| (r.endpoint, r))
+            .collect();
+        let live: HashMap<EndpointId, LiveStatus> = self
+            .engine()
+            .statuses()
+            .into_iter()
+            .map(|(id, s)| (id, live_status(id, &s)))
+            .collect();
+        // Before this run has seen a session end, the stored last close says who closed but
+        // not why: read that one event back (a one-millisecond range seek) for its cause and
+        // reason. All of them in one statement (a seek each): one read per endpoint took
+        // 100-250 ms of the first overview on a year's database.
+        let unseen: Vec<(EndpointId, Timestamp)> = stored
+            .iter()
+            .filter_map(|e| {
+                let at = summaries.get(&e.id)?.last_close.as_ref()?.0;
+                let seen = live.get(&e.id).is_some_and(|s| s.last_close.is_some());
+                (!seen).then_some((e.id, at))
+            })
+            .collect();
+        let mut stored_closes: HashMap<EndpointId, CloseInfo> = HashMap::new();
+        for event in store.closes_at(&unseen).await? {
+            if let EventKind::Closed { end, .. } = &event.kind {
+                stored_closes.insert(event.endpoint, close_info(event.at, end));
+            }
+        }
+        Ok(stored
+            .into_iter()
+            .map(|e| {
+                let summary = summaries.get(&e.id);
+                // Not watched (the agent's selection, or refused at start): the store's word.
+                let mut status = live.get(&e.id).cloned().unwrap_or(LiveStatus {
+                    id: e.id.0,
+                    state: if e.paused {
+                        StateName::Paused
+                    } else {
+                        StateName::Connecting
+                    },
+                    since: None,
+                    rtt_us: None,
+                    app_rtt_us: None,
+                    last_close: None,
+                    last_failure: None,
+                    sessions: 0,
+                });
+                if let Some(s) = summary {
+                    // Before the first event of this run, the stored history knows better.
+                    if status.since.is_none() {
+                        status.since = s.since.map(|t| t.0);
+                    }
+                    if status.last_close.is_none() {
+                        status.last_close = stored_closes.remove(&e.id).or_else(|| {
+                            s.last_close.as_ref().map(|(at, code, initiator)| {
+                                close_from_parts(*at, *code, String::new(), initiator.clone(), None)
+                            })
+                        });
+                    }
+                }
+                EndpointRow {
+                    id: e.id.0,
+                    name: e.endpoint.name.clone(),
+                    url: e.endpoint.display_url(),
+                    tags: e.endpoint.tags.clone(),
+                    paused: e.paused,
+                    live: status,
+                    uptime_24h: summary.and_then(|s| s.uptime_24h),
+                    p95_us: summary.and_then(|s| s.rtt_p95).map(micros),
+                    missing_secrets: e.missing_secrets,
+                }
+            })
+            .collect())
+    }
+
+    /// Live statuses of the given endpoints (all when empty).
+    pub fn statuses(&self, only: &HashSet<EndpointId>) -> Vec<LiveStatus> {
+        self.engine()
+            .statuses()
+            .into_iter()
+            .filter(|(id, _)| only.is_empty() || only.contains(id))
+            .map(|(id, s)| live_status(id, &s))
+            .collect()
+    }
+
+    /// The live states of every watched endpoint (the tray's colour).
+    pub fn states(&self) -> Vec<State> {
+        self.engine()
+            .statuses()
+            .into_iter()
+            .map(|(_, s)| s.state)
+            .collect()
+    }
+
+    /// One endpoint's detail over a window.
+    pub async fn detail(&self, id: u64, window: Window) -> Result<Detail> {
+        let (from, to) = check_window(window)?;
+        let endpoint = self.endpoint(id)?;
+        let id = EndpointId(id);
+        let store = self.store();
+        let (resolution, rtt) = store
+            .rtt_series(id, PingKind::Protocol, from, to, MAX_POINTS)
+            .await?;
+        let (_, app_rtt) = store
+            .rtt_series(id, PingKind::App, from, to, MAX_POINTS)
+            .await?;
+        let events = store.history(&[id], from, to).await?;
+
+        let mut states = Vec::new();
+        if let Some(s) = store.state_at(id, from).await? {
+            states.push(StateSpan {
+                at: from.0,
+                state: state_name(s),
+            });
+        }
+        let mut closes = Vec::new();
+        let mut phases = Vec::new();
+        for event in &events {
+            match &event.kind {
+                EventKind::StateChanged { to, .. } => states.push(StateSpan {
+                    at: event.at.0,
+                    state: state_name(*to),
+                }),
+                EventKind::Closed { end, .. } => closes.push(close_info(event.at, end)),
+                EventKind::Connected { handshake, .. } => {
+                    let p = handshake.phases;
+                    phases.push(PhaseRow {
+                        at: event.at.0,
+                        dns_us: micros(p.dns),
+                        tcp_us: micros(p.tcp),
+                        tls_us: p.tls.map(micros),
+                        upgrade_us: micros(p.upgrade),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let skip = phases.len().saturating_sub(MAX_PHASES);
+        phases.drain(..skip);
+
+        let reconnects = store
+            .reconnects(id, from, to, MAX_RECONNECTS)
+            .await?
+            .into_iter()
+            .map(|r| ReconnectRow {
+                at: r.at.0,
+                attempt: r.attempt,
+                delay_ms: millis(r.delay),
+                reason: r.reason,
+                outcome: r.outcome,
+            })
+            .collect();
+        let session_counts = store.session_lengths(id, from, to).await?;
+        let facts = EndpointFacts {
+            id,
+            name: endpoint.name.clone(),
+            host: endpoint.target().map(|t| t.host).unwrap_or_default(),
+            ping_interval: endpoint.heartbeat.ping_interval,
+            app_heartbeat_interval: endpoint.app_heartbeat.as_ref().map(|a| a.interval),
+        };
+        let findings = diagnose(&events, &[facts])
+            .into_iter()
+            .map(|f| FindingRow {
+                rule: f.rule.as_str().to_owned(),
+                title: f.title,
+                explanation: f.explanation,
+                // Evidence quotes recorded close reasons and errors: server text, escaped.
+                evidence: f.evidence.iter().map(|e| shown(e)).collect(),
+                suggestion: f.suggestion,
+            })
+            .collect();
+        Ok(Detail {
+            id: id.0,
+            window,
+            resolution: format!("{resolution:?}").to_lowercase(),
+            rtt: buckets(rtt),
+            app_rtt: buckets(app_rtt),
+            states,
+            closes,
+            phases,
+            reconnects,
+            session_counts,
+            session_bounds_s: SESSION_BUCKETS.to_vec(),
+            findings,
+        })
+    }
+
+    /// Swimlanes: every endpoint's states and closes over a window, to see correlated drops.
+    pub async fn timeline(&self, window: Window) -> Result<Vec<Lane>> {
+        let (from, to) = check_window(window)?;
+        let store = self.store();
+        let mut lanes: Vec<Lane> = self
+            .engine()
+            .endpoints()
+            .into_iter()
+            .map(|(id, e)| Lane {
+                id: id.0,
+                name: e.name,
+                states: Vec::new(),
+                closes: Vec::new(),
+            })
+            .collect();
+        let index: HashMap<u64, usize> = lanes.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
+        for lane in &mut lanes {
+            if let Some(s) = store.state_at(EndpointId(lane.id), from).await? {
+                lane.states.push(StateSpan {
+                    at: from.0,
+                    state: state_name(s),
+                });
+            }
+        }
+        for event in store.history(&[], from, to).await? {
+            let Some(&i) = index.get(&event.endpoint.0) else {
+                continue;
+            };
+            match &event.kind {
+                EventKind::StateChanged { to, .. } => lanes[i].states.push(StateSpan {
+                    at: event.at.0,
+                    state: state_name(*to),
+                }),
+                EventKind::Closed { end, .. } => lanes[i].closes.push(close_info(event.at, end)),
+                _ => {}
+            }
+        }
+        Ok(lanes)
+    }
+
+    /// The newest incidents overlapping a window (at most [`IncidentList::LIMIT`], newest
+    /// first) and their total.
+    pub async fn incidents(&self, window: Window) -> Result<IncidentList> {
+        let (from, to) = check_window(window)?;
+        let store = self.store();
+        // Names only: the secret store (a keychain round trip per secret) is not asked.
+        let names: HashMap<EndpointId, String> = store
+            .export_endpoints()
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e.endpoint.name))
+            .collect();
+        let (newest, total) = store
+            .recent_incidents(from, to, IncidentList::LIMIT)
+            .await?;
+        let rows = newest
+            .into_iter()
+            .map(|i| IncidentRow {
+                endpoint: i.endpoint.0,
+                endpoint_name: names
+                    .get(&i.endpoint)
+                    .cloned()
+                    .unwrap_or_else(|| i.endpoint.to_string()),
+                kind: i.kind.as_str().to_owned(),
+                started: i.started.0,
+                ended: i.ended.map(|t| t.0),
+                time_to_detect_ms: millis(i.time_to_detect),
+                close_codes: i
+                    .close_codes
+                    .iter()
+                    .map(|(c, n)| [u32::from(*c), *n])
+                    .collect(),
+                reconnect_attempts: i.reconnect_attempts,
+            })
+            .collect();
+        Ok(IncidentList { rows, total })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use heartline_core::untrusted::MAX_UNTRUSTED_LEN;
+
+    use super::*;
+
+    #[test]
+    fn server_text_reaches_the_ui_escaped_and_bounded() {
+        let end = SessionEnd::ClosedByServer {
+            code: 4000,
+            reason: "\u{1b}]0;pwned\u{7} \u{1b}[31mred\nforged \u{9b}1m \u{202e}exe".into(),
+        };
+        let close = close_info(Timestamp(1), &end);
+        assert_eq!(
+            close.reason,
+            r"\x1b]0;pwned\x07 \x1b[31mred\nforged \u{9b}1m \u{202e}exe"
+        );
+
+        let status = Status {
+            last_failure: Some(format!("tcp failed: \u{1b}[2J{}", "x".repeat(2000))),
+            last_end: Some((Timestamp(2), end)),
+            ..Status::default()
+        };
+        let live = live_status(EndpointId(7), &status);
+        let failure = live.last_failure.expect("a failure");
+        assert!(failure.starts_with(r"tcp failed: \x1b[2Jxxx"), "{failure}");
+        assert!(failure.len() <= MAX_UNTRUSTED_LEN + '…'.len_utf8());
+        assert!(failure.ends_with('…'));
+        assert_eq!(live.last_close.expect("a close").reason, close.reason);
+
+        // Plain text is left as it is.
+        assert_eq!(shown("going away: deploy"), "going away: deploy");
+    }
+
+    #[test]
+    fn closes_carry_class_and_meaning() {
+        let c = close_from_parts(Timestamp(5), 1006, String::new(), "network".into(), None);
+        assert_eq!(
+            (c.class.as_str(), c.meaning.is_empty()),
+            ("abnormal", false)
+        );
+        assert_eq!(
+            close_from_parts(Timestamp(5), 4001, String::new(), "server".into(), None).class,
+            "application"
+        );
+    }
+}

@@ -1,0 +1,553 @@
+//! The façade's operations without any shell: a real SQLite file in a temp dir, the lab on
+//! loopback (port 0), secrets in a 0600 file. Waits are bounded and prove order, not speed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use heartline_core::{
+    CloseCause, Endpoint, EndpointId, Event, EventKind, SessionEnd, SessionStats, State, Timestamp,
+};
+use heartline_lab::Lab;
+use heartline_monitor::{
+    ConfigFormat, Delivery, ErrorKind, ExportRequest, Monitor, MonitorOptions, Secrets, StateName,
+    Subscription, Window,
+};
+
+/// Longest any single wait may take before the test fails (a bound, not a measurement).
+const BOUND: Duration = Duration::from_secs(30);
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!(
+            "heartline-monitor-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Dir(dir)
+    }
+
+    fn options(&self) -> MonitorOptions {
+        let mut o = MonitorOptions::new(self.0.join("heartline.db")).retention_days(30);
+        o.secrets = Some(Secrets::File(self.0.join("secrets.json")));
+        o
+    }
+
+    async fn open(&self) -> Monitor {
+        Monitor::open(self.options()).await.expect("open monitor")
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn quick(name: &str, url: String) -> Endpoint {
+    let mut e = Endpoint::new(name, url);
+    e.heartbeat.ping_interval = Duration::from_millis(500);
+    e.heartbeat.pong_timeout = Duration::from_millis(400);
+    e
+}
+
+/// Waits (bounded) for the first event of `id` that `pred` accepts.
+async fn wait_for(events: &mut Subscription, id: EndpointId, pred: impl Fn(&EventKind) -> bool) {
+    let found = tokio::time::timeout(BOUND, async {
+        while let Some(d) = events.recv().await {
+            if let Delivery::Event(e) = d {
+                if e.endpoint == id && pred(&e.kind) {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "no such event of {id}");
+}
+
+fn to_state(s: State) -> impl Fn(&EventKind) -> bool {
+    move |k| matches!(k, EventKind::StateChanged { to, .. } if *to == s)
+}
+
+fn window_around_now() -> Window {
+    let now = heartline_monitor::now().0;
+    Window {
+        from: now - 3_600_000,
+        to: now + 60_000,
+    }
+}
+
+#[tokio::test]
+async fn add_pause_resume_update_reconnect_remove_keep_store_and_engine_together() {
+    let lab = Lab::start().await.expect("lab");
+    let dir = Dir::new("edits");
+    let monitor = dir.open().await;
+    let mut events = monitor.subscribe();
+
+    let id = monitor
+        .add(quick("feed", lab.ws_url("/echo")))
+        .await
+        .expect("add");
+    wait_for(&mut events, id, to_state(State::Up)).await;
+    let rows = monitor.overview().await.expect("overview");
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].name.as_str(), rows[0].paused), ("feed", false));
+    assert_eq!(rows[0].live.state, StateName::Up);
+
+    // Paused: the store's column and the engine's state say it, with no override.
+    monitor.pause(id.0).await.expect("pause");
+    wait_for(&mut events, id, to_state(State::Paused)).await;
+    let row = &monitor.overview().await.expect("overview")[0];
+    assert!(row.paused);
+    assert_eq!(row.live.state, StateName::Paused);
+    assert_eq!(monitor.watching(), 0);
+
+    monitor.resume(id.0).await.expect("resume");
+    wait_for(&mut events, id, to_state(State::Up)).await;
+    let row = &monitor.overview().await.expect("overview")[0];
+    assert!(!row.paused);
+    assert_eq!(row.live.state, StateName::Up);
+
+    // Reconnect: the session closes (cause user) and a new one opens.
+    monitor.reconnect(id.0).await.expect("reconnect");
+    wait_for(&mut events, id, |k| matches!(k, EventKind::Closed { .. })).await;
+    wait_for(&mut events, id, |k| {
+        matches!(k, EventKind::Connected { .. })
+    })
+    .await;
+
+    let mut renamed = monitor.endpoint(id.0).expect("endpoint");
+    renamed.name = "feed-2".into();
+    monitor.update(id.0, renamed).await.expect("update");
+    assert_eq!(monitor.endpoint(id.0).expect("endpoint").name, "feed-2");
+
+    let copy = monitor.duplicate(id.0).await.expect("duplicate");
+    assert_eq!(monitor.endpoint(copy.0).expect("copy").name, "feed-2 (2)");
+
+    monitor.remove(id.0).await.expect("remove");
+    assert_eq!(
+        monitor.remove(id.0).await.expect_err("gone").kind(),
+        ErrorKind::NotFound
+    );
+    let names: Vec<String> = monitor
+        .overview()
+        .await
+        .expect("overview")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["feed-2 (2)"]);
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+
+    // What the store kept is what the engine watched.
+    let reopened = dir.open().await;
+    let stored: Vec<String> = reopened
+        .endpoints()
+        .into_iter()
+        .map(|(_, e)| e.name)
+        .collect();
+    assert_eq!(stored, ["feed-2 (2)"]);
+    reopened
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+    lab.shutdown().await;
+}
+
+/// The engine refuses an endpoint whose CA file is missing (validation cannot know): the add
+/// leaves no stored row, and a refused update leaves the stored configuration as it was.
+#[tokio::test]
+async fn an_endpoint_the_engine_refuses_is_not_left_stored() {
+    let dir = Dir::new("refused");
+    let monitor = dir.open().await;
+    let mut bad = Endpoint::new("bad-ca", "wss://127.0.0.1:9/");
+    bad.tls.ca_file = Some(dir.0.join("no-such-ca.pem"));
+    let err = monitor.add(bad.clone()).await.expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Engine, "{err}");
+    assert!(monitor.overview().await.expect("overview").is_empty());
+    // The name is free again: nothing half-added holds it.
+    let id = monitor
+        .add(Endpoint::new("bad-ca", "ws://127.0.0.1:9/"))
+        .await
+        .expect("add");
+    monitor.pause(id.0).await.expect("pause");
+
+    let err = monitor.update(id.0, bad).await.expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Engine, "{err}");
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+
+    let reopened = dir.open().await;
+    let stored = reopened.endpoint(id.0).expect("still there");
+    assert_eq!(stored.url, "ws://127.0.0.1:9/");
+    assert_eq!(stored.tls.ca_file, None);
+    assert!(reopened.overview().await.expect("overview")[0].paused);
+    reopened
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
+
+/// A stored-paused endpoint starts paused: its state is `Paused` from the first look, and it
+/// never dials (the lab sees only the other endpoint).
+#[tokio::test]
+async fn paused_lives_in_the_store_and_a_restart_never_dials_it() {
+    let lab = Lab::start().await.expect("lab");
+    let dir = Dir::new("paused");
+    let monitor = dir.open().await;
+    let quiet = monitor
+        .add(quick("quiet", lab.ws_url("/headers")))
+        .await
+        .expect("add");
+    monitor.pause(quiet.0).await.expect("pause");
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+    let before = lab.log().len();
+
+    let monitor = dir.open().await;
+    let statuses = monitor.statuses(&Default::default());
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(statuses[0].state, StateName::Paused);
+    // Another endpoint connects: by then the paused one would have dialed too.
+    let mut events = monitor.subscribe();
+    let loud = monitor
+        .add(quick("loud", lab.ws_url("/echo")))
+        .await
+        .expect("add");
+    wait_for(&mut events, loud, to_state(State::Up)).await;
+    let after: Vec<String> = lab.log()[before..]
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
+    assert!(!after.is_empty());
+    assert!(
+        after.iter().all(|r| !r.contains("/headers")),
+        "the paused endpoint dialed: {after:?}"
+    );
+    let rows = monitor.overview().await.expect("overview");
+    let quiet_row = rows.iter().find(|r| r.id == quiet.0).expect("quiet");
+    assert_eq!(
+        (quiet_row.paused, quiet_row.live.state),
+        (true, StateName::Paused)
+    );
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+    lab.shutdown().await;
+}
+
+#[tokio::test]
+async fn test_connection_goes_through_the_probe() {
+    let lab = Lab::start().await.expect("lab");
+    let dir = Dir::new("test-connection");
+    let monitor = dir.open().await;
+
+    let ok = monitor
+        .test_connection(&Endpoint::new("t", lab.ws_url("/echo")))
+        .await
+        .expect("tested");
+    assert!(ok.ok, "{ok:?}");
+    assert!(ok.rtt_us.is_some() && ok.phases.is_some(), "{ok:?}");
+
+    let refused = monitor
+        .test_connection(&Endpoint::new("t", lab.ws_url("/reject?status=401")))
+        .await
+        .expect("tested");
+    assert!(!refused.ok);
+    assert_eq!(refused.http_status, Some(401), "{refused:?}");
+    assert_eq!(refused.failed_phase.as_deref(), Some("http"));
+
+    let invalid = monitor
+        .test_connection(&Endpoint::new("", "http://nope"))
+        .await
+        .expect_err("invalid");
+    assert_eq!(invalid.kind(), ErrorKind::Invalid);
+    assert!(!invalid.field_problems().is_empty());
+    // Nothing was stored by a test.
+    assert!(monitor.overview().await.expect("overview").is_empty());
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+    lab.shutdown().await;
+}
+
+/// History fed to the recorder comes back in detail, timeline and incidents, and (after a
+/// restart) the overview's last close still says who closed and why.
+#[tokio::test]
+async fn views_read_the_recorded_history() {
+    let dir = Dir::new("views");
+    let monitor = dir.open().await;
+    // Paused, and on a port nothing listens on: this run makes no history of its own.
+    let id = monitor
+        .add(Endpoint::new("feed", "ws://127.0.0.1:9/"))
+        .await
+        .expect("add");
+    monitor.pause(id.0).await.expect("pause");
+    let now = heartline_monitor::now().0;
+    let at = |ago_s: i64| Timestamp(now - ago_s * 1000);
+    let recorder = monitor.recorder();
+    let state = |from, to| EventKind::StateChanged { from, to };
+    for (t, kind) in [
+        (600, state(State::Connecting, State::Up)),
+        (
+            300,
+            EventKind::Closed {
+                end: SessionEnd::ClosedByClient {
+                    cause: CloseCause::PongTimeout,
+                    code: 1001,
+                    reason: String::new(),
+                    clean: false,
+                },
+                stats: SessionStats {
+                    duration: Duration::from_secs(300),
+                    ..SessionStats::default()
+                },
+            },
+        ),
+        (299, state(State::Up, State::Down)),
+        (200, state(State::Down, State::Up)),
+    ] {
+        recorder.emit(Event {
+            at: at(t),
+            endpoint: id,
+            kind,
+        });
+    }
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+
+    let monitor = dir.open().await;
+    let window = window_around_now();
+    let rows = monitor.overview().await.expect("overview");
+    let close = rows[0].live.last_close.clone().expect("a last close");
+    assert_eq!(
+        (close.code, close.initiator.as_str(), close.cause.as_deref()),
+        (1001, "client", Some("pong_timeout"))
+    );
+
+    let detail = monitor.detail(id.0, window).await.expect("detail");
+    let states: Vec<StateName> = detail.states.iter().map(|s| s.state).collect();
+    assert!(
+        states
+            .windows(3)
+            .any(|w| w == [StateName::Up, StateName::Down, StateName::Up]),
+        "{states:?}"
+    );
+    assert_eq!(detail.closes.len(), 1);
+
+    let lanes = monitor.timeline(window).await.expect("timeline");
+    assert_eq!(lanes.len(), 1);
+    assert_eq!(lanes[0].closes.len(), 1);
+
+    let incidents = monitor.incidents(window).await.expect("incidents");
+    assert_eq!(incidents.total, 1, "{incidents:?}");
+    assert_eq!(incidents.rows[0].endpoint_name, "feed");
+    assert_eq!(incidents.rows[0].kind, "down");
+
+    let backwards = Window {
+        from: window.to,
+        to: window.from,
+    };
+    assert_eq!(
+        monitor
+            .detail(id.0, backwards)
+            .await
+            .expect_err("bad")
+            .kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        monitor.detail(999, window).await.expect_err("none").kind(),
+        ErrorKind::NotFound
+    );
+
+    // An export of the same window, written beside the database.
+    let path = dir.0.join("report.md");
+    let done = monitor
+        .export(
+            &ExportRequest {
+                endpoints: vec![id.0],
+                window,
+                incidents_only: false,
+                format: "md".into(),
+                path: path.display().to_string(),
+            },
+            heartline_monitor::now(),
+            &|_| {},
+        )
+        .await
+        .expect("export");
+    assert_eq!((done.endpoints, done.incidents), (1, 1));
+    let text = std::fs::read_to_string(&path).expect("written");
+    assert!(text.contains("feed"), "{text}");
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
+
+#[tokio::test]
+async fn import_and_export_of_the_endpoint_configuration() {
+    let dir = Dir::new("import");
+    let monitor = dir.open().await;
+    let text = r#"
+[[endpoint]]
+name = "one"
+url = "ws://127.0.0.1:9/one"
+
+[[endpoint]]
+name = "two"
+url = "ws://127.0.0.1:9/two"
+secret_headers = { Authorization = { env = "HEARTLINE_MONITOR_TEST_TOKEN" } }
+"#;
+    let env = |name: &str| (name == "HEARTLINE_MONITOR_TEST_TOKEN").then(|| "s3cret".to_owned());
+    let result = monitor
+        .import(text, ConfigFormat::Toml, &env)
+        .await
+        .expect("import");
+    assert_eq!(result.added, ["one", "two"]);
+    assert_eq!(
+        monitor.endpoints().len(),
+        2,
+        "imported endpoints are watched"
+    );
+    let again = monitor
+        .import(text, ConfigFormat::Toml, &env)
+        .await
+        .expect("import again");
+    assert!(again.added.is_empty());
+
+    let toml = monitor.export_endpoints(ConfigFormat::Toml);
+    assert!(
+        toml.contains("\"one\"") && toml.contains("\"two\""),
+        "{toml}"
+    );
+    assert!(!toml.contains("s3cret"), "{toml}");
+    let bad = monitor
+        .import("[[endpoint]]\nname = 3", ConfigFormat::Toml, &env)
+        .await
+        .expect_err("bad toml");
+    assert_eq!(bad.kind(), ErrorKind::Config);
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
+
+#[tokio::test]
+async fn metrics_are_served_when_asked() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let lab = Lab::start().await.expect("lab");
+    let dir = Dir::new("metrics");
+    let mut options = dir.options();
+    options.metrics = true;
+    let monitor = Monitor::open(options).await.expect("open");
+    let mut events = monitor.subscribe();
+    let id = monitor
+        .add(quick("feed", lab.ws_url("/echo")))
+        .await
+        .expect("add");
+    wait_for(&mut events, id, to_state(State::Up)).await;
+    assert_eq!(monitor.metrics_address(), None, "off until asked");
+    let addr = monitor
+        .serve_metrics("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("serve");
+    assert_eq!(monitor.metrics_address(), Some(addr));
+
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut body = String::new();
+    tokio::time::timeout(BOUND, conn.read_to_string(&mut body))
+        .await
+        .expect("bounded")
+        .expect("response");
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.contains(r#"heartline_endpoint_up{endpoint="feed"} 1"#),
+        "{body}"
+    );
+
+    monitor.stop_metrics();
+    assert_eq!(monitor.metrics_address(), None);
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+
+    // Without metrics collected, serving is refused with a reason.
+    let plain = dir.open().await;
+    assert!(plain
+        .serve_metrics("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .is_err());
+    plain
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+    lab.shutdown().await;
+}
+
+/// A form sends secret values back empty: an update keeps the stored ones, in the engine and
+/// in the secret store, across a restart.
+#[tokio::test]
+async fn an_update_keeps_secret_values_left_empty() {
+    let dir = Dir::new("secrets");
+    let monitor = dir.open().await;
+    let mut e = Endpoint::new("feed", "ws://127.0.0.1:9/feed?token=URL-SECRET");
+    e.headers.push(heartline_core::Header {
+        name: "Authorization".into(),
+        value: "Bearer HEADER-SECRET".into(),
+        secret: true,
+    });
+    let id = monitor.add(e).await.expect("add");
+    monitor.pause(id.0).await.expect("pause");
+
+    // What a form sends back: the secrets emptied, the name changed.
+    let mut edited = monitor.endpoint(id.0).expect("endpoint");
+    edited.name = "feed-renamed".into();
+    edited.url = "ws://127.0.0.1:9/feed?token=".into();
+    edited.headers[0].value.clear();
+    monitor.update(id.0, edited).await.expect("update");
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+
+    let reopened = dir.open().await;
+    let kept = reopened.endpoint(id.0).expect("endpoint");
+    assert_eq!(kept.name, "feed-renamed");
+    assert_eq!(kept.headers[0].value, "Bearer HEADER-SECRET");
+    assert_eq!(kept.url, "ws://127.0.0.1:9/feed?token=URL-SECRET");
+    // The configuration shown or exported never carries them.
+    let toml = reopened.export_endpoints(ConfigFormat::Toml);
+    assert!(
+        !toml.contains("HEADER-SECRET") && !toml.contains("URL-SECRET"),
+        "{toml}"
+    );
+    reopened
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
