@@ -67,10 +67,10 @@ pub fn render() -> String {
     out
 }
 
-/// The one palette (`heartline_report::palette`), as the UI reads it: a colour per state and
+/// The one palette (`heartline_monitor::palette`), as the UI reads it: a colour per state and
 /// per close class for each theme, with the legend words of the close classes.
 pub fn render_palette() -> String {
-    use heartline_report::palette;
+    use heartline_monitor::palette;
     let mut out = String::from(
         "// Generated from crates/heartline-report/src/palette.rs; do not edit.\n\
          // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings\n\n\
@@ -82,7 +82,7 @@ pub fn render_palette() -> String {
     );
     for state in palette::STATES {
         let s = palette::state_swatch(state);
-        let name = match crate::convert::state_name(state) {
+        let name = match heartline_monitor::state_name(state) {
             StateName::Connecting => "Connecting",
             StateName::Up => "Up",
             StateName::Degraded => "Degraded",

@@ -131,10 +131,10 @@ pub fn refresh(handle: &AppHandle) {
     }
 }
 
-/// A filled circle in the state's colour (the one palette, `heartline_report::palette`).
+/// A filled circle in the state's colour (the one palette, `heartline_monitor::palette`).
 fn dot(state: Option<State>) -> Image<'static> {
-    let heartline_report::palette::Rgb(r, g, b) =
-        heartline_report::palette::state(state.unwrap_or(State::Paused));
+    let heartline_monitor::palette::Rgb(r, g, b) =
+        heartline_monitor::palette::state(state.unwrap_or(State::Paused));
     let mut rgba = Vec::with_capacity((SIZE * SIZE * 4) as usize);
     let c = (SIZE as f32 - 1.0) / 2.0;
     for y in 0..SIZE {

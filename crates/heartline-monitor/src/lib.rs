@@ -40,6 +40,7 @@ use tokio::task::JoinHandle;
 
 pub use export::target_path;
 pub use heartline_engine::{Delivery, Subscription};
+pub use heartline_report::palette;
 pub use heartline_store::{default_path, Retention, ScrubReport, Secrets, WriterHealth};
 pub use view::*;
 
