@@ -5,6 +5,7 @@
 //! Invariant: nothing here does I/O, reads a clock or draws random numbers; callers pass
 //! timestamps and random units in, so every rule is testable with plain data.
 
+pub mod availability;
 pub mod backoff;
 pub mod close_code;
 pub mod diagnosis;
@@ -17,6 +18,7 @@ pub mod reply;
 pub mod rollup;
 pub mod untrusted;
 
+pub use availability::{Availability, SessionSpan, Watch};
 pub use backoff::{Ended, ReconnectPolicy, Retry};
 pub use close_code::CloseClass;
 pub use diagnosis::{diagnose, sort_findings, EndpointFacts, Finding, Rule};

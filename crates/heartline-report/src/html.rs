@@ -84,7 +84,7 @@ pub(crate) fn head(
         escape(&zone.label()),
     )?;
 
-    writeln!(out, "<section><h2>Summary</h2>\n<table class=\"num\"><thead><tr><th>Endpoint</th><th>URL</th><th>Uptime</th><th>Down</th><th>Degraded</th><th>Not recorded</th><th>Incidents</th><th>Closes</th><th>Failed handshakes</th><th>Reconnects</th><th>RTT mean</th><th>RTT worst p95</th></tr></thead><tbody>")?;
+    writeln!(out, "<section><h2>Summary</h2>\n<table class=\"num\"><thead><tr><th>Endpoint</th><th>URL</th><th>Uptime</th><th>Connected</th><th>Drops</th><th>Drops/h</th><th>Median session</th><th>Degraded</th><th>Down</th><th>Not recorded</th><th>Incidents</th><th>Closes</th><th>Failed handshakes</th><th>Reconnects</th><th>RTT mean</th><th>RTT worst p95</th></tr></thead><tbody>")?;
     for e in &s.endpoints {
         let u = &e.uptime;
         let (mean, p95) = e.rtt.as_ref().map_or(("–".into(), "–".into()), |r| {
@@ -95,12 +95,16 @@ pub(crate) fn head(
         });
         writeln!(
             out,
-            "<tr><td>{}</td><td class=\"url\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mean}</td><td>{p95}</td></tr>",
+            "<tr><td>{}</td><td class=\"url\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mean}</td><td>{p95}</td></tr>",
             escape(&e.name),
             escape(&e.url),
-            u.ratio().map_or("–".into(), |r| format!("{:.3} %", r * 100.0)),
+            crate::model::percent(u.uptime()),
+            crate::model::percent(u.connected_share()),
+            u.unexpected_ends,
+            crate::model::per_hour(u.drops_per_hour()),
+            u.median_session.map_or("–".into(), readable),
+            readable(u.degraded + u.unstable),
             readable(u.down),
-            readable(u.degraded),
             readable(u.unknown),
             e.incidents,
             e.closes,
@@ -109,6 +113,7 @@ pub(crate) fn head(
         )?;
     }
     writeln!(out, "</tbody></table>")?;
+    writeln!(out, "<p>{}</p>", escape(crate::model::UPTIME_DEFINITION))?;
 
     writeln!(out, "<h3>Incidents</h3>")?;
     if s.incidents.is_empty() {

@@ -363,7 +363,8 @@ pub struct EndpointSummary {
     /// With secret-looking query values masked.
     pub url: String,
     pub tags: Vec<String>,
-    pub uptime: heartline_store::Uptime,
+    /// Uptime and session stability by the one definition ([`heartline_store::Availability`]).
+    pub uptime: heartline_store::Availability,
     pub closes: u64,
     pub handshake_failures: u64,
     pub reconnects: u64,
@@ -464,8 +465,25 @@ pub struct FindingSummary {
 }
 
 impl EndpointSummary {
-    /// Time Down or Degraded: how charts are ranked.
+    /// Watched time that was not uptime: how charts are ranked.
     pub fn trouble(&self) -> Duration {
-        self.uptime.down + self.uptime.degraded
+        self.uptime.watched.saturating_sub(self.uptime.available)
     }
+}
+
+/// How every export states the uptime definition, word for word.
+pub const UPTIME_DEFINITION: &str = "Uptime is the time with an open session while the endpoint \
+was Up, divided by the time watched (recorded and not paused): time disconnected, reconnecting, \
+Degraded or Unstable counts against it. Drops are sessions that ended unexpectedly (every end \
+except the user's, a shutdown, a reconfiguration or the end of a timed run); drops per hour are \
+per watched hour.";
+
+/// A share as a percentage with three decimals, or "–".
+pub fn percent(share: Option<f64>) -> String {
+    share.map_or("–".into(), |r| format!("{:.3} %", r * 100.0))
+}
+
+/// Drops per hour with one decimal, or "–".
+pub fn per_hour(rate: Option<f64>) -> String {
+    rate.map_or("–".into(), |r| format!("{r:.1}"))
 }

@@ -470,7 +470,7 @@ async fn the_last_closes_the_overview_names_read_back_in_full_at_once() {
 }
 
 #[tokio::test]
-async fn uptime_counts_states_and_time_nobody_recorded() {
+async fn uptime_counts_open_sessions_in_up_and_not_time_nobody_recorded() {
     let dir = TempDir::new("uptime");
     let store = Store::open(&dir.db()).await.unwrap();
     // The window ends before this test's own writer starts, so only the synthetic run below
@@ -489,6 +489,27 @@ async fn uptime_counts_states_and_time_nobody_recorded() {
     ));
     recorder.emit(ev(
         1,
+        at(0),
+        EventKind::Connected {
+            attempt: 1,
+            handshake: handshake(),
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        at(600),
+        EventKind::Closed {
+            end: SessionEnd::Lost {
+                error: "reset".into(),
+            },
+            stats: SessionStats {
+                duration: Duration::from_secs(600),
+                ..SessionStats::default()
+            },
+        },
+    ));
+    recorder.emit(ev(
+        1,
         at(600),
         EventKind::StateChanged {
             from: State::Up,
@@ -501,6 +522,16 @@ async fn uptime_counts_states_and_time_nobody_recorded() {
         EventKind::StateChanged {
             from: State::Down,
             to: State::Up,
+        },
+    ));
+    // A session whose end was never recorded (the agent was killed): open until the run
+    // that saw it start stopped, not until the end of the window.
+    recorder.emit(ev(
+        1,
+        at(700),
+        EventKind::Connected {
+            attempt: 1,
+            handshake: handshake(),
         },
     ));
     writer.shutdown().await.unwrap();
@@ -518,7 +549,7 @@ async fn uptime_counts_states_and_time_nobody_recorded() {
         .await
         .unwrap();
     let u = store
-        .uptime(EndpointId(1), at(-100), at(1000))
+        .availability(EndpointId(1), at(-100), at(1000))
         .await
         .unwrap();
     assert_eq!(u.up, Duration::from_secs(600 + 200));
@@ -528,7 +559,13 @@ async fn uptime_counts_states_and_time_nobody_recorded() {
         Duration::from_secs(100 + 100),
         "before the run and after it stopped"
     );
-    assert_eq!(u.ratio(), Some(800.0 / 900.0));
+    assert_eq!(u.uptime(), Some(800.0 / 900.0));
+    assert_eq!(u.connected, Duration::from_secs(800));
+    assert_eq!((u.sessions_ended, u.unexpected_ends), (1, 1));
+    assert_eq!(
+        u.current_session, None,
+        "the run stopped before the window's end"
+    );
     assert_eq!(
         store.state_at(EndpointId(1), at(650)).await.unwrap(),
         Some(State::Down)
@@ -713,11 +750,15 @@ async fn dashboard_queries_summarise_recent_history() {
         .await
         .unwrap();
     let rows = store.overview(&[EndpointId(1)], now).await.unwrap();
-    assert_eq!(
-        rows[0].uptime_24h,
-        Some(540.0 / 600.0),
-        "down 60 s of 600 s"
-    );
+    // Watched from the first state on (600 s); sessions were open 100 s and 230 s of it,
+    // both while Up: the 200 s Up before the first session opened are not uptime.
+    assert_eq!(rows[0].uptime_24h, Some(330.0 / 600.0));
+    let day = rows[0].last_24h.unwrap();
+    assert_eq!(day.connected_share(), Some(330.0 / 600.0));
+    assert_eq!(day.unexpected_ends, 2);
+    assert_eq!(day.drops_per_hour(), Some(12.0));
+    assert_eq!(day.median_session, Some(Duration::from_secs(165)));
+    assert_eq!(day.last_session, Some(Duration::from_secs(230)));
     let rows = store
         .overview(&[EndpointId(1), EndpointId(2), EndpointId(3)], now)
         .await

@@ -207,7 +207,7 @@ pub async fn run(report: &mut Report, cfg: &Config) -> BoxResult<()> {
                 w,
                 r,
                 || async move {
-                    s.uptime(one, ago(span), to).await?;
+                    s.availability(one, ago(span), to).await?;
                     Ok(1)
                 },
             )
