@@ -86,7 +86,8 @@ pub fn state_name(s: State) -> StateName {
     match s {
         State::Connecting => StateName::Connecting,
         State::Up => StateName::Up,
-        State::Degraded => StateName::Degraded,
+        // Until the UI has a word of its own for it (coordinator: StateName::Unstable).
+        State::Degraded | State::Unstable => StateName::Degraded,
         State::Down => StateName::Down,
         State::Paused => StateName::Paused,
     }

@@ -72,7 +72,7 @@ pub fn available(handle: &AppHandle) -> bool {
 pub fn aggregate(states: &[State]) -> Option<State> {
     let rank = |s: &State| match s {
         State::Down => 4,
-        State::Degraded => 3,
+        State::Degraded | State::Unstable => 3,
         State::Connecting => 2,
         State::Up => 1,
         State::Paused => 0,
@@ -143,7 +143,7 @@ pub fn refresh(handle: &AppHandle) {
 fn dot(state: Option<State>) -> Image<'static> {
     let (r, g, b) = match state {
         Some(State::Up) => (0x16, 0xa3, 0x4a),
-        Some(State::Degraded) => (0xd9, 0x77, 0x06),
+        Some(State::Degraded | State::Unstable) => (0xd9, 0x77, 0x06),
         Some(State::Down) => (0xdc, 0x26, 0x26),
         Some(State::Connecting) => (0x25, 0x63, 0xeb),
         Some(State::Paused) | None => (0x6b, 0x72, 0x80),

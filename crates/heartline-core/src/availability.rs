@@ -231,15 +231,22 @@ fn compute(w: &Watch<'_>) -> Availability {
         intersect(&normalize(v), &recorded)
     };
     let up = in_state(Some(State::Up));
-    let degraded = in_state(Some(State::Degraded));
+    let degraded = normalize(
+        [
+            in_state(Some(State::Degraded)),
+            in_state(Some(State::Unstable)),
+        ]
+        .concat(),
+    );
     let down = in_state(Some(State::Down));
     let connecting = in_state(Some(State::Connecting));
     out.up = measure(&up);
-    out.degraded = measure(&degraded);
+    out.unstable = measure(&in_state(Some(State::Unstable)));
+    out.degraded = measure(&degraded).saturating_sub(out.unstable);
     out.down = measure(&down);
     out.connecting = measure(&connecting);
     out.paused = measure(&in_state(Some(State::Paused)));
-    let known = out.up + out.degraded + out.down + out.connecting + out.paused;
+    let known = out.up + out.degraded + out.unstable + out.down + out.connecting + out.paused;
     out.unknown = millis(w.from, w.to).saturating_sub(known);
     // Watched: recorded, a state known and not Paused.
     let watched = normalize([up.clone(), degraded.clone(), down, connecting].concat());
@@ -443,6 +450,29 @@ mod tests {
                 drops_per_hour: Some(30.0),
                 median_s: Some(60.0),
                 last_s: Some(60.0),
+            },
+        );
+        // Unstable is no uptime, connected or not; reported with Degraded.
+        check(
+            "unstable",
+            H::default()
+                .state(0.0, Up)
+                .session(0.0, 6.0, true)
+                .session(7.0, 13.0, true)
+                .session(14.0, 20.0, true)
+                .state(20.0, State::Unstable)
+                .session(21.0, 27.0, true)
+                .session(28.0, 34.0, true)
+                .open(35.0),
+            40.0,
+            Expect {
+                uptime: Some(45.0),
+                degraded: Some(42.5),
+                connected: Some(87.5),
+                drops: 5,
+                drops_per_hour: Some(450.0),
+                median_s: Some(6.0),
+                last_s: Some(6.0),
             },
         );
         // Paused time is not watched; the user's own close is no drop.

@@ -167,10 +167,11 @@ impl fmt::Debug for Metrics {
 }
 
 /// The health states in stateset order.
-const STATES: [State; 5] = [
+const STATES: [State; 6] = [
     State::Connecting,
     State::Up,
     State::Degraded,
+    State::Unstable,
     State::Down,
     State::Paused,
 ];

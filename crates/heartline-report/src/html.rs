@@ -145,6 +145,7 @@ pub(crate) fn head(
                 chip(match i.kind {
                     IncidentKind::Down => State::Down,
                     IncidentKind::Degraded => State::Degraded,
+                    IncidentKind::Unstable => State::Unstable,
                 }),
                 zone.format(i.started),
                 readable(i.duration),
@@ -267,6 +268,7 @@ fn kind_class(kind: IncidentKind) -> &'static str {
     match kind {
         IncidentKind::Down => "down",
         IncidentKind::Degraded => "degraded",
+        IncidentKind::Unstable => "unstable",
     }
 }
 
@@ -311,9 +313,10 @@ fn css() -> String {
         ));
     }
     css.push_str(&format!(
-        "tr.down{{--c:{}}}tr.degraded{{--c:{}}}\n",
+        "tr.down{{--c:{}}}tr.degraded{{--c:{}}}tr.unstable{{--c:{}}}\n",
         palette::state(State::Down).hex(),
-        palette::state(State::Degraded).hex()
+        palette::state(State::Degraded).hex(),
+        palette::state(State::Unstable).hex()
     ));
     for (class, _) in palette::CLOSE_CLASSES {
         css.push_str(&format!(

@@ -279,6 +279,7 @@ fn state_word(kind: heartline_core::IncidentKind) -> State {
     match kind {
         heartline_core::IncidentKind::Down => State::Down,
         heartline_core::IncidentKind::Degraded => State::Degraded,
+        heartline_core::IncidentKind::Unstable => State::Unstable,
     }
 }
 

@@ -94,6 +94,7 @@ impl Mark {
             Mark::FirstSign(_) => "first sign of trouble".into(),
             Mark::Start(IncidentKind::Down) => "OUTAGE STARTS (Down)".into(),
             Mark::Start(IncidentKind::Degraded) => "DEGRADED STARTS".into(),
+            Mark::Start(IncidentKind::Unstable) => "DROP STORM STARTS (Unstable)".into(),
             Mark::End {
                 kind,
                 lasted,
@@ -103,6 +104,7 @@ impl Mark {
                 match kind {
                     IncidentKind::Down => "OUTAGE ENDS",
                     IncidentKind::Degraded => "DEGRADED ENDS",
+                    IncidentKind::Unstable => "DROP STORM ENDS",
                 },
                 readable(lasted),
                 if by_pause { ", paused" } else { "" }

@@ -23,6 +23,7 @@ pub fn state(state: State) -> Rgb {
     match state {
         State::Up => Rgb(0x2e, 0x9e, 0x5b),
         State::Degraded => Rgb(0xe0, 0xa0, 0x1f),
+        State::Unstable => Rgb(0xc2, 0x41, 0x0c),
         State::Down => Rgb(0xd6, 0x3b, 0x3b),
         State::Paused => Rgb(0x8a, 0x8f, 0x98),
         State::Connecting => Rgb(0x4a, 0x7f, 0xd6),
@@ -61,9 +62,10 @@ pub const CLOSE_CLASSES: [(CloseClass, &str); 9] = [
 ];
 
 /// Every state in legend order.
-pub const STATES: [State; 5] = [
+pub const STATES: [State; 6] = [
     State::Up,
     State::Degraded,
+    State::Unstable,
     State::Down,
     State::Paused,
     State::Connecting,

@@ -436,6 +436,7 @@ pub(crate) fn state_from(text: &str) -> Option<State> {
         "connecting" => State::Connecting,
         "up" => State::Up,
         "degraded" => State::Degraded,
+        "unstable" => State::Unstable,
         "down" => State::Down,
         "paused" => State::Paused,
         _ => return None,

@@ -1579,26 +1579,35 @@ async fn a_bounded_incident_list_is_the_newest_first_with_the_total() {
     }
     writer.shutdown().await.unwrap();
 
+    // Endpoint 1's outage at 2 s came back at 10 s and 40 s, each time within the quiet
+    // period: one incident of three episodes, which reaches into the window.
     let all = store.incidents(&[], t(5), t(100)).await.unwrap();
-    assert_eq!(all.len(), 4, "the one ended at 4 s is outside the window");
+    assert_eq!(all.len(), 3);
     let (newest, total) = store.recent_incidents(t(5), t(100), 2).await.unwrap();
-    assert_eq!(total, 4);
+    assert_eq!(total, 3);
     let starts: Vec<_> = newest
         .iter()
-        .map(|i| (i.endpoint, i.started, i.ended, i.kind))
+        .map(|i| (i.endpoint, i.started, i.ended, i.kind, i.episodes))
         .collect();
     assert_eq!(
         starts,
         vec![
-            (EndpointId(3), t(50), None, IncidentKind::Down),
-            (EndpointId(1), t(40), Some(t(45)), IncidentKind::Down),
+            (EndpointId(3), t(50), None, IncidentKind::Down, 1),
+            (EndpointId(2), t(20), Some(t(25)), IncidentKind::Down, 1),
         ]
     );
     let (every, total) = store.recent_incidents(t(5), t(100), 100).await.unwrap();
-    assert_eq!((every.len(), total), (4, 4));
+    assert_eq!((every.len(), total), (3, 3));
     assert_eq!(
-        every.iter().map(|i| i.started).collect::<Vec<_>>(),
-        vec![t(50), t(40), t(20), t(10)]
+        every
+            .iter()
+            .map(|i| (i.started, i.ended, i.episodes))
+            .collect::<Vec<_>>(),
+        vec![
+            (t(50), None, 1),
+            (t(20), Some(t(25)), 1),
+            (t(2), Some(t(45)), 3)
+        ]
     );
 }
 
@@ -2048,6 +2057,9 @@ async fn the_new_migrations_apply_to_a_database_of_the_old_layout() {
     // Back to the layout before migrations 20261121170000, 20261121171000 and 20261121190000
     // (and the later ones).
     for sql in [
+        "ALTER TABLE incidents DROP COLUMN episodes",
+        "ALTER TABLE incidents DROP COLUMN cause",
+        "ALTER TABLE incidents DROP COLUMN cause_title",
         "DROP TABLE history_scrub_pending",
         "DROP TRIGGER close_counts_on_insert",
         "DROP TRIGGER close_counts_on_delete",
@@ -2243,4 +2255,67 @@ async fn close_codes_from_day_counts_match_the_closed_events_in_any_window() {
         .await
         .unwrap();
     assert_eq!(leftover, 0, "days wholly before the cut keep no count");
+}
+
+/// A drop storm behind an idle timeout is stored as one Unstable incident with its cause.
+#[tokio::test]
+async fn a_drop_storm_is_stored_as_an_incident_with_its_cause() {
+    use heartline_core::{IncidentKind, Rule};
+    let dir = TempDir::new("storm");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    recorder.emit(ev(
+        1,
+        t(0),
+        EventKind::StateChanged {
+            from: State::Connecting,
+            to: State::Up,
+        },
+    ));
+    for i in 0..6 {
+        let start = 7 * i;
+        recorder.emit(ev(
+            1,
+            t(start),
+            EventKind::Connected {
+                attempt: 1,
+                handshake: handshake(),
+            },
+        ));
+        recorder.emit(ev(
+            1,
+            t(start + 6),
+            EventKind::Closed {
+                end: SessionEnd::Lost {
+                    error: "eof".into(),
+                },
+                stats: SessionStats {
+                    duration: Duration::from_secs(6),
+                    silent_for: Duration::from_secs(6),
+                    ..SessionStats::default()
+                },
+            },
+        ));
+        if i == 2 {
+            recorder.emit(ev(
+                1,
+                t(start + 6),
+                EventKind::StateChanged {
+                    from: State::Up,
+                    to: State::Unstable,
+                },
+            ));
+        }
+    }
+    writer.shutdown().await.unwrap();
+    let incidents = store.incidents(&[], t(0), t(100)).await.unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let i = &incidents[0];
+    assert_eq!(
+        (i.kind, i.ended, i.episodes),
+        (IncidentKind::Unstable, None, 1)
+    );
+    let cause = i.cause.as_ref().expect("a cause");
+    assert_eq!(cause.rule, Rule::IdleTimeout);
+    assert!(cause.title.contains("about 6 s"), "{}", cause.title);
 }

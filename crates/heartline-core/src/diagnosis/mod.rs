@@ -60,6 +60,11 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// The rule named by [`Rule::as_str`].
+    pub fn parse(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
     pub const ALL: [Rule; 8] = [
         Rule::IdleTimeout,
         Rule::HalfOpen,
@@ -110,17 +115,17 @@ pub struct Finding {
 /// host of their own.
 pub fn diagnose(events: &[Event], endpoints: &[EndpointFacts]) -> Vec<Finding> {
     let facts = Facts::new(endpoints);
-    let rules: [RuleFn; 8] = [
-        idle_timeout::idle_timeout,
-        session_ends::half_open,
-        session_ends::restart_or_deploy,
-        handshake::credentials,
-        handshake::tls,
-        handshake::dns,
-        bursts::shared_path,
-        bursts::reconnect_storm,
-    ];
-    let mut findings: Vec<Finding> = rules.iter().flat_map(|rule| rule(events, &facts)).collect();
+    let mut findings: Vec<Finding> = RULES.iter().flat_map(|rule| rule(events, &facts)).collect();
+    sort_findings(&mut findings);
+    findings
+}
+
+/// Runs every rule over one endpoint's recent history, naming it `name` in the findings'
+/// words (the incident tracker knows ids, not names).
+pub fn diagnose_named(events: &[Event], name: &str) -> Vec<Finding> {
+    let mut facts = Facts::new(&[]);
+    facts.anonymous = Some(name);
+    let mut findings: Vec<Finding> = RULES.iter().flat_map(|rule| rule(events, &facts)).collect();
     sort_findings(&mut findings);
     findings
 }
@@ -139,15 +144,30 @@ pub fn sort_findings(findings: &mut [Finding]) {
 /// The shape of every rule: a history and the endpoints' facts in, findings out.
 type RuleFn = fn(&[Event], &Facts<'_>) -> Vec<Finding>;
 
+/// Every rule, in the order they run.
+const RULES: &[RuleFn] = &[
+    idle_timeout::idle_timeout,
+    session_ends::half_open,
+    session_ends::restart_or_deploy,
+    handshake::credentials,
+    handshake::tls,
+    handshake::dns,
+    bursts::shared_path,
+    bursts::reconnect_storm,
+];
+
 /// The endpoint facts by id, with fallbacks for endpoints the caller did not describe.
 struct Facts<'a> {
     by_id: BTreeMap<EndpointId, &'a EndpointFacts>,
+    /// The name of an undescribed endpoint (else its id).
+    anonymous: Option<&'a str>,
 }
 
 impl<'a> Facts<'a> {
     fn new(endpoints: &'a [EndpointFacts]) -> Self {
         Facts {
             by_id: endpoints.iter().map(|f| (f.id, f)).collect(),
+            anonymous: None,
         }
     }
 
@@ -156,8 +176,11 @@ impl<'a> Facts<'a> {
     }
 
     fn name(&self, id: EndpointId) -> String {
-        self.get(id)
-            .map_or_else(|| id.to_string(), |f| f.name.clone())
+        match (self.get(id), self.anonymous) {
+            (Some(f), _) => f.name.clone(),
+            (None, Some(name)) => name.to_owned(),
+            (None, None) => id.to_string(),
+        }
     }
 
     /// The host, or `None` when unknown (such an endpoint shares its host with nobody).
