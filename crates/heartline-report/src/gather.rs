@@ -472,6 +472,8 @@ pub(crate) fn incident_summaries(
             handshake_failures: i.handshake_failures.clone(),
             reconnect_attempts: i.reconnect_attempts,
             rtt_before: i.rtt_before,
+            episodes: i.episodes,
+            cause: i.cause.as_ref().map(|c| (c.rule.as_str(), c.title.clone())),
         })
         .collect()
 }

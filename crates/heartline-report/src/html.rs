@@ -119,7 +119,7 @@ pub(crate) fn head(
     if s.incidents.is_empty() {
         writeln!(out, "<p class=\"empty\">No incidents in the window.</p>")?;
     } else {
-        writeln!(out, "<table><thead><tr><th>#</th><th>Endpoint</th><th>Kind</th><th>Start</th><th>End</th><th>Duration</th><th>Detected after</th><th>Close codes</th><th>Failed handshakes</th><th>Reconnects</th><th>RTT before</th></tr></thead><tbody>")?;
+        writeln!(out, "<table><thead><tr><th>#</th><th>Endpoint</th><th>Kind</th><th>Cause</th><th>Episodes</th><th>Start</th><th>End</th><th>Duration</th><th>Detected after</th><th>Close codes</th><th>Failed handshakes</th><th>Reconnects</th><th>RTT before</th></tr></thead><tbody>")?;
         for (n, i) in s.incidents.iter().enumerate() {
             let end = i.end_cell(zone);
             let codes: Vec<String> = i
@@ -139,7 +139,7 @@ pub(crate) fn head(
                 .collect();
             writeln!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"t\">{}</td><td class=\"t\">{end}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"t\">{}</td><td class=\"t\">{end}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 n + 1,
                 escape(&i.endpoint),
                 chip(match i.kind {
@@ -147,6 +147,8 @@ pub(crate) fn head(
                     IncidentKind::Degraded => State::Degraded,
                     IncidentKind::Unstable => State::Unstable,
                 }),
+                escape(&i.cause_cell()),
+                i.episodes,
                 zone.format(i.started),
                 readable(i.duration),
                 if i.ended.is_none() { " so far" } else { "" },

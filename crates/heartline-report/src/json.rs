@@ -306,6 +306,8 @@ fn incident_json(i: &crate::model::IncidentSummary) -> Value {
             .collect::<Vec<_>>(),
         "reconnect_attempts": i.reconnect_attempts,
         "rtt_before_ms": i.rtt_before.map(ms_f),
+        "episodes": i.episodes,
+        "cause": i.cause.as_ref().map(|(rule, title)| json!({ "rule": rule, "title": title })),
     })
 }
 

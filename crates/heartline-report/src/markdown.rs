@@ -132,10 +132,10 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
     } else {
         writeln!(
             out,
-            "| # | Endpoint | Kind | Start ({z}) | End ({z}) | Duration | Detected after | Close codes | Failed handshakes | Reconnects | RTT before |",
+            "| # | Endpoint | Kind | Cause | Episodes | Start ({z}) | End ({z}) | Duration | Detected after | Close codes | Failed handshakes | Reconnects | RTT before |",
             z = zone.label()
         )?;
-        writeln!(out, "|--:|---|---|---|---|--:|--:|---|---|--:|--:|")?;
+        writeln!(out, "|--:|---|---|---|--:|---|---|--:|--:|---|---|--:|--:|")?;
         for (n, i) in s.incidents.iter().enumerate() {
             let end = i.end_cell(zone);
             let codes: Vec<String> = i
@@ -150,10 +150,12 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
                 .collect();
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {end} | {}{} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {end} | {}{} | {} | {} | {} | {} | {} |",
                 n + 1,
                 escape(&i.endpoint),
                 state_word(i.kind),
+                escape(&i.cause_cell()),
+                i.episodes,
                 zone.format(i.started),
                 readable(i.duration),
                 if i.ended.is_none() { " so far" } else { "" },

@@ -401,9 +401,21 @@ pub struct IncidentSummary {
     pub handshake_failures: Vec<(String, Option<u16>, u32)>,
     pub reconnect_attempts: u32,
     pub rtt_before: Option<Duration>,
+    /// How many times it opened (a return within five minutes reopens it).
+    pub episodes: u32,
+    /// The diagnosis that explains it (rule name, one-line finding); `None`: unexplained.
+    pub cause: Option<(&'static str, String)>,
 }
 
 impl IncidentSummary {
+    /// The Cause cell: the finding's line, or "unexplained".
+    pub fn cause_cell(&self) -> String {
+        match &self.cause {
+            Some((_, title)) => title.clone(),
+            None => "unexplained".into(),
+        }
+    }
+
     /// The End cell: the end in `zone`, marked when a pause (not a recovery) ended it, or
     /// "ongoing".
     pub fn end_cell(&self, zone: &ZoneView) -> String {
