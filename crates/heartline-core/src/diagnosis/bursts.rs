@@ -175,6 +175,9 @@ pub(super) fn shared_path(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
     findings
 }
 
+/// A session that lasted this long was no failed attempt: retrying it soon is no storm.
+const STORM_HEALTHY_SESSION: Duration = Duration::from_secs(2);
+
 /// Reconnects (`ReconnectScheduled`) at [`STORM_PER_ENDPOINT`] or more per [`STORM_WINDOW`] for
 /// one endpoint, sustained over [`STORM_MIN_SPAN`]; one finding per endpoint with each storm
 /// as an occurrence. Across endpoints (leaving out endpoints in a storm of their own), at least
@@ -184,10 +187,25 @@ pub(super) fn reconnect_storm(events: &[Event], facts: &Facts<'_>) -> Vec<Findin
     let mut findings = Vec::new();
     let mut storming: Vec<(EndpointId, Timestamp, Timestamp)> = Vec::new();
     for (id, events) in by_endpoint(events) {
+        // A retry after a session that lived (a proxy cut it, the server kicked it) is the
+        // backoff working as meant: the next attempt waits only the initial delay. Only
+        // retries after failed attempts and sessions that died at once make a storm.
+        let mut after_healthy = false;
         let retries: Vec<&Event> = events
             .iter()
             .copied()
-            .filter(|e| matches!(e.kind, EventKind::ReconnectScheduled { .. }))
+            .filter(|e| match &e.kind {
+                EventKind::Closed { stats, .. } => {
+                    after_healthy = stats.duration >= STORM_HEALTHY_SESSION;
+                    false
+                }
+                EventKind::HandshakeFailed(_) => {
+                    after_healthy = false;
+                    false
+                }
+                EventKind::ReconnectScheduled { .. } => !after_healthy,
+                _ => false,
+            })
             .collect();
         let times: Vec<(Timestamp, EndpointId)> = retries.iter().map(|e| (e.at, id)).collect();
         let storms = storms(&times, |w| w.len() >= STORM_PER_ENDPOINT);
@@ -606,5 +624,29 @@ mod tests {
             h,
             &[],
         );
+    }
+
+    #[test]
+    fn quick_retries_after_sessions_that_lived_are_no_storm() {
+        // A proxy cuts every session after 6 s; each retry waits only the initial delay, as
+        // it should after a healthy session: 30 reconnects in 3.5 min, none of them a storm.
+        let mut h = History::default();
+        for i in 0..30 {
+            let t = 7.0 * f64::from(i);
+            h = h
+                .lost(1, t + 6.0, 6.0, 6.0)
+                .retry(1, t + 6.0, 0.5, RetryReason::Backoff);
+        }
+        check_storm("sessions cut at 6 s", h, &[]);
+        // The same pace after sessions that died at once is a storm.
+        let mut h = History::default();
+        for i in 0..30 {
+            let t = 7.0 * f64::from(i);
+            h = h
+                .lost(1, t + 0.1, 0.1, 0.1)
+                .retry(1, t + 0.1, 0.5, RetryReason::Backoff);
+        }
+        let findings = reconnect_storm(&h.events(), &Facts::new(&[]));
+        assert_eq!(findings.len(), 1, "{findings:#?}");
     }
 }

@@ -6,7 +6,7 @@
 //! Every threshold is a named constant beside its rule, with the reason for its value.
 //!
 //! Rules are grouped in files by what they look at: how sessions end (`idle_timeout`,
-//! `session_ends`), why connection attempts fail (`handshake`), and what happens to many
+//! `session_ends`, `server_closes`), why connection attempts fail (`handshake`), and what happens to many
 //! sessions or attempts at once (`bursts`); `text` words durations and times.
 
 use std::collections::BTreeMap;
@@ -19,6 +19,7 @@ use crate::incident::between;
 mod bursts;
 mod handshake;
 mod idle_timeout;
+mod server_closes;
 mod session_ends;
 mod text;
 
@@ -57,6 +58,12 @@ pub enum Rule {
     SharedPath,
     /// Reconnects faster than a working backoff allows.
     ReconnectStorm,
+    /// The server closes sessions with the same application code (4xxx) again and again.
+    ApplicationKick,
+    /// The server says try again later (1013): it sheds load.
+    Overloaded,
+    /// Sessions end at the same age whatever the traffic: a lifetime cap or a fixed deadline.
+    LifetimeCap,
 }
 
 impl Rule {
@@ -65,7 +72,7 @@ impl Rule {
         Rule::ALL.into_iter().find(|r| r.as_str() == name)
     }
 
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 11] = [
         Rule::IdleTimeout,
         Rule::HalfOpen,
         Rule::RestartOrDeploy,
@@ -74,6 +81,9 @@ impl Rule {
         Rule::Dns,
         Rule::SharedPath,
         Rule::ReconnectStorm,
+        Rule::ApplicationKick,
+        Rule::Overloaded,
+        Rule::LifetimeCap,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +96,9 @@ impl Rule {
             Rule::Dns => "dns",
             Rule::SharedPath => "shared_path",
             Rule::ReconnectStorm => "reconnect_storm",
+            Rule::ApplicationKick => "application_kick",
+            Rule::Overloaded => "overloaded",
+            Rule::LifetimeCap => "lifetime_cap",
         }
     }
 }
@@ -154,6 +167,9 @@ const RULES: &[RuleFn] = &[
     handshake::dns,
     bursts::shared_path,
     bursts::reconnect_storm,
+    server_closes::application_kicks,
+    server_closes::overload,
+    server_closes::lifetime_cap,
 ];
 
 /// The endpoint facts by id, with fallbacks for endpoints the caller did not describe.
