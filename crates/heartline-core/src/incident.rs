@@ -146,12 +146,15 @@ pub enum IncidentChange {
     Opened(Incident),
     /// An incident closed; this is its final form.
     Closed(Incident),
+    /// An open incident's tallies (or cause) changed: another drop or failed attempt while it
+    /// is open, so a long storm's stored row does not keep the tallies of its first minute.
+    Updated(Incident),
 }
 
 impl IncidentChange {
     pub fn incident(&self) -> &Incident {
         match self {
-            IncidentChange::Opened(i) | IncidentChange::Closed(i) => i,
+            IncidentChange::Opened(i) | IncidentChange::Closed(i) | IncidentChange::Updated(i) => i,
         }
     }
 }
@@ -217,6 +220,7 @@ pub fn derive_incidents(events: &[Event]) -> Vec<Incident> {
                 IncidentChange::Opened(i) => {
                     closed.remove(&(i.started, i.endpoint, i.kind));
                 }
+                IncidentChange::Updated(_) => {}
             }
         }
     }
@@ -278,6 +282,16 @@ impl Track {
                 }
                 if let Some(open) = &mut self.open {
                     open.record(event, MAX_INCIDENT_EVENTS);
+                }
+                if matches!(
+                    kind,
+                    EventKind::Closed { .. } | EventKind::HandshakeFailed(_)
+                ) {
+                    if let Some(mut open) = self.open.take() {
+                        open.cause = self.cause(&open).or(open.cause.take());
+                        changes.push(IncidentChange::Updated(open.clone()));
+                        self.open = Some(open);
+                    }
                 }
             }
         }
@@ -811,6 +825,7 @@ mod tests {
                 let (word, i) = match &change {
                     IncidentChange::Opened(i) => ("opened", i),
                     IncidentChange::Closed(i) => ("closed", i),
+                    IncidentChange::Updated(i) => ("updated", i),
                 };
                 got.push(format!("{word} {}", summary(i)));
             }

@@ -2315,6 +2315,8 @@ async fn a_drop_storm_is_stored_as_an_incident_with_its_cause() {
         (i.kind, i.ended, i.episodes),
         (IncidentKind::Unstable, None, 1)
     );
+    // Still open, yet its row holds every drop so far, not only those up to its opening.
+    assert_eq!(i.close_codes, [(1006, 6)]);
     let cause = i.cause.as_ref().expect("a cause");
     assert_eq!(cause.rule, Rule::IdleTimeout);
     assert!(cause.title.contains("about 6 s"), "{}", cause.title);

@@ -1016,7 +1016,9 @@ impl Rows {
         for event in events {
             for change in tracker.observe(event) {
                 let i = match &change {
-                    IncidentChange::Opened(i) | IncidentChange::Closed(i) => i,
+                    IncidentChange::Opened(i)
+                    | IncidentChange::Closed(i)
+                    | IncidentChange::Updated(i) => i,
                 };
                 let summary = json!({
                     "close_codes": i.close_codes,
