@@ -398,7 +398,10 @@ impl Track {
 /// sessions that end explain a drop storm or a degraded path; a storm of reconnects explains
 /// nothing by itself.
 fn fit(kind: IncidentKind, rule: Rule) -> u8 {
-    let handshake = matches!(rule, Rule::Credentials | Rule::Tls | Rule::Dns);
+    let handshake = matches!(
+        rule,
+        Rule::Credentials | Rule::Tls | Rule::Dns | Rule::UpgradeRefused
+    );
     match (kind, rule) {
         (_, Rule::ReconnectStorm) => 0,
         (IncidentKind::Down, _) if handshake => 3,

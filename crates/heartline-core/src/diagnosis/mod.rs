@@ -64,6 +64,8 @@ pub enum Rule {
     Overloaded,
     /// Sessions end at the same age whatever the traffic: a lifetime cap or a fixed deadline.
     LifetimeCap,
+    /// The upgrade is refused with one HTTP status (not 401/403), perhaps flapping.
+    UpgradeRefused,
 }
 
 impl Rule {
@@ -72,7 +74,7 @@ impl Rule {
         Rule::ALL.into_iter().find(|r| r.as_str() == name)
     }
 
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 12] = [
         Rule::IdleTimeout,
         Rule::HalfOpen,
         Rule::RestartOrDeploy,
@@ -84,6 +86,7 @@ impl Rule {
         Rule::ApplicationKick,
         Rule::Overloaded,
         Rule::LifetimeCap,
+        Rule::UpgradeRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +102,7 @@ impl Rule {
             Rule::ApplicationKick => "application_kick",
             Rule::Overloaded => "overloaded",
             Rule::LifetimeCap => "lifetime_cap",
+            Rule::UpgradeRefused => "upgrade_refused",
         }
     }
 }
@@ -170,6 +174,7 @@ const RULES: &[RuleFn] = &[
     server_closes::application_kicks,
     server_closes::overload,
     server_closes::lifetime_cap,
+    server_closes::upgrade_refused,
 ];
 
 /// The endpoint facts by id, with fallbacks for endpoints the caller did not describe.

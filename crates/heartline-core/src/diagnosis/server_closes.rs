@@ -1,6 +1,8 @@
-//! Rules on what servers say when they end sessions, and on sessions that end at one age:
-//! application kicks (the same 4xxx code and reason again and again), overload (1013 try
-//! again later), and lifetime caps (sessions cut at the same age whatever the traffic).
+//! Rules on what servers say when they end sessions or refuse them, and on sessions that end
+//! at one age: application kicks (the same 4xxx code and reason again and again), overload
+//! (1013 try again later), upgrades refused with one status (flapping between refusals and
+//! working sessions, or not), and lifetime caps (sessions cut at the same age whatever the
+//! traffic).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +17,12 @@ const KICK_MIN_OCCURRENCES: usize = 3;
 
 /// One 1013 already says the server is shedding load; two make it a pattern worth a finding.
 const OVERLOAD_MIN_OCCURRENCES: usize = 2;
+
+/// Refusals with one status this many times make a finding (credentials have their own rule).
+const REFUSAL_MIN_OCCURRENCES: usize = 3;
+
+/// Statuses the credentials rule owns.
+const CREDENTIAL_STATUSES: [u16; 2] = [401, 403];
 
 /// Three sessions ending at one age make a pattern (as for idle timeouts).
 const AGE_MIN_OCCURRENCES: usize = 3;
@@ -151,6 +159,97 @@ pub(super) fn overload(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
             last_seen: last,
             occurrences: u32::try_from(at.len()).unwrap_or(u32::MAX),
         });
+    }
+    findings
+}
+
+/// Per endpoint and HTTP status (other than 401/403), upgrades refused at least
+/// [`REFUSAL_MIN_OCCURRENCES`] times; "flapping" when refusals and working sessions take turns
+/// at least twice (the service is up and down, not just down).
+pub(super) fn upgrade_refused(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (id, events) in by_endpoint(events) {
+        let mut by_status: BTreeMap<u16, Vec<Timestamp>> = BTreeMap::new();
+        // Turns between "refused with S" and "connected", per status.
+        let mut turns: BTreeMap<u16, (bool, usize)> = BTreeMap::new();
+        for e in &events {
+            match &e.kind {
+                EventKind::HandshakeFailed(f) => {
+                    let Some(status) = f.phase.status() else {
+                        continue;
+                    };
+                    if CREDENTIAL_STATUSES.contains(&status) {
+                        continue;
+                    }
+                    by_status.entry(status).or_default().push(e.at);
+                    let t = turns.entry(status).or_insert((false, 0));
+                    if !t.0 {
+                        t.0 = true;
+                        t.1 += 1;
+                    }
+                }
+                EventKind::Connected { .. } => {
+                    for t in turns.values_mut() {
+                        t.0 = false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (status, at) in by_status {
+            if at.len() < REFUSAL_MIN_OCCURRENCES {
+                continue;
+            }
+            let spells = turns.get(&status).map_or(0, |t| t.1);
+            let flapping = spells >= 2;
+            let name = facts.name(id);
+            let (first, last) = (at[0], at[at.len() - 1]);
+            let title = if flapping {
+                format!(
+                    "Upgrade refused with HTTP {status} ×{} on {name}, flapping with working sessions",
+                    at.len()
+                )
+            } else {
+                format!("Upgrade refused with HTTP {status} ×{} on {name}", at.len())
+            };
+            let mut evidence = vec![format!(
+                "{} refused with HTTP {status} ({})",
+                count(at.len(), "upgrade", "upgrades"),
+                when(first, last)
+            )];
+            if flapping {
+                evidence.push(format!(
+                    "{spells} spells of refusals, each ended by a working session"
+                ));
+            }
+            findings.push(Finding {
+                rule: Rule::UpgradeRefused,
+                endpoints: vec![id],
+                title,
+                explanation: if flapping {
+                    format!(
+                        "{name} refuses the WebSocket upgrade with HTTP {status} for a while, \
+                         then accepts again, over and over: a backend that keeps failing its \
+                         health checks, a pool that empties and refills, or a rate limit that \
+                         resets."
+                    )
+                } else {
+                    format!(
+                        "{name} refuses the WebSocket upgrade with HTTP {status}: the request \
+                         reaches something (a proxy or the server) that answers but does not \
+                         let the connection through."
+                    )
+                },
+                evidence,
+                suggestion: format!(
+                    "Look at what answers {status} in front of the service (its logs at those \
+                     times) and at the backends' health and limits."
+                ),
+                first_seen: first,
+                last_seen: last,
+                occurrences: u32::try_from(at.len()).unwrap_or(u32::MAX),
+            });
+        }
     }
     findings
 }
@@ -392,5 +491,52 @@ mod tests {
             h = h.lost(1, 100.0 * i as f64 + age, age, 0.5);
         }
         check(lifetime_cap, "random ages", h, &[]);
+    }
+
+    #[test]
+    fn refused_upgrades_and_flapping_ones() {
+        let mut h = History::default();
+        for spell in 0..3 {
+            let t = 100.0 * f64::from(spell);
+            h = h
+                .http(1, t, 503)
+                .http(1, t + 1.0, 503)
+                .connected(1, t + 5.0);
+        }
+        check(
+            upgrade_refused,
+            "503 spells between working sessions",
+            h,
+            &[Expect {
+                endpoints: &[1],
+                occurrences: 6,
+                mentions: &[
+                    "Upgrade refused with HTTP 503 ×6 on feed-1, flapping",
+                    "3 spells of refusals",
+                ],
+            }],
+        );
+        check(
+            upgrade_refused,
+            "502 all along",
+            History::default()
+                .http(1, 1.0, 502)
+                .http(1, 2.0, 502)
+                .http(1, 4.0, 502),
+            &[Expect {
+                endpoints: &[1],
+                occurrences: 3,
+                mentions: &["Upgrade refused with HTTP 502 ×3 on feed-1"],
+            }],
+        );
+        check(
+            upgrade_refused,
+            "401 is the credentials rule's",
+            History::default()
+                .http(1, 1.0, 401)
+                .http(1, 2.0, 401)
+                .http(1, 4.0, 401),
+            &[],
+        );
     }
 }
