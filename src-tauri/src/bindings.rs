@@ -86,6 +86,7 @@ pub fn render_palette() -> String {
             StateName::Connecting => "Connecting",
             StateName::Up => "Up",
             StateName::Degraded => "Degraded",
+            StateName::Unstable => "Unstable",
             StateName::Down => "Down",
             StateName::Paused => "Paused",
         };

@@ -66,10 +66,12 @@ pub fn available(handle: &AppHandle) -> bool {
     handle.tray_by_id(ID).is_some()
 }
 
-/// The worst state among `states` (Down before Degraded before Connecting before Up).
+/// The worst state among `states` (Down before Unstable before Degraded before Connecting
+/// before Up).
 pub fn aggregate(states: &[State]) -> Option<State> {
     let rank = |s: &State| match s {
-        State::Down => 4,
+        State::Down => 5,
+        State::Unstable => 4,
         State::Degraded => 3,
         State::Connecting => 2,
         State::Up => 1,

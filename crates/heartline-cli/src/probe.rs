@@ -290,7 +290,7 @@ impl Verdict {
                 self.sessions_lost += 1
             }
             EventKind::StateChanged {
-                to: State::Down | State::Degraded,
+                to: State::Down | State::Degraded | State::Unstable,
                 ..
             } => self.unhealthy_states += 1,
             EventKind::Rtt { kind, rtt } => {

@@ -149,7 +149,7 @@ impl Shown {
         self.unhealthy |= matches!(
             e.kind,
             EventKind::StateChanged {
-                to: State::Down | State::Degraded,
+                to: State::Down | State::Degraded | State::Unstable,
                 ..
             }
         );

@@ -129,6 +129,8 @@ pub(crate) fn resolve(
             &d.successes_before_up,
             base.health.successes_before_up,
         ),
+        // The instability rule's thresholds have no file keys yet: the defaults.
+        ..base.health
     };
     let limits = Limits {
         max_message_size: cx.size(

@@ -54,6 +54,28 @@ pub fn classify(code: u16) -> CloseClass {
     }
 }
 
+/// The class of how a session ended. The server's close frame is classed by its code; a lost
+/// connection is abnormal (1006); Heartline's own closes are classed by their *cause*, not by
+/// the code Heartline sent: a pong timeout closed with 1001 is a dead peer (abnormal), not a
+/// server going away, and a close the user asked for is normal.
+pub fn class_of_end(end: &crate::event::SessionEnd) -> CloseClass {
+    use crate::event::{CloseCause, SessionEnd};
+    match end {
+        SessionEnd::ClosedByServer { code, .. } => classify(*code),
+        SessionEnd::Lost { .. } => CloseClass::Abnormal,
+        SessionEnd::ClosedByClient { cause, .. } => match cause {
+            CloseCause::PongTimeout | CloseCause::AppPongTimeout | CloseCause::Stale => {
+                CloseClass::Abnormal
+            }
+            CloseCause::MessageTooBig | CloseCause::ProtocolError => CloseClass::Protocol,
+            CloseCause::User
+            | CloseCause::Shutdown
+            | CloseCause::DurationElapsed
+            | CloseCause::Reconfigured => CloseClass::Normal,
+        },
+    }
+}
+
 /// What a close code means, in a few words (the registry's names).
 pub fn meaning(code: u16) -> &'static str {
     match code {
@@ -103,6 +125,38 @@ mod tests {
         ] {
             assert_eq!(classify(code), class, "{code}");
             assert!(meaning(code).contains(words), "{code}: {}", meaning(code));
+        }
+    }
+
+    #[test]
+    fn our_own_closes_are_classed_by_cause() {
+        use crate::event::{CloseCause, SessionEnd};
+        let ours = |cause| SessionEnd::ClosedByClient {
+            cause,
+            code: 1001,
+            reason: String::new(),
+            clean: false,
+        };
+        for (end, class) in [
+            (ours(CloseCause::PongTimeout), CloseClass::Abnormal),
+            (ours(CloseCause::Stale), CloseClass::Abnormal),
+            (ours(CloseCause::MessageTooBig), CloseClass::Protocol),
+            (ours(CloseCause::User), CloseClass::Normal),
+            (
+                SessionEnd::ClosedByServer {
+                    code: 1001,
+                    reason: String::new(),
+                },
+                CloseClass::GoingAway,
+            ),
+            (
+                SessionEnd::Lost {
+                    error: String::new(),
+                },
+                CloseClass::Abnormal,
+            ),
+        ] {
+            assert_eq!(class_of_end(&end), class, "{end}");
         }
     }
 }

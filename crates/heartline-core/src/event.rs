@@ -288,6 +288,18 @@ impl CloseCause {
         }
     }
 
+    /// Whether a session that ended with this cause ended without anybody choosing it: every
+    /// cause but user, shutdown, reconfiguration and a run's time limit.
+    pub fn is_unexpected(self) -> bool {
+        !matches!(
+            self,
+            CloseCause::User
+                | CloseCause::Shutdown
+                | CloseCause::Reconfigured
+                | CloseCause::DurationElapsed
+        )
+    }
+
     /// Whether the session ended because something was wrong with the peer or path
     /// (as opposed to the user or the program deciding to stop).
     pub fn is_fault(self) -> bool {
@@ -359,6 +371,13 @@ impl SessionEnd {
             SessionEnd::ClosedByClient { cause, .. } => Some(*cause),
             _ => None,
         }
+    }
+
+    /// Whether nobody chose this end: every end except the ones Heartline was told to make
+    /// (user, shutdown, reconfiguration, a run's time limit). Drops per hour, session
+    /// stability and the instability rule count these.
+    pub fn is_unexpected(&self) -> bool {
+        self.cause().is_none_or(CloseCause::is_unexpected)
     }
 }
 

@@ -1,4 +1,11 @@
-//! Incidents: the periods during which an endpoint was Down or Degraded, derived from its events.
+//! Incidents: the periods during which an endpoint was Down, Degraded or Unstable (a drop
+//! storm), derived from its events.
+//!
+//! The same trouble coming back within [`REOPEN_WITHIN`] of its end reopens the incident
+//! rather than starting another one (`episodes` counts them): a half-open path that flaps
+//! between Up and Degraded thirteen times is one incident, not thirteen. Each incident
+//! carries its cause, the diagnosis finding that explains it ([`IncidentCause`]), worked out
+//! from the endpoint's recent history when it opens and again when it closes.
 //!
 //! An incident opens on the state change to Down or Degraded and closes on the change to Up, or
 //! to Paused (the user stopped watching, so how it would have ended is unknown). A Down that
@@ -15,9 +22,35 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use crate::diagnosis::{diagnose_named, Finding, Rule};
 use crate::endpoint::EndpointId;
 use crate::event::{Event, EventKind, PingKind, Timestamp};
 use crate::health::State;
+
+/// The same kind of trouble again within this of an incident's end reopens it. Five minutes:
+/// the instability rule's quiet period, so a storm that pauses and resumes stays one story.
+pub const REOPEN_WITHIN: Duration = Duration::from_secs(300);
+
+/// Recent events (all but round trips and state changes) kept per endpoint for the diagnosis
+/// of its incidents' cause: enough for every rule's minimum, bounded.
+pub const RECENT_EVENTS: usize = 300;
+
+/// What explains an incident: the rule and its one-line finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentCause {
+    pub rule: Rule,
+    /// The finding's title, e.g. "Idle timeout of about 6 s on the path to this endpoint".
+    pub title: String,
+}
+
+impl IncidentCause {
+    fn of(f: &Finding) -> Self {
+        IncidentCause {
+            rule: f.rule,
+            title: f.title.clone(),
+        }
+    }
+}
 
 /// Events kept per incident; the rest are only counted, so one incident stuck open for a week
 /// of reconnect attempts costs bounded memory and a bounded row in the store.
@@ -32,6 +65,8 @@ pub const RTT_BASELINE_SAMPLES: usize = 10;
 pub enum IncidentKind {
     Down,
     Degraded,
+    /// A drop storm: sessions keep ending though each reconnect succeeds.
+    Unstable,
 }
 
 impl IncidentKind {
@@ -39,6 +74,7 @@ impl IncidentKind {
         match self {
             IncidentKind::Down => "down",
             IncidentKind::Degraded => "degraded",
+            IncidentKind::Unstable => "unstable",
         }
     }
 
@@ -47,6 +83,7 @@ impl IncidentKind {
         match state {
             State::Down => Some(IncidentKind::Down),
             State::Degraded => Some(IncidentKind::Degraded),
+            State::Unstable => Some(IncidentKind::Unstable),
             State::Connecting | State::Up | State::Paused => None,
         }
     }
@@ -85,6 +122,10 @@ pub struct Incident {
     pub events: Vec<Event>,
     /// Events beyond the cap, counted only.
     pub more_events: u32,
+    /// How many times it opened: 1, plus one for each return within [`REOPEN_WITHIN`].
+    pub episodes: u32,
+    /// The diagnosis that explains it; `None`: unexplained.
+    pub cause: Option<IncidentCause>,
 }
 
 impl Incident {
@@ -105,12 +146,15 @@ pub enum IncidentChange {
     Opened(Incident),
     /// An incident closed; this is its final form.
     Closed(Incident),
+    /// An open incident's tallies (or cause) changed: another drop or failed attempt while it
+    /// is open, so a long storm's stored row does not keep the tallies of its first minute.
+    Updated(Incident),
 }
 
 impl IncidentChange {
     pub fn incident(&self) -> &Incident {
         match self {
-            IncidentChange::Opened(i) | IncidentChange::Closed(i) => i,
+            IncidentChange::Opened(i) | IncidentChange::Closed(i) | IncidentChange::Updated(i) => i,
         }
     }
 }
@@ -165,19 +209,26 @@ impl IncidentTracker {
 /// time, then the ones still open at the end of the history, with `ended: None`.
 pub fn derive_incidents(events: &[Event]) -> Vec<Incident> {
     let mut tracker = IncidentTracker::new();
-    let mut closed = Vec::new();
+    // By identity: a reopened incident closes again under the same key.
+    let mut closed: BTreeMap<(Timestamp, EndpointId, IncidentKind), Incident> = BTreeMap::new();
     for event in events {
         for change in tracker.observe(event) {
-            if let IncidentChange::Closed(incident) = change {
-                closed.push(incident);
+            match change {
+                IncidentChange::Closed(i) => {
+                    closed.insert((i.started, i.endpoint, i.kind), i);
+                }
+                IncidentChange::Opened(i) => {
+                    closed.remove(&(i.started, i.endpoint, i.kind));
+                }
+                IncidentChange::Updated(_) => {}
             }
         }
     }
-    closed.sort_by_key(|i| (i.started, i.endpoint));
+    let mut out: Vec<Incident> = closed.into_values().collect();
     let mut open: Vec<Incident> = tracker.open().cloned().collect();
     open.sort_by_key(|i| (i.started, i.endpoint));
-    closed.extend(open);
-    closed
+    out.extend(open);
+    out
 }
 
 /// Lead-up events kept before the incident opens; a long lead-up (an endpoint whose threshold
@@ -196,6 +247,10 @@ struct Track {
     /// answered heartbeat. Its `started` is that first sign; its kind is decided on opening.
     lead_up: Option<Incident>,
     open: Option<Incident>,
+    /// The last incident that closed by recovery: the same trouble soon after reopens it.
+    closed: Option<Incident>,
+    /// Recent events for the diagnosis of causes, newest last.
+    recent: VecDeque<Event>,
 }
 
 impl Track {
@@ -215,6 +270,10 @@ impl Track {
             }
             EventKind::StateChanged { to, .. } => self.state_changed(event, *to, changes),
             kind => {
+                if self.recent.len() == RECENT_EVENTS {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(event.clone());
                 if self.lead_up.is_none() && is_sign_of_trouble(kind) {
                     self.lead_up = Some(Incident::pending(event.endpoint, event.at));
                 }
@@ -223,6 +282,16 @@ impl Track {
                 }
                 if let Some(open) = &mut self.open {
                     open.record(event, MAX_INCIDENT_EVENTS);
+                }
+                if matches!(
+                    kind,
+                    EventKind::Closed { .. } | EventKind::HandshakeFailed(_)
+                ) {
+                    if let Some(mut open) = self.open.take() {
+                        open.cause = self.cause(&open).or(open.cause.take());
+                        changes.push(IncidentChange::Updated(open.clone()));
+                        self.open = Some(open);
+                    }
                 }
             }
         }
@@ -257,6 +326,21 @@ impl Track {
         if let Some(incident) = self.close(event, false) {
             changes.push(IncidentChange::Closed(incident));
         }
+        if let Some(mut again) = self.closed.take().filter(|c| {
+            c.kind == kind
+                && c.ended
+                    .is_some_and(|e| between(e, event.at) <= REOPEN_WITHIN)
+        }) {
+            // The same trouble back soon: the same incident, one more episode.
+            self.lead_up = None;
+            again.ended = None;
+            again.episodes = again.episodes.saturating_add(1);
+            again.record(event, MAX_INCIDENT_EVENTS);
+            again.cause = self.cause(&again).or(again.cause);
+            changes.push(IncidentChange::Opened(again.clone()));
+            self.open = Some(again);
+            return;
+        }
         let mut incident = match (self.lead_up.take(), self.last_rtt) {
             (Some(lead_up), _) => lead_up,
             (None, Some((rtt_at, rtt_kind))) => {
@@ -274,6 +358,7 @@ impl Track {
         incident.started = event.at;
         incident.rtt_before = median(self.baseline.iter().copied());
         incident.record(event, MAX_INCIDENT_EVENTS);
+        incident.cause = self.cause(&incident);
         changes.push(IncidentChange::Opened(incident.clone()));
         self.open = Some(incident);
     }
@@ -283,7 +368,45 @@ impl Track {
         incident.record(event, MAX_INCIDENT_EVENTS);
         incident.ended = Some(event.at);
         incident.ended_by_pause = by_pause;
+        incident.cause = self.cause(&incident).or(incident.cause.take());
+        self.closed = (!by_pause).then(|| incident.clone());
         Some(incident)
+    }
+
+    /// The finding that explains `incident` from the recent history: among the findings
+    /// seen since [`REOPEN_WITHIN`] before its first episode, the best fit for its kind, then
+    /// the most frequent. Reconnect storms are a symptom, named only when nothing else is.
+    fn cause(&self, incident: &Incident) -> Option<IncidentCause> {
+        let events: Vec<Event> = self.recent.iter().cloned().collect();
+        let since = Timestamp(
+            incident
+                .started
+                .0
+                .saturating_sub(i64::try_from(REOPEN_WITHIN.as_millis()).unwrap_or(0))
+                .saturating_sub(i64::try_from(incident.time_to_detect.as_millis()).unwrap_or(0)),
+        );
+        let findings = diagnose_named(&events, "this endpoint");
+        findings
+            .iter()
+            .filter(|f| f.endpoints.contains(&incident.endpoint) && f.last_seen >= since)
+            .max_by_key(|f| (fit(incident.kind, f.rule), f.occurrences, f.last_seen))
+            .map(IncidentCause::of)
+    }
+}
+
+/// How well a rule explains an incident of a kind: failed attempts explain being Down,
+/// sessions that end explain a drop storm or a degraded path; a storm of reconnects explains
+/// nothing by itself.
+fn fit(kind: IncidentKind, rule: Rule) -> u8 {
+    let handshake = matches!(
+        rule,
+        Rule::Credentials | Rule::Tls | Rule::Dns | Rule::UpgradeRefused
+    );
+    match (kind, rule) {
+        (_, Rule::ReconnectStorm) => 0,
+        (IncidentKind::Down, _) if handshake => 3,
+        (IncidentKind::Unstable | IncidentKind::Degraded, _) if !handshake => 3,
+        _ => 1,
     }
 }
 
@@ -303,6 +426,8 @@ impl Incident {
             rtt_before: None,
             events: Vec::new(),
             more_events: 0,
+            episodes: 1,
+            cause: None,
         }
     }
 
@@ -703,6 +828,7 @@ mod tests {
                 let (word, i) = match &change {
                     IncidentChange::Opened(i) => ("opened", i),
                     IncidentChange::Closed(i) => ("closed", i),
+                    IncidentChange::Updated(i) => ("updated", i),
                 };
                 got.push(format!("{word} {}", summary(i)));
             }
@@ -755,5 +881,90 @@ mod tests {
         let forgotten = tracker.forget(EndpointId(7)).unwrap();
         assert_eq!(forgotten.duration(Timestamp(4_000)), Duration::from_secs(3));
         assert_eq!(tracker.open().count(), 0);
+    }
+
+    /// A session lost without a close frame after `lasted` s, all of it silent.
+    fn idle_drop(h: History, ep: u64, secs: f64, lasted: f64) -> History {
+        let end = SessionEnd::Lost {
+            error: "eof".into(),
+        };
+        let stats = SessionStats {
+            duration: Duration::from_secs_f64(lasted),
+            silent_for: Duration::from_secs_f64(lasted),
+            ..SessionStats::default()
+        };
+        h.at(ep, secs, EventKind::Closed { end, stats })
+    }
+
+    #[test]
+    fn flapping_within_the_quiet_period_is_one_incident_with_episodes() {
+        // A half-open path: Degraded and back thirteen times, a minute apart.
+        let mut h = History::default().state(1, 0.0, Connecting, Up);
+        for i in 0..13 {
+            let t = 10.0 + 60.0 * f64::from(i);
+            h = h
+                .at(
+                    1,
+                    t,
+                    EventKind::PongMissed {
+                        kind: PingKind::Protocol,
+                        missed: 1,
+                    },
+                )
+                .state(1, t, Up, Degraded)
+                .rtt(1, t + 20.0, 10)
+                .state(1, t + 20.0, Degraded, Up);
+        }
+        // Back again after more than the quiet period: a new incident.
+        h = h.state(1, 2000.0, Up, Degraded);
+        let incidents = derive_incidents(&h.0);
+        let got: Vec<(f64, Option<i64>, u32)> = incidents
+            .iter()
+            .map(|i| {
+                (
+                    i.started.0 as f64 / 1000.0,
+                    i.ended.map(|e| e.0),
+                    i.episodes,
+                )
+            })
+            .collect();
+        assert_eq!(got, [(10.0, Some(750_000), 13), (2000.0, None, 1)]);
+    }
+
+    #[test]
+    fn a_drop_storm_opens_an_unstable_incident_with_its_cause() {
+        // Sessions cut after 6 s of silence; the instability rule calls it Unstable.
+        let mut h = History::default().state(1, 0.0, Connecting, Up);
+        for i in 0..4 {
+            let t = 7.0 * f64::from(i);
+            h = idle_drop(h.connected(1, t), 1, t + 6.0, 6.0);
+        }
+        h = h.state(1, 27.0, Up, State::Unstable);
+        for i in 4..8 {
+            let t = 7.0 * f64::from(i);
+            h = idle_drop(h.connected(1, t), 1, t + 6.0, 6.0);
+        }
+        h = h.state(1, 400.0, State::Unstable, Up);
+        let incidents = derive_incidents(&h.0);
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        let i = &incidents[0];
+        assert_eq!(i.kind, IncidentKind::Unstable);
+        // No heartbeat answered between the drops: the lead-up holds the first four.
+        assert_eq!(i.close_codes, [(1006, 8)]);
+        let cause = i.cause.as_ref().expect("a cause");
+        assert_eq!(cause.rule, Rule::IdleTimeout);
+        assert_eq!(
+            cause.title,
+            "Idle timeout of about 6 s on the path to this endpoint"
+        );
+    }
+
+    #[test]
+    fn trouble_without_a_pattern_is_unexplained() {
+        let h = History::default()
+            .state(1, 0.0, Connecting, Up)
+            .lost(1, 5.0)
+            .state(1, 5.0, Up, Down);
+        assert_eq!(derive_incidents(&h.0)[0].cause, None);
     }
 }

@@ -5,6 +5,7 @@
 //! Invariant: nothing here does I/O, reads a clock or draws random numbers; callers pass
 //! timestamps and random units in, so every rule is testable with plain data.
 
+pub mod availability;
 pub mod backoff;
 pub mod close_code;
 pub mod diagnosis;
@@ -18,9 +19,10 @@ pub mod rollup;
 pub mod sink;
 pub mod untrusted;
 
+pub use availability::{Availability, SessionSpan, Watch};
 pub use backoff::{Ended, ReconnectPolicy, Retry};
 pub use close_code::CloseClass;
-pub use diagnosis::{diagnose, sort_findings, EndpointFacts, Finding, Rule};
+pub use diagnosis::{diagnose, diagnose_named, sort_findings, EndpointFacts, Finding, Rule};
 pub use duration::{format_duration, parse_duration};
 pub use endpoint::{
     AppHeartbeat, ConfigErrors, Endpoint, EndpointId, FieldError, Header, Heartbeat, Limits,
@@ -31,7 +33,9 @@ pub use event::{
     Phases, PingKind, RetryReason, SessionEnd, SessionStats, Timestamp,
 };
 pub use health::{Health, HealthPolicy, Signal, State, Transition};
-pub use incident::{derive_incidents, Incident, IncidentChange, IncidentKind, IncidentTracker};
+pub use incident::{
+    derive_incidents, Incident, IncidentCause, IncidentChange, IncidentKind, IncidentTracker,
+};
 pub use reply::{ReplyMatch, ReplyMatcher};
 pub use rollup::{Histogram, Rollup};
 pub use sink::Sink;

@@ -12,7 +12,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-use heartline_core::{EndpointId, Event, EventKind, Phase, PingKind, State};
+use heartline_core::close_code::class_of_end;
+use heartline_core::{EndpointId, Event, EventKind, Phase, PingKind, State, Timestamp};
 
 /// Every Heartline metric, ready to be scraped. Share it behind an `Arc`: every method takes
 /// `&self`, and the engine calls [`Metrics::observe`] from many sessions at once.
@@ -82,7 +83,7 @@ impl Metrics {
         {
             let endpoints = self.read();
             if let Some(known) = endpoints.by_id.get(&event.endpoint) {
-                self.families.fold(known, &event.kind);
+                self.families.fold(known, event.at, &event.kind);
                 return;
             }
         }
@@ -100,7 +101,7 @@ impl Metrics {
         }
         let endpoints = self.read();
         if let Some(known) = endpoints.by_id.get(&event.endpoint) {
-            self.families.fold(known, &event.kind);
+            self.families.fold(known, event.at, &event.kind);
         }
     }
 
@@ -167,10 +168,11 @@ impl fmt::Debug for Metrics {
 }
 
 /// The health states in stateset order.
-const STATES: [State; 5] = [
+const STATES: [State; 6] = [
     State::Connecting,
     State::Up,
     State::Degraded,
+    State::Unstable,
     State::Down,
     State::Paused,
 ];
@@ -222,6 +224,12 @@ struct CauseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassLabels {
+    endpoint: Arc<str>,
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     endpoint: Arc<str>,
     phase: &'static str,
@@ -247,6 +255,9 @@ struct Families {
     stale: Family<EndpointLabels, Counter>,
     session_duration: HistogramFamily<EndpointLabels>,
     handshake_phase: HistogramFamily<PhaseLabels>,
+    unexpected_ends: Family<ClassLabels, Counter>,
+    session_open: Family<EndpointLabels, Gauge>,
+    session_started: Family<EndpointLabels, Gauge>,
 }
 
 impl Default for Families {
@@ -264,6 +275,9 @@ impl Default for Families {
             stale: Family::default(),
             session_duration: Family::new_with_constructor(session_histogram),
             handshake_phase: Family::new_with_constructor(latency_histogram),
+            unexpected_ends: Family::default(),
+            session_open: Family::default(),
+            session_started: Family::default(),
         }
     }
 }
@@ -327,6 +341,25 @@ impl Families {
             Unit::Seconds,
             self.session_duration.clone(),
         );
+        r.register(
+            "unexpected_ends",
+            "Sessions that ended unexpectedly (drops: every end but the user's, a shutdown, a \
+             reconfiguration or a timed run's end), by class; Heartline's own closes are classed \
+             by their cause (a pong timeout is abnormal, whatever code was sent)",
+            self.unexpected_ends.clone(),
+        );
+        r.register(
+            "session_open",
+            "1 while a session is open, 0 while disconnected, connecting or backing off",
+            self.session_open.clone(),
+        );
+        r.register_with_unit(
+            "session_started",
+            "Unix time the open session started, 0 while none is open: time() minus this is \
+             the current session's age",
+            Unit::Other("timestamp_seconds".into()),
+            self.session_started.clone(),
+        );
         r.register_with_unit(
             "handshake_phase",
             "Duration of each phase of successful handshakes (dns only when a lookup happened)",
@@ -346,13 +379,15 @@ impl Families {
         // Creating is the point; the returned guard is released at once.
         drop(self.reconnects.get_or_create(&labels));
         drop(self.stale.get_or_create(&labels));
+        drop(self.session_open.get_or_create(&labels));
+        drop(self.session_started.get_or_create(&labels));
         drop(self.pong_missed.get_or_create(&KindLabels {
             endpoint: endpoint.clone(),
             kind: PingKind::Protocol.as_str(),
         }));
     }
 
-    fn fold(&self, known: &Known, kind: &EventKind) {
+    fn fold(&self, known: &Known, at: Timestamp, kind: &EventKind) {
         let endpoint = &known.label;
         match kind {
             EventKind::Rtt { kind, rtt } => {
@@ -394,6 +429,21 @@ impl Families {
                         endpoint: endpoint.clone(),
                     })
                     .observe(seconds(stats.duration));
+                if end.is_unexpected() {
+                    let class = class_of_end(end).as_str();
+                    book.classes.insert(class);
+                    self.unexpected_ends
+                        .get_or_create(&ClassLabels {
+                            endpoint: endpoint.clone(),
+                            class,
+                        })
+                        .inc();
+                }
+                let labels = EndpointLabels {
+                    endpoint: endpoint.clone(),
+                };
+                self.session_open.get_or_create(&labels).set(0);
+                self.session_started.get_or_create(&labels).set(0);
             }
             EventKind::HandshakeFailed(failure) => {
                 let phase = failure.phase.as_str();
@@ -416,6 +466,13 @@ impl Families {
                 }
             }
             EventKind::Connected { handshake, .. } => {
+                let labels = EndpointLabels {
+                    endpoint: endpoint.clone(),
+                };
+                self.session_open.get_or_create(&labels).set(1);
+                self.session_started
+                    .get_or_create(&labels)
+                    .set(at.0.div_euclid(1000));
                 let p = &handshake.phases;
                 // A zero DNS phase means an IP literal: no lookup happened, nothing to time.
                 let dns = (!p.dns.is_zero()).then_some(p.dns);
@@ -497,6 +554,14 @@ impl Families {
         self.reconnects.remove(&one);
         self.stale.remove(&one);
         self.session_duration.remove(&one);
+        self.session_open.remove(&one);
+        self.session_started.remove(&one);
+        for &class in &book.classes {
+            self.unexpected_ends.remove(&ClassLabels {
+                endpoint: endpoint.clone(),
+                class,
+            });
+        }
         for state in STATES {
             self.state.remove(&StateLabels {
                 endpoint: endpoint.clone(),
@@ -601,6 +666,7 @@ struct Book {
     state: State,
     closes: HashSet<(u16, &'static str)>,
     causes: HashSet<&'static str>,
+    classes: HashSet<&'static str>,
     failed_phases: HashSet<&'static str>,
     statuses: HashSet<u16>,
 }
@@ -611,6 +677,7 @@ impl Book {
             state,
             closes: HashSet::new(),
             causes: HashSet::new(),
+            classes: HashSet::new(),
             failed_phases: HashSet::new(),
             statuses: HashSet::new(),
         }
@@ -1057,5 +1124,71 @@ mod tests {
     fn metrics_are_shareable() {
         fn check<T: Send + Sync>() {}
         check::<Metrics>();
+    }
+
+    #[test]
+    fn session_stability_series() {
+        let m = Metrics::new();
+        m.set_endpoint(FEED, "feed");
+        let text = m.encode();
+        assert_lines(
+            &text,
+            &[
+                r#"heartline_session_open{endpoint="feed"} 0"#,
+                r#"heartline_session_started_timestamp_seconds{endpoint="feed"} 0"#,
+            ],
+        );
+        let connected = EventKind::Connected {
+            attempt: 1,
+            handshake: Handshake {
+                phases: Phases::default(),
+                peer: SocketAddr::from(([127, 0, 0, 1], 9)),
+                subprotocol: None,
+                extensions: Vec::new(),
+            },
+        };
+        m.observe(&event(FEED, connected.clone()));
+        assert_lines(
+            &m.encode(),
+            &[
+                r#"heartline_session_open{endpoint="feed"} 1"#,
+                r#"heartline_session_started_timestamp_seconds{endpoint="feed"} 1700000000"#,
+            ],
+        );
+        // A pong timeout we closed with 1001 is an abnormal drop, not a server going away;
+        // the user's own close is no drop at all.
+        let ours = |cause| SessionEnd::ClosedByClient {
+            cause,
+            code: 1001,
+            reason: String::new(),
+            clean: false,
+        };
+        m.observe(&event(FEED, closed(ours(CloseCause::PongTimeout), 30)));
+        m.observe(&event(FEED, connected.clone()));
+        m.observe(&event(
+            FEED,
+            closed(
+                SessionEnd::ClosedByServer {
+                    code: 1001,
+                    reason: String::new(),
+                },
+                30,
+            ),
+        ));
+        m.observe(&event(FEED, connected));
+        m.observe(&event(FEED, closed(ours(CloseCause::User), 30)));
+        let text = m.encode();
+        assert_lines(
+            &text,
+            &[
+                r#"heartline_unexpected_ends_total{endpoint="feed",class="abnormal"} 1"#,
+                r#"heartline_unexpected_ends_total{endpoint="feed",class="going_away"} 1"#,
+                r#"heartline_session_open{endpoint="feed"} 0"#,
+                r#"heartline_session_started_timestamp_seconds{endpoint="feed"} 0"#,
+            ],
+        );
+        assert!(!text.contains(r#"class="normal""#), "{text}");
+        m.remove_endpoint(FEED);
+        assert!(!m.encode().contains("unexpected_ends_total{"));
     }
 }

@@ -36,6 +36,8 @@ pub enum StateName {
     Connecting,
     Up,
     Degraded,
+    /// Sessions keep dropping (a drop storm), even when every reconnect succeeds.
+    Unstable,
     Down,
     Paused,
 }
@@ -325,6 +327,7 @@ pub fn state_name(s: State) -> StateName {
         State::Connecting => StateName::Connecting,
         State::Up => StateName::Up,
         State::Degraded => StateName::Degraded,
+        State::Unstable => StateName::Unstable,
         State::Down => StateName::Down,
         State::Paused => StateName::Paused,
     }

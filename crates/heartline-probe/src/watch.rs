@@ -154,7 +154,9 @@ impl Probe {
                             // Closed by us without a control (controls channel gone): shut down.
                             return;
                         }
-                        rep.signal(Signal::Failure);
+                        // An unexpected end: a failure, and a drop the instability rule
+                        // counts.
+                        rep.signal(Signal::Dropped);
                         // A session that answered a heartbeat was healthy: whatever ended it
                         // (a proxy's idle timeout, a kick), the next attempt waits only the
                         // initial delay, so the endpoint that keeps dropping stays watched.
@@ -306,7 +308,8 @@ impl Reporter {
     }
 
     pub(crate) fn signal(&mut self, signal: Signal) {
-        if let Some(t) = self.health.apply(signal) {
+        let at = Timestamp::from_system(SystemTime::now());
+        if let Some(t) = self.health.apply(signal, at) {
             self.emit(EventKind::StateChanged {
                 from: t.from,
                 to: t.to,

@@ -8,7 +8,7 @@ use heartline_core::{
     diagnose, EndpointFacts, EndpointId, Event, EventKind, Finding, Incident, IncidentKind,
     PingKind, Timestamp,
 };
-use heartline_store::{Scope, Store, Uptime};
+use heartline_store::{Availability, Scope, Store};
 
 use crate::model::{
     CloseCount, EndpointSummary, FindingSummary, IncidentSummary, Mark, RttSummary,
@@ -140,7 +140,7 @@ fn join_quoted<'a>(items: impl Iterator<Item = &'a str>) -> String {
 /// What aggregate queries say about the window, before any event is read.
 #[derive(Debug, Default)]
 pub(crate) struct Aggregates {
-    pub uptime: HashMap<EndpointId, Uptime>,
+    pub uptime: HashMap<EndpointId, Availability>,
     pub rtt: HashMap<EndpointId, RttSummary>,
     pub incidents: Vec<Incident>,
     pub close_codes: Vec<CloseCount>,
@@ -155,7 +155,7 @@ impl Aggregates {
             || self
                 .uptime
                 .values()
-                .any(|u| u.ratio().is_some() || !u.paused.is_zero())
+                .any(|u| u.uptime().is_some() || !u.paused.is_zero())
     }
 }
 
@@ -169,7 +169,7 @@ pub(crate) async fn aggregates(
     // Four independent statements, on the pool's connections at once.
     let (rtt, uptime, incidents, close_codes) = futures_util::future::try_join4(
         store.export_rtt(scope, PingKind::Protocol, since, until, SUMMARY_RTT_POINTS),
-        store.export_uptime(scope, since, until),
+        store.availability_of(scope, since, until),
         store.incidents(ids, since, until),
         store.export_close_codes(scope, since, until),
     )
@@ -472,6 +472,8 @@ pub(crate) fn incident_summaries(
             handshake_failures: i.handshake_failures.clone(),
             reconnect_attempts: i.reconnect_attempts,
             rtt_before: i.rtt_before,
+            episodes: i.episodes,
+            cause: i.cause.as_ref().map(|c| (c.rule.as_str(), c.title.clone())),
         })
         .collect()
 }
@@ -521,7 +523,7 @@ pub(crate) fn rank_for_charts(
     ranked.sort_by_key(|e| {
         let u = agg.uptime.get(&e.id).copied().unwrap_or_default();
         (
-            std::cmp::Reverse(u.down + u.degraded),
+            std::cmp::Reverse(u.watched.saturating_sub(u.available)),
             std::cmp::Reverse(incidents.get(&e.id).copied().unwrap_or(0)),
             e.name.clone(),
         )

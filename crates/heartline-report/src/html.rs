@@ -84,7 +84,7 @@ pub(crate) fn head(
         escape(&zone.label()),
     )?;
 
-    writeln!(out, "<section><h2>Summary</h2>\n<table class=\"num\"><thead><tr><th>Endpoint</th><th>URL</th><th>Uptime</th><th>Down</th><th>Degraded</th><th>Not recorded</th><th>Incidents</th><th>Closes</th><th>Failed handshakes</th><th>Reconnects</th><th>RTT mean</th><th>RTT worst p95</th></tr></thead><tbody>")?;
+    writeln!(out, "<section><h2>Summary</h2>\n<table class=\"num\"><thead><tr><th>Endpoint</th><th>URL</th><th>Uptime</th><th>Connected</th><th>Drops</th><th>Drops/h</th><th>Median session</th><th>Degraded</th><th>Down</th><th>Not recorded</th><th>Incidents</th><th>Closes</th><th>Failed handshakes</th><th>Reconnects</th><th>RTT mean</th><th>RTT worst p95</th></tr></thead><tbody>")?;
     for e in &s.endpoints {
         let u = &e.uptime;
         let (mean, p95) = e.rtt.as_ref().map_or(("–".into(), "–".into()), |r| {
@@ -95,12 +95,16 @@ pub(crate) fn head(
         });
         writeln!(
             out,
-            "<tr><td>{}</td><td class=\"url\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mean}</td><td>{p95}</td></tr>",
+            "<tr><td>{}</td><td class=\"url\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mean}</td><td>{p95}</td></tr>",
             escape(&e.name),
             escape(&e.url),
-            u.ratio().map_or("–".into(), |r| format!("{:.3} %", r * 100.0)),
+            crate::model::percent(u.uptime()),
+            crate::model::percent(u.connected_share()),
+            u.unexpected_ends,
+            crate::model::per_hour(u.drops_per_hour()),
+            u.median_session.map_or("–".into(), readable),
+            readable(u.degraded + u.unstable),
             readable(u.down),
-            readable(u.degraded),
             readable(u.unknown),
             e.incidents,
             e.closes,
@@ -109,12 +113,13 @@ pub(crate) fn head(
         )?;
     }
     writeln!(out, "</tbody></table>")?;
+    writeln!(out, "<p>{}</p>", escape(crate::model::UPTIME_DEFINITION))?;
 
     writeln!(out, "<h3>Incidents</h3>")?;
     if s.incidents.is_empty() {
         writeln!(out, "<p class=\"empty\">No incidents in the window.</p>")?;
     } else {
-        writeln!(out, "<table><thead><tr><th>#</th><th>Endpoint</th><th>Kind</th><th>Start</th><th>End</th><th>Duration</th><th>Detected after</th><th>Close codes</th><th>Failed handshakes</th><th>Reconnects</th><th>RTT before</th></tr></thead><tbody>")?;
+        writeln!(out, "<table><thead><tr><th>#</th><th>Endpoint</th><th>Kind</th><th>Cause</th><th>Episodes</th><th>Start</th><th>End</th><th>Duration</th><th>Detected after</th><th>Close codes</th><th>Failed handshakes</th><th>Reconnects</th><th>RTT before</th></tr></thead><tbody>")?;
         for (n, i) in s.incidents.iter().enumerate() {
             let end = i.end_cell(zone);
             let codes: Vec<String> = i
@@ -134,13 +139,16 @@ pub(crate) fn head(
                 .collect();
             writeln!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"t\">{}</td><td class=\"t\">{end}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"t\">{}</td><td class=\"t\">{end}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 n + 1,
                 escape(&i.endpoint),
                 chip(match i.kind {
                     IncidentKind::Down => State::Down,
                     IncidentKind::Degraded => State::Degraded,
+                    IncidentKind::Unstable => State::Unstable,
                 }),
+                escape(&i.cause_cell()),
+                i.episodes,
                 zone.format(i.started),
                 readable(i.duration),
                 if i.ended.is_none() { " so far" } else { "" },
@@ -262,6 +270,7 @@ fn kind_class(kind: IncidentKind) -> &'static str {
     match kind {
         IncidentKind::Down => "down",
         IncidentKind::Degraded => "degraded",
+        IncidentKind::Unstable => "unstable",
     }
 }
 
@@ -306,9 +315,10 @@ fn css() -> String {
         ));
     }
     css.push_str(&format!(
-        "tr.down{{--c:{}}}tr.degraded{{--c:{}}}\n",
+        "tr.down{{--c:{}}}tr.degraded{{--c:{}}}tr.unstable{{--c:{}}}\n",
         palette::state(State::Down).hex(),
-        palette::state(State::Degraded).hex()
+        palette::state(State::Degraded).hex(),
+        palette::state(State::Unstable).hex()
     ));
     for (class, _) in palette::CLOSE_CLASSES {
         css.push_str(&format!(

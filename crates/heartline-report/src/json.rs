@@ -253,13 +253,28 @@ fn endpoint_json(e: &crate::model::EndpointSummary) -> Value {
         "id": e.id.0,
         "name": e.name,
         "uptime": {
-            "ratio": u.ratio(),
+            "definition": crate::model::UPTIME_DEFINITION,
+            "ratio": u.uptime(),
+            "connected_ratio": u.connected_share(),
+            "degraded_ratio": u.degraded_share(),
+            "watched_ms": ms(u.watched),
+            "available_ms": ms(u.available),
+            "connected_ms": ms(u.connected),
             "up_ms": ms(u.up),
             "degraded_ms": ms(u.degraded),
+            "unstable_ms": ms(u.unstable),
             "down_ms": ms(u.down),
             "connecting_ms": ms(u.connecting),
             "paused_ms": ms(u.paused),
             "unknown_ms": ms(u.unknown),
+        },
+        "sessions": {
+            "ended": u.sessions_ended,
+            "unexpected_ends": u.unexpected_ends,
+            "drops_per_hour": u.drops_per_hour(),
+            "median_ms": u.median_session.map(ms),
+            "last_ms": u.last_session.map(ms),
+            "current_ms": u.current_session.map(ms),
         },
         "incidents": e.incidents,
         "closes": e.closes,
@@ -291,6 +306,8 @@ fn incident_json(i: &crate::model::IncidentSummary) -> Value {
             .collect::<Vec<_>>(),
         "reconnect_attempts": i.reconnect_attempts,
         "rtt_before_ms": i.rtt_before.map(ms_f),
+        "episodes": i.episodes,
+        "cause": i.cause.as_ref().map(|(rule, title)| json!({ "rule": rule, "title": title })),
     })
 }
 

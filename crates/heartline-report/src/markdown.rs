@@ -88,9 +88,12 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
     writeln!(out)?;
     writeln!(
         out,
-        "| Endpoint | Uptime | Down | Degraded | Not recorded | Incidents | Closes | Failed handshakes | Reconnects | RTT mean | RTT worst p95 |"
+        "| Endpoint | Uptime | Connected | Drops | Drops/h | Median session | Degraded | Down | Not recorded | Incidents | Closes | Failed handshakes | Reconnects | RTT mean | RTT worst p95 |"
     )?;
-    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    writeln!(
+        out,
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    )?;
     for e in &s.endpoints {
         let u = &e.uptime;
         let (mean, p95) = match &e.rtt {
@@ -102,12 +105,15 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
         };
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {mean} | {p95} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {mean} | {p95} |",
             escape(&e.name),
-            u.ratio()
-                .map_or("–".into(), |r| format!("{:.3} %", r * 100.0)),
+            crate::model::percent(u.uptime()),
+            crate::model::percent(u.connected_share()),
+            u.unexpected_ends,
+            crate::model::per_hour(u.drops_per_hour()),
+            u.median_session.map_or("–".into(), readable),
+            readable(u.degraded + u.unstable),
             readable(u.down),
-            readable(u.degraded),
             readable(u.unknown),
             e.incidents,
             e.closes,
@@ -115,6 +121,8 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
             e.reconnects,
         )?;
     }
+    writeln!(out)?;
+    writeln!(out, "{}", crate::model::UPTIME_DEFINITION)?;
     writeln!(out)?;
 
     writeln!(out, "### Incidents")?;
@@ -124,10 +132,10 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
     } else {
         writeln!(
             out,
-            "| # | Endpoint | Kind | Start ({z}) | End ({z}) | Duration | Detected after | Close codes | Failed handshakes | Reconnects | RTT before |",
+            "| # | Endpoint | Kind | Cause | Episodes | Start ({z}) | End ({z}) | Duration | Detected after | Close codes | Failed handshakes | Reconnects | RTT before |",
             z = zone.label()
         )?;
-        writeln!(out, "|--:|---|---|---|---|--:|--:|---|---|--:|--:|")?;
+        writeln!(out, "|--:|---|---|---|--:|---|---|--:|--:|---|---|--:|--:|")?;
         for (n, i) in s.incidents.iter().enumerate() {
             let end = i.end_cell(zone);
             let codes: Vec<String> = i
@@ -142,10 +150,12 @@ pub(crate) fn head(out: &mut dyn Write, s: &Summary, zone: &ZoneView) -> io::Res
                 .collect();
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {end} | {}{} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {end} | {}{} | {} | {} | {} | {} | {} |",
                 n + 1,
                 escape(&i.endpoint),
                 state_word(i.kind),
+                escape(&i.cause_cell()),
+                i.episodes,
                 zone.format(i.started),
                 readable(i.duration),
                 if i.ended.is_none() { " so far" } else { "" },
@@ -271,6 +281,7 @@ fn state_word(kind: heartline_core::IncidentKind) -> State {
     match kind {
         heartline_core::IncidentKind::Down => State::Down,
         heartline_core::IncidentKind::Degraded => State::Degraded,
+        heartline_core::IncidentKind::Unstable => State::Unstable,
     }
 }
 

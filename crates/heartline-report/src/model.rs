@@ -94,6 +94,7 @@ impl Mark {
             Mark::FirstSign(_) => "first sign of trouble".into(),
             Mark::Start(IncidentKind::Down) => "OUTAGE STARTS (Down)".into(),
             Mark::Start(IncidentKind::Degraded) => "DEGRADED STARTS".into(),
+            Mark::Start(IncidentKind::Unstable) => "DROP STORM STARTS (Unstable)".into(),
             Mark::End {
                 kind,
                 lasted,
@@ -103,6 +104,7 @@ impl Mark {
                 match kind {
                     IncidentKind::Down => "OUTAGE ENDS",
                     IncidentKind::Degraded => "DEGRADED ENDS",
+                    IncidentKind::Unstable => "DROP STORM ENDS",
                 },
                 readable(lasted),
                 if by_pause { ", paused" } else { "" }
@@ -363,7 +365,8 @@ pub struct EndpointSummary {
     /// With secret-looking query values masked.
     pub url: String,
     pub tags: Vec<String>,
-    pub uptime: heartline_store::Uptime,
+    /// Uptime and session stability by the one definition ([`heartline_store::Availability`]).
+    pub uptime: heartline_store::Availability,
     pub closes: u64,
     pub handshake_failures: u64,
     pub reconnects: u64,
@@ -398,9 +401,21 @@ pub struct IncidentSummary {
     pub handshake_failures: Vec<(String, Option<u16>, u32)>,
     pub reconnect_attempts: u32,
     pub rtt_before: Option<Duration>,
+    /// How many times it opened (a return within five minutes reopens it).
+    pub episodes: u32,
+    /// The diagnosis that explains it (rule name, one-line finding); `None`: unexplained.
+    pub cause: Option<(&'static str, String)>,
 }
 
 impl IncidentSummary {
+    /// The Cause cell: the finding's line, or "unexplained".
+    pub fn cause_cell(&self) -> String {
+        match &self.cause {
+            Some((_, title)) => title.clone(),
+            None => "unexplained".into(),
+        }
+    }
+
     /// The End cell: the end in `zone`, marked when a pause (not a recovery) ended it, or
     /// "ongoing".
     pub fn end_cell(&self, zone: &ZoneView) -> String {
@@ -464,8 +479,25 @@ pub struct FindingSummary {
 }
 
 impl EndpointSummary {
-    /// Time Down or Degraded: how charts are ranked.
+    /// Watched time that was not uptime: how charts are ranked.
     pub fn trouble(&self) -> Duration {
-        self.uptime.down + self.uptime.degraded
+        self.uptime.watched.saturating_sub(self.uptime.available)
     }
+}
+
+/// How every export states the uptime definition, word for word.
+pub const UPTIME_DEFINITION: &str = "Uptime is the time with an open session while the endpoint \
+was Up, divided by the time watched (recorded and not paused): time disconnected, reconnecting, \
+Degraded or Unstable counts against it. Drops are sessions that ended unexpectedly (every end \
+except the user's, a shutdown, a reconfiguration or the end of a timed run); drops per hour are \
+per watched hour.";
+
+/// A share as a percentage with three decimals, or "–".
+pub fn percent(share: Option<f64>) -> String {
+    share.map_or("–".into(), |r| format!("{:.3} %", r * 100.0))
+}
+
+/// Drops per hour with one decimal, or "–".
+pub fn per_hour(rate: Option<f64>) -> String {
+    rate.map_or("–".into(), |r| format!("{r:.1}"))
 }

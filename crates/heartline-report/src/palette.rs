@@ -42,6 +42,7 @@ pub fn state_swatch(state: State) -> Swatch {
     match state {
         State::Up => swatch(0x16a34a, 0x4ade80),
         State::Degraded => swatch(0xd97706, 0xfbbf24),
+        State::Unstable => swatch(0xc2410c, 0xfdba74),
         State::Down => swatch(0xdc2626, 0xf87171),
         State::Paused => swatch(0x6b7280, 0x9ca3af),
         State::Connecting => swatch(0x2563eb, 0x60a5fa),
@@ -92,9 +93,10 @@ pub const CLOSE_CLASSES: [(CloseClass, &str); 9] = [
 ];
 
 /// Every state in legend order.
-pub const STATES: [State; 5] = [
+pub const STATES: [State; 6] = [
     State::Up,
     State::Degraded,
+    State::Unstable,
     State::Down,
     State::Paused,
     State::Connecting,
@@ -125,11 +127,17 @@ mod tests {
             State::Connecting,
             State::Up,
             State::Degraded,
+            State::Unstable,
             State::Down,
             State::Paused,
         ] {
             match state {
-                State::Connecting | State::Up | State::Degraded | State::Down | State::Paused => {}
+                State::Connecting
+                | State::Up
+                | State::Degraded
+                | State::Unstable
+                | State::Down
+                | State::Paused => {}
             }
             assert!(STATES.contains(&state), "{state:?} missing from STATES");
         }

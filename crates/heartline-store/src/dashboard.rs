@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
-use heartline_core::{EndpointId, EventKind, Histogram, PingKind, Rollup, State, Timestamp};
+use heartline_core::{
+    Availability, EndpointId, EventKind, Histogram, PingKind, Rollup, State, Timestamp,
+};
 
-use crate::query::{state_from, Uptime};
+use crate::export::Scope;
+use crate::query::state_from;
 use crate::writer::kind_code;
 use crate::{Result, Store};
 
@@ -17,8 +20,10 @@ pub struct OverviewRow {
     pub since: Option<Timestamp>,
     /// The last session end: when, code, initiator.
     pub last_close: Option<(Timestamp, u16, String)>,
-    /// Up (or Degraded) over the known time of the last 24 hours.
+    /// Uptime over the last 24 hours by the one definition ([`Availability::uptime`]).
     pub uptime_24h: Option<f64>,
+    /// Uptime and session stability over the last 24 hours (`None`: nothing recorded).
+    pub last_24h: Option<Availability>,
     /// Protocol RTT over the current and previous hour.
     pub rtt_p50: Option<Duration>,
     pub rtt_p95: Option<Duration>,
@@ -130,8 +135,6 @@ impl Store {
             id: i64,
             newest: Option<String>,
             close: Option<String>,
-            before: Option<String>,
-            changes: Option<String>,
             #[sqlx(flatten)]
             prev: HourRow,
             #[sqlx(flatten)]
@@ -163,10 +166,6 @@ impl Store {
                  ORDER BY ts DESC, seq DESC LIMIT 1) AS newest, \
                (SELECT ts || ' ' || code || ' ' || initiator FROM events WHERE endpoint_id = ids.id \
                  AND kind = 'closed' ORDER BY ts DESC, seq DESC LIMIT 1) AS close, \
-               (SELECT state FROM states WHERE endpoint_id = ids.id AND ts < ?1 \
-                 ORDER BY ts DESC, seq DESC LIMIT 1) AS before, \
-               (SELECT group_concat(ts || ' ' || state, ',') FROM (SELECT ts, state FROM states \
-                 WHERE endpoint_id = ids.id AND ts >= ?1 AND ts < ?2 ORDER BY ts, seq)) AS changes, \
                p.count AS p_count, p.min_us AS p_min, p.max_us AS p_max, p.sum_us AS p_sum, \
                p.histogram AS p_hist, p.p50_us AS p_p50, p.p95_us AS p_p95, \
                c.count AS c_count, c.min_us AS c_min, c.max_us AS c_max, c.sum_us AS c_sum, \
@@ -182,7 +181,9 @@ impl Store {
         .bind(hour)
         .fetch_all(self.reader())
         .await?;
-        let runs = self.runs_between(Timestamp(day_ago), now).await?;
+        let availability = self
+            .availability_of(Scope::Only(endpoints), Timestamp(day_ago), now)
+            .await?;
 
         Ok(rows
             .into_iter()
@@ -196,26 +197,9 @@ impl Store {
                     let code = u16::try_from(parts.next()?.parse::<i64>().ok()?).ok()?;
                     Some((Timestamp(ts), code, parts.next()?.to_owned()))
                 });
-                // Uptime over 24 h: the state before the window, then the changes within it.
-                let mut pieces: Vec<(i64, Option<State>)> = Vec::new();
-                if let Some(b) = r.before.as_deref() {
-                    pieces.push((day_ago, state_from(b)));
-                }
-                for change in r.changes.as_deref().unwrap_or("").split(',') {
-                    if let Some((ts, s)) = change.split_once(' ') {
-                        if let Ok(ts) = ts.parse::<i64>() {
-                            pieces.push((ts, state_from(s)));
-                        }
-                    }
-                }
-                let uptime = (!pieces.is_empty()).then(|| {
-                    let mut u = Uptime::default();
-                    pieces.push((now.0, None));
-                    for pair in pieces.windows(2) {
-                        u.accumulate(pair[0].1, pair[0].0, pair[1].0, &runs);
-                    }
-                    u
-                });
+                let last_24h = availability
+                    .get(&EndpointId(r.id.max(0).unsigned_abs()))
+                    .copied();
                 // Recent RTT: the current and previous hour's histograms merged. Rows whose
                 // histogram was dropped (retention set shorter than two hours) give their own
                 // percentiles, the newest row's winning.
@@ -265,7 +249,8 @@ impl Store {
                     state,
                     since: since.map(Timestamp),
                     last_close,
-                    uptime_24h: uptime.and_then(|u| u.ratio()),
+                    uptime_24h: last_24h.and_then(|a| a.uptime()),
+                    last_24h,
                     rtt_p50: rollup
                         .and_then(|r| r.quantile_us(0.5))
                         .or(fallback.map(|f| f.0))

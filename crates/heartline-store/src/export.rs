@@ -29,7 +29,7 @@ use heartline_config::EndpointSpec;
 use heartline_core::{Endpoint, EndpointId, Event, EventKind, PingKind, State, Timestamp};
 
 use crate::dashboard::Resolution;
-use crate::query::{state_from, EventRow, SessionColumns, Uptime, EVENT_COLUMNS_WITH_SESSION};
+use crate::query::{state_from, EventRow, SessionColumns, EVENT_COLUMNS_WITH_SESSION};
 use crate::writer::kind_code;
 use crate::{Error, Result, Store};
 
@@ -44,7 +44,7 @@ pub enum Scope<'a> {
 
 impl Scope<'_> {
     /// The `?3` parameter of the statements below: NULL for every endpoint, else a JSON array.
-    fn param(self) -> Option<String> {
+    pub(crate) fn param(self) -> Option<String> {
         match self {
             Scope::All => None,
             Scope::Only(ids) => {
@@ -63,7 +63,7 @@ impl Scope<'_> {
 /// The selected ids as a table: every endpoint when `?3` is NULL, else the JSON array's values.
 /// Used as `endpoint_id IN (SELECT id FROM ids)`, which SQLite answers with one primary-key
 /// range seek per endpoint (history tables are keyed by endpoint first).
-const IDS: &str = "WITH ids(id) AS (SELECT id FROM endpoints WHERE ?3 IS NULL \
+pub(crate) const IDS: &str = "WITH ids(id) AS (SELECT id FROM endpoints WHERE ?3 IS NULL \
                    UNION ALL SELECT value FROM json_each(?3))";
 
 /// An endpoint as exports see it: its configuration with secret header values left empty.
@@ -468,64 +468,6 @@ impl Store {
         .fetch_one(self.reader())
         .await?;
         Ok(any)
-    }
-
-    /// Time in each state over `[from, to)` for every endpoint of `scope`, in one pass (the
-    /// same figures as [`Store::uptime`] for each).
-    pub async fn export_uptime(
-        &self,
-        scope: Scope<'_>,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<HashMap<EndpointId, Uptime>> {
-        let mut out = HashMap::new();
-        if to <= from {
-            return Ok(out);
-        }
-        let runs = self.runs_between(from, to).await?;
-        // Per endpoint: the state before the window (ord 0), then its changes in the window.
-        let sql = format!(
-            "{IDS} SELECT id, 0 AS ord, ?1 AS ts, 0 AS seq, \
-               (SELECT state FROM states WHERE endpoint_id = id AND ts < ?1 \
-                ORDER BY ts DESC, seq DESC LIMIT 1) AS state FROM ids \
-             UNION ALL \
-             SELECT endpoint_id, 1, ts, seq, state FROM states \
-               WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= ?1 AND ts < ?2 \
-             ORDER BY 1, 2, 3, 4"
-        );
-        let mut rows = sqlx::query_as::<_, (i64, i64, i64, i64, Option<String>)>(&sql)
-            .bind(from.0)
-            .bind(to.0)
-            .bind(scope.param())
-            .fetch(self.reader());
-        // The endpoint being folded: its uptime so far and the piece that is still open.
-        let mut current: Option<(i64, Uptime, i64, Option<State>)> = None;
-        let finish =
-            |out: &mut HashMap<EndpointId, Uptime>,
-             (id, mut uptime, start, state): (i64, Uptime, i64, Option<State>)| {
-                uptime.accumulate(state, start, to.0, &runs);
-                out.insert(endpoint_id(id), uptime);
-            };
-        while let Some((id, _, ts, _, state)) = rows.try_next().await? {
-            let state = state.as_deref().and_then(state_from);
-            match current.as_mut() {
-                Some((cur, uptime, start, open)) if *cur == id => {
-                    uptime.accumulate(*open, *start, ts, &runs);
-                    *start = ts;
-                    *open = state;
-                }
-                _ => {
-                    if let Some(done) = current.take() {
-                        finish(&mut out, done);
-                    }
-                    current = Some((id, Uptime::default(), from.0, state));
-                }
-            }
-        }
-        if let Some(done) = current {
-            finish(&mut out, done);
-        }
-        Ok(out)
     }
 
     /// RTT of every endpoint of `scope` over `[from, to)` at the resolution

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use heartline_core::{EndpointId, Incident, IncidentKind, Timestamp};
+use heartline_core::{EndpointId, Incident, IncidentCause, IncidentKind, Rule, Timestamp};
 
 use crate::{Result, Store};
 
@@ -21,17 +21,48 @@ pub(crate) fn summary_json(i: &Incident) -> String {
     .to_string()
 }
 
-type Row = (i64, String, i64, Option<i64>, bool, i64, String);
-type RowWithTotal = (i64, String, i64, Option<i64>, bool, i64, String, i64);
+type Row = (
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    bool,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+type RowWithTotal = (
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    bool,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 fn from_row(
-    (endpoint, kind, started, ended, by_pause, detect_ms, summary): Row,
+    (endpoint, kind, started, ended, by_pause, detect_ms, summary, episodes, cause, cause_title): Row,
 ) -> Option<Incident> {
     let kind = match kind.as_str() {
         "down" => IncidentKind::Down,
         "degraded" => IncidentKind::Degraded,
+        "unstable" => IncidentKind::Unstable,
         _ => return None,
     };
+    let cause = cause
+        .as_deref()
+        .and_then(Rule::parse)
+        .map(|rule| IncidentCause {
+            rule,
+            title: cause_title.unwrap_or_default(),
+        });
     let s: Value = serde_json::from_str(&summary).unwrap_or(Value::Null);
     let close_codes = s["close_codes"]
         .as_array()
@@ -79,10 +110,14 @@ fn from_row(
             .as_u64()
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(0),
+        episodes: u32::try_from(episodes.max(1)).unwrap_or(u32::MAX),
+        cause,
     })
 }
 
-const COLUMNS: &str = "endpoint_id, kind, started_at, ended_at, ended_by_pause, detect_ms, summary";
+const COLUMNS: &str =
+    "endpoint_id, kind, started_at, ended_at, ended_by_pause, detect_ms, summary, \
+     episodes, cause, cause_title";
 
 impl Store {
     /// Incidents overlapping `[from, to)` (all endpoints when empty), oldest first. Their
@@ -158,7 +193,7 @@ impl Store {
             .fetch_all(self.reader())
             .await?
             .into_iter()
-            .map(|(a, b, c, d, e, f, g, total)| ((a, b, c, d, e, f, g), total))
+            .map(|(a, b, c, d, e, f, g, h, i, j, total)| ((a, b, c, d, e, f, g, h, i, j), total))
             .collect();
         let total = rows.first().map_or(0, |r| r.1);
         let rows = rows.into_iter().map(|(row, _)| row);

@@ -9,6 +9,7 @@
 //! Invariant: one writer owns writes; sessions never wait on the disk. When the disk fails
 //! (full, read-only, locked) the writer keeps its batch, reports the error and retries.
 
+mod availability;
 mod dashboard;
 mod endpoints;
 pub mod export;
@@ -25,8 +26,8 @@ mod writer;
 pub use dashboard::{OverviewRow, Reconnect, Resolution, RttPoint, SESSION_BUCKETS};
 pub use endpoints::{ImportReport, StoredEndpoint};
 pub use export::{ExportEndpoint, RttTotals, Scope};
+pub use heartline_core::Availability;
 pub use open::{default_path, Integrity, Store};
-pub use query::Uptime;
 pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
 pub use retention::Retention;
 pub use scrub::ScrubReport;

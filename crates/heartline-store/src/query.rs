@@ -416,7 +416,7 @@ pub(crate) fn extensions_round_trip(extensions: &[String]) -> bool {
         .all(|x| !x.is_empty() && !x.contains(',') && x.trim() == x)
 }
 
-fn cause_from(text: &str) -> Option<CloseCause> {
+pub(crate) fn cause_from(text: &str) -> Option<CloseCause> {
     Some(match text {
         "pong_timeout" => CloseCause::PongTimeout,
         "app_pong_timeout" => CloseCause::AppPongTimeout,
@@ -436,60 +436,11 @@ pub(crate) fn state_from(text: &str) -> Option<State> {
         "connecting" => State::Connecting,
         "up" => State::Up,
         "degraded" => State::Degraded,
+        "unstable" => State::Unstable,
         "down" => State::Down,
         "paused" => State::Paused,
         _ => return None,
     })
-}
-
-/// Time spent in each state over a window; `unknown` covers time nobody was recording.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Uptime {
-    pub up: Duration,
-    pub degraded: Duration,
-    pub down: Duration,
-    pub connecting: Duration,
-    pub paused: Duration,
-    pub unknown: Duration,
-}
-
-impl Uptime {
-    /// Up (Degraded counts as up: it answered) over the time the state was known and not
-    /// paused; `None` when there was no such time.
-    pub fn ratio(&self) -> Option<f64> {
-        let known = self.up + self.degraded + self.down + self.connecting;
-        (!known.is_zero()).then(|| (self.up + self.degraded).as_secs_f64() / known.as_secs_f64())
-    }
-
-    /// Adds `[start, end)` spent in `state`: only the part an agent run covers is known.
-    pub(crate) fn accumulate(
-        &mut self,
-        state: Option<State>,
-        start: i64,
-        end: i64,
-        runs: &[(i64, i64)],
-    ) {
-        let span = (end - start).max(0);
-        let covered: i64 = runs
-            .iter()
-            .map(|&(rs, re)| (re.min(end) - rs.max(start)).max(0))
-            .sum();
-        let covered = covered.min(span);
-        self.add(state, Duration::from_millis(covered.unsigned_abs()));
-        self.add(None, Duration::from_millis((span - covered).unsigned_abs()));
-    }
-
-    fn add(&mut self, state: Option<State>, d: Duration) {
-        let slot = match state {
-            Some(State::Up) => &mut self.up,
-            Some(State::Degraded) => &mut self.degraded,
-            Some(State::Down) => &mut self.down,
-            Some(State::Connecting) => &mut self.connecting,
-            Some(State::Paused) => &mut self.paused,
-            None => &mut self.unknown,
-        };
-        *slot += d;
-    }
 }
 
 fn id(e: EndpointId) -> i64 {
@@ -637,37 +588,6 @@ impl Store {
         .fetch_optional(self.reader())
         .await?;
         Ok(row.and_then(|(s,)| state_from(&s)))
-    }
-
-    /// Time in each state over `[from, to)`; time no agent was recording counts as unknown.
-    pub async fn uptime(
-        &self,
-        endpoint: EndpointId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Uptime> {
-        let mut out = Uptime::default();
-        if to <= from {
-            return Ok(out);
-        }
-        let runs = self.runs_between(from, to).await?;
-        let changes: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT ts, state FROM states WHERE endpoint_id = ? AND ts >= ? AND ts < ? ORDER BY ts, seq",
-        )
-        .bind(id(endpoint))
-        .bind(from.0)
-        .bind(to.0)
-        .fetch_all(self.reader())
-        .await?;
-        // Piecewise-constant state over the window.
-        let mut pieces: Vec<(i64, Option<State>)> =
-            vec![(from.0, self.state_at(endpoint, from).await?)];
-        pieces.extend(changes.into_iter().map(|(ts, s)| (ts, state_from(&s))));
-        pieces.push((to.0, None));
-        for pair in pieces.windows(2) {
-            out.accumulate(pair[0].1, pair[0].0, pair[1].0, &runs);
-        }
-        Ok(out)
     }
 
     /// Closes by code and initiator over a window (all endpoints when empty), most frequent first.

@@ -333,10 +333,12 @@ impl Writer {
             let i = change.incident();
             let summary = crate::incidents::summary_json(i);
             sqlx::query(
-                "INSERT INTO incidents (endpoint_id, kind, started_at, ended_at, ended_by_pause, detect_ms, summary) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, kind, started_at) DO UPDATE SET \
+                "INSERT INTO incidents (endpoint_id, kind, started_at, ended_at, ended_by_pause, detect_ms, summary, \
+                 episodes, cause, cause_title) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, kind, started_at) DO UPDATE SET \
                  ended_at = excluded.ended_at, ended_by_pause = excluded.ended_by_pause, \
-                 detect_ms = excluded.detect_ms, summary = excluded.summary",
+                 detect_ms = excluded.detect_ms, summary = excluded.summary, \
+                 episodes = excluded.episodes, cause = excluded.cause, cause_title = excluded.cause_title",
             )
             .bind(i64::try_from(i.endpoint.0).unwrap_or(i64::MAX))
             .bind(i.kind.as_str())
@@ -345,6 +347,9 @@ impl Writer {
             .bind(i.ended_by_pause)
             .bind(i64::try_from(i.time_to_detect.as_millis()).unwrap_or(i64::MAX))
             .bind(summary)
+            .bind(i64::from(i.episodes))
+            .bind(i.cause.as_ref().map(|c| c.rule.as_str()))
+            .bind(i.cause.as_ref().map(|c| c.title.clone()))
             .execute(&mut *tx)
             .await?;
             rows += 1;

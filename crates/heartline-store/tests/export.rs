@@ -184,12 +184,12 @@ async fn export_reads_answer_as_the_per_endpoint_reads_do() {
         .await
         .unwrap());
 
-    let uptime = store.export_uptime(Scope::All, from, to).await.unwrap();
+    let uptime = store.availability_of(Scope::All, from, to).await.unwrap();
     assert_eq!(uptime.len(), ids.len());
     for id in &ids {
         assert_eq!(
             uptime[id],
-            store.uptime(*id, from, to).await.unwrap(),
+            store.availability(*id, from, to).await.unwrap(),
             "uptime of {id}"
         );
     }

@@ -470,7 +470,7 @@ async fn the_last_closes_the_overview_names_read_back_in_full_at_once() {
 }
 
 #[tokio::test]
-async fn uptime_counts_states_and_time_nobody_recorded() {
+async fn uptime_counts_open_sessions_in_up_and_not_time_nobody_recorded() {
     let dir = TempDir::new("uptime");
     let store = Store::open(&dir.db()).await.unwrap();
     // The window ends before this test's own writer starts, so only the synthetic run below
@@ -489,6 +489,27 @@ async fn uptime_counts_states_and_time_nobody_recorded() {
     ));
     recorder.emit(ev(
         1,
+        at(0),
+        EventKind::Connected {
+            attempt: 1,
+            handshake: handshake(),
+        },
+    ));
+    recorder.emit(ev(
+        1,
+        at(600),
+        EventKind::Closed {
+            end: SessionEnd::Lost {
+                error: "reset".into(),
+            },
+            stats: SessionStats {
+                duration: Duration::from_secs(600),
+                ..SessionStats::default()
+            },
+        },
+    ));
+    recorder.emit(ev(
+        1,
         at(600),
         EventKind::StateChanged {
             from: State::Up,
@@ -501,6 +522,16 @@ async fn uptime_counts_states_and_time_nobody_recorded() {
         EventKind::StateChanged {
             from: State::Down,
             to: State::Up,
+        },
+    ));
+    // A session whose end was never recorded (the agent was killed): open until the run
+    // that saw it start stopped, not until the end of the window.
+    recorder.emit(ev(
+        1,
+        at(700),
+        EventKind::Connected {
+            attempt: 1,
+            handshake: handshake(),
         },
     ));
     writer.shutdown().await.unwrap();
@@ -518,7 +549,7 @@ async fn uptime_counts_states_and_time_nobody_recorded() {
         .await
         .unwrap();
     let u = store
-        .uptime(EndpointId(1), at(-100), at(1000))
+        .availability(EndpointId(1), at(-100), at(1000))
         .await
         .unwrap();
     assert_eq!(u.up, Duration::from_secs(600 + 200));
@@ -528,7 +559,13 @@ async fn uptime_counts_states_and_time_nobody_recorded() {
         Duration::from_secs(100 + 100),
         "before the run and after it stopped"
     );
-    assert_eq!(u.ratio(), Some(800.0 / 900.0));
+    assert_eq!(u.uptime(), Some(800.0 / 900.0));
+    assert_eq!(u.connected, Duration::from_secs(800));
+    assert_eq!((u.sessions_ended, u.unexpected_ends), (1, 1));
+    assert_eq!(
+        u.current_session, None,
+        "the run stopped before the window's end"
+    );
     assert_eq!(
         store.state_at(EndpointId(1), at(650)).await.unwrap(),
         Some(State::Down)
@@ -713,11 +750,15 @@ async fn dashboard_queries_summarise_recent_history() {
         .await
         .unwrap();
     let rows = store.overview(&[EndpointId(1)], now).await.unwrap();
-    assert_eq!(
-        rows[0].uptime_24h,
-        Some(540.0 / 600.0),
-        "down 60 s of 600 s"
-    );
+    // Watched from the first state on (600 s); sessions were open 100 s and 230 s of it,
+    // both while Up: the 200 s Up before the first session opened are not uptime.
+    assert_eq!(rows[0].uptime_24h, Some(330.0 / 600.0));
+    let day = rows[0].last_24h.unwrap();
+    assert_eq!(day.connected_share(), Some(330.0 / 600.0));
+    assert_eq!(day.unexpected_ends, 2);
+    assert_eq!(day.drops_per_hour(), Some(12.0));
+    assert_eq!(day.median_session, Some(Duration::from_secs(165)));
+    assert_eq!(day.last_session, Some(Duration::from_secs(230)));
     let rows = store
         .overview(&[EndpointId(1), EndpointId(2), EndpointId(3)], now)
         .await
@@ -1538,26 +1579,35 @@ async fn a_bounded_incident_list_is_the_newest_first_with_the_total() {
     }
     writer.shutdown().await.unwrap();
 
+    // Endpoint 1's outage at 2 s came back at 10 s and 40 s, each time within the quiet
+    // period: one incident of three episodes, which reaches into the window.
     let all = store.incidents(&[], t(5), t(100)).await.unwrap();
-    assert_eq!(all.len(), 4, "the one ended at 4 s is outside the window");
+    assert_eq!(all.len(), 3);
     let (newest, total) = store.recent_incidents(t(5), t(100), 2).await.unwrap();
-    assert_eq!(total, 4);
+    assert_eq!(total, 3);
     let starts: Vec<_> = newest
         .iter()
-        .map(|i| (i.endpoint, i.started, i.ended, i.kind))
+        .map(|i| (i.endpoint, i.started, i.ended, i.kind, i.episodes))
         .collect();
     assert_eq!(
         starts,
         vec![
-            (EndpointId(3), t(50), None, IncidentKind::Down),
-            (EndpointId(1), t(40), Some(t(45)), IncidentKind::Down),
+            (EndpointId(3), t(50), None, IncidentKind::Down, 1),
+            (EndpointId(2), t(20), Some(t(25)), IncidentKind::Down, 1),
         ]
     );
     let (every, total) = store.recent_incidents(t(5), t(100), 100).await.unwrap();
-    assert_eq!((every.len(), total), (4, 4));
+    assert_eq!((every.len(), total), (3, 3));
     assert_eq!(
-        every.iter().map(|i| i.started).collect::<Vec<_>>(),
-        vec![t(50), t(40), t(20), t(10)]
+        every
+            .iter()
+            .map(|i| (i.started, i.ended, i.episodes))
+            .collect::<Vec<_>>(),
+        vec![
+            (t(50), None, 1),
+            (t(20), Some(t(25)), 1),
+            (t(2), Some(t(45)), 3)
+        ]
     );
 }
 
@@ -2007,6 +2057,9 @@ async fn the_new_migrations_apply_to_a_database_of_the_old_layout() {
     // Back to the layout before migrations 20261121170000, 20261121171000 and 20261121190000
     // (and the later ones).
     for sql in [
+        "ALTER TABLE incidents DROP COLUMN episodes",
+        "ALTER TABLE incidents DROP COLUMN cause",
+        "ALTER TABLE incidents DROP COLUMN cause_title",
         "DROP TABLE history_scrub_pending",
         "DROP TRIGGER close_counts_on_insert",
         "DROP TRIGGER close_counts_on_delete",
@@ -2263,4 +2316,68 @@ async fn finished_minutes_reach_the_writer_on_its_queue() {
     assert_eq!(counts(closed), [1]);
     assert_eq!(recorder.dropped(), 0);
     store.close().await;
+
+/// A drop storm behind an idle timeout is stored as one Unstable incident with its cause.
+#[tokio::test]
+async fn a_drop_storm_is_stored_as_an_incident_with_its_cause() {
+    use heartline_core::{IncidentKind, Rule};
+    let dir = TempDir::new("storm");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    recorder.emit(ev(
+        1,
+        t(0),
+        EventKind::StateChanged {
+            from: State::Connecting,
+            to: State::Up,
+        },
+    ));
+    for i in 0..6 {
+        let start = 7 * i;
+        recorder.emit(ev(
+            1,
+            t(start),
+            EventKind::Connected {
+                attempt: 1,
+                handshake: handshake(),
+            },
+        ));
+        recorder.emit(ev(
+            1,
+            t(start + 6),
+            EventKind::Closed {
+                end: SessionEnd::Lost {
+                    error: "eof".into(),
+                },
+                stats: SessionStats {
+                    duration: Duration::from_secs(6),
+                    silent_for: Duration::from_secs(6),
+                    ..SessionStats::default()
+                },
+            },
+        ));
+        if i == 2 {
+            recorder.emit(ev(
+                1,
+                t(start + 6),
+                EventKind::StateChanged {
+                    from: State::Up,
+                    to: State::Unstable,
+                },
+            ));
+        }
+    }
+    writer.shutdown().await.unwrap();
+    let incidents = store.incidents(&[], t(0), t(100)).await.unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let i = &incidents[0];
+    assert_eq!(
+        (i.kind, i.ended, i.episodes),
+        (IncidentKind::Unstable, None, 1)
+    );
+    // Still open, yet its row holds every drop so far, not only those up to its opening.
+    assert_eq!(i.close_codes, [(1006, 6)]);
+    let cause = i.cause.as_ref().expect("a cause");
+    assert_eq!(cause.rule, Rule::IdleTimeout);
+    assert!(cause.title.contains("about 6 s"), "{}", cause.title);
 }

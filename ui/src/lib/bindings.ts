@@ -13,7 +13,7 @@ export type ConfigFormat = "toml" | "json";
 
 export type FieldProblem = { field: string, problem: string, };
 
-export type StateName = "Connecting" | "Up" | "Degraded" | "Down" | "Paused";
+export type StateName = "Connecting" | "Up" | "Degraded" | "Unstable" | "Down" | "Paused";
 
 export type CloseInfo = { at: number, code: number, 
 /**

@@ -10,6 +10,7 @@ export type Swatch = { light: string; dark: string };
 export const STATE_COLORS: Record<StateName, Swatch> = {
   Up: { light: "#16a34a", dark: "#4ade80" },
   Degraded: { light: "#d97706", dark: "#fbbf24" },
+  Unstable: { light: "#c2410c", dark: "#fdba74" },
   Down: { light: "#dc2626", dark: "#f87171" },
   Paused: { light: "#6b7280", dark: "#9ca3af" },
   Connecting: { light: "#2563eb", dark: "#60a5fa" },

@@ -20,6 +20,11 @@ const SHARED_PATH_MIN_CLUSTERS: usize = 2;
 /// …and so is a single moment when at least this many endpoints dropped.
 const SHARED_PATH_BIG_CLUSTER: usize = 3;
 
+/// Moments of dropping together must be this unlikely (or less) to come from chance, given
+/// each endpoint's own drop rate: two endpoints behind HAProxy dropping on independent 2 s and
+/// 6 s timers coincide within 2 s all the time, and that is no shared path.
+const SHARED_PATH_CHANCE: f64 = 0.01;
+
 /// Reconnect rates are measured over this window.
 const STORM_WINDOW: Duration = Duration::from_secs(60);
 
@@ -86,6 +91,19 @@ pub(super) fn shared_path(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
         i = end;
     }
 
+    // Each endpoint's drops over the history's span, for what chance alone would give.
+    let mut per_endpoint: BTreeMap<EndpointId, f64> = BTreeMap::new();
+    for d in &drops {
+        *per_endpoint.entry(d.endpoint).or_default() += 1.0;
+    }
+    let span = match (
+        events.iter().map(|e| e.at).min(),
+        events.iter().map(|e| e.at).max(),
+    ) {
+        (Some(a), Some(b)) => between(a, b).max(SHARED_PATH_WINDOW).as_secs_f64(),
+        _ => SHARED_PATH_WINDOW.as_secs_f64(),
+    };
+
     let mut findings = Vec::new();
     for (scope, moments) in moments {
         let size = |m: &&[Loss]| m.iter().map(|d| d.endpoint).collect::<BTreeSet<_>>().len();
@@ -97,6 +115,24 @@ pub(super) fn shared_path(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
             .iter()
             .flat_map(|m| m.iter().map(|d| d.endpoint))
             .collect();
+        // Independent drops at rates n/T meet within the window about 2·W·nᵢ·nⱼ/T times per
+        // pair; the moments seen must be far beyond that.
+        let counts: Vec<f64> = endpoints
+            .iter()
+            .map(|id| per_endpoint.get(id).copied().unwrap_or(0.0))
+            .collect();
+        let mut expected = 0.0;
+        for (i, a) in counts.iter().enumerate() {
+            for b in &counts[i + 1..] {
+                expected += 2.0 * SHARED_PATH_WINDOW.as_secs_f64() * a * b / span;
+            }
+        }
+        // A rate needs a few drops to be estimated; endpoints that drop rarely cannot meet
+        // often by chance anyway.
+        let rated = counts.iter().all(|n| *n >= 3.0);
+        if rated && poisson_at_least(expected, moments.len()) > SHARED_PATH_CHANCE {
+            continue;
+        }
         let mut evidence: Vec<String> = moments
             .iter()
             .take(MAX_LISTED)
@@ -123,6 +159,12 @@ pub(super) fn shared_path(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
             evidence.push(format!(
                 "and {} more",
                 count(moments.len() - MAX_LISTED, "time", "times")
+            ));
+        }
+        if rated {
+            evidence.push(format!(
+                "from each endpoint's own drop rate, chance alone would give about \
+                 {expected:.2} such moments"
             ));
         }
         let n = times(moments.len());
@@ -175,6 +217,20 @@ pub(super) fn shared_path(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
     findings
 }
 
+/// P(X ≥ k) for X Poisson with mean `lambda`.
+fn poisson_at_least(lambda: f64, k: usize) -> f64 {
+    let mut term = (-lambda).exp();
+    let mut below = 0.0;
+    for x in 0..k {
+        below += term;
+        term *= lambda / (x + 1) as f64;
+    }
+    (1.0 - below).max(0.0)
+}
+
+/// A session that lasted this long was no failed attempt: retrying it soon is no storm.
+const STORM_HEALTHY_SESSION: Duration = Duration::from_secs(2);
+
 /// Reconnects (`ReconnectScheduled`) at [`STORM_PER_ENDPOINT`] or more per [`STORM_WINDOW`] for
 /// one endpoint, sustained over [`STORM_MIN_SPAN`]; one finding per endpoint with each storm
 /// as an occurrence. Across endpoints (leaving out endpoints in a storm of their own), at least
@@ -184,10 +240,25 @@ pub(super) fn reconnect_storm(events: &[Event], facts: &Facts<'_>) -> Vec<Findin
     let mut findings = Vec::new();
     let mut storming: Vec<(EndpointId, Timestamp, Timestamp)> = Vec::new();
     for (id, events) in by_endpoint(events) {
+        // A retry after a session that lived (a proxy cut it, the server kicked it) is the
+        // backoff working as meant: the next attempt waits only the initial delay. Only
+        // retries after failed attempts and sessions that died at once make a storm.
+        let mut after_healthy = false;
         let retries: Vec<&Event> = events
             .iter()
             .copied()
-            .filter(|e| matches!(e.kind, EventKind::ReconnectScheduled { .. }))
+            .filter(|e| match &e.kind {
+                EventKind::Closed { stats, .. } => {
+                    after_healthy = stats.duration >= STORM_HEALTHY_SESSION;
+                    false
+                }
+                EventKind::HandshakeFailed(_) => {
+                    after_healthy = false;
+                    false
+                }
+                EventKind::ReconnectScheduled { .. } => !after_healthy,
+                _ => false,
+            })
             .collect();
         let times: Vec<(Timestamp, EndpointId)> = retries.iter().map(|e| (e.at, id)).collect();
         let storms = storms(&times, |w| w.len() >= STORM_PER_ENDPOINT);
@@ -605,6 +676,67 @@ mod tests {
             "a fleet of 12 riding out an outage at 2 a minute each",
             h,
             &[],
+        );
+    }
+
+    #[test]
+    fn quick_retries_after_sessions_that_lived_are_no_storm() {
+        // A proxy cuts every session after 6 s; each retry waits only the initial delay, as
+        // it should after a healthy session: 30 reconnects in 3.5 min, none of them a storm.
+        let mut h = History::default();
+        for i in 0..30 {
+            let t = 7.0 * f64::from(i);
+            h = h
+                .lost(1, t + 6.0, 6.0, 6.0)
+                .retry(1, t + 6.0, 0.5, RetryReason::Backoff);
+        }
+        check_storm("sessions cut at 6 s", h, &[]);
+        // The same pace after sessions that died at once is a storm.
+        let mut h = History::default();
+        for i in 0..30 {
+            let t = 7.0 * f64::from(i);
+            h = h
+                .lost(1, t + 0.1, 0.1, 0.1)
+                .retry(1, t + 0.1, 0.5, RetryReason::Backoff);
+        }
+        let findings = reconnect_storm(&h.events(), &Facts::new(&[]));
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+    }
+
+    #[test]
+    fn independent_timers_do_not_drop_together() {
+        // Behind HAProxy, two endpoints cut by their own 2 s and 6 s timers for 10 minutes:
+        // their drops meet within 2 s all the time, exactly as chance says they would.
+        let mut h = History::default();
+        let mut t = 0.0;
+        while t < 600.0 {
+            h = h.lost(1, t + 2.0, 2.0, 2.0);
+            t += 2.1;
+        }
+        let mut t = 0.0;
+        while t < 600.0 {
+            h = h.lost(2, t + 6.0, 6.0, 6.0);
+            t += 6.1;
+        }
+        check_shared("2 s and 6 s timers", h, &[]);
+        // Three drops each, all together, over an hour: far beyond chance.
+        let mut h = History::default()
+            .lost(1, 0.0, 1.0, 1.0)
+            .lost(2, 3600.0, 1.0, 1.0);
+        for at in [600.0, 1800.0, 3000.0] {
+            h = h.lost(1, at, 100.0, 1.0).lost(2, at + 0.5, 100.0, 1.0);
+        }
+        let findings = shared_path(
+            &h.events(),
+            &Facts::new(&facts(&[(1, "ws.example"), (2, "ws.example")])),
+        );
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(
+            findings[0]
+                .evidence
+                .iter()
+                .any(|e| e.contains("chance alone")),
+            "{findings:#?}"
         );
     }
 }

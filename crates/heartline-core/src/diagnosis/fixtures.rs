@@ -62,6 +62,23 @@ impl History {
         self.closed(ep, t, end, silent, silent)
     }
 
+    /// A server close after `lasted` s, the last `silent` s without a message received.
+    pub(super) fn server_close_after(
+        self,
+        ep: u64,
+        t: f64,
+        code: u16,
+        reason: &str,
+        lasted: f64,
+        silent: f64,
+    ) -> Self {
+        let end = SessionEnd::ClosedByServer {
+            code,
+            reason: reason.into(),
+        };
+        self.closed(ep, t, end, lasted, silent)
+    }
+
     pub(super) fn client_close(
         self,
         ep: u64,

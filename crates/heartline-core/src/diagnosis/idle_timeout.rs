@@ -17,9 +17,18 @@ const MIN_OCCURRENCES: usize = 3;
 const TOLERANCE_FLOOR: Duration = Duration::from_secs(2);
 const TOLERANCE_SHARE: f64 = 0.05;
 
-/// Shorter silences are not idle timeouts: no intermediary is that impatient, and the ends of a
-/// busy stream would all "agree" near zero.
+/// Shorter silences need more proof: the ends of a busy stream would all "agree" near zero.
+/// Below this an idle timeout is found only when *every* abnormal end of the period agrees (a
+/// proxy set to 2 s: six of six at 2.0 s), or when the server said so in its close reason.
 const MIN_SILENCE: Duration = Duration::from_secs(5);
+
+/// No silence shorter than this is considered at all: below it even a quiet stream's gaps
+/// between messages would agree.
+const MIN_SHORT_SILENCE: Duration = Duration::from_secs(1);
+
+/// Close reasons that name an idle timer, matched case-insensitively (a Gin + gorilla server
+/// closes 1000 "idle timeout" when the *client* sent nothing, its own ticks still flowing).
+const IDLE_WORDS: [&str; 3] = ["idle", "timeout", "inactiv"];
 
 /// The agreeing silences must be at least this share of the abnormal ends that were silent at
 /// least as long, over the same period. Behind a real timeout almost every long silence ends
@@ -50,7 +59,9 @@ const KNOWN_TIMEOUTS: [(&str, u64, u64); 5] = [
 pub(super) fn idle_timeout(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (id, events) in by_endpoint(events) {
-        let mut ends: Vec<IdleEnd> = events.iter().filter_map(|e| IdleEnd::of(e)).collect();
+        let all: Vec<IdleEnd> = events.iter().filter_map(|e| IdleEnd::of(e)).collect();
+        let min_short = MIN_SHORT_SILENCE.as_millis() as u64;
+        let mut ends: Vec<&IdleEnd> = all.iter().filter(|e| e.silent >= min_short).collect();
         ends.sort_by_key(|e| e.silent);
         let silences: Vec<u64> = ends.iter().map(|e| e.silent).collect();
         let Some(group) = agreeing(&silences) else {
@@ -65,6 +76,22 @@ pub(super) fn idle_timeout(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> 
             .count();
         if (members.len() as f64) < MIN_SHARE * long_enough as f64 {
             continue;
+        }
+        let said_idle: Vec<&str> = members
+            .iter()
+            .filter(|e| e.said_idle)
+            .map(|e| e.reason.as_str())
+            .collect();
+        if median(&silences[group.clone()]) < MIN_SILENCE.as_millis() as u64 && said_idle.is_empty()
+        {
+            // A short silence proves an idle timeout only when every abnormal end agrees.
+            let everyone = all
+                .iter()
+                .filter(|e| (first..=last).contains(&e.at))
+                .count();
+            if members.len() < everyone {
+                continue;
+            }
         }
 
         let name = facts.name(id);
@@ -97,6 +124,17 @@ pub(super) fn idle_timeout(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> 
         } else {
             explanation.push_str(&format!(" That matches {}.", list(&matches)));
         }
+        if let Some(reason) = said_idle.first() {
+            explanation.push_str(&format!(
+                " The server said so itself, closing with the reason \"{reason}\"."
+            ));
+        }
+        if members.iter().any(|e| e.outbound) {
+            explanation.push_str(
+                " Heartline had sent no application message for that long: the timer counts \
+                 what the client sends, whatever the server keeps sending.",
+            );
+        }
         if let (true, Some(p)) = (pings_ignored, ping) {
             explanation.push_str(&format!(
                 " Heartline was pinging every {}, well within it, so protocol pings apparently do \
@@ -105,8 +143,8 @@ pub(super) fn idle_timeout(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> 
             ));
         }
 
-        let silent = |e: &IdleEnd| Duration::from_millis(e.silent);
-        let lasted = |e: &IdleEnd| e.lasted;
+        let silent = |e: &&IdleEnd| Duration::from_millis(e.silent);
+        let lasted = |e: &&IdleEnd| e.lasted;
         let mut evidence = vec![format!(
             "{} {} after {} of silence ({})",
             count(members.len(), "session", "sessions"),
@@ -168,11 +206,17 @@ pub(super) fn idle_timeout(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> 
 /// A session end that an idle timeout could have caused.
 struct IdleEnd {
     at: Timestamp,
-    /// Milliseconds without an application message when it ended.
+    /// Milliseconds of silence when it ended: without an application message received or,
+    /// when the server's reason names an idle timer and Heartline sent none, without one sent.
     silent: u64,
     lasted: Duration,
     /// `None`: lost without a close frame; otherwise the server's close code.
     server_code: Option<u16>,
+    /// The server's close reason named an idle timer.
+    said_idle: bool,
+    reason: String,
+    /// `silent` is Heartline's own outbound silence.
+    outbound: bool,
 }
 
 impl IdleEnd {
@@ -180,18 +224,31 @@ impl IdleEnd {
         let EventKind::Closed { end, stats } = &event.kind else {
             return None;
         };
-        let server_code = match end {
-            SessionEnd::Lost { .. } => None,
-            SessionEnd::ClosedByServer { code, .. } if matches!(code, 1000 | 1001 | 1006) => {
-                Some(*code)
-            }
-            _ => return None,
+        let (server_code, reason) = match end {
+            SessionEnd::Lost { .. } => (None, ""),
+            SessionEnd::ClosedByServer { code, reason } => (Some(*code), reason.as_str()),
+            SessionEnd::ClosedByClient { .. } => return None,
         };
-        (stats.silent_for >= MIN_SILENCE).then_some(IdleEnd {
+        let lower = reason.to_lowercase();
+        let said_idle = IDLE_WORDS.iter().any(|w| lower.contains(w));
+        if server_code.is_some_and(|c| !matches!(c, 1000 | 1001 | 1006)) && !said_idle {
+            return None;
+        }
+        // Heartline sent nothing the whole session: its outbound silence is the session.
+        let outbound = said_idle && stats.messages_out == 0 && stats.duration > stats.silent_for;
+        let silent = if outbound {
+            stats.duration
+        } else {
+            stats.silent_for
+        };
+        Some(IdleEnd {
             at: event.at,
-            silent: stats.silent_for.as_millis() as u64,
+            silent: silent.as_millis() as u64,
             lasted: stats.duration,
             server_code,
+            said_idle,
+            reason: reason.to_owned(),
+            outbound,
         })
     }
 }
@@ -223,8 +280,14 @@ fn within(sorted: &[u64], center: u64) -> Range<usize> {
     sorted.partition_point(|&v| v + tol < center)..sorted.partition_point(|&v| v <= center + tol)
 }
 
+/// How far silences may differ and still agree: max(2 s, 5 %), or for the short silences
+/// below [`MIN_SILENCE`] max(100 ms, 10 %) (a 2 s floor would make 1 s and 3 s agree).
 fn tolerance(ms: u64) -> u64 {
-    (TOLERANCE_FLOOR.as_millis() as u64).max((ms as f64 * TOLERANCE_SHARE) as u64)
+    if ms < MIN_SILENCE.as_millis() as u64 {
+        100.max(ms / 10)
+    } else {
+        (TOLERANCE_FLOOR.as_millis() as u64).max((ms as f64 * TOLERANCE_SHARE) as u64)
+    }
 }
 
 fn median(sorted: &[u64]) -> u64 {
@@ -259,7 +322,7 @@ fn nice_floor(d: Duration) -> Duration {
 }
 
 /// "closed without a close frame", "closed by the server with 1001 (going away)", or a mix.
-fn how_they_ended(ends: &[IdleEnd]) -> String {
+fn how_they_ended(ends: &[&IdleEnd]) -> String {
     let mut kinds: Vec<(Option<u16>, usize)> = Vec::new();
     for e in ends {
         match kinds.iter_mut().find(|(k, _)| *k == e.server_code) {
@@ -422,5 +485,62 @@ mod tests {
             [n(48), n(8), n(80), n(480)],
             ["45 s", "8 s", "80 s", "8 min"]
         );
+    }
+
+    #[test]
+    fn short_timeouts_count_when_every_session_ends_at_them() {
+        check(
+            "six of six sessions at 2.0 s behind a proxy set to 2 s",
+            silences(&[2.0, 2.05, 1.98, 2.02, 2.0, 2.01]),
+            &[Expect {
+                endpoints: &[1],
+                occurrences: 6,
+                mentions: &["Idle timeout of about 2 s", "after 2–2.1 s of silence"],
+            }],
+        );
+        check(
+            "five at 2 s but one after 0.3 s: not every session",
+            silences(&[2.0, 2.05, 0.3, 1.98, 2.02, 2.0]),
+            &[],
+        );
+        check(
+            "a busy stream's short gaps do not agree",
+            silences(&[1.1, 1.6, 2.4, 3.1, 1.3, 4.2]),
+            &[],
+        );
+        check(
+            "gaps under a second are never an idle timeout",
+            silences(&[0.2, 0.2, 0.2, 0.2]),
+            &[],
+        );
+    }
+
+    #[test]
+    fn a_close_reason_naming_the_timer_and_our_own_silence_count() {
+        // The server's ticks arrive every 0.5 s, but it closes 1000 "idle timeout" when the
+        // client sent nothing for 3 s: inbound silence says nothing, outbound says it all.
+        let mut h = History::default();
+        for i in 0..7 {
+            h = h.server_close_after(1, 10.0 * f64::from(i), 1000, "idle timeout", 3.0, 0.2);
+        }
+        check(
+            "Gin + gorilla closing idle clients",
+            h,
+            &[Expect {
+                endpoints: &[1],
+                occurrences: 7,
+                mentions: &[
+                    "Idle timeout of about 3 s",
+                    "closing with the reason \"idle timeout\"",
+                    "Heartline had sent no application message for that long",
+                ],
+            }],
+        );
+        // The same silence without the reason and with ticks flowing: no finding.
+        let mut h = History::default();
+        for i in 0..7 {
+            h = h.server_close_after(1, 10.0 * f64::from(i), 1000, "", 3.0, 0.2);
+        }
+        check("ticks flowing, no reason", h, &[]);
     }
 }

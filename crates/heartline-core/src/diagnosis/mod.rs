@@ -6,7 +6,7 @@
 //! Every threshold is a named constant beside its rule, with the reason for its value.
 //!
 //! Rules are grouped in files by what they look at: how sessions end (`idle_timeout`,
-//! `session_ends`), why connection attempts fail (`handshake`), and what happens to many
+//! `session_ends`, `server_closes`), why connection attempts fail (`handshake`), and what happens to many
 //! sessions or attempts at once (`bursts`); `text` words durations and times.
 
 use std::collections::BTreeMap;
@@ -19,6 +19,7 @@ use crate::incident::between;
 mod bursts;
 mod handshake;
 mod idle_timeout;
+mod server_closes;
 mod session_ends;
 mod text;
 
@@ -57,10 +58,23 @@ pub enum Rule {
     SharedPath,
     /// Reconnects faster than a working backoff allows.
     ReconnectStorm,
+    /// The server closes sessions with the same application code (4xxx) again and again.
+    ApplicationKick,
+    /// The server says try again later (1013): it sheds load.
+    Overloaded,
+    /// Sessions end at the same age whatever the traffic: a lifetime cap or a fixed deadline.
+    LifetimeCap,
+    /// The upgrade is refused with one HTTP status (not 401/403), perhaps flapping.
+    UpgradeRefused,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 8] = [
+    /// The rule named by [`Rule::as_str`].
+    pub fn parse(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    pub const ALL: [Rule; 12] = [
         Rule::IdleTimeout,
         Rule::HalfOpen,
         Rule::RestartOrDeploy,
@@ -69,6 +83,10 @@ impl Rule {
         Rule::Dns,
         Rule::SharedPath,
         Rule::ReconnectStorm,
+        Rule::ApplicationKick,
+        Rule::Overloaded,
+        Rule::LifetimeCap,
+        Rule::UpgradeRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +99,10 @@ impl Rule {
             Rule::Dns => "dns",
             Rule::SharedPath => "shared_path",
             Rule::ReconnectStorm => "reconnect_storm",
+            Rule::ApplicationKick => "application_kick",
+            Rule::Overloaded => "overloaded",
+            Rule::LifetimeCap => "lifetime_cap",
+            Rule::UpgradeRefused => "upgrade_refused",
         }
     }
 }
@@ -110,17 +132,17 @@ pub struct Finding {
 /// host of their own.
 pub fn diagnose(events: &[Event], endpoints: &[EndpointFacts]) -> Vec<Finding> {
     let facts = Facts::new(endpoints);
-    let rules: [RuleFn; 8] = [
-        idle_timeout::idle_timeout,
-        session_ends::half_open,
-        session_ends::restart_or_deploy,
-        handshake::credentials,
-        handshake::tls,
-        handshake::dns,
-        bursts::shared_path,
-        bursts::reconnect_storm,
-    ];
-    let mut findings: Vec<Finding> = rules.iter().flat_map(|rule| rule(events, &facts)).collect();
+    let mut findings: Vec<Finding> = RULES.iter().flat_map(|rule| rule(events, &facts)).collect();
+    sort_findings(&mut findings);
+    findings
+}
+
+/// Runs every rule over one endpoint's recent history, naming it `name` in the findings'
+/// words (the incident tracker knows ids, not names).
+pub fn diagnose_named(events: &[Event], name: &str) -> Vec<Finding> {
+    let mut facts = Facts::new(&[]);
+    facts.anonymous = Some(name);
+    let mut findings: Vec<Finding> = RULES.iter().flat_map(|rule| rule(events, &facts)).collect();
     sort_findings(&mut findings);
     findings
 }
@@ -139,15 +161,34 @@ pub fn sort_findings(findings: &mut [Finding]) {
 /// The shape of every rule: a history and the endpoints' facts in, findings out.
 type RuleFn = fn(&[Event], &Facts<'_>) -> Vec<Finding>;
 
+/// Every rule, in the order they run.
+const RULES: &[RuleFn] = &[
+    idle_timeout::idle_timeout,
+    session_ends::half_open,
+    session_ends::restart_or_deploy,
+    handshake::credentials,
+    handshake::tls,
+    handshake::dns,
+    bursts::shared_path,
+    bursts::reconnect_storm,
+    server_closes::application_kicks,
+    server_closes::overload,
+    server_closes::lifetime_cap,
+    server_closes::upgrade_refused,
+];
+
 /// The endpoint facts by id, with fallbacks for endpoints the caller did not describe.
 struct Facts<'a> {
     by_id: BTreeMap<EndpointId, &'a EndpointFacts>,
+    /// The name of an undescribed endpoint (else its id).
+    anonymous: Option<&'a str>,
 }
 
 impl<'a> Facts<'a> {
     fn new(endpoints: &'a [EndpointFacts]) -> Self {
         Facts {
             by_id: endpoints.iter().map(|f| (f.id, f)).collect(),
+            anonymous: None,
         }
     }
 
@@ -156,8 +197,11 @@ impl<'a> Facts<'a> {
     }
 
     fn name(&self, id: EndpointId) -> String {
-        self.get(id)
-            .map_or_else(|| id.to_string(), |f| f.name.clone())
+        match (self.get(id), self.anonymous) {
+            (Some(f), _) => f.name.clone(),
+            (None, Some(name)) => name.to_owned(),
+            (None, None) => id.to_string(),
+        }
     }
 
     /// The host, or `None` when unknown (such an endpoint shares its host with nobody).

@@ -207,7 +207,7 @@ pub async fn run(report: &mut Report, cfg: &Config) -> BoxResult<()> {
                 w,
                 r,
                 || async move {
-                    s.uptime(one, ago(span), to).await?;
+                    s.availability(one, ago(span), to).await?;
                     Ok(1)
                 },
             )
@@ -1016,7 +1016,9 @@ impl Rows {
         for event in events {
             for change in tracker.observe(event) {
                 let i = match &change {
-                    IncidentChange::Opened(i) | IncidentChange::Closed(i) => i,
+                    IncidentChange::Opened(i)
+                    | IncidentChange::Closed(i)
+                    | IncidentChange::Updated(i) => i,
                 };
                 let summary = json!({
                     "close_codes": i.close_codes,
