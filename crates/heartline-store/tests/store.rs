@@ -2316,6 +2316,7 @@ async fn finished_minutes_reach_the_writer_on_its_queue() {
     assert_eq!(counts(closed), [1]);
     assert_eq!(recorder.dropped(), 0);
     store.close().await;
+}
 
 /// A drop storm behind an idle timeout is stored as one Unstable incident with its cause.
 #[tokio::test]
