@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod event;
 pub mod health;
 pub mod incident;
+pub mod protocol;
 pub mod reply;
 pub mod rollup;
 pub mod untrusted;
@@ -31,6 +32,7 @@ pub use event::{
 };
 pub use health::{Health, HealthPolicy, Signal, State, Transition};
 pub use incident::{derive_incidents, Incident, IncidentChange, IncidentKind, IncidentTracker};
+pub use protocol::{Frame, Protocol, ProtocolSession, RefusalClass};
 pub use reply::{ReplyMatch, ReplyMatcher};
 pub use rollup::{Histogram, Rollup};
 pub use untrusted::{escape_controls, Redactor};
