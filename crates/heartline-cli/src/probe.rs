@@ -297,6 +297,8 @@ impl Verdict {
                 let v = match kind {
                     heartline_core::PingKind::Protocol => &mut self.rtts,
                     heartline_core::PingKind::App => &mut self.app_rtts,
+                    // Server beats are intervals, never round trips (never emitted as RTT).
+                    heartline_core::PingKind::Server => return,
                 };
                 if v.len() < MAX_SAMPLES {
                     v.push(*rtt);

@@ -53,7 +53,10 @@ pub enum EventKind {
     /// …) and was answered as the protocol requires. `interval` is the time since its previous
     /// beat (or since the protocol handshake, for the first), `jitter` the difference from the
     /// previous interval. Never a round trip: RTT comes only from exchanges the client starts.
-    ServerBeat { interval: Duration, jitter: Duration },
+    ServerBeat {
+        interval: Duration,
+        jitter: Duration,
+    },
     /// No application message arrived for `silent`.
     Stale { silent: Duration },
     /// A session ended, exactly once per session.

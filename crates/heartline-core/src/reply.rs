@@ -61,7 +61,10 @@ pub enum ReplyMatcher {
     /// Bytes the message (text or binary) must contain.
     Bytes(Vec<u8>),
     Regex(regex::Regex),
-    JsonField { path: Vec<String>, equals: String },
+    JsonField {
+        path: Vec<String>,
+        equals: String,
+    },
 }
 
 impl ReplyMatcher {

@@ -152,7 +152,10 @@ impl std::str::FromStr for Protocol {
             .or_else(|| Protocol::ALL.into_iter().find(|p| p.as_str() == wanted))
             .ok_or_else(|| {
                 let names: Vec<_> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
-                format!("unknown protocol `{s}`; expected one of {}", names.join(", "))
+                format!(
+                    "unknown protocol `{s}`; expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }

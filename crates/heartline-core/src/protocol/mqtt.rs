@@ -45,10 +45,14 @@ fn encode_remaining_length(mut n: usize, out: &mut Vec<u8>) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Packet {
     /// CONNACK with its return code (0 accepted).
-    ConnAck { code: u8 },
+    ConnAck {
+        code: u8,
+    },
     PingResp,
     /// MQTT 5 DISCONNECT from the broker, with its reason code.
-    Disconnect { code: u8 },
+    Disconnect {
+        code: u8,
+    },
     /// Anything else (PUBLISH, SUBACK, …): the application's traffic.
     Other,
     /// Not an MQTT packet (too short).
@@ -81,10 +85,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Packet {
 /// What a CONNACK return code (3.1.1) or reason code (5) means, and its class.
 pub(crate) fn refusal(code: u8) -> (RefusalClass, &'static str) {
     match code {
-        1 => (
-            RefusalClass::Protocol,
-            "unacceptable protocol version",
-        ),
+        1 => (RefusalClass::Protocol, "unacceptable protocol version"),
         2 => (RefusalClass::Policy, "identifier rejected"),
         3 => (RefusalClass::Overload, "server unavailable"),
         4 => (RefusalClass::Credentials, "bad user name or password"),

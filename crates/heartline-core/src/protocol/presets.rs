@@ -22,10 +22,9 @@ pub(super) fn on_open(protocol: Protocol, params: &SessionParams) -> (Vec<Frame>
         Protocol::SocketIo | Protocol::SocketIo3 => (Vec::new(), false),
         // Pusher and ActionCable: the server speaks first too.
         Protocol::Pusher | Protocol::ActionCable => (Vec::new(), false),
-        Protocol::GraphqlTransportWs | Protocol::SubscriptionsTransportWs => (
-            text(r#"{"type":"connection_init","payload":{}}"#),
-            false,
-        ),
+        Protocol::GraphqlTransportWs | Protocol::SubscriptionsTransportWs => {
+            (text(r#"{"type":"connection_init","payload":{}}"#), false)
+        }
         Protocol::Mqtt => (
             vec![Frame::Binary(mqtt::connect(
                 &params.client_id,
@@ -33,7 +32,10 @@ pub(super) fn on_open(protocol: Protocol, params: &SessionParams) -> (Vec<Frame>
             ))],
             false,
         ),
-        Protocol::SignalR => (text(&format!(r#"{{"protocol":"json","version":1}}{RS}"#)), false),
+        Protocol::SignalR => (
+            text(&format!(r#"{{"protocol":"json","version":1}}{RS}"#)),
+            false,
+        ),
         Protocol::Stomp => {
             let beat = params.heartbeat.as_millis();
             let host: String = params
@@ -54,7 +56,8 @@ pub(super) fn on_open(protocol: Protocol, params: &SessionParams) -> (Vec<Frame>
 /// MQTT keep-alive: twice the client's heartbeat, whole seconds, so a broker that allows
 /// 1.5 × keep-alive never drops a client that pings on time.
 pub(super) fn mqtt_keep_alive(heartbeat: Duration) -> Duration {
-    Duration::from_secs(heartbeat.as_secs_f64().mul_add(2.0, 0.999) as u64).max(Duration::from_secs(1))
+    Duration::from_secs(heartbeat.as_secs_f64().mul_add(2.0, 0.999) as u64)
+        .max(Duration::from_secs(1))
 }
 
 pub(super) fn ping(s: &mut ProtocolSession) -> Option<Frame> {
@@ -130,9 +133,7 @@ fn socketio(frame: &Frame, eio: u8) -> Reaction {
         (Some('4'), Some('4')) => {
             // `44{"message":"…"}` or `44/ns,{"message":"…"}`.
             let body = &text[2..];
-            let json = body
-                .find(['{', '"'])
-                .map_or(body, |at| &body[at..]);
+            let json = body.find(['{', '"']).map_or(body, |at| &body[at..]);
             let why = reason(parse(json).as_ref());
             let why = if why.is_empty() {
                 "connect_error".to_owned()
@@ -408,13 +409,34 @@ pub(super) fn close_meaning(protocol: Protocol, code: u16) -> Option<CloseMeanin
 /// graphql-transport-ws close codes (PROTOCOL.md and the library's `CloseCode`).
 fn graphql_close(code: u16) -> Option<CloseMeaning> {
     let (meaning, refusal) = match code {
-        4400 => ("bad request: the server could not parse a message", Some(RefusalClass::Protocol)),
-        4401 => ("unauthorized: subscribed before the connection was acknowledged", Some(RefusalClass::Credentials)),
-        4403 => ("forbidden: the server refused the connection_init", Some(RefusalClass::Policy)),
-        4406 => ("subprotocol not acceptable: offer graphql-transport-ws", Some(RefusalClass::Protocol)),
-        4408 => ("connection initialisation timeout: no connection_init in time", Some(RefusalClass::Protocol)),
-        4409 => ("subscriber for this id already exists", Some(RefusalClass::Protocol)),
-        4429 => ("too many initialisation requests", Some(RefusalClass::Protocol)),
+        4400 => (
+            "bad request: the server could not parse a message",
+            Some(RefusalClass::Protocol),
+        ),
+        4401 => (
+            "unauthorized: subscribed before the connection was acknowledged",
+            Some(RefusalClass::Credentials),
+        ),
+        4403 => (
+            "forbidden: the server refused the connection_init",
+            Some(RefusalClass::Policy),
+        ),
+        4406 => (
+            "subprotocol not acceptable: offer graphql-transport-ws",
+            Some(RefusalClass::Protocol),
+        ),
+        4408 => (
+            "connection initialisation timeout: no connection_init in time",
+            Some(RefusalClass::Protocol),
+        ),
+        4409 => (
+            "subscriber for this id already exists",
+            Some(RefusalClass::Protocol),
+        ),
+        4429 => (
+            "too many initialisation requests",
+            Some(RefusalClass::Protocol),
+        ),
         4499 => ("terminated", None),
         4500 => ("internal server error", None),
         4504 => ("connection acknowledgement timeout", None),
@@ -427,21 +449,36 @@ fn graphql_close(code: u16) -> Option<CloseMeaning> {
 /// 4200–4299 reconnect at once.
 fn pusher_close(code: u16) -> Option<CloseMeaning> {
     let (meaning, refusal) = match code {
-        4000 => ("the application only accepts TLS connections", RefusalClass::Policy),
+        4000 => (
+            "the application only accepts TLS connections",
+            RefusalClass::Policy,
+        ),
         4001 => ("application does not exist", RefusalClass::Policy),
         4003 => ("application disabled", RefusalClass::Policy),
-        4004 => ("application over its connection quota", RefusalClass::Policy),
+        4004 => (
+            "application over its connection quota",
+            RefusalClass::Policy,
+        ),
         4005 => ("path not found", RefusalClass::Protocol),
         4006 => ("invalid version string format", RefusalClass::Protocol),
         4007 => ("unsupported protocol version", RefusalClass::Protocol),
         4008 => ("no protocol version supplied", RefusalClass::Protocol),
         4009 => ("connection is unauthorized", RefusalClass::Credentials),
         4002 | 4010..=4099 => ("refused: do not reconnect", RefusalClass::Policy),
-        4100 => ("over capacity: reconnect after backing off", RefusalClass::Overload),
+        4100 => (
+            "over capacity: reconnect after backing off",
+            RefusalClass::Overload,
+        ),
         4101..=4199 => ("reconnect after backing off", RefusalClass::Overload),
         4200 => ("generic reconnect immediately", RefusalClass::ServerRestart),
-        4201 => ("pong reply not received: reconnect immediately", RefusalClass::ServerRestart),
-        4202 => ("closed after inactivity: reconnect immediately", RefusalClass::ServerRestart),
+        4201 => (
+            "pong reply not received: reconnect immediately",
+            RefusalClass::ServerRestart,
+        ),
+        4202 => (
+            "closed after inactivity: reconnect immediately",
+            RefusalClass::ServerRestart,
+        ),
         4203..=4299 => ("reconnect immediately", RefusalClass::ServerRestart),
         _ => return None,
     };

@@ -79,13 +79,29 @@ fn suggestions_from_url_and_subprotocol() {
 #[test]
 fn payload_notation() {
     assert_eq!(Frame::parse("hex:C0 00"), Ok(Frame::Binary(vec![0xC0, 0])));
-    assert_eq!(Frame::parse("base64:wAA="), Ok(Frame::Binary(vec![0xC0, 0])));
+    assert_eq!(
+        Frame::parse("base64:wAA="),
+        Ok(Frame::Binary(vec![0xC0, 0]))
+    );
     assert_eq!(Frame::parse("text:hex:x"), Ok(text("hex:x")));
     assert_eq!(Frame::parse("40"), Ok(text("40")));
-    assert!(Frame::parse("hex:c0 0").unwrap_err().0.contains("odd number"));
-    assert!(Frame::parse("hex:zz").unwrap_err().0.contains("`zz` is not a hex byte"));
-    assert!(Frame::parse("base64:***").unwrap_err().0.contains("invalid base64"));
-    for f in [Frame::Binary(vec![1, 2, 0xff]), text("hex:literally"), text("hi")] {
+    assert!(Frame::parse("hex:c0 0")
+        .unwrap_err()
+        .0
+        .contains("odd number"));
+    assert!(Frame::parse("hex:zz")
+        .unwrap_err()
+        .0
+        .contains("`zz` is not a hex byte"));
+    assert!(Frame::parse("base64:***")
+        .unwrap_err()
+        .0
+        .contains("invalid base64"));
+    for f in [
+        Frame::Binary(vec![1, 2, 0xff]),
+        text("hex:literally"),
+        text("hi"),
+    ] {
         assert_eq!(Frame::parse(&f.to_notation()), Ok(f));
     }
 }
@@ -94,7 +110,11 @@ fn payload_notation() {
 fn socketio_v4_answers_server_pings_and_learns_the_schedule() {
     let mut s = session(Protocol::SocketIo);
     assert!(s.on_open().is_empty());
-    assert_eq!(s.ping(), None, "no client ping before the namespace connect");
+    assert_eq!(
+        s.ping(),
+        None,
+        "no client ping before the namespace connect"
+    );
     check(
         &mut s,
         text(r#"0{"sid":"x","upgrades":[],"pingInterval":1000,"pingTimeout":500,"maxPayload":1}"#),
@@ -149,7 +169,11 @@ fn graphql_transport_ws_handshake_pings_and_close_codes() {
         vec![text(r#"{"type":"connection_init","payload":{}}"#)]
     );
     assert_eq!(s.ping(), None);
-    check(&mut s, text(r#"{"type":"connection_ack"}"#), Reaction::ready());
+    check(
+        &mut s,
+        text(r#"{"type":"connection_ack"}"#),
+        Reaction::ready(),
+    );
     check(
         &mut s,
         text(r#"{"type":"ping"}"#),
@@ -171,7 +195,11 @@ fn graphql_transport_ws_handshake_pings_and_close_codes() {
         p.close_meaning(4403).and_then(|m| m.refusal),
         Some(RefusalClass::Policy)
     );
-    assert!(p.close_meaning(4408).unwrap().meaning.contains("initialisation timeout"));
+    assert!(p
+        .close_meaning(4408)
+        .unwrap()
+        .meaning
+        .contains("initialisation timeout"));
     assert_eq!(p.close_meaning(4500).and_then(|m| m.refusal), None);
     assert_eq!(p.close_meaning(4001), None);
     assert_eq!(Protocol::WebSocket.close_meaning(4401), None);
@@ -181,8 +209,16 @@ fn graphql_transport_ws_handshake_pings_and_close_codes() {
 fn subscriptions_transport_ws_keepalives_are_server_beats() {
     let mut s = session(Protocol::SubscriptionsTransportWs);
     assert_eq!(s.on_open().len(), 1);
-    check(&mut s, text(r#"{"type":"connection_ack"}"#), Reaction::ready());
-    check(&mut s, text(r#"{"type":"ka"}"#), Reaction::server_beat(vec![]));
+    check(
+        &mut s,
+        text(r#"{"type":"connection_ack"}"#),
+        Reaction::ready(),
+    );
+    check(
+        &mut s,
+        text(r#"{"type":"ka"}"#),
+        Reaction::server_beat(vec![]),
+    );
     assert_eq!(s.ping(), None);
     let mut s = session(Protocol::SubscriptionsTransportWs);
     check(
@@ -206,7 +242,11 @@ fn mqtt_connect_connack_and_pings_are_binary() {
     );
     assert_eq!(&connect[12..14], &[0, 13]);
     assert_eq!(&connect[14..], b"heartlinetest");
-    check(&mut s, Frame::Binary(vec![0x20, 2, 0, 0]), Reaction::ready());
+    check(
+        &mut s,
+        Frame::Binary(vec![0x20, 2, 0, 0]),
+        Reaction::ready(),
+    );
     assert_eq!(s.ping(), Some(Frame::Binary(vec![0xC0, 0])));
     check(&mut s, Frame::Binary(vec![0xD0, 0]), Reaction::pong());
     check(
@@ -275,7 +315,9 @@ fn pusher_established_pings_errors_and_close_ranges() {
     let mut s = session(Protocol::Pusher);
     check(
         &mut s,
-        text(r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#),
+        text(
+            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}"#,
+        ),
         Reaction {
             ready: true,
             beat_deadline: Some(Duration::from_secs(150)),
@@ -287,17 +329,22 @@ fn pusher_established_pings_errors_and_close_ranges() {
         text(r#"{"event":"pusher:ping","data":{}}"#),
         Reaction::server_beat(vec![text(r#"{"event":"pusher:pong","data":{}}"#)]),
     );
-    assert_eq!(
-        s.ping(),
-        Some(text(r#"{"event":"pusher:ping","data":{}}"#))
+    assert_eq!(s.ping(), Some(text(r#"{"event":"pusher:ping","data":{}}"#)));
+    check(
+        &mut s,
+        text(r#"{"event":"pusher:pong","data":{}}"#),
+        Reaction::pong(),
     );
-    check(&mut s, text(r#"{"event":"pusher:pong","data":{}}"#), Reaction::pong());
     check(
         &mut s,
         text(r#"{"event":"pusher:error","data":{"message":"Invalid key","code":4009}}"#),
         refused(RefusalClass::Credentials, "4009: Invalid key"),
     );
-    check(&mut s, text(r#"{"event":"tick","channel":"c","data":"{}"}"#), Reaction::app());
+    check(
+        &mut s,
+        text(r#"{"event":"tick","channel":"c","data":"{}"}"#),
+        Reaction::app(),
+    );
     let m = |c| Protocol::Pusher.close_meaning(c).and_then(|m| m.refusal);
     assert_eq!(m(4001), Some(RefusalClass::Policy));
     assert_eq!(m(4150), Some(RefusalClass::Overload));
@@ -327,16 +374,25 @@ fn phoenix_heartbeat_is_matched_by_reference() {
     );
     check(
         &mut s,
-        text(r#"["1","2","room:1","phx_reply",{"status":"error","response":{"reason":"unauthorized"}}]"#),
+        text(
+            r#"["1","2","room:1","phx_reply",{"status":"error","response":{"reason":"unauthorized"}}]"#,
+        ),
         refused(RefusalClass::Credentials, "unauthorized"),
     );
-    check(&mut s, text(r#"["1",null,"room:1","new_msg",{}]"#), Reaction::app());
+    check(
+        &mut s,
+        text(r#"["1",null,"room:1","new_msg",{}]"#),
+        Reaction::app(),
+    );
 }
 
 #[test]
 fn signalr_handshake_pings_and_close_with_error() {
     let mut s = session(Protocol::SignalR);
-    assert_eq!(s.on_open(), vec![text("{\"protocol\":\"json\",\"version\":1}\u{1e}")]);
+    assert_eq!(
+        s.on_open(),
+        vec![text("{\"protocol\":\"json\",\"version\":1}\u{1e}")]
+    );
     // The handshake answer and a first ping can share one frame.
     check(
         &mut s,
