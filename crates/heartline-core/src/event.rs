@@ -288,6 +288,10 @@ pub enum CloseCause {
     ProtocolError,
     /// The endpoint's configuration changed.
     Reconfigured,
+    /// The server's own heartbeat stopped (more missed beats than allowed).
+    ServerBeatMissed,
+    /// The protocol preset's handshake got no answer within the handshake timeout.
+    ProtocolHandshakeTimeout,
 }
 
 impl CloseCause {
@@ -302,6 +306,8 @@ impl CloseCause {
             CloseCause::MessageTooBig => "message_too_big",
             CloseCause::ProtocolError => "protocol_error",
             CloseCause::Reconfigured => "reconfigured",
+            CloseCause::ServerBeatMissed => "server_beat_missed",
+            CloseCause::ProtocolHandshakeTimeout => "protocol_handshake_timeout",
         }
     }
 
@@ -315,6 +321,8 @@ impl CloseCause {
                 | CloseCause::Stale
                 | CloseCause::MessageTooBig
                 | CloseCause::ProtocolError
+                | CloseCause::ServerBeatMissed
+                | CloseCause::ProtocolHandshakeTimeout
         )
     }
 }

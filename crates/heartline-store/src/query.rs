@@ -459,6 +459,8 @@ fn cause_from(text: &str) -> Option<CloseCause> {
         "message_too_big" => CloseCause::MessageTooBig,
         "protocol_error" => CloseCause::ProtocolError,
         "reconfigured" => CloseCause::Reconfigured,
+        "server_beat_missed" => CloseCause::ServerBeatMissed,
+        "protocol_handshake_timeout" => CloseCause::ProtocolHandshakeTimeout,
         _ => return None,
     })
 }

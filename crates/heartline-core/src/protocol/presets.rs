@@ -261,7 +261,7 @@ fn pusher(frame: &Frame) -> Reaction {
                 .and_then(|c| u16::try_from(c).ok());
             let words = reason(data.as_ref());
             let class = code
-                .and_then(|c| pusher_close(c))
+                .and_then(pusher_close)
                 .and_then(|m| m.refusal)
                 .unwrap_or_else(|| RefusalClass::from_reason(&words));
             let why = match code {
