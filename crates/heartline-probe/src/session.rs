@@ -426,7 +426,9 @@ pub(crate) async fn run(
                 }
             }
 
-            _ = app_tick.tick(), if app.is_some() => {
+            // The application heartbeat talks to the application: only once its protocol
+            // handshake completed (at once for a bare WebSocket).
+            _ = app_tick.tick(), if app.is_some() && proto.is_ready() => {
                 let Some((cfg, _)) = app else { continue };
                 send!(payload(&cfg.payload), CloseCause::AppPongTimeout);
                 let now = Instant::now();
