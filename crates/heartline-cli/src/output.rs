@@ -198,7 +198,7 @@ pub fn describe(kind: &EventKind) -> String {
             format!("{} reply missing ({missed} in a row)", kind.as_str())
         }
         EventKind::ServerBeat { interval, jitter } => format!(
-            "server heartbeat after {} (jitter {}), answered",
+            "server heartbeat after {} (jitter {})",
             ms_text(*interval),
             ms_text(*jitter)
         ),
