@@ -11,10 +11,8 @@ use heartline_core::{CloseCause, EventKind, PingKind, Protocol, RefusalClass, Se
 use interop_common::{fast, watch};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::Message;
-
-const WITHIN: Duration = Duration::from_secs(10);
 
 /// Accepts one WebSocket connection and runs `script` on it; what the server received is
 /// reported through the returned channel as it arrives.
@@ -34,7 +32,8 @@ where
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         // Accept the first subprotocol offered, as a server of that protocol does.
-        let pick = |req: &Request, mut resp: Response| {
+        #[allow(clippy::result_large_err)] // tungstenite's callback signature
+        let pick = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
             let offered = req
                 .headers()
                 .get("Sec-WebSocket-Protocol")
