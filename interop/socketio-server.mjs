@@ -1,8 +1,10 @@
 // A real Socket.IO 4 server (npm `socket.io`) on loopback, port 0, for the protocol-preset
 // tests. Prints `{"port":N}` on stdout once listening. Options as arguments:
 //   --ping-interval MS --ping-timeout MS   Engine.IO heartbeat (server pings, client answers)
-// Clients that connect with `?deny=1` in the URL are refused by an auth middleware
-// (Socket.IO `44` connect_error). Connected clients receive a `tick` event every 100 ms.
+//   --require-token T                      refuse clients whose auth payload lacks token T
+// Clients that connect with `?deny=1` in the URL, or without the required token, are refused
+// by an auth middleware (Socket.IO `44` connect_error). Connected clients receive a `tick`
+// event every 100 ms.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 
@@ -18,8 +20,13 @@ const io = new Server(http, {
   pingTimeout: arg("--ping-timeout", 20000),
 });
 
+const required = process.argv.includes("--require-token")
+  ? process.argv[process.argv.indexOf("--require-token") + 1]
+  : undefined;
+
 io.use((socket, next) => {
-  if (socket.handshake.query.deny) {
+  const token = socket.handshake.auth && socket.handshake.auth.token;
+  if (socket.handshake.query.deny || (required !== undefined && token !== required)) {
     next(new Error("not authorized: missing token"));
   } else {
     next();

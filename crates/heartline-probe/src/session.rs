@@ -97,6 +97,12 @@ pub(crate) async fn run(
         },
     );
     let bare = endpoint.protocol == Protocol::WebSocket;
+    // A first `on_connect` message that is the protocol's own handshake message (auth in a
+    // Socket.IO `40{…}` or a graphql `connection_init`) replaces the preset's.
+    let on_connect: &[String] = match endpoint.on_connect.split_first() {
+        Some((first, rest)) if !bare && proto.take_init(&payload(first)) => rest,
+        _ => &endpoint.on_connect,
+    };
     for frame in proto.on_open() {
         send!(frame, CloseCause::PongTimeout);
     }
@@ -108,7 +114,7 @@ pub(crate) async fn run(
     }));
     if proto.is_ready() {
         on_connect_pending = false;
-        for text in &endpoint.on_connect {
+        for text in on_connect {
             send!(payload(text), CloseCause::PongTimeout);
         }
     }
@@ -251,7 +257,7 @@ pub(crate) async fn run(
                             }
                             if on_connect_pending {
                                 on_connect_pending = false;
-                                for text in &endpoint.on_connect {
+                                for text in on_connect {
                                     send!(payload(text), CloseCause::PongTimeout);
                                 }
                             }

@@ -103,3 +103,47 @@ async fn socketio_connect_error_is_an_application_refusal_and_stops_retrying() {
     };
     assert!(reason.contains("socketio, credentials"), "{reason}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketio_auth_payload_in_a_configured_namespace_connect_is_sent_for_the_presets() {
+    let server = node_server(
+        "socketio-server.mjs",
+        &[
+            "--require-token",
+            "letmein",
+            "--ping-interval",
+            "300",
+            "--ping-timeout",
+            "200",
+        ],
+    )
+    .await;
+    let mut e = fast(url(server.port, ""));
+    e.protocol = Protocol::SocketIo;
+    e.on_connect = vec![r#"40{"token":"letmein"}"#.into()];
+    let mut w = watch(e);
+    w.nth(2, WITHIN, |k| matches!(k, EventKind::ServerBeat { .. }))
+        .await;
+    assert!(!w.any_closed(), "{:#?}", w.seen);
+    let EventKind::Closed { stats, .. } = w.stop().await else {
+        unreachable!()
+    };
+    // The namespace connect carrying the token, then at least two `3` answers.
+    assert!(stats.messages_out >= 3, "{stats:?}");
+
+    let mut e = fast(url(server.port, ""));
+    e.protocol = Protocol::SocketIo;
+    e.on_connect = vec![r#"40{"token":"wrong"}"#.into()];
+    let mut w = watch(e);
+    assert!(
+        matches!(
+            w.closed().await,
+            SessionEnd::Refused {
+                class: RefusalClass::Credentials,
+                ..
+            }
+        ),
+        "{:#?}",
+        w.seen
+    );
+}

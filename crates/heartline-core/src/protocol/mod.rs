@@ -398,6 +398,9 @@ pub struct ProtocolSession {
     protocol: Protocol,
     params: SessionParams,
     ready: bool,
+    /// The user's own version of the protocol's handshake message (credentials in a Socket.IO
+    /// `40{…}` or a graphql `connection_init` payload), sent instead of the preset's.
+    init: Option<Frame>,
     /// The reference of our outstanding Phoenix heartbeat.
     next_ref: u64,
     outstanding_ref: Option<u64>,
@@ -409,6 +412,7 @@ impl ProtocolSession {
             protocol,
             params,
             ready: false,
+            init: None,
             next_ref: 0,
             outstanding_ref: None,
         }
@@ -424,11 +428,39 @@ impl ProtocolSession {
         self.ready
     }
 
+    /// Whether `frame` is this protocol's handshake message written by the user (a Socket.IO
+    /// namespace connect `40…`, a graphql `connection_init`, an MQTT CONNECT): configured as the
+    /// first `on_connect` message, it replaces the preset's own, so credentials can travel in
+    /// it. Returns whether it was taken.
+    pub fn take_init(&mut self, frame: &Frame) -> bool {
+        let is_init = match (self.protocol, frame) {
+            (Protocol::SocketIo, Frame::Text(t)) => t.starts_with("40"),
+            (Protocol::GraphqlTransportWs | Protocol::SubscriptionsTransportWs, Frame::Text(t)) => {
+                json::parse(t)
+                    .as_ref()
+                    .and_then(|v| json::str_field(v, "type"))
+                    == Some("connection_init")
+            }
+            (Protocol::Mqtt, Frame::Binary(b)) => b.first().is_some_and(|b| b >> 4 == 1),
+            (Protocol::Stomp, Frame::Text(t)) => {
+                t.starts_with("CONNECT\n") || t.starts_with("STOMP\n")
+            }
+            _ => false,
+        };
+        if is_init {
+            self.init = Some(frame.clone());
+        }
+        is_init
+    }
+
     /// Frames to send as soon as the WebSocket is open. Marks the session ready at once for
     /// protocols with no handshake of their own.
     pub fn on_open(&mut self) -> Vec<Frame> {
-        let (frames, ready) = presets::on_open(self.protocol, &self.params);
+        let (mut frames, ready) = presets::on_open(self.protocol, &self.params);
         self.ready = ready;
+        if let (Some(init), Some(first)) = (&self.init, frames.first_mut()) {
+            *first = init.clone();
+        }
         frames
     }
 

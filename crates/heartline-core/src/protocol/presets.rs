@@ -87,8 +87,8 @@ pub(super) fn ping(s: &mut ProtocolSession) -> Option<Frame> {
 pub(super) fn on_message(s: &mut ProtocolSession, frame: &Frame) -> Reaction {
     match s.protocol {
         Protocol::WebSocket => Reaction::app(),
-        Protocol::SocketIo => socketio(frame, 4),
-        Protocol::SocketIo3 => socketio(frame, 3),
+        Protocol::SocketIo => socketio(frame, 4, s.init.as_ref()),
+        Protocol::SocketIo3 => socketio(frame, 3, None),
         Protocol::GraphqlTransportWs => graphql_transport_ws(frame),
         Protocol::SubscriptionsTransportWs => subscriptions_transport_ws(frame),
         Protocol::Mqtt => mqtt_message(frame),
@@ -103,7 +103,7 @@ pub(super) fn on_message(s: &mut ProtocolSession, frame: &Frame) -> Reaction {
 /// Engine.IO packets (socketio/engine.io-protocol): `0` open, `1` close, `2` ping, `3` pong,
 /// `4` message carrying a Socket.IO packet (`40` connect, `41` disconnect, `44` connect
 /// error, `42` event, …), `6` noop.
-fn socketio(frame: &Frame, eio: u8) -> Reaction {
+fn socketio(frame: &Frame, eio: u8, init: Option<&Frame>) -> Reaction {
     let Frame::Text(text) = frame else {
         // Binary attachments of Socket.IO events.
         return Reaction::app();
@@ -122,8 +122,10 @@ fn socketio(frame: &Frame, eio: u8) -> Reaction {
                 }
             }
             if eio == 4 {
-                // Connect to the main namespace (Socket.IO protocol v5).
-                r.replies.push(Frame::Text("40".into()));
+                // Connect to the main namespace (Socket.IO protocol v5), with the user's auth
+                // payload when one was configured.
+                r.replies
+                    .push(init.cloned().unwrap_or_else(|| Frame::Text("40".into())));
             }
             r
         }

@@ -484,3 +484,33 @@ fn the_bare_websocket_preset_changes_nothing() {
     check(&mut s, text("2"), Reaction::app());
     check(&mut s, Frame::Binary(vec![0xD0, 0]), Reaction::app());
 }
+
+#[test]
+fn the_users_handshake_message_replaces_the_presets() {
+    let mut s = session(Protocol::SocketIo);
+    assert!(s.take_init(&text(r#"40{"token":"abc"}"#)));
+    assert!(s.on_open().is_empty());
+    let r = s.on_message(&text(
+        r#"0{"sid":"x","pingInterval":1000,"pingTimeout":500}"#,
+    ));
+    assert_eq!(r.replies, vec![text(r#"40{"token":"abc"}"#)]);
+
+    let mut g = session(Protocol::GraphqlTransportWs);
+    let init = text(r#"{"type":"connection_init","payload":{"token":"abc"}}"#);
+    assert!(!g.take_init(&text(r#"{"id":"1","type":"subscribe","payload":{}}"#)));
+    assert!(g.take_init(&init));
+    assert_eq!(g.on_open(), vec![init]);
+
+    let mut m = session(Protocol::Mqtt);
+    let connect = Frame::Binary(vec![
+        0x10, 0x0c, 0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 30, 0, 0,
+    ]);
+    assert!(m.take_init(&connect));
+    assert_eq!(m.on_open(), vec![connect]);
+
+    let mut w = session(Protocol::WebSocket);
+    assert!(
+        !w.take_init(&text("40")),
+        "a bare socket has no handshake to replace"
+    );
+}
