@@ -147,8 +147,12 @@ pub struct Human<W: Write> {
 impl<W: Write> Human<W> {
     pub fn new(out: W, endpoint: &Endpoint) -> Self {
         let hb = endpoint.heartbeat;
+        let speaking = match endpoint.protocol {
+            heartline_core::Protocol::WebSocket => String::new(),
+            p => format!(" speaking {}", p.label()),
+        };
         let title = format!(
-            "probing {} (ping every {}, pong timeout {}, times in UTC)",
+            "probing {}{speaking} (ping every {}, pong timeout {}, times in UTC)",
             escape_controls(&endpoint.display_url()),
             heartline_core::format_duration(hb.ping_interval),
             heartline_core::format_duration(hb.pong_timeout),

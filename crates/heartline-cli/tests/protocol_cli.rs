@@ -121,6 +121,21 @@ async fn probe_reports_a_refusal_with_the_protocols_reason_and_a_hint_without_th
     assert_eq!(closed["refused"]["class"], "credentials");
     assert_eq!(closed["reason"], "not authorized: missing token");
 
+    // The readable log names the protocol and the refusal, the server's words quoted.
+    let out = heartline(vec![
+        "probe".into(),
+        url.clone(),
+        "--protocol".into(),
+        "socketio".into(),
+    ])
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("speaking Socket.IO 4"), "{text}");
+    assert!(
+        text.contains("refused by socketio (credentials): \"not authorized: missing token\""),
+        "{text}"
+    );
+
     // Without --protocol, the URL's shape earns a hint on stderr.
     let out = heartline(probe(url, &["--for", "300ms"])).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
