@@ -181,3 +181,80 @@ async fn actioncable_subscribe_waits_for_welcome_and_unauthorized_is_a_refusal()
     };
     assert_eq!(first.as_str(), SUBSCRIBE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pusher_ping_is_answered_and_a_4201_close_reconnects_promptly() {
+    let (port, mut received) = serve_once(|mut ws, tx| async move {
+        ws.send(Message::text(
+            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.1\",\"activity_timeout\":120}"}"#,
+        ))
+        .await
+        .unwrap();
+        ws.send(Message::text(r#"{"event":"pusher:ping","data":{}}"#))
+            .await
+            .unwrap();
+        // Wait for the answer (the client's own pusher:ping may come first), then close as
+        // Pusher does when a pong is late.
+        while let Some(Ok(m)) = ws.next().await {
+            if m.is_text() {
+                let pong = m.to_text().is_ok_and(|t| t.contains("pusher:pong"));
+                let _ = tx.send(m);
+                if pong {
+                    break;
+                }
+            }
+        }
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: 4201.into(),
+            reason: "Pong reply not received".into(),
+        };
+        let _ = ws.close(Some(frame)).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+    let mut e = fast(format!("ws://127.0.0.1:{port}/app/key?protocol=7"));
+    e.protocol = Protocol::Pusher;
+    let mut w = watch(e);
+    let end = w.closed().await;
+    assert!(
+        matches!(
+            end,
+            SessionEnd::Refused {
+                protocol: Protocol::Pusher,
+                class: RefusalClass::ServerRestart,
+                code: 4201,
+                ..
+            }
+        ),
+        "{end:?}"
+    );
+    assert!(end.to_string().contains("pong reply not received"), "{end}");
+    let next = w
+        .until(Duration::from_secs(5), |k| {
+            matches!(
+                k,
+                EventKind::ReconnectScheduled { .. } | EventKind::GaveUp { .. }
+            )
+        })
+        .await;
+    assert!(
+        matches!(
+            next,
+            EventKind::ReconnectScheduled {
+                reason: heartline_core::RetryReason::ServiceRestart,
+                ..
+            }
+        ),
+        "{next:?}"
+    );
+    let mut texts = Vec::new();
+    while let Ok(Message::Text(t)) = received.try_recv() {
+        texts.push(t.as_str().to_owned());
+    }
+    assert!(
+        texts
+            .iter()
+            .any(|t| t == r#"{"event":"pusher:pong","data":{}}"#),
+        "no answer to pusher:ping: {texts:?}"
+    );
+}
