@@ -21,6 +21,9 @@ APT_PACKAGES+=(xdotool procps fontconfig git ca-certificates)
 # systemd-analyze to verify the units, xprop (x11-utils) for the window's WM_CLASS; dpkg-deb
 # and dpkg-shlibdeps (dpkg-dev, also what build-essential brings) read and repack the .deb.
 APT_PACKAGES+=(desktop-file-utils rpm systemd x11-utils dpkg-dev)
+# The protocol-preset interop tests (crates/heartline-probe/tests/interop_mqtt.rs) start their
+# own MQTT broker with a configuration of their own on free loopback ports.
+APT_PACKAGES+=(mosquitto)
 
 # Every command a test or a make target calls, with the package that provides it. Checked after
 # the install, so a missing tool fails here with its name instead of as a timeout in a test.
@@ -29,7 +32,7 @@ REQUIRED_COMMANDS=(
   "WebKitWebDriver:webkit2gtk-driver" "import:imagemagick" "chromium:chromium" "kill:procps"
   "uptime:procps" "fc-match:fontconfig" "git:git" "desktop-file-validate:desktop-file-utils"
   "rpm:rpm" "systemd-analyze:systemd" "xprop:x11-utils" "dpkg-deb:dpkg" "dpkg-shlibdeps:dpkg-dev"
-  "apt-cache:apt" "objcopy:binutils"
+  "apt-cache:apt" "objcopy:binutils" "mosquitto:mosquitto"
 )
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -84,6 +87,13 @@ if [ ! -d "$here/ui/node_modules" ] || [ "$here/ui/package-lock.json" -nt "$here
   (cd "$here/ui" && npm ci --no-audit --no-fund)
 fi
 
+# The real third-party servers the protocol-preset tests run against (socket.io, graphql-ws):
+# the same rule, from interop/package-lock.json.
+if [ ! -d "$here/interop/node_modules" ] || [ "$here/interop/package-lock.json" -nt "$here/interop/node_modules/.package-lock.json" ]; then
+  say "installing the interop servers' npm packages (npm ci, from the committed lock)"
+  (cd "$here/interop" && npm ci --no-audit --no-fund)
+fi
+
 # tauri-driver: the WebDriver server the end-to-end test talks to.
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
   say "installing tauri-driver"
@@ -91,6 +101,8 @@ if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.car
 fi
 
 # Last: every command the tests call is there, or we stop now and say which package brings it.
+# (mosquitto lives in /usr/sbin, outside a user's PATH on Debian; the tests look there too.)
+PATH="$PATH:/usr/sbin:/sbin"
 tools_missing=()
 for entry in "${REQUIRED_COMMANDS[@]}"; do
   command -v "${entry%%:*}" >/dev/null 2>&1 || tools_missing+=("${entry%%:*} (package ${entry#*:})")

@@ -94,6 +94,7 @@ pub fn form_from(e: &Endpoint) -> EndpointForm {
             })
             .collect(),
         subprotocols: e.subprotocols.clone(),
+        protocol: e.protocol.as_str().to_owned(),
         tags: e.tags.clone(),
         ping_interval_ms: millis(e.heartbeat.ping_interval),
         pong_timeout_ms: millis(e.heartbeat.pong_timeout),
@@ -139,6 +140,10 @@ pub fn endpoint_from(form: &EndpointForm, base: Option<&Endpoint>) -> Endpoint {
         })
         .collect();
     e.subprotocols = clean(&form.subprotocols);
+    // The form offers only known names; anything else keeps what the endpoint had.
+    if let Ok(protocol) = form.protocol.parse() {
+        e.protocol = protocol;
+    }
     e.tags = clean(&form.tags);
     e.heartbeat.ping_interval = ms(form.ping_interval_ms);
     e.heartbeat.pong_timeout = ms(form.pong_timeout_ms);
@@ -192,7 +197,20 @@ mod tests {
             after: Duration::from_secs(30),
             reconnect: true,
         });
+        e.protocol = heartline_core::Protocol::SocketIo;
+        assert_eq!(form_from(&e).protocol, "socketio");
         assert_eq!(endpoint_from(&form_from(&e), None), e);
+    }
+
+    #[test]
+    fn the_forms_protocol_list_is_the_cores() {
+        // The UI's dropdown (ui/src/lib/protocols.ts) lists every preset by the same name and
+        // label, so a choice made there always parses here.
+        let ui = include_str!("../../ui/src/lib/protocols.ts");
+        for p in heartline_core::Protocol::ALL {
+            let entry = format!(r#"{{ name: "{}", label: "{}" }}"#, p.as_str(), p.label());
+            assert!(ui.contains(&entry), "ui/src/lib/protocols.ts lacks {entry}");
+        }
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct EndpointForm {
     pub url: String,
     pub headers: Vec<HeaderForm>,
     pub subprotocols: Vec<String>,
+    /// Application protocol preset by name (`websocket` for none, `socketio`,
+    /// `graphql-transport-ws`, `mqtt`, …: `heartline_core::Protocol`).
+    pub protocol: String,
     pub tags: Vec<String>,
     #[ts(type = "number")]
     pub ping_interval_ms: u64,

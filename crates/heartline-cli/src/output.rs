@@ -53,8 +53,12 @@ pub fn event_json(event: &Event) -> Value {
         EventKind::PongMissed { kind, missed } => {
             json!({ "kind": kind.as_str(), "missed": missed })
         }
+        EventKind::ServerBeat { interval, jitter } => {
+            json!({ "interval_ms": millis(*interval), "jitter_ms": millis(*jitter) })
+        }
         EventKind::Stale { silent } => json!({ "silent_ms": millis(*silent) }),
-        EventKind::Closed { end, stats } => json!({
+        EventKind::Closed { end, stats } => {
+            let mut v = json!({
             "code": end.code(),
             "reason": end.reason(),
             "initiator": end.initiator().as_str(),
@@ -65,7 +69,15 @@ pub fn event_json(event: &Event) -> Value {
             "bytes_in": stats.bytes_in,
             "messages_out": stats.messages_out,
             "bytes_out": stats.bytes_out,
-        }),
+            });
+            if let SessionEnd::Refused {
+                protocol, class, ..
+            } = end
+            {
+                v["refused"] = json!({ "protocol": protocol.as_str(), "class": class.as_str() });
+            }
+            v
+        }
         EventKind::HandshakeFailed(f) => {
             let mut v = json!({
                 "phase": f.phase.as_str(),
@@ -135,8 +147,12 @@ pub struct Human<W: Write> {
 impl<W: Write> Human<W> {
     pub fn new(out: W, endpoint: &Endpoint) -> Self {
         let hb = endpoint.heartbeat;
+        let speaking = match endpoint.protocol {
+            heartline_core::Protocol::WebSocket => String::new(),
+            p => format!(" speaking {}", p.label()),
+        };
         let title = format!(
-            "probing {} (ping every {}, pong timeout {}, times in UTC)",
+            "probing {}{speaking} (ping every {}, pong timeout {}, times in UTC)",
             escape_controls(&endpoint.display_url()),
             heartline_core::format_duration(hb.ping_interval),
             heartline_core::format_duration(hb.pong_timeout),
@@ -185,6 +201,11 @@ pub fn describe(kind: &EventKind) -> String {
         EventKind::PongMissed { kind, missed } => {
             format!("{} reply missing ({missed} in a row)", kind.as_str())
         }
+        EventKind::ServerBeat { interval, jitter } => format!(
+            "server heartbeat after {} (jitter {})",
+            ms_text(*interval),
+            ms_text(*jitter)
+        ),
         EventKind::Stale { silent } => format!("no message for {}", ms_text(*silent)),
         EventKind::Closed { end, stats } => format!(
             "{}, {}, after {} · {} message{} in",
@@ -235,6 +256,22 @@ pub fn end_summary(end: &SessionEnd) -> String {
         SessionEnd::Lost { error } => {
             format!("{code} (no close frame) lost: {}", escape_controls(error))
         }
+        SessionEnd::Refused {
+            protocol,
+            class,
+            reason,
+            ..
+        } => {
+            let meaning = protocol
+                .close_meaning(code)
+                .map_or_else(|| close_code::meaning(code), |m| m.meaning);
+            format!(
+                "refused by {} ({}): \"{}\", {code} ({meaning})",
+                protocol.as_str(),
+                class.as_str().replace('_', " "),
+                escape_controls(reason)
+            )
+        }
     }
 }
 
@@ -245,6 +282,7 @@ pub fn short_name(kind: &EventKind) -> &'static str {
         EventKind::ReconnectScheduled { .. } => "reconnect",
         EventKind::HandshakeFailed(_) => "failed",
         EventKind::PongMissed { .. } => "missed",
+        EventKind::ServerBeat { .. } => "beat",
         other => other.name(),
     }
 }

@@ -9,7 +9,7 @@ use clap::Args;
 use tokio::sync::mpsc;
 
 use heartline_core::{
-    AppHeartbeat, CloseCause, Endpoint, EndpointId, Event, EventKind, Header, ReplyMatch,
+    AppHeartbeat, CloseCause, Endpoint, EndpointId, Event, EventKind, Header, Protocol, ReplyMatch,
     Staleness, State,
 };
 use heartline_probe::{Control, Probe, SystemResolver};
@@ -26,6 +26,11 @@ pub struct ProbeArgs {
     /// Subprotocol to offer (repeatable, in preference order).
     #[arg(long = "subprotocol", value_name = "P")]
     pub subprotocols: Vec<String>,
+    /// Application protocol to speak: websocket (default), socketio, socketio3,
+    /// graphql-transport-ws, subscriptions-transport-ws, mqtt, actioncable, pusher, phoenix,
+    /// signalr, stomp. Answers the server's heartbeats and does the protocol's handshake.
+    #[arg(long, value_name = "NAME", value_parser = protocol)]
+    pub protocol: Option<Protocol>,
     /// Protocol ping interval.
     #[arg(long, value_name = "D", default_value = "5s", value_parser = duration)]
     pub ping_interval: Duration,
@@ -35,10 +40,10 @@ pub struct ProbeArgs {
     /// Consecutive missed pongs tolerated before the session is closed.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub misses_allowed: u32,
-    /// Application heartbeat payload to send (text).
+    /// Application heartbeat payload to send (text; `hex:c000` or `base64:wAA=` for binary).
     #[arg(long, value_name = "PAYLOAD", requires = "app_reply")]
     pub app_ping: Option<String>,
-    /// Recognise the application reply by this substring.
+    /// Recognise the application reply by this substring (`hex:…`/`base64:…`: these bytes).
     #[arg(long, value_name = "TEXT", group = "app_reply")]
     pub app_pong_match: Option<String>,
     /// Recognise the application reply by this regular expression.
@@ -56,7 +61,8 @@ pub struct ProbeArgs {
     /// Report the stream stale (and reconnect) when no message arrives for this long.
     #[arg(long, value_name = "D", value_parser = duration)]
     pub stale_after: Option<Duration>,
-    /// Message to send after every handshake, e.g. a subscribe frame (repeatable).
+    /// Message to send after every handshake (and after the protocol's own handshake), e.g. a
+    /// subscribe frame (repeatable; `hex:…` or `base64:…` for a binary frame).
     #[arg(long = "send", value_name = "MSG")]
     pub send: Vec<String>,
     /// Deadline for DNS, TCP, TLS and the HTTP upgrade together.
@@ -86,6 +92,26 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     heartline_core::parse_duration(text)
 }
 
+pub(crate) fn protocol(text: &str) -> Result<Protocol, String> {
+    text.parse()
+}
+
+/// A hint when the URL or subprotocol looks like a protocol the endpoint is not set to speak:
+/// without it, the server's heartbeat goes unanswered and the session is dropped.
+pub(crate) fn protocol_hint(e: &Endpoint) -> Option<String> {
+    if e.protocol != Protocol::WebSocket {
+        return None;
+    }
+    let suggested = heartline_core::protocol::suggest(&e.url, &e.subprotocols)?;
+    Some(format!(
+        "hint: {} looks like {}; add --protocol {} (or `protocol = \"{}\"` in the config) so Heartline speaks it",
+        e.name,
+        suggested.label(),
+        suggested.as_str(),
+        suggested.as_str()
+    ))
+}
+
 /// How `probe` can fail before or outside the watch.
 pub enum Failure {
     /// Exit 2 with this one-line reason.
@@ -109,6 +135,7 @@ impl ProbeArgs {
             );
         }
         e.subprotocols = self.subprotocols.clone();
+        e.protocol = self.protocol.unwrap_or_default();
         e.heartbeat.ping_interval = self.ping_interval;
         e.heartbeat.pong_timeout = self.pong_timeout;
         e.heartbeat.misses_allowed = self.misses_allowed;
@@ -177,6 +204,7 @@ pub(crate) fn option_names(text: &str) -> String {
         ("headers", "--header"),
         ("on_connect", "--send"),
         ("health.degraded_rtt", "--degraded-rtt"),
+        ("protocol", "--protocol"),
     ]
     .iter()
     .fold(text.replace("url:", "URL:"), |acc, (field, flag)| {
@@ -187,6 +215,9 @@ pub(crate) fn option_names(text: &str) -> String {
 /// Watches the endpoint, printing events, until the run ends; returns the exit status.
 pub async fn run(args: ProbeArgs) -> Result<ExitCode, Failure> {
     let endpoint = args.endpoint()?;
+    if let Some(hint) = protocol_hint(&endpoint) {
+        eprintln!("{hint}");
+    }
     let probe = Probe::new(endpoint.clone(), Arc::new(SystemResolver)).map_err(|e| match e {
         heartline_probe::Error::Invalid(errs) => Failure::Usage(option_names(&errs.to_string())),
         heartline_probe::Error::CaFile { .. } => Failure::Usage(format!("--ca-file: {e}")),
@@ -297,6 +328,8 @@ impl Verdict {
                 let v = match kind {
                     heartline_core::PingKind::Protocol => &mut self.rtts,
                     heartline_core::PingKind::App => &mut self.app_rtts,
+                    // Server beats are intervals, never round trips (never emitted as RTT).
+                    heartline_core::PingKind::Server => return,
                 };
                 if v.len() < MAX_SAMPLES {
                     v.push(*rtt);
@@ -369,4 +402,24 @@ pub(crate) fn pin_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output =
             CloseCause::User
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_that_looks_like_a_protocol_gets_a_hint_until_it_is_set() {
+        let mut e = Endpoint::new(
+            "chat",
+            "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket",
+        );
+        let hint = protocol_hint(&e).expect("a Socket.IO URL");
+        assert!(hint.contains("--protocol socketio"), "{hint}");
+        e.protocol = Protocol::SocketIo;
+        assert_eq!(protocol_hint(&e), None);
+        let plain = Endpoint::new("feed", "ws://127.0.0.1:3000/feed");
+        assert_eq!(protocol_hint(&plain), None);
+        assert!(protocol("soap").unwrap_err().contains("expected one of"));
+    }
 }

@@ -21,6 +21,9 @@ pub struct WatchArgs {
     /// Protocol ping interval for every endpoint.
     #[arg(long, value_name = "D", default_value = "5s", value_parser = crate::probe::duration)]
     pub ping_interval: Duration,
+    /// Application protocol every endpoint speaks (see `heartline probe --help`).
+    #[arg(long, value_name = "NAME", value_parser = crate::probe::protocol)]
+    pub protocol: Option<heartline_core::Protocol>,
     /// Pong timeout for every endpoint.
     #[arg(long, value_name = "D", default_value = "2s", value_parser = crate::probe::duration)]
     pub pong_timeout: Duration,
@@ -53,6 +56,10 @@ impl WatchArgs {
                 e.heartbeat.ping_interval = self.ping_interval;
                 e.heartbeat.pong_timeout = self.pong_timeout;
                 e.tls.insecure = self.insecure;
+                e.protocol = self.protocol.unwrap_or_default();
+                if let Some(hint) = crate::probe::protocol_hint(&e) {
+                    eprintln!("{hint}");
+                }
                 e.validate().map_err(|errs| {
                     Failure::Usage(format!(
                         "{}: {}",

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use heartline_core::{
-    AppHeartbeat, Endpoint, Header, HealthPolicy, Heartbeat, Limits, ReconnectPolicy, ReplyMatch,
-    Staleness, TlsOptions,
+    AppHeartbeat, Endpoint, Header, HealthPolicy, Heartbeat, Limits, Protocol, ReconnectPolicy,
+    ReplyMatch, Staleness, TlsOptions,
 };
 
 use crate::query::{fill_query, is_secret_param, query_secrets, unfit_for_query};
@@ -205,6 +205,15 @@ pub(crate) fn resolve(
         }
     };
 
+    let protocol = match spec.protocol.as_deref().map(str::parse::<Protocol>) {
+        None => Protocol::WebSocket,
+        Some(Ok(p)) => p,
+        Some(Err(m)) => {
+            cx.issue("protocol", SetIn::Endpoint, m);
+            Protocol::WebSocket
+        }
+    };
+
     let (headers, header_keys, stored_secrets, mut secrets) = cx.headers(spec, env);
     let (url, stored_query) = cx.query(spec, env, &mut secrets);
 
@@ -219,6 +228,7 @@ pub(crate) fn resolve(
         app_heartbeat,
         staleness,
         on_connect: spec.on_connect.clone(),
+        protocol,
         handshake_timeout,
         reconnect,
         health,
@@ -289,6 +299,7 @@ pub(crate) fn spec_from(e: &Endpoint) -> EndpointSpec {
         }
     }
     spec.on_connect = e.on_connect.clone();
+    spec.protocol = (e.protocol != Protocol::WebSocket).then(|| e.protocol.as_str().to_owned());
     spec.ping_interval = differs(e.heartbeat.ping_interval, b.heartbeat.ping_interval);
     spec.pong_timeout = differs(e.heartbeat.pong_timeout, b.heartbeat.pong_timeout);
     spec.misses_allowed = differs_n(e.heartbeat.misses_allowed, b.heartbeat.misses_allowed);

@@ -80,6 +80,10 @@ pub struct EndpointSpec {
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subprotocols: Vec<String>,
+    /// The application protocol spoken over the socket: `socketio`, `graphql-transport-ws`,
+    /// `mqtt`, … (`heartline_core::Protocol`); absent means a bare WebSocket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// Plain handshake headers, in order. They are not treated as secrets even when their
     /// name looks like one; credentials belong in `secret_headers`.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "ordered_map")]
@@ -239,6 +243,7 @@ impl EndpointSpec {
             url: url.into(),
             tags: Vec::new(),
             subprotocols: Vec::new(),
+            protocol: None,
             headers: Vec::new(),
             secret_headers: Vec::new(),
             secret_query: Vec::new(),

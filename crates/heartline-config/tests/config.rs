@@ -8,7 +8,7 @@ use heartline_config::{
     fill_query, parse_json, parse_toml, query_secrets, ConfigFile, Defaults, EndpointSpec, Error,
     Resolved, SecretValue,
 };
-use heartline_core::{AppHeartbeat, Endpoint, Header, ReplyMatch, Staleness};
+use heartline_core::{AppHeartbeat, Endpoint, Header, Protocol, ReplyMatch, Staleness};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -212,6 +212,20 @@ fn endpoints_round_trip_exactly() {
         "query",
         "wss://h/ws?token=eyJhbGciOi.J9-_x&room=1&api_key=k%2F1&sig=&api_key=k%2F1",
     ));
+    // A protocol preset with binary frames (MQTT) and a byte-matching reply rule.
+    check_round_trip({
+        let mut e = Endpoint::new("broker", "wss://h/mqtt");
+        e.protocol = Protocol::Mqtt;
+        e.on_connect = vec!["hex:8205000100017400".into(), "text:hex:not binary".into()];
+        e.app_heartbeat = Some(AppHeartbeat {
+            payload: "base64:wAA=".into(),
+            reply: ReplyMatch::Contains("hex:d000".into()),
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(5),
+            misses_allowed: 1,
+        });
+        e
+    });
     check_round_trip({
         let mut e = Endpoint::new("both", "wss://h/ws?access_token=q-s3cret");
         e.headers = vec![secret("Authorization", "Bearer h-s3cret")];
@@ -450,6 +464,18 @@ fn bad_values_name_line_field_and_fix() {
         "{\n \"endpoint\": [{\n  \"name\": \"j\",\n  \"url\": \"ws://h/\",\n  \"pong_timeout\": \"5 parsecs\"\n }]\n}",
         &[],
         &["heartline.json:5: endpoint 1 (j): pong_timeout: `parsecs` in `5 parsecs` is not a unit; use ms, s, m, h or d"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}protocol = \"soap\"\n"),
+        &[],
+        &["heartline.toml:4: endpoint 1 (e): protocol: unknown protocol `soap`; expected one of websocket, socketio, socketio3, graphql-transport-ws, subscriptions-transport-ws, mqtt, actioncable, pusher, phoenix, signalr, stomp"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}on_connect = [\"hex:c0 0\"]\n"),
+        &[],
+        &["heartline.toml:4: endpoint 1 (e): on_connect[0]: hex payload has an odd number of digits (3)"],
     );
     check_error(
         Format::Toml,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::endpoint::FieldError;
 use crate::event::{FailedPhase, HandshakeFailure, RetryReason, SessionEnd};
+use crate::protocol::RefusalClass;
 
 /// How an endpoint reconnects after a session ends or an attempt fails.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,11 +91,22 @@ impl ReconnectPolicy {
         let unit = unit.clamp(0.0, 1.0);
         let jittered = |ceiling: Duration| ceiling.mul_f64(1.0 - self.jitter * unit);
         match ended {
-            Ended::Session(SessionEnd::ClosedByServer { code: 1012, .. }) => Retry::After {
+            // The application's refusal steers like the close codes it resembles: a restart
+            // (ActionCable `server_restart`, Pusher 4200–4299) reconnects promptly, overload
+            // (MQTT "server unavailable", Pusher 4100–4199) backs off harder.
+            Ended::Session(SessionEnd::Refused {
+                class: RefusalClass::ServerRestart,
+                ..
+            })
+            | Ended::Session(SessionEnd::ClosedByServer { code: 1012, .. }) => Retry::After {
                 delay: jittered(self.initial),
                 reason: RetryReason::ServiceRestart,
             },
-            Ended::Session(SessionEnd::ClosedByServer { code: 1013, .. }) => {
+            Ended::Session(SessionEnd::Refused {
+                class: RefusalClass::Overload,
+                ..
+            })
+            | Ended::Session(SessionEnd::ClosedByServer { code: 1013, .. }) => {
                 let ceiling = self.ceiling(failures).mul_f64(self.try_again_factor);
                 Retry::After {
                     delay: jittered(ceiling.min(self.cap.mul_f64(self.try_again_factor))),
@@ -132,6 +144,20 @@ impl ReconnectPolicy {
 
     fn stop_reason(&self, failures: u32, ended: Ended<'_>) -> Option<String> {
         match ended {
+            Ended::Session(SessionEnd::Refused {
+                protocol,
+                class,
+                code,
+                reason,
+            }) if class.is_final() => {
+                return Some(format!(
+                    "refused by the application ({}, {}, {code}){}: a {} problem; not retrying until the endpoint is resumed",
+                    protocol.as_str(),
+                    class.as_str(),
+                    if reason.is_empty() { String::new() } else { format!(": {reason}") },
+                    if *class == RefusalClass::Credentials { "credentials" } else { "policy" },
+                ));
+            }
             Ended::Session(SessionEnd::ClosedByServer { code, reason })
                 if self.stop_on_close_codes.contains(code) =>
             {
@@ -294,6 +320,47 @@ mod tests {
         );
         let none = ReconnectPolicy { jitter: 0.0, ..p };
         check(&none, 2, Ended::Session(&lost), 0.7, after(ms(1000)));
+    }
+
+    #[test]
+    fn application_refusals_steer_or_stop() {
+        let p = ReconnectPolicy::default();
+        let refused = |class| SessionEnd::Refused {
+            protocol: crate::Protocol::Pusher,
+            class,
+            code: 4100,
+            reason: "over capacity".into(),
+        };
+        let restart = refused(RefusalClass::ServerRestart);
+        check(
+            &p,
+            5,
+            Ended::Session(&restart),
+            0.0,
+            Retry::After {
+                delay: p.initial,
+                reason: RetryReason::ServiceRestart,
+            },
+        );
+        let overload = refused(RefusalClass::Overload);
+        let Retry::After { reason, delay } = p.decide(1, Ended::Session(&overload), 0.0) else {
+            panic!("overload must retry");
+        };
+        assert_eq!(reason, RetryReason::TryAgainLater);
+        assert!(delay > p.ceiling(1), "{delay:?}");
+        let creds = refused(RefusalClass::Credentials);
+        let Retry::Stop { reason } = p.decide(1, Ended::Session(&creds), 0.0) else {
+            panic!("credentials must stop");
+        };
+        assert!(reason.contains("pusher, credentials, 4100"), "{reason}");
+        let other = refused(RefusalClass::Other);
+        assert!(matches!(
+            p.decide(1, Ended::Session(&other), 0.0),
+            Retry::After {
+                reason: RetryReason::Backoff,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -63,11 +63,25 @@ pub fn class_of_end(end: &crate::event::SessionEnd) -> CloseClass {
     match end {
         SessionEnd::ClosedByServer { code, .. } => classify(*code),
         SessionEnd::Lost { .. } => CloseClass::Abnormal,
-        SessionEnd::ClosedByClient { cause, .. } => match cause {
-            CloseCause::PongTimeout | CloseCause::AppPongTimeout | CloseCause::Stale => {
-                CloseClass::Abnormal
+        // The application refused us: classed by what it said, whatever frame carried it.
+        SessionEnd::Refused { class, .. } => {
+            use crate::protocol::RefusalClass;
+            match class {
+                RefusalClass::Credentials | RefusalClass::Policy => CloseClass::Policy,
+                RefusalClass::Overload => CloseClass::TryAgain,
+                RefusalClass::ServerRestart => CloseClass::GoingAway,
+                RefusalClass::Protocol => CloseClass::Protocol,
+                RefusalClass::Other => CloseClass::Application,
             }
-            CloseCause::MessageTooBig | CloseCause::ProtocolError => CloseClass::Protocol,
+        }
+        SessionEnd::ClosedByClient { cause, .. } => match cause {
+            CloseCause::PongTimeout
+            | CloseCause::AppPongTimeout
+            | CloseCause::Stale
+            | CloseCause::ServerBeatMissed => CloseClass::Abnormal,
+            CloseCause::MessageTooBig
+            | CloseCause::ProtocolError
+            | CloseCause::ProtocolHandshakeTimeout => CloseClass::Protocol,
             CloseCause::User
             | CloseCause::Shutdown
             | CloseCause::DurationElapsed

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::backoff::ReconnectPolicy;
 use crate::health::HealthPolicy;
+use crate::protocol::{Frame, Protocol};
 use crate::reply::ReplyMatch;
 
 /// Identifies an endpoint inside one engine (and, later, one database).
@@ -33,8 +34,12 @@ pub struct Endpoint {
     pub heartbeat: Heartbeat,
     pub app_heartbeat: Option<AppHeartbeat>,
     pub staleness: Option<Staleness>,
-    /// Messages sent right after every successful handshake (e.g. a subscribe frame).
+    /// Messages sent right after every successful handshake (e.g. a subscribe frame); with a
+    /// protocol preset, after the preset's own handshake completed. `hex:`/`base64:` payloads
+    /// are binary frames ([`crate::protocol::Frame::parse`]).
     pub on_connect: Vec<String>,
+    /// The application protocol spoken over the socket ([`Protocol::WebSocket`]: none).
+    pub protocol: Protocol,
     /// Deadline for DNS + TCP + TLS + HTTP upgrade together.
     pub handshake_timeout: Duration,
     pub reconnect: ReconnectPolicy,
@@ -152,6 +157,7 @@ impl Endpoint {
             app_heartbeat: None,
             staleness: None,
             on_connect: Vec::new(),
+            protocol: Protocol::WebSocket,
             handshake_timeout: Duration::from_secs(10),
             reconnect: ReconnectPolicy::default(),
             health: HealthPolicy::default(),
@@ -228,6 +234,8 @@ impl Endpoint {
         if let Some(app) = &self.app_heartbeat {
             if app.payload.is_empty() {
                 bad("app_heartbeat.payload", "must not be empty".into());
+            } else if let Err(e) = Frame::parse(&app.payload) {
+                bad("app_heartbeat.payload", e.0);
             }
             if let Err(problem) = app.reply.check() {
                 bad("app_heartbeat.reply", problem);
@@ -254,7 +262,9 @@ impl Endpoint {
             check_range(&mut bad, "staleness.after", st.after, MIN_PING_INTERVAL);
         }
         for (i, m) in self.on_connect.iter().enumerate() {
-            if m.len() > self.limits.max_message_size {
+            if let Err(e) = Frame::parse(m) {
+                bad(&format!("on_connect[{i}]"), e.0);
+            } else if m.len() > self.limits.max_message_size {
                 bad(
                     &format!("on_connect[{i}]"),
                     "is larger than limits.max_message_size".into(),
@@ -293,6 +303,15 @@ impl Endpoint {
             Ok(())
         } else {
             Err(ConfigErrors(errs))
+        }
+    }
+
+    /// The subprotocols to offer: the configured ones, or the one the protocol preset needs
+    /// when none is configured.
+    pub fn offered_subprotocols(&self) -> Vec<String> {
+        match (self.subprotocols.is_empty(), self.protocol.subprotocol()) {
+            (true, Some(p)) => vec![p.to_owned()],
+            _ => self.subprotocols.clone(),
         }
     }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::endpoint::EndpointId;
 use crate::health::State;
+use crate::protocol::{Protocol, RefusalClass};
 
 /// Wall-clock instant in milliseconds since the Unix epoch (UTC). Callers supply it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,8 +46,17 @@ pub enum EventKind {
     Connected { attempt: u32, handshake: Handshake },
     /// A heartbeat round trip, measured from send to reply on a monotonic clock.
     Rtt { kind: PingKind, rtt: Duration },
-    /// A heartbeat reply did not arrive in time; `missed` counts consecutive misses.
+    /// A heartbeat reply did not arrive in time; `missed` counts consecutive misses. For
+    /// [`PingKind::Server`], the server's own heartbeat did not arrive by its deadline.
     PongMissed { kind: PingKind, missed: u32 },
+    /// The server's own heartbeat arrived (Socket.IO `2`, ActionCable `ping`, graphql `ping`,
+    /// …) and was answered as the protocol requires. `interval` is the time since its previous
+    /// beat (or since the protocol handshake, for the first), `jitter` the difference from the
+    /// previous interval. Never a round trip: RTT comes only from exchanges the client starts.
+    ServerBeat {
+        interval: Duration,
+        jitter: Duration,
+    },
     /// No application message arrived for `silent`.
     Stale { silent: Duration },
     /// A session ended, exactly once per session.
@@ -76,7 +86,8 @@ impl EventKind {
         match self {
             EventKind::Closed { end, .. } => match end {
                 SessionEnd::ClosedByServer { reason, .. }
-                | SessionEnd::ClosedByClient { reason, .. } => *reason = f(reason),
+                | SessionEnd::ClosedByClient { reason, .. }
+                | SessionEnd::Refused { reason, .. } => *reason = f(reason),
                 SessionEnd::Lost { error } => *error = f(error),
             },
             EventKind::HandshakeFailed(failure) => failure.error = f(&failure.error),
@@ -92,6 +103,7 @@ impl EventKind {
             EventKind::Connecting { .. }
             | EventKind::Rtt { .. }
             | EventKind::PongMissed { .. }
+            | EventKind::ServerBeat { .. }
             | EventKind::Stale { .. }
             | EventKind::ReconnectScheduled { .. }
             | EventKind::StateChanged { .. } => {}
@@ -105,6 +117,7 @@ impl EventKind {
             EventKind::Connected { .. } => "connected",
             EventKind::Rtt { .. } => "rtt",
             EventKind::PongMissed { .. } => "pong_missed",
+            EventKind::ServerBeat { .. } => "server_beat",
             EventKind::Stale { .. } => "stale",
             EventKind::Closed { .. } => "closed",
             EventKind::HandshakeFailed(_) => "handshake_failed",
@@ -120,8 +133,11 @@ impl EventKind {
 pub enum PingKind {
     /// RFC 6455 ping/pong control frames.
     Protocol,
-    /// The endpoint's application heartbeat.
+    /// An application-level heartbeat the client starts: the endpoint's configured one, or
+    /// the protocol preset's (graphql `ping`, MQTT PINGREQ, Phoenix `heartbeat`, …).
     App,
+    /// The server's own heartbeat (only ever missed, never a round trip).
+    Server,
 }
 
 impl PingKind {
@@ -129,6 +145,7 @@ impl PingKind {
         match self {
             PingKind::Protocol => "protocol",
             PingKind::App => "app",
+            PingKind::Server => "server",
         }
     }
 }
@@ -271,6 +288,10 @@ pub enum CloseCause {
     ProtocolError,
     /// The endpoint's configuration changed.
     Reconfigured,
+    /// The server's own heartbeat stopped (more missed beats than allowed).
+    ServerBeatMissed,
+    /// The protocol preset's handshake got no answer within the handshake timeout.
+    ProtocolHandshakeTimeout,
 }
 
 impl CloseCause {
@@ -285,6 +306,8 @@ impl CloseCause {
             CloseCause::MessageTooBig => "message_too_big",
             CloseCause::ProtocolError => "protocol_error",
             CloseCause::Reconfigured => "reconfigured",
+            CloseCause::ServerBeatMissed => "server_beat_missed",
+            CloseCause::ProtocolHandshakeTimeout => "protocol_handshake_timeout",
         }
     }
 
@@ -310,6 +333,8 @@ impl CloseCause {
                 | CloseCause::Stale
                 | CloseCause::MessageTooBig
                 | CloseCause::ProtocolError
+                | CloseCause::ServerBeatMissed
+                | CloseCause::ProtocolHandshakeTimeout
         )
     }
 }
@@ -329,15 +354,25 @@ pub enum SessionEnd {
     },
     /// The connection was lost without a close frame (EOF, RST, I/O error): 1006.
     Lost { error: String },
+    /// The WebSocket was fine but the application protocol refused the session (Socket.IO
+    /// `connect_error`, MQTT CONNACK refusal, graphql-ws 4401/4403, ActionCable `disconnect`,
+    /// STOMP `ERROR`, …). `code` is the close code the server sent, or the one Heartline
+    /// closed with after the refusal message; `reason` is the protocol's own words.
+    Refused {
+        protocol: Protocol,
+        class: RefusalClass,
+        code: u16,
+        reason: String,
+    },
 }
 
 impl SessionEnd {
     /// The close code as charted: 1006 when no close frame was exchanged.
     pub fn code(&self) -> u16 {
         match self {
-            SessionEnd::ClosedByServer { code, .. } | SessionEnd::ClosedByClient { code, .. } => {
-                *code
-            }
+            SessionEnd::ClosedByServer { code, .. }
+            | SessionEnd::ClosedByClient { code, .. }
+            | SessionEnd::Refused { code, .. } => *code,
             SessionEnd::Lost { .. } => 1006,
         }
     }
@@ -345,14 +380,16 @@ impl SessionEnd {
     pub fn reason(&self) -> &str {
         match self {
             SessionEnd::ClosedByServer { reason, .. }
-            | SessionEnd::ClosedByClient { reason, .. } => reason,
+            | SessionEnd::ClosedByClient { reason, .. }
+            | SessionEnd::Refused { reason, .. } => reason,
             SessionEnd::Lost { error } => error,
         }
     }
 
     pub fn initiator(&self) -> Initiator {
         match self {
-            SessionEnd::ClosedByServer { .. } => Initiator::Server,
+            // A refusal is the server's decision, whoever then sent the close frame.
+            SessionEnd::ClosedByServer { .. } | SessionEnd::Refused { .. } => Initiator::Server,
             SessionEnd::ClosedByClient { .. } => Initiator::Client,
             SessionEnd::Lost { .. } => Initiator::Network,
         }
@@ -360,7 +397,7 @@ impl SessionEnd {
 
     pub fn clean(&self) -> bool {
         match self {
-            SessionEnd::ClosedByServer { .. } => true,
+            SessionEnd::ClosedByServer { .. } | SessionEnd::Refused { .. } => true,
             SessionEnd::ClosedByClient { clean, .. } => *clean,
             SessionEnd::Lost { .. } => false,
         }
@@ -441,6 +478,26 @@ impl fmt::Display for SessionEnd {
                 if *clean { "" } else { ", no close reply" }
             ),
             SessionEnd::Lost { error } => write!(f, "lost without a close frame (1006): {error}"),
+            SessionEnd::Refused {
+                protocol,
+                class,
+                code,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "refused by the application ({}, {}) with {code}",
+                    protocol.as_str(),
+                    class.as_str()
+                )?;
+                if let Some(m) = protocol.close_meaning(*code) {
+                    write!(f, " ({})", m.meaning)?;
+                }
+                if !reason.is_empty() {
+                    write!(f, ": {reason}")?;
+                }
+                Ok(())
+            }
         }
     }
 }

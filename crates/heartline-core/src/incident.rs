@@ -478,6 +478,7 @@ fn is_sign_of_trouble(kind: &EventKind) -> bool {
         EventKind::Connecting { .. }
         | EventKind::Connected { .. }
         | EventKind::Rtt { .. }
+        | EventKind::ServerBeat { .. }
         | EventKind::ReconnectScheduled { .. }
         | EventKind::StateChanged { .. } => false,
     }

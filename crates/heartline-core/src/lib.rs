@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod event;
 pub mod health;
 pub mod incident;
+pub mod protocol;
 pub mod reply;
 pub mod rollup;
 pub mod sink;
@@ -36,6 +37,7 @@ pub use health::{Health, HealthPolicy, Signal, State, Transition};
 pub use incident::{
     derive_incidents, Incident, IncidentCause, IncidentChange, IncidentKind, IncidentTracker,
 };
+pub use protocol::{Frame, Protocol, ProtocolSession, RefusalClass};
 pub use reply::{ReplyMatch, ReplyMatcher};
 pub use rollup::{Histogram, Rollup};
 pub use sink::Sink;

@@ -1,9 +1,12 @@
 //! Recognising the reply to an application heartbeat.
 
+use crate::protocol::Frame;
+
 /// How an application heartbeat's reply is recognised among incoming messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplyMatch {
-    /// The message contains this text.
+    /// The message contains this text; written `hex:…` or `base64:…`, the message contains
+    /// these bytes (binary frames, e.g. MQTT's PINGRESP `hex:d000`).
     Contains(String),
     /// The message matches this regular expression.
     Regex(String),
@@ -17,7 +20,11 @@ impl ReplyMatch {
     pub fn check(&self) -> Result<(), String> {
         match self {
             ReplyMatch::Contains(s) if s.is_empty() => Err("match text must not be empty".into()),
-            ReplyMatch::Contains(_) => Ok(()),
+            ReplyMatch::Contains(s) => match Frame::parse(s) {
+                Err(e) => Err(e.0),
+                Ok(f) if f.is_empty() => Err("match bytes must not be empty".into()),
+                Ok(_) => Ok(()),
+            },
             ReplyMatch::Regex(r) => regex::Regex::new(r)
                 .map(drop)
                 .map_err(|e| format!("invalid regex: {e}")),
@@ -32,7 +39,10 @@ impl ReplyMatch {
     pub fn compile(&self) -> Result<ReplyMatcher, String> {
         self.check()?;
         Ok(match self {
-            ReplyMatch::Contains(s) => ReplyMatcher::Contains(s.clone()),
+            ReplyMatch::Contains(s) => match Frame::parse(s).map_err(|e| e.0)? {
+                Frame::Binary(bytes) => ReplyMatcher::Bytes(bytes),
+                Frame::Text(text) => ReplyMatcher::Contains(text),
+            },
             ReplyMatch::Regex(r) => ReplyMatcher::Regex(
                 regex::Regex::new(r).map_err(|e| format!("invalid regex: {e}"))?,
             ),
@@ -48,15 +58,31 @@ impl ReplyMatch {
 #[derive(Debug, Clone)]
 pub enum ReplyMatcher {
     Contains(String),
+    /// Bytes the message (text or binary) must contain.
+    Bytes(Vec<u8>),
     Regex(regex::Regex),
-    JsonField { path: Vec<String>, equals: String },
+    JsonField {
+        path: Vec<String>,
+        equals: String,
+    },
 }
 
 impl ReplyMatcher {
+    /// Whether a frame, text or binary, is the heartbeat reply. Text rules see binary frames
+    /// only when they are UTF-8; byte rules see every frame's bytes.
+    pub fn matches_frame(&self, frame: &Frame) -> bool {
+        match (self, frame.as_text()) {
+            (ReplyMatcher::Bytes(needle), _) => contains_bytes(frame.as_bytes(), needle),
+            (_, Some(text)) => self.matches(text),
+            (_, None) => false,
+        }
+    }
+
     /// Whether `message` is the heartbeat reply.
     pub fn matches(&self, message: &str) -> bool {
         match self {
             ReplyMatcher::Contains(s) => message.contains(s.as_str()),
+            ReplyMatcher::Bytes(needle) => contains_bytes(message.as_bytes(), needle),
             ReplyMatcher::Regex(r) => r.is_match(message),
             ReplyMatcher::JsonField { path, equals } => {
                 // Cheap pre-filter: the expected value must appear in the text at all. Only
@@ -86,6 +112,10 @@ impl ReplyMatcher {
             }
         }
     }
+}
+
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -126,6 +156,22 @@ mod tests {
         check(field("op", "pöng"), r#"{"op":"p\u00f6ng"}"#, true);
         check(field("q", r#"say "hi""#), r#"{"q":"say \"hi\""}"#, true);
         check(field("q", r#"say "hi""#), r#"{"q":"say hi"}"#, false);
+    }
+
+    #[test]
+    fn byte_rules_match_binary_frames() {
+        let m = ReplyMatch::Contains("hex:d0 00".into()).compile().unwrap();
+        assert!(m.matches_frame(&Frame::Binary(vec![0xD0, 0x00])));
+        assert!(!m.matches_frame(&Frame::Binary(vec![0xC0, 0x00])));
+        assert!(!m.matches_frame(&Frame::Text("d000".into())));
+        // A text rule sees a binary frame only when it is UTF-8.
+        let t = ReplyMatch::Regex("^3$".into()).compile().unwrap();
+        assert!(t.matches_frame(&Frame::Binary(b"3".to_vec())));
+        assert!(!t.matches_frame(&Frame::Binary(vec![0xff])));
+        assert!(ReplyMatch::Contains("hex:0".into())
+            .check()
+            .unwrap_err()
+            .contains("odd number"));
     }
 
     #[test]

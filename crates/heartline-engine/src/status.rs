@@ -51,6 +51,11 @@ impl Status {
                 kind: PingKind::App,
                 rtt,
             } => self.last_app_rtt = Some(*rtt),
+            // Never emitted: server beats are intervals (`ServerBeat`), not round trips.
+            EventKind::Rtt {
+                kind: PingKind::Server,
+                ..
+            } => {}
             EventKind::Connected { .. } => {
                 self.connected = true;
                 self.sessions += 1;
@@ -64,6 +69,7 @@ impl Status {
             EventKind::GaveUp { reason } => self.last_failure = Some(reason.clone()),
             EventKind::Connecting { .. }
             | EventKind::PongMissed { .. }
+            | EventKind::ServerBeat { .. }
             | EventKind::Stale { .. }
             | EventKind::ReconnectScheduled { .. } => {}
         }

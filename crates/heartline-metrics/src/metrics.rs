@@ -515,7 +515,10 @@ impl Families {
                     .inc();
             }
             // Attempts show up as handshakes or failures; giving up shows up as state `down`.
-            EventKind::Connecting { .. } | EventKind::GaveUp { .. } => {}
+            // A server's own heartbeat is an interval, not a latency: no RTT sample.
+            EventKind::Connecting { .. }
+            | EventKind::GaveUp { .. }
+            | EventKind::ServerBeat { .. } => {}
         }
     }
 

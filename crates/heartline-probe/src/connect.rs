@@ -121,11 +121,13 @@ impl Connector {
             value.set_sensitive(h.secret);
             headers.push((name, value));
         }
-        let subprotocols = if endpoint.subprotocols.is_empty() {
+        // A protocol preset that needs a subprotocol offers it when none is configured.
+        let offered = endpoint.offered_subprotocols();
+        let subprotocols = if offered.is_empty() {
             None
         } else {
             Some(
-                HeaderValue::from_str(&endpoint.subprotocols.join(", "))
+                HeaderValue::from_str(&offered.join(", "))
                     .map_err(|_| Error::Header("Sec-WebSocket-Protocol".into()))?,
             )
         };

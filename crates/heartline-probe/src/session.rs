@@ -11,8 +11,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use heartline_core::protocol::{Beat, SessionParams};
 use heartline_core::{
-    CloseCause, Endpoint, EventKind, PingKind, ReplyMatcher, SessionEnd, SessionStats, Signal,
+    CloseCause, Endpoint, EventKind, Frame, PingKind, Protocol, ProtocolSession, ReplyMatcher,
+    SessionEnd, SessionStats, Signal,
 };
 
 use crate::connect::WsStream;
@@ -65,20 +67,74 @@ pub(crate) async fn run(
         }};
     }
 
-    for text in &endpoint.on_connect {
-        let len = text.len() as u64;
-        match tokio::time::timeout(write_deadline, ws.send(Message::text(text.clone()))).await {
-            Ok(Ok(())) => {
-                stats.messages_out += 1;
-                stats.bytes_out += len;
+    // Sends one data frame within the write deadline, counting it; ends the session on failure.
+    macro_rules! send {
+        ($frame:expr, $stalled:expr) => {{
+            let frame: Frame = $frame;
+            let len = frame.len() as u64;
+            match tokio::time::timeout(write_deadline, ws.send(to_message(frame))).await {
+                Ok(Ok(())) => {
+                    stats.messages_out += 1;
+                    stats.bytes_out += len;
+                }
+                Ok(Err(e)) => ended!(lost_or_closed(e), None),
+                Err(_) => {
+                    let end = close(&mut ws, $stalled, "write stalled").await;
+                    ended!(end, None)
+                }
             }
-            Ok(Err(e)) => ended!(lost_or_closed(e), None),
-            Err(_) => {
-                let end = close(&mut ws, CloseCause::PongTimeout, "write stalled").await;
-                ended!(end, None)
-            }
+        }};
+    }
+
+    // The application protocol: its handshake first; the user's `on_connect` messages wait
+    // until it completed (graphql's `subscribe` must not leave before `connection_ack`).
+    let mut proto = ProtocolSession::new(
+        endpoint.protocol,
+        SessionParams {
+            host: endpoint.target().map(|t| t.host).unwrap_or_default(),
+            client_id: format!("heartline{}x{}", std::process::id(), rep.endpoint_id().0),
+            heartbeat: hb.ping_interval,
+        },
+    );
+    let bare = endpoint.protocol == Protocol::WebSocket;
+    // A first `on_connect` message that is the protocol's own handshake message (auth in a
+    // Socket.IO `40{…}` or a graphql `connection_init`) replaces the preset's.
+    let on_connect: &[String] = match endpoint.on_connect.split_first() {
+        Some((first, rest)) if !bare && proto.take_init(&payload(first)) => rest,
+        _ => &endpoint.on_connect,
+    };
+    for frame in proto.on_open() {
+        send!(frame, CloseCause::PongTimeout);
+    }
+    let mut on_connect_pending = true;
+    let mut handshake_deadline = pin!(sleep_until(if proto.is_ready() {
+        far_future()
+    } else {
+        Instant::now() + endpoint.handshake_timeout
+    }));
+    if proto.is_ready() {
+        on_connect_pending = false;
+        for text in on_connect {
+            send!(payload(text), CloseCause::PongTimeout);
         }
     }
+
+    // The preset's own client heartbeat (graphql `ping`, MQTT PINGREQ, …): a round trip,
+    // measured from send to the matching reply.
+    let mut preset_tick = tokio::time::interval(hb.ping_interval);
+    preset_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let preset_pings = proto.has_client_ping();
+    let mut preset_sent: Option<Instant> = None;
+    let mut preset_misses: u32 = 0;
+    let mut preset_deadline = pin!(sleep_until(far_future()));
+
+    // The server's own heartbeat: intervals between beats, and a deadline for the next sign
+    // of life, learnt from the protocol (Engine.IO's open packet) or the preset's default.
+    let mut beat_deadline = proto.default_beat_deadline();
+    let mut last_beat: Option<Instant> = None;
+    let mut last_interval: Option<Duration> = None;
+    let mut beat_misses: u32 = 0;
+    let mut beat_timer = pin!(sleep_until(far_future()));
 
     // Protocol heartbeat: the first ping goes out at once so RTT and Up arrive immediately.
     let mut ping_tick = tokio::time::interval(hb.ping_interval);
@@ -157,15 +213,84 @@ pub(crate) async fn run(
                         }
                     }
                     Message::Text(_) | Message::Binary(_) => {
-                        let (len, text) = match &message {
-                            Message::Text(t) => (t.len(), Some(t.as_str())),
-                            Message::Binary(b) => (b.len(), std::str::from_utf8(b).ok()),
-                            _ => (0, None),
+                        let len = match &message {
+                            Message::Text(t) => t.len(),
+                            Message::Binary(b) => b.len(),
+                            _ => 0,
                         };
                         stats.messages_in += 1;
                         stats.bytes_in += len as u64;
-                        if let (Some(sent), Some((_, m)), Some(text)) = (app_sent, app, text) {
-                            if m.matches(text) {
+                        let now = Instant::now();
+                        // Any message is a sign of life: the next server beat is due from now.
+                        if let Some(d) = beat_deadline.filter(|_| proto.is_ready()) {
+                            beat_timer.as_mut().reset(now + d);
+                        }
+                        // Bodies are looked at only when a preset or a reply rule needs them.
+                        let frame = (!bare || app.is_some()).then(|| to_frame(message));
+                        let reaction = match (&frame, bare) {
+                            (Some(f), false) => proto.on_message(f),
+                            _ => heartline_core::protocol::Reaction { app: true, ..Default::default() },
+                        };
+                        for reply in reaction.replies {
+                            send!(reply, CloseCause::PongTimeout);
+                        }
+                        if let Some(d) = reaction.beat_deadline {
+                            beat_deadline = Some(d);
+                            if proto.is_ready() || reaction.ready {
+                                beat_timer.as_mut().reset(now + d);
+                            }
+                        }
+                        if let Some(refusal) = reaction.refused {
+                            let end = close(&mut ws, CloseCause::User, "refused by the application").await;
+                            ended!(SessionEnd::Refused {
+                                protocol: endpoint.protocol,
+                                class: refusal.class,
+                                code: end.code(),
+                                reason: refusal.reason,
+                            }, None)
+                        }
+                        if reaction.ready {
+                            handshake_deadline.as_mut().reset(far_future());
+                            last_beat = Some(now);
+                            if let Some(d) = beat_deadline {
+                                beat_timer.as_mut().reset(now + d);
+                            }
+                            if on_connect_pending {
+                                on_connect_pending = false;
+                                for text in on_connect {
+                                    send!(payload(text), CloseCause::PongTimeout);
+                                }
+                            }
+                        }
+                        match reaction.beat {
+                            Some(Beat::Pong) => {
+                                if let Some(sent) = preset_sent.take() {
+                                    let rtt = sent.elapsed();
+                                    preset_misses = 0;
+                                    preset_deadline.as_mut().reset(far_future());
+                                    answered = true;
+                                    rep.emit(EventKind::Rtt { kind: PingKind::App, rtt });
+                                    rep.signal(Signal::Heartbeat { rtt });
+                                }
+                            }
+                            Some(Beat::Server) => {
+                                // Answered above; recorded as an interval, never as a round trip.
+                                let since = last_beat.unwrap_or(started);
+                                let interval = now.saturating_duration_since(since);
+                                let jitter = last_interval.map_or(Duration::ZERO, |prev| prev.abs_diff(interval));
+                                last_beat = Some(now);
+                                last_interval = Some(interval);
+                                beat_misses = 0;
+                                answered = true;
+                                rep.emit(EventKind::ServerBeat { interval, jitter });
+                            }
+                            None => {}
+                        }
+                        if !reaction.app {
+                            continue;
+                        }
+                        if let (Some(sent), Some((_, m)), Some(frame)) = (app_sent, app, &frame) {
+                            if m.matches_frame(frame) {
                                 let rtt = sent.elapsed();
                                 app_sent = None;
                                 app_misses = 0;
@@ -193,7 +318,14 @@ pub(crate) async fn run(
                         // tungstenite has queued our answering close frame; let it go out and
                         // the server end the TCP connection, within a deadline.
                         drain(&mut ws).await;
-                        ended!(SessionEnd::ClosedByServer { code, reason }, None)
+                        // A code the protocol gives a refusal meaning (graphql-ws 4401, Pusher
+                        // 4009, …) ends the session as that refusal.
+                        let refusal = endpoint.protocol.close_meaning(code).and_then(|m| m.refusal);
+                        let end = match refusal {
+                            Some(class) => SessionEnd::Refused { protocol: endpoint.protocol, class, code, reason },
+                            None => SessionEnd::ClosedByServer { code, reason },
+                        };
+                        ended!(end, None)
                     }
                     Message::Ping(_) | Message::Frame(_) => {}
                 }
@@ -222,6 +354,49 @@ pub(crate) async fn run(
                     ended!(end, None)
                 }
                 rep.signal(Signal::Unwell);
+            }
+
+            _ = &mut handshake_deadline, if on_connect_pending && !proto.is_ready() => {
+                let why = format!("no {} handshake reply within {}", endpoint.protocol.as_str(), heartline_core::format_duration(endpoint.handshake_timeout));
+                let end = close(&mut ws, CloseCause::ProtocolHandshakeTimeout, &why).await;
+                ended!(end, None)
+            }
+
+            _ = &mut preset_deadline, if preset_sent.is_some() => {
+                preset_sent = None;
+                preset_deadline.as_mut().reset(far_future());
+                preset_misses += 1;
+                rep.emit(EventKind::PongMissed { kind: PingKind::App, missed: preset_misses });
+                if preset_misses > hb.misses_allowed {
+                    let why = format!("{} heartbeat timeout", endpoint.protocol.as_str());
+                    let end = close(&mut ws, CloseCause::AppPongTimeout, &why).await;
+                    ended!(end, None)
+                }
+                rep.signal(Signal::Unwell);
+            }
+
+            _ = &mut beat_timer, if beat_deadline.is_some() && proto.is_ready() => {
+                beat_misses += 1;
+                rep.emit(EventKind::PongMissed { kind: PingKind::Server, missed: beat_misses });
+                if beat_misses > hb.misses_allowed {
+                    let end = close(&mut ws, CloseCause::ServerBeatMissed, "server heartbeat missed").await;
+                    ended!(end, None)
+                }
+                if let Some(d) = beat_deadline {
+                    beat_timer.as_mut().reset(Instant::now() + d);
+                }
+                rep.signal(Signal::Unwell);
+            }
+
+            _ = preset_tick.tick(), if preset_pings && proto.is_ready() && preset_sent.is_none() => {
+                if let Some(frame) = proto.ping() {
+                    send!(frame, CloseCause::AppPongTimeout);
+                    if proto.ping_expects_reply() {
+                        let now = Instant::now();
+                        preset_sent = Some(now);
+                        preset_deadline.as_mut().reset(now + hb.pong_timeout);
+                    }
+                }
             }
 
             _ = &mut stale_timer, if staleness.is_some() && !stale_reported => {
@@ -257,25 +432,36 @@ pub(crate) async fn run(
                 }
             }
 
-            _ = app_tick.tick(), if app.is_some() => {
+            // The application heartbeat talks to the application: only once its protocol
+            // handshake completed (at once for a bare WebSocket).
+            _ = app_tick.tick(), if app.is_some() && proto.is_ready() => {
                 let Some((cfg, _)) = app else { continue };
-                let len = cfg.payload.len() as u64;
-                match tokio::time::timeout(write_deadline, ws.send(Message::text(cfg.payload.clone()))).await {
-                    Ok(Ok(())) => {
-                        stats.messages_out += 1;
-                        stats.bytes_out += len;
-                        let now = Instant::now();
-                        app_sent = Some(now);
-                        app_deadline.as_mut().reset(now + cfg.timeout);
-                    }
-                    Ok(Err(e)) => ended!(lost_or_closed(e), None),
-                    Err(_) => {
-                        let end = close(&mut ws, CloseCause::AppPongTimeout, "write stalled").await;
-                        ended!(end, None)
-                    }
-                }
+                send!(payload(&cfg.payload), CloseCause::AppPongTimeout);
+                let now = Instant::now();
+                app_sent = Some(now);
+                app_deadline.as_mut().reset(now + cfg.timeout);
             }
         }
+    }
+}
+
+/// A configured payload as a frame: `hex:`/`base64:` are binary (validated with the endpoint).
+fn payload(text: &str) -> Frame {
+    Frame::parse(text).unwrap_or_else(|_| Frame::Text(text.to_owned()))
+}
+
+fn to_message(frame: Frame) -> Message {
+    match frame {
+        Frame::Text(t) => Message::text(t),
+        Frame::Binary(b) => Message::binary(b),
+    }
+}
+
+fn to_frame(message: Message) -> Frame {
+    match message {
+        Message::Text(t) => Frame::Text(t.as_str().to_owned()),
+        Message::Binary(b) => Frame::Binary(b.to_vec()),
+        _ => Frame::Binary(Vec::new()),
     }
 }
 
@@ -319,7 +505,9 @@ fn capacity_text(c: &CapacityError) -> String {
 /// presumed dead: it gets only a moment before the connection is dropped.
 fn close_reply_deadline(cause: CloseCause) -> Duration {
     match cause {
-        CloseCause::PongTimeout | CloseCause::AppPongTimeout => DEAD_PEER_CLOSE_DEADLINE,
+        CloseCause::PongTimeout | CloseCause::AppPongTimeout | CloseCause::ServerBeatMissed => {
+            DEAD_PEER_CLOSE_DEADLINE
+        }
         _ => CLOSE_REPLY_DEADLINE,
     }
 }

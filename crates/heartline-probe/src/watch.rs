@@ -290,6 +290,10 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
+    pub(crate) fn endpoint_id(&self) -> EndpointId {
+        self.id
+    }
+
     /// Every event leaves through here, its outside text cleaned (see [`Probe`]). Text that
     /// `connect` already cleaned comes through unchanged: cleaning twice is cleaning once.
     pub(crate) fn emit(&self, mut kind: EventKind) {

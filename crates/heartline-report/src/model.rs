@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use heartline_core::untrusted::{bound, MAX_UNTRUSTED_LEN};
 use heartline_core::{
-    close_code, CloseClass, EndpointId, Event, EventKind, FailedPhase, IncidentKind, State,
-    Timestamp,
+    close_code, CloseClass, EndpointId, Event, EventKind, FailedPhase, IncidentKind, SessionEnd,
+    State, Timestamp,
 };
 
 use crate::time::{push_millis, push_readable, readable, ZoneView};
@@ -123,6 +123,7 @@ fn bounded(kind: &EventKind) -> Cow<'_, EventKind> {
         EventKind::Connecting { .. }
         | EventKind::Rtt { .. }
         | EventKind::PongMissed { .. }
+        | EventKind::ServerBeat { .. }
         | EventKind::Stale { .. }
         | EventKind::ReconnectScheduled { .. }
         | EventKind::StateChanged { .. } => Cow::Borrowed(kind),
@@ -242,6 +243,15 @@ impl Row {
                     kind.as_str()
                 )
             }
+            EventKind::ServerBeat { interval, jitter } => {
+                self.phase = Some("server");
+                d.push_str("server heartbeat after ");
+                push_millis(d, *interval);
+                d.push_str(" (jitter ");
+                push_millis(d, *jitter);
+                d.push(')');
+                Ok(())
+            }
             EventKind::Stale { silent } => {
                 d.push_str("no message for ");
                 push_readable(d, *silent);
@@ -251,7 +261,10 @@ impl Row {
                 self.code = Some(end.code());
                 self.reason = Some(end.reason().to_owned()).filter(|r| !r.is_empty());
                 self.initiator = Some(end.initiator().as_str());
-                self.cause = end.cause().map(|c| c.as_str());
+                self.cause = match end {
+                    SessionEnd::Refused { class, .. } => Some(class.as_str()),
+                    _ => end.cause().map(|c| c.as_str()),
+                };
                 let _ = write!(d, "{end}; session lasted ");
                 push_readable(d, stats.duration);
                 if !stats.silent_for.is_zero() {

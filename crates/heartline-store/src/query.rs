@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use heartline_core::{
     CloseCause, EndpointId, Event, EventKind, FailedPhase, Handshake, HandshakeFailure, Phase,
-    Phases, PingKind, RetryReason, SessionEnd, SessionStats, State, Timestamp,
+    Phases, PingKind, RefusalClass, RetryReason, SessionEnd, SessionStats, State, Timestamp,
 };
 
 use crate::{Result, Store};
@@ -104,6 +104,14 @@ impl EventRow {
                 row.reason = Some(end.reason().to_owned());
                 row.initiator = Some(end.initiator().as_str().to_owned());
                 row.cause = end.cause().map(|c| c.as_str().to_owned());
+                if let SessionEnd::Refused {
+                    protocol, class, ..
+                } = end
+                {
+                    // The cause column says which protocol refused and why, so the refusal
+                    // reads back as one (the closed row's detail is reduced by the writer).
+                    row.cause = Some(format!("{REFUSED}{}:{}", protocol.as_str(), class.as_str()));
+                }
                 Some(json!({
                     "clean": end.clean(), "session_ms": ms(stats.duration), "silent_ms": ms(stats.silent_for),
                     "messages_in": stats.messages_in, "bytes_in": stats.bytes_in,
@@ -145,6 +153,9 @@ impl EventRow {
                 None
             }
             EventKind::Stale { silent } => Some(json!({ "silent_ms": ms(*silent) })),
+            EventKind::ServerBeat { interval, jitter } => {
+                Some(json!({ "interval_us": us(*interval), "jitter_us": us(*jitter) }))
+            }
             EventKind::Connecting { attempt } => {
                 row.attempt = Some(i64::from(*attempt));
                 None
@@ -263,8 +274,22 @@ impl EventRow {
             "closed" => {
                 let code = u16::try_from(self.code?).ok()?;
                 let reason = self.reason.unwrap_or_default();
+                let refused = self
+                    .cause
+                    .as_deref()
+                    .and_then(|c| c.strip_prefix(REFUSED))
+                    .and_then(|c| c.split_once(':'))
+                    .and_then(|(p, c)| Some((p.parse().ok()?, RefusalClass::parse(c)?)));
                 let end = match self.initiator.as_deref()? {
-                    "server" => SessionEnd::ClosedByServer { code, reason },
+                    "server" => match refused {
+                        Some((protocol, class)) => SessionEnd::Refused {
+                            protocol,
+                            class,
+                            code,
+                            reason,
+                        },
+                        None => SessionEnd::ClosedByServer { code, reason },
+                    },
                     "client" => SessionEnd::ClosedByClient {
                         cause: cause_from(self.cause.as_deref()?)?,
                         code,
@@ -330,15 +355,19 @@ impl EventRow {
                 reason: self.reason.unwrap_or_default(),
             },
             "pong_missed" => EventKind::PongMissed {
-                kind: if self.phase.as_deref() == Some("app") {
-                    PingKind::App
-                } else {
-                    PingKind::Protocol
+                kind: match self.phase.as_deref() {
+                    Some("app") => PingKind::App,
+                    Some("server") => PingKind::Server,
+                    _ => PingKind::Protocol,
                 },
                 missed: attempt?,
             },
             "stale" => EventKind::Stale {
                 silent: Duration::from_millis(detail["silent_ms"].as_u64().unwrap_or(0)),
+            },
+            "server_beat" => EventKind::ServerBeat {
+                interval: from_us(&detail["interval_us"])?,
+                jitter: from_us(&detail["jitter_us"])?,
             },
             _ => return None,
         })
@@ -416,6 +445,9 @@ pub(crate) fn extensions_round_trip(extensions: &[String]) -> bool {
         .all(|x| !x.is_empty() && !x.contains(',') && x.trim() == x)
 }
 
+/// How a refusal's cause column starts: `refused:<protocol>:<class>`.
+const REFUSED: &str = "refused:";
+
 pub(crate) fn cause_from(text: &str) -> Option<CloseCause> {
     Some(match text {
         "pong_timeout" => CloseCause::PongTimeout,
@@ -427,6 +459,8 @@ pub(crate) fn cause_from(text: &str) -> Option<CloseCause> {
         "message_too_big" => CloseCause::MessageTooBig,
         "protocol_error" => CloseCause::ProtocolError,
         "reconfigured" => CloseCause::Reconfigured,
+        "server_beat_missed" => CloseCause::ServerBeatMissed,
+        "protocol_handshake_timeout" => CloseCause::ProtocolHandshakeTimeout,
         _ => return None,
     })
 }

@@ -300,8 +300,9 @@ impl heartline_core::Sink for Recorder {
         }
         match event.kind {
             EventKind::Rtt { kind, rtt } => self.record_rtt(event.endpoint, kind, event.at.0, rtt),
-            // Attempts are visible through their outcome (connected / handshake_failed).
-            EventKind::Connecting { .. } => {}
+            // Attempts are visible through their outcome (connected / handshake_failed); a
+            // server's heartbeats, like raw pings, are live-only (a missed one is stored).
+            EventKind::Connecting { .. } | EventKind::ServerBeat { .. } => {}
             _ => self.send(Op::Event(event)),
         }
     }

@@ -320,7 +320,9 @@ impl Writer {
                         .then(|| serde_json::json!({ "session_ms": session_ms }).to_string());
                     insert_event(&mut tx, id, ts, seq, row).await?;
                 }
-                EventKind::Rtt { .. } | EventKind::Connecting { .. } => continue,
+                EventKind::Rtt { .. }
+                | EventKind::Connecting { .. }
+                | EventKind::ServerBeat { .. } => continue,
                 _ => {
                     let row = crate::query::EventRow::from_event(&event.kind);
                     insert_event(&mut tx, id, ts, seq, row).await?;
@@ -560,6 +562,8 @@ pub(crate) fn kind_code(kind: PingKind) -> i64 {
     match kind {
         PingKind::Protocol => 0,
         PingKind::App => 1,
+        // Server beats are never rolled up as round trips; the code only keeps this total.
+        PingKind::Server => 2,
     }
 }
 

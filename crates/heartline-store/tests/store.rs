@@ -313,6 +313,31 @@ fn story() -> Vec<Event> {
                 stats: SessionStats::default(),
             },
         ),
+        ev(
+            2,
+            t(95),
+            EventKind::PongMissed {
+                kind: PingKind::Server,
+                missed: 1,
+            },
+        ),
+        // The application refused the session: read back as a refusal, protocol and class.
+        ev(
+            2,
+            t(98),
+            EventKind::Closed {
+                end: SessionEnd::Refused {
+                    protocol: heartline_core::Protocol::Mqtt,
+                    class: heartline_core::RefusalClass::Credentials,
+                    code: 1000,
+                    reason: "CONNACK 5: not authorized".into(),
+                },
+                stats: SessionStats {
+                    duration: Duration::from_millis(2),
+                    ..SessionStats::default()
+                },
+            },
+        ),
     ]
 }
 
@@ -359,7 +384,7 @@ async fn every_event_round_trips_and_rtt_becomes_rollups() {
         .history(&[EndpointId(2)], t(0), t(1000))
         .await
         .unwrap();
-    assert_eq!(only_two.len(), 2);
+    assert_eq!(only_two.len(), 4);
 
     let minutes: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT kind, minute, count, min_us, max_us, p50_us FROM rtt_minute WHERE endpoint_id = 1 ORDER BY kind, minute",
@@ -419,6 +444,8 @@ async fn every_event_round_trips_and_rtt_becomes_rollups() {
     assert_eq!(
         codes,
         vec![
+            // The refusal: the application's decision, whoever sent the close frame.
+            (1000, "server".into(), 1),
             (1001, "client".into(), 1),
             (1006, "network".into(), 1),
             (4001, "server".into(), 1)
@@ -1868,6 +1895,8 @@ async fn dense_event_rows_and_rows_of_the_older_form_read_the_same() {
             ),
             ("h".into(), None, Some(10_000), None),
             ("g".into(), None, None, None),
+            // A missed server heartbeat (its kind, `server`, is in the phase column).
+            ("p".into(), None, None, None),
         ]
     );
     let phase: String = sqlx::query_scalar("SELECT phase FROM events WHERE ts = ?")

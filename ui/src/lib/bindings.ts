@@ -37,7 +37,12 @@ url: string, tags: Array<string>, paused: boolean, live: LiveStatus, uptime_24h:
 
 export type HeaderForm = { name: string, value: string, secret: boolean, };
 
-export type EndpointForm = { name: string, url: string, headers: Array<HeaderForm>, subprotocols: Array<string>, tags: Array<string>, ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, 
+export type EndpointForm = { name: string, url: string, headers: Array<HeaderForm>, subprotocols: Array<string>, 
+/**
+ * Application protocol preset by name (`websocket` for none, `socketio`,
+ * `graphql-transport-ws`, `mqtt`, …: `heartline_core::Protocol`).
+ */
+protocol: string, tags: Array<string>, ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, 
 /**
  * Application heartbeat payload; empty = none.
  */

@@ -7,6 +7,7 @@ export type FormField =
   | "url"
   | "headers"
   | "subprotocols"
+  | "protocol"
   | "tags"
   | "ping_interval_ms"
   | "pong_timeout_ms"
@@ -30,6 +31,7 @@ const FIELDS: Record<string, FormField> = {
   url: "url",
   headers: "headers",
   subprotocols: "subprotocols",
+  protocol: "protocol",
   tags: "tags",
   "heartbeat.ping_interval": "ping_interval_ms",
   "heartbeat.pong_timeout": "pong_timeout_ms",

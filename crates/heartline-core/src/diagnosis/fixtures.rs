@@ -39,6 +39,11 @@ impl History {
         self.at(ep, t, EventKind::Closed { end, stats })
     }
 
+    /// A session that ended as `end` after 1 s.
+    pub(super) fn closed_end(self, ep: u64, t: f64, end: SessionEnd) -> Self {
+        self.closed(ep, t, end, 1.0, 0.0)
+    }
+
     /// A session lost without a close frame after `lasted` s, the last `silent` s silent.
     pub(super) fn lost(self, ep: u64, t: f64, lasted: f64, silent: f64) -> Self {
         let end = SessionEnd::Lost {

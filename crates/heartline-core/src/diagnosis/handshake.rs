@@ -41,6 +41,18 @@ pub(super) fn credentials(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
                     end: SessionEnd::ClosedByServer { code, reason },
                     ..
                 } if *code == POLICY_CLOSE => Refusal::Policy(reason),
+                // The WebSocket opened but the application protocol said no (Socket.IO
+                // connect_error, MQTT CONNACK, graphql-ws 4401/4403, …).
+                EventKind::Closed {
+                    end:
+                        SessionEnd::Refused {
+                            protocol,
+                            class,
+                            reason,
+                            ..
+                        },
+                    ..
+                } if class.is_final() => Refusal::App(protocol.as_str(), reason),
                 EventKind::GaveUp { reason } if reason.to_lowercase().contains("credential") => {
                     Refusal::GaveUp(reason)
                 }
@@ -107,6 +119,32 @@ pub(super) fn credentials(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
                 "A {POLICY_CLOSE} close ends an open session over policy, commonly a token that \
                  expired mid-session or a permission that was revoked."
             ));
+        }
+        let app: Vec<(Timestamp, &str, &str)> = refusals
+            .iter()
+            .filter_map(|(t, r)| match r {
+                Refusal::App(protocol, reason) => Some((*t, *protocol, *reason)),
+                _ => None,
+            })
+            .collect();
+        if let (Some(a), Some(b)) = (app.first(), app.last()) {
+            let reasons = samples(app.iter().map(|(_, _, reason)| *reason), 3);
+            let said = if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {reasons}")
+            };
+            evidence.push(format!(
+                "{} refused by the application ({}) after the WebSocket opened ({}){said}",
+                count(app.len(), "session", "sessions"),
+                a.1,
+                when(a.0, b.0)
+            ));
+            explanation.push(
+                "The connection itself works; the application protocol spoken over it \
+                 refused the client's credentials or what they allow."
+                    .into(),
+            );
         }
         let gave_up = refusals.iter().rev().find_map(|(t, r)| match r {
             Refusal::GaveUp(reason) => Some((t, reason)),
@@ -269,6 +307,8 @@ pub(super) fn dns(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> {
 enum Refusal<'a> {
     Status(u16),
     Policy(&'a str),
+    /// Protocol name and reason of an application refusal.
+    App(&'static str, &'a str),
     GaveUp(&'a str),
 }
 
@@ -432,6 +472,28 @@ mod tests {
         );
         check(
             credentials,
+            "the application refuses after the WebSocket opened",
+            History::default().closed_end(
+                1,
+                7.0,
+                SessionEnd::Refused {
+                    protocol: crate::Protocol::Mqtt,
+                    class: crate::RefusalClass::Credentials,
+                    code: 1000,
+                    reason: "CONNACK 5: not authorized".into(),
+                },
+            ),
+            &[Expect {
+                endpoints: &[1],
+                occurrences: 1,
+                mentions: &[
+                    "1 session refused by the application (mqtt) after the WebSocket opened (at 09:00:07 UTC): \"CONNACK 5: not authorized\"",
+                    "The connection itself works",
+                ],
+            }],
+        );
+        check(
+            credentials,
             "a give-up alone still counts",
             History::default().gave_up(
                 1,
@@ -456,7 +518,18 @@ mod tests {
                 .http(1, 2.0, 503)
                 .server_close(1, 3.0, 1011, "policy", 1.0)
                 .client_close(1, 4.0, CloseCause::ProtocolError, true, 1.0)
-                .gave_up(1, 5.0, "gave up after 3 consecutive failed attempts"),
+                .gave_up(1, 5.0, "gave up after 3 consecutive failed attempts")
+                // A refusal that is not about credentials (a restart) is another story.
+                .closed_end(
+                    1,
+                    6.0,
+                    SessionEnd::Refused {
+                        protocol: crate::Protocol::ActionCable,
+                        class: crate::RefusalClass::ServerRestart,
+                        code: 1000,
+                        reason: "server_restart".into(),
+                    },
+                ),
             &[],
         );
     }

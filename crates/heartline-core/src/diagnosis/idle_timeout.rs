@@ -227,7 +227,7 @@ impl IdleEnd {
         let (server_code, reason) = match end {
             SessionEnd::Lost { .. } => (None, ""),
             SessionEnd::ClosedByServer { code, reason } => (Some(*code), reason.as_str()),
-            SessionEnd::ClosedByClient { .. } => return None,
+            SessionEnd::ClosedByClient { .. } | SessionEnd::Refused { .. } => return None,
         };
         let lower = reason.to_lowercase();
         let said_idle = IDLE_WORDS.iter().any(|w| lower.contains(w));

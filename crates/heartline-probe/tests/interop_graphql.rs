@@ -1,0 +1,116 @@
+//! The graphql-transport-ws preset against a real `graphql-ws` 6 server over `ws`, started
+//! from `interop/graphql-server.mjs` on loopback.
+
+mod interop_common;
+
+use std::time::Duration;
+
+use heartline_core::{
+    AppHeartbeat, EventKind, PingKind, Protocol, RefusalClass, ReplyMatch, SessionEnd,
+};
+use interop_common::{fast, ms, node_server, watch};
+
+const WITHIN: Duration = Duration::from_secs(10);
+const SUBSCRIBE: &str =
+    r#"{"id":"1","type":"subscribe","payload":{"query":"subscription { tick }"}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_preset_subscribes_after_the_ack_and_measures_its_own_pings() {
+    let server = node_server("graphql-server.mjs", &[]).await;
+    let mut e = fast(format!("ws://127.0.0.1:{}/graphql", server.port));
+    e.protocol = Protocol::GraphqlTransportWs;
+    e.on_connect = vec![SUBSCRIBE.into()];
+    // A real operation as the application heartbeat: it too must wait for the ack.
+    e.app_heartbeat = Some(AppHeartbeat {
+        payload: r#"{"id":"hb","type":"subscribe","payload":{"query":"{ hello }"}}"#.into(),
+        reply: ReplyMatch::JsonField {
+            path: "payload.data.hello".into(),
+            equals: "world".into(),
+        },
+        interval: ms(200),
+        timeout: ms(150),
+        misses_allowed: 2,
+    });
+    let mut w = watch(e);
+    let EventKind::Connected { handshake, .. } = w
+        .until(WITHIN, |k| matches!(k, EventKind::Connected { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    // The preset offered the subprotocol the server requires (else 4406).
+    assert_eq!(
+        handshake.subprotocol.as_deref(),
+        Some("graphql-transport-ws")
+    );
+    // Our `ping`s answered by `pong`s and `{ hello }` answered: application round trips.
+    w.nth(4, WITHIN, |k| {
+        matches!(
+            k,
+            EventKind::Rtt {
+                kind: PingKind::App,
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(!w.any_closed(), "no 4401: {:#?}", w.seen);
+    let EventKind::Closed { stats, .. } = w.stop().await else {
+        unreachable!()
+    };
+    // ack + pongs + hello results + `next` ticks of the subscription.
+    assert!(stats.messages_in > 5, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_subscribe_before_the_ack_is_what_gets_4401_without_the_preset() {
+    let server = node_server("graphql-server.mjs", &[]).await;
+    let mut e = fast(format!("ws://127.0.0.1:{}/graphql", server.port));
+    e.subprotocols = vec!["graphql-transport-ws".into()];
+    e.on_connect = vec![
+        r#"{"type":"connection_init","payload":{}}"#.into(),
+        SUBSCRIBE.into(),
+    ];
+    let mut w = watch(e);
+    match w.closed().await {
+        SessionEnd::ClosedByServer { code: 4401, .. } => {}
+        other => panic!("expected 4401 from the server, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_forbidden_is_a_policy_refusal_with_the_protocols_meaning() {
+    let server = node_server("graphql-server.mjs", &[]).await;
+    let mut e = fast(format!("ws://127.0.0.1:{}/graphql?deny=1", server.port));
+    e.protocol = Protocol::GraphqlTransportWs;
+    let mut w = watch(e);
+    let end = w.closed().await;
+    assert!(
+        matches!(
+            end,
+            SessionEnd::Refused {
+                protocol: Protocol::GraphqlTransportWs,
+                class: RefusalClass::Policy,
+                code: 4403,
+                ..
+            }
+        ),
+        "{end:?}"
+    );
+    assert!(end.to_string().contains("forbidden"), "{end}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_init_timeout_4408_is_explained() {
+    // A bare socket that never sends connection_init, against a 300 ms wait.
+    let server = node_server("graphql-server.mjs", &["--init-wait", "300"]).await;
+    let mut e = fast(format!("ws://127.0.0.1:{}/graphql", server.port));
+    e.subprotocols = vec!["graphql-transport-ws".into()];
+    let mut w = watch(e);
+    let end = w.closed().await;
+    assert_eq!(end.code(), 4408, "{end:?}");
+    let meaning = Protocol::GraphqlTransportWs
+        .close_meaning(4408)
+        .expect("4408 has a meaning");
+    assert!(meaning.meaning.contains("initialisation timeout"));
+}
