@@ -194,22 +194,63 @@ export function select(rows: Iterable<EndpointRow>, q: Query): EndpointRow[] {
  * in or out of the filter or changed its sort key (a round trip while sorted by state: the
  * usual delta). Then only the changed rows are swapped in, without filtering and sorting a
  * thousand rows again.
+ *
+ * While `hold` is true (the pointer is over the list, or a row has the focus) rows never move
+ * under the pointer: the order of the last answer is kept whatever the deltas say, endpoints
+ * added meanwhile are appended, removed ones dropped, and the rows whose state changed since
+ * the hold began (or that no longer match the filter) are listed in `changed` for the view to
+ * mark. A query the user changes still applies at once. When the hold ends the list is sorted
+ * again and the marks go.
  */
 export class Selection {
   private query = "";
   private last = new Map<number, EndpointRow>();
   private shown: EndpointRow[] = [];
+  private held = false;
+  /** States when the hold began, by endpoint. */
+  private heldStates = new Map<number, StateName>();
+  /** Rows whose state changed during the hold, or that left the filter. */
+  changed = new Set<number>();
 
-  select(rows: Map<number, EndpointRow>, q: Query): EndpointRow[] {
+  select(rows: Map<number, EndpointRow>, q: Query, hold = false): EndpointRow[] {
     const query = JSON.stringify(q);
-    if (query !== this.query || !this.sameOrder(rows, q)) {
+    const released = this.held && !hold;
+    if (hold && query === this.query && this.shown.length + this.last.size > 0) {
+      if (!this.held) this.heldStates = new Map([...this.last].map(([id, r]) => [id, r.live.state]));
+      // Nothing that could move a row (the usual round-trip delta): swap the rows in.
+      if (this.held && this.sameOrder(rows, q)) this.shown = this.shown.map((r) => rows.get(r.id)!);
+      else this.shown = this.holding(rows, q);
+      this.held = true;
+    } else if (released || query !== this.query || !this.sameOrder(rows, q)) {
       this.shown = select(rows.values(), q);
       this.query = query;
+      this.held = hold;
+      this.heldStates = new Map([...rows].map(([id, r]) => [id, r.live.state]));
+      this.changed = new Set();
     } else {
       this.shown = this.shown.map((r) => rows.get(r.id)!);
     }
     this.last = new Map(rows);
     return this.shown;
+  }
+
+  /** The held order with today's rows in it. */
+  private holding(rows: Map<number, EndpointRow>, q: Query): EndpointRow[] {
+    const kept = this.shown.filter((r) => rows.has(r.id)).map((r) => rows.get(r.id)!);
+    const there = new Set(kept.map((r) => r.id));
+    const matches = new Set(select(rows.values(), q).map((r) => r.id));
+    const added = select(
+      [...rows.values()].filter((r) => !there.has(r.id)),
+      q,
+    );
+    const changed = new Set<number>();
+    for (const r of kept) {
+      const before = this.heldStates.get(r.id);
+      if ((before !== undefined && before !== r.live.state) || !matches.has(r.id)) changed.add(r.id);
+    }
+    for (const r of added) changed.add(r.id);
+    this.changed = changed;
+    return [...kept, ...added];
   }
 
   private sameOrder(rows: Map<number, EndpointRow>, q: Query): boolean {
