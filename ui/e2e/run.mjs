@@ -118,7 +118,13 @@ async function closeCodes(t) {
  */
 async function downRecovery(t) {
   const b = await t.open(t.db("down-recovery"));
+  await watch(b, { name: "echo", url: `${t.url}/echo` });
   await watch(b, { name: "flappy", url: `${t.url}/flap?up=8s&down=5s` });
+  await until("echo and flappy Up", async () => (await stateOf(b, "echo")) === "Up" && (await stateOf(b, "flappy")) === "Up", 30_000, 250);
+  // The pointer rests on the list: when flappy goes Down it must not jump above echo (the
+  // list sorts by state) but keep its place, marked as changed.
+  await (await row(b, "echo")).moveTo();
+  await until("the order held while the pointer is over the list", async () => (await (await b.$(".held")).getAttribute("data-held")) === "true", 5_000);
   const seen = new Set();
   try {
     await until("flappy Down", async () => {
@@ -132,7 +138,18 @@ async function downRecovery(t) {
     throw new Error(`${e.message}; states seen: ${[...seen].join(" ")}; flappy's row: ${text.replace(/\s+/g, " ")}`);
   }
   log("flappy went Down; states seen:", [...seen].join(" "));
+  const order = async () => {
+    const names = [];
+    for (const e of await b.$$("[data-endpoint]")) names.push(await e.getAttribute("data-endpoint"));
+    return names;
+  };
+  const held = await order();
+  if (held.join() !== "echo,flappy") throw new Error(`a row moved under the pointer: ${held.join(", ")}`);
+  if (!(await (await row(b, "flappy")).getAttribute("class")).includes("changed")) throw new Error("flappy is not marked as changed");
   await t.shot(b, "06-down");
+  // The pointer leaves: sorted again, the Down endpoint first.
+  await (await b.$(".brand")).moveTo();
+  await until("sorted again once the pointer left", async () => (await order()).join() === "flappy,echo", 10_000);
   await until("flappy recovered (Up)", async () => (await stateOf(b, "flappy")) === "Up", 60_000, 250);
   log("flappy recovered");
 }
@@ -147,11 +164,28 @@ async function timelineIncidents(t) {
   await (await b.$('[aria-label="refused: states and closes"]')).waitForExist({ timeout: 15_000 });
   await (await b.$('[aria-label="echo: states and closes"]')).waitForExist({ timeout: 15_000 });
   await t.shot(b, "07-timeline");
+  // Drag across a lane: the timeline zooms to that range.
+  const lane = await b.$('[aria-label="refused: states and closes"]');
+  const { width } = await lane.getSize();
+  await b
+    .action("pointer")
+    .move({ origin: lane, x: Math.round(width * 0.1), y: 0 })
+    .down()
+    .move({ origin: lane, x: Math.round(width * 0.45), y: 0, duration: 200 })
+    .up()
+    .perform();
+  await (await b.$("button.zoomed")).waitForExist({ timeout: 10_000 });
+  await t.shot(b, "07b-timeline-zoomed");
   await (await b.$("button=Incidents")).click();
   await until("refused's incident listed", async () => (await mainText(b)).includes("refused"), 20_000);
   const text = await mainText(b);
   if (text.includes("No incident in this window")) throw new Error(`the incidents view says there are none: ${text.slice(0, 400)}`);
   await t.shot(b, "08-incidents");
+  // An incident opens its endpoint's detail at the incident's time (a custom window).
+  await (await b.$("tr.incident")).click();
+  await (await b.$('[aria-label="Detail of refused"]')).waitForExist({ timeout: 10_000 });
+  await (await b.$('[aria-label="Custom window"]')).waitForExist({ timeout: 5_000 });
+  await t.shot(b, "08e-incident-detail");
 }
 
 /**
@@ -250,6 +284,16 @@ async function demo(t) {
   await (await row(b, "demo-kicked-4001")).click();
   await (await b.$('[aria-label="Close-code timeline"]')).waitForExist({ timeout: 10_000 });
   await t.shot(b, "14-demo-1024-dark");
+  await (await b.$("button=Timeline")).click();
+  await (await b.$("button=15 min")).click();
+  await (await b.$('[aria-label="demo-kicked-4001: states and closes"]')).waitForExist({ timeout: 15_000 });
+  await sleep(1_000);
+  await t.shot(b, "15-demo-timeline-1024-dark");
+  await b.setWindowSize(1280, 800);
+  await (await b.$("button=Overview")).click();
+  await (await row(b, "demo-kicked-4001")).waitForExist({ timeout: 10_000 });
+  await sleep(1_000);
+  await t.shot(b, "16-demo-1280-dark");
   copyFileSync(overview, path.join(shots, "overview.png"));
 }
 
