@@ -163,13 +163,16 @@ async function timelineIncidents(t) {
   await (await b.$("button=Timeline")).click();
   await (await b.$('[aria-label="refused: states and closes"]')).waitForExist({ timeout: 15_000 });
   await (await b.$('[aria-label="echo: states and closes"]')).waitForExist({ timeout: 15_000 });
+  await (await b.$("button=5 min")).click();
+  await sleep(1_000);
   await t.shot(b, "07-timeline");
-  // Drag across a lane: the timeline zooms to that range.
+  // Drag across a lane (from 20 % to 95 % of it; offsets are from its centre): the timeline
+  // zooms to that range.
   const lane = await b.$('[aria-label="refused: states and closes"]');
   const { width } = await lane.getSize();
   await b
     .action("pointer")
-    .move({ origin: lane, x: Math.round(width * 0.1), y: 0 })
+    .move({ origin: lane, x: Math.round(-width * 0.3), y: 0 })
     .down()
     .move({ origin: lane, x: Math.round(width * 0.45), y: 0, duration: 200 })
     .up()
@@ -182,7 +185,7 @@ async function timelineIncidents(t) {
   if (text.includes("No incident in this window")) throw new Error(`the incidents view says there are none: ${text.slice(0, 400)}`);
   await t.shot(b, "08-incidents");
   // An incident opens its endpoint's detail at the incident's time (a custom window).
-  await (await b.$("tr.incident")).click();
+  await (await b.$("tr.incident button.link")).click();
   await (await b.$('[aria-label="Detail of refused"]')).waitForExist({ timeout: 10_000 });
   await (await b.$('[aria-label="Custom window"]')).waitForExist({ timeout: 5_000 });
   await t.shot(b, "08e-incident-detail");

@@ -73,3 +73,13 @@ describe("close summaries", () => {
     expect(fmt.zoneLabel()).toMatch(/^24-hour local time \(UTC[+-]\d\d:\d\d\)$/);
   });
 });
+
+describe("failure", () => {
+  it("says an HTTP status once", () => {
+    expect(fmt.failure("upgrade refused with HTTP 503: 503 Service Unavailable: rejected")).toBe(
+      "upgrade refused with HTTP 503 Service Unavailable: rejected",
+    );
+    expect(fmt.failure("upgrade refused with HTTP 401: a credentials problem")).toBe("upgrade refused with HTTP 401: a credentials problem");
+    expect(fmt.failure(null)).toBe("");
+  });
+});

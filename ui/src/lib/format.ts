@@ -119,3 +119,10 @@ export function closeSummary(
       return `${what}${reason}`;
   }
 }
+
+/** A failure as the engine words it, without saying the status twice ("HTTP 503: 503
+ *  Service Unavailable" → "HTTP 503 Service Unavailable"). */
+export function failure(text: string | null | undefined): string {
+  if (!text) return "";
+  return text.replace(/HTTP (\d{3}): \1\b/g, "HTTP $1");
+}

@@ -12,5 +12,8 @@ describe("kept view state", () => {
     back.states.push("Degraded");
     expect(recall("overview", null)).toEqual({ sort: "name", states: ["Down"] });
     expect(recall("timeline", "1h")).toBe("1h");
+    // What a view keeps may be a state proxy (structuredClone refuses those).
+    keep("zoom", new Proxy({ from: 1, to: 2 }, {}));
+    expect(recall("zoom", null)).toEqual({ from: 1, to: 2 });
   });
 });
