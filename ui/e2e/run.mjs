@@ -166,18 +166,21 @@ async function timelineIncidents(t) {
   await (await b.$("button=5 min")).click();
   await sleep(1_000);
   await t.shot(b, "07-timeline");
-  // Drag across a lane (from 20 % to 95 % of it; offsets are from its centre): the timeline
-  // zooms to that range.
+  // Drag across a lane (from 75 % to 99 % of it, where the two minutes of this scenario are;
+  // offsets are from its centre): the timeline zooms to that range.
   const lane = await b.$('[aria-label="refused: states and closes"]');
   const { width } = await lane.getSize();
   await b
     .action("pointer")
-    .move({ origin: lane, x: Math.round(-width * 0.3), y: 0 })
+    .move({ origin: lane, x: Math.round(width * 0.25), y: 0 })
     .down()
-    .move({ origin: lane, x: Math.round(width * 0.45), y: 0, duration: 200 })
+    .move({ origin: lane, x: Math.round(width * 0.49), y: 0, duration: 200 })
     .up()
-    .perform();
+    .perform(true);
   await (await b.$("button.zoomed")).waitForExist({ timeout: 10_000 });
+  // Hover a lane: the shared cursor and the tooltip with the state there.
+  await lane.moveTo({ xOffset: Math.round(width * 0.4), yOffset: 0 });
+  await (await b.$('[role="tooltip"]')).waitForExist({ timeout: 5_000 });
   await t.shot(b, "07b-timeline-zoomed");
   await (await b.$("button=Incidents")).click();
   await until("refused's incident listed", async () => (await mainText(b)).includes("refused"), 20_000);
