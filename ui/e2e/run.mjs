@@ -74,6 +74,16 @@ async function firstRun(t) {
   await fill(b, 'input[name="url"]', "http://not-a-websocket");
   await until("a URL problem shown as you type", async () => (await (await b.$("#p-url")).getText()).length > 0, 10_000);
   await t.shot(b, "02-form-validation");
+  // A whole header line typed into the name field is split into name and (secret) value.
+  await (await b.$("button=Add header")).click();
+  await fill(b, '[aria-label="Header 1 name"]', "Authorization: Bearer e2e-token");
+  const header = await until("the header line split", async () => {
+    const name = await (await b.$('[aria-label="Header 1 name"]')).getValue();
+    const value = await (await b.$('[aria-label="Header 1 value"]')).getValue();
+    return name === "Authorization" && value === "Bearer e2e-token" ? { name, value } : null;
+  }, 5_000);
+  if (!(await (await b.$('.header-row input[type="checkbox"]')).isSelected())) throw new Error("the Authorization header is not marked secret");
+  log("header line split:", header.name, "/ (secret value)");
   await (await b.$("button=Cancel")).click();
 
   const submit = await addEndpoint(b, { name: "echo", url: `${t.url}/echo`, tags: "e2e" });
@@ -84,6 +94,9 @@ async function firstRun(t) {
   if (!probeText.includes("Connected") || !probeText.includes("ping RTT")) throw new Error(`test connection: ${probeText}`);
   log("test connection:", probeText.replace(/\s+/g, " "));
   await t.shot(b, "03-form-test-connection");
+  // A result answers for the inputs it ran with: changing one clears it.
+  await (await b.$('input[name="tags"]')).addValue(",first");
+  await until("the test result cleared by an edit", async () => !(await (await b.$('[aria-label="Test result"]')).isExisting()), 5_000);
   await submit.click();
 
   await until("echo Up", async () => (await stateOf(b, "echo")) === "Up", 20_000);
