@@ -304,8 +304,20 @@ async function demo(t) {
   await (await b.$('[aria-label="Close-code timeline"]')).waitForExist({ timeout: 10_000 });
   await t.shot(b, "14-demo-1024-dark");
   await (await b.$("button=Timeline")).click();
-  await (await b.$("button=15 min")).click();
-  await (await b.$('[aria-label="demo-kicked-4001: states and closes"]')).waitForExist({ timeout: 15_000 });
+  await (await b.$("button=5 min")).click();
+  const lane = await b.$('[aria-label="demo-kicked-4001: states and closes"]');
+  await lane.waitForExist({ timeout: 15_000 });
+  await sleep(1_000);
+  // The demo's minute and a half is the right end of the lane: drag over it to zoom in.
+  const { width } = await lane.getSize();
+  await b
+    .action("pointer")
+    .move({ origin: lane, x: Math.round(width * 0.22), y: 0 })
+    .down()
+    .move({ origin: lane, x: Math.round(width * 0.495), y: 0, duration: 200 })
+    .up()
+    .perform(true);
+  await (await b.$("button.zoomed")).waitForExist({ timeout: 10_000 });
   await sleep(1_000);
   await t.shot(b, "15-demo-timeline-1024-dark");
   await b.setWindowSize(1280, 800);
