@@ -3,7 +3,7 @@
 // WebDriver sessions with the real app through tauri-driver + WebKitWebDriver.
 
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -233,8 +233,19 @@ export function grabDisplay(display, file) {
 
 /** The WebDriver screenshot, or the whole virtual display when WebKit does not answer. */
 export async function screenshot(browser, display, file) {
-  const viaDriver = browser.saveScreenshot(file).then(() => true, () => false);
+  // The driver's picture is written only if it comes in time: a late one must not replace the
+  // display grab taken instead (it would show whatever the window shows by then).
+  let late = false;
+  const viaDriver = browser.takeScreenshot().then(
+    (png) => {
+      if (late) return false;
+      writeFileSync(file, Buffer.from(png, "base64"));
+      return true;
+    },
+    () => false,
+  );
   const ok = await Promise.race([viaDriver, sleep(15_000).then(() => false)]);
+  late = true;
   if (!ok) await grabDisplay(display, file);
   log("screenshot", path.relative(root, file));
   return file;

@@ -74,6 +74,16 @@ async function firstRun(t) {
   await fill(b, 'input[name="url"]', "http://not-a-websocket");
   await until("a URL problem shown as you type", async () => (await (await b.$("#p-url")).getText()).length > 0, 10_000);
   await t.shot(b, "02-form-validation");
+  // A whole header line typed into the name field is split into name and (secret) value.
+  await (await b.$("button=Add header")).click();
+  await fill(b, '[aria-label="Header 1 name"]', "Authorization: Bearer e2e-token");
+  const header = await until("the header line split", async () => {
+    const name = await (await b.$('[aria-label="Header 1 name"]')).getValue();
+    const value = await (await b.$('[aria-label="Header 1 value"]')).getValue();
+    return name === "Authorization" && value === "Bearer e2e-token" ? { name, value } : null;
+  }, 5_000);
+  if (!(await (await b.$('.header-row input[type="checkbox"]')).isSelected())) throw new Error("the Authorization header is not marked secret");
+  log("header line split:", header.name, "/ (secret value)");
   await (await b.$("button=Cancel")).click();
 
   const submit = await addEndpoint(b, { name: "echo", url: `${t.url}/echo`, tags: "e2e" });
@@ -84,6 +94,9 @@ async function firstRun(t) {
   if (!probeText.includes("Connected") || !probeText.includes("ping RTT")) throw new Error(`test connection: ${probeText}`);
   log("test connection:", probeText.replace(/\s+/g, " "));
   await t.shot(b, "03-form-test-connection");
+  // A result answers for the inputs it ran with: changing one clears it.
+  await (await b.$('input[name="tags"]')).addValue(",first");
+  await until("the test result cleared by an edit", async () => !(await (await b.$('[aria-label="Test result"]')).isExisting()), 5_000);
   await submit.click();
 
   await until("echo Up", async () => (await stateOf(b, "echo")) === "Up", 20_000);
@@ -118,7 +131,13 @@ async function closeCodes(t) {
  */
 async function downRecovery(t) {
   const b = await t.open(t.db("down-recovery"));
+  await watch(b, { name: "echo", url: `${t.url}/echo` });
   await watch(b, { name: "flappy", url: `${t.url}/flap?up=8s&down=5s` });
+  await until("echo and flappy Up", async () => (await stateOf(b, "echo")) === "Up" && (await stateOf(b, "flappy")) === "Up", 30_000, 250);
+  // The pointer rests on the list: when flappy goes Down it must not jump above echo (the
+  // list sorts by state) but keep its place, marked as changed.
+  await (await row(b, "echo")).moveTo();
+  await until("the order held while the pointer is over the list", async () => (await (await b.$(".held")).getAttribute("data-held")) === "true", 5_000);
   const seen = new Set();
   try {
     await until("flappy Down", async () => {
@@ -132,7 +151,18 @@ async function downRecovery(t) {
     throw new Error(`${e.message}; states seen: ${[...seen].join(" ")}; flappy's row: ${text.replace(/\s+/g, " ")}`);
   }
   log("flappy went Down; states seen:", [...seen].join(" "));
+  const order = async () => {
+    const names = [];
+    for (const e of await b.$$("[data-endpoint]")) names.push(await e.getAttribute("data-endpoint"));
+    return names;
+  };
+  const held = await order();
+  if (held.join() !== "echo,flappy") throw new Error(`a row moved under the pointer: ${held.join(", ")}`);
+  if (!(await (await row(b, "flappy")).getAttribute("class")).includes("changed")) throw new Error("flappy is not marked as changed");
   await t.shot(b, "06-down");
+  // The pointer leaves: sorted again, the Down endpoint first.
+  await (await b.$(".brand")).moveTo();
+  await until("sorted again once the pointer left", async () => (await order()).join() === "flappy,echo", 10_000);
   await until("flappy recovered (Up)", async () => (await stateOf(b, "flappy")) === "Up", 60_000, 250);
   log("flappy recovered");
 }
@@ -146,12 +176,35 @@ async function timelineIncidents(t) {
   await (await b.$("button=Timeline")).click();
   await (await b.$('[aria-label="refused: states and closes"]')).waitForExist({ timeout: 15_000 });
   await (await b.$('[aria-label="echo: states and closes"]')).waitForExist({ timeout: 15_000 });
+  await (await b.$("button=5 min")).click();
+  await sleep(1_000);
   await t.shot(b, "07-timeline");
+  // Drag across a lane (from 75 % to 99 % of it, where the two minutes of this scenario are;
+  // offsets are from its centre): the timeline zooms to that range.
+  const lane = await b.$('[aria-label="refused: states and closes"]');
+  const { width } = await lane.getSize();
+  await b
+    .action("pointer")
+    .move({ origin: lane, x: Math.round(width * 0.25), y: 0 })
+    .down()
+    .move({ origin: lane, x: Math.round(width * 0.49), y: 0, duration: 200 })
+    .up()
+    .perform(true);
+  await (await b.$("button.zoomed")).waitForExist({ timeout: 10_000 });
+  // Hover a lane: the shared cursor and the tooltip with the state there.
+  await lane.moveTo({ xOffset: Math.round(width * 0.4), yOffset: 0 });
+  await (await b.$('[role="tooltip"]')).waitForExist({ timeout: 5_000 });
+  await t.shot(b, "07b-timeline-zoomed");
   await (await b.$("button=Incidents")).click();
   await until("refused's incident listed", async () => (await mainText(b)).includes("refused"), 20_000);
   const text = await mainText(b);
   if (text.includes("No incident in this window")) throw new Error(`the incidents view says there are none: ${text.slice(0, 400)}`);
   await t.shot(b, "08-incidents");
+  // An incident opens its endpoint's detail at the incident's time (a custom window).
+  await (await b.$("tr.incident button.link")).click();
+  await (await b.$('[aria-label="Detail of refused"]')).waitForExist({ timeout: 10_000 });
+  await (await b.$('[aria-label="Custom window"]')).waitForExist({ timeout: 5_000 });
+  await t.shot(b, "08e-incident-detail");
 }
 
 /**
@@ -236,7 +289,17 @@ async function demo(t) {
     const meaning = await (await row(b, "demo-half-open")).$(".meaning");
     return (await meaning.isExisting()) && (await meaning.getAttribute("title")) === "by us: pong timeout";
   }, 60_000, 500);
-  await sleep(4_000);
+  // A proxy that cuts idle sessions every 6 s: every reconnect succeeds, and the overview must
+  // still not call it healthy, and say why (issue: tell the truth at a glance).
+  const idleTruth = await until("demo-proxy-idle Unstable with its cause", async () => {
+    const r = await row(b, "demo-proxy-idle");
+    const state = await (await r.$("[data-state]")).getAttribute("data-state");
+    const cause = await r.$(".cause");
+    const text = (await cause.isExisting()) ? await cause.getText() : "";
+    return state !== "Up" && /idle/i.test(text) ? `${state}: ${text}` : null;
+  }, 90_000, 1_000);
+  log("demo-proxy-idle:", idleTruth);
+  await sleep(2_000);
   const overview = await t.shot(b, "11-demo-overview");
   await (await row(b, "demo-kicked-4001")).click();
   await sleep(6_000);
@@ -250,6 +313,28 @@ async function demo(t) {
   await (await row(b, "demo-kicked-4001")).click();
   await (await b.$('[aria-label="Close-code timeline"]')).waitForExist({ timeout: 10_000 });
   await t.shot(b, "14-demo-1024-dark");
+  await (await b.$("button=Timeline")).click();
+  await (await b.$("button=5 min")).click();
+  const lane = await b.$('[aria-label="demo-kicked-4001: states and closes"]');
+  await lane.waitForExist({ timeout: 15_000 });
+  await sleep(1_000);
+  // The demo's minute and a half is the right end of the lane: drag over it to zoom in.
+  const { width } = await lane.getSize();
+  await b
+    .action("pointer")
+    .move({ origin: lane, x: Math.round(width * 0.22), y: 0 })
+    .down()
+    .move({ origin: lane, x: Math.round(width * 0.495), y: 0, duration: 200 })
+    .up()
+    .perform(true);
+  await (await b.$("button.zoomed")).waitForExist({ timeout: 10_000 });
+  await sleep(1_000);
+  await t.shot(b, "15-demo-timeline-1024-dark");
+  await b.setWindowSize(1280, 800);
+  await (await b.$("button=Overview")).click();
+  await (await row(b, "demo-kicked-4001")).waitForExist({ timeout: 10_000 });
+  await sleep(1_000);
+  await t.shot(b, "16-demo-1280-dark");
   copyFileSync(overview, path.join(shots, "overview.png"));
 }
 
@@ -261,7 +346,7 @@ const SCENARIOS = [
   ["timeline-incidents", timelineIncidents, 90_000],
   ["export", exportHistory, 120_000],
   ["restart", restartPersistence, 120_000],
-  ["demo", demo, 240_000],
+  ["demo", demo, 300_000],
 ];
 
 // ── The runner ──────────────────────────────────────────────────────────────────────────────

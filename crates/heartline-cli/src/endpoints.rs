@@ -117,9 +117,10 @@ pub async fn run(args: EndpointsArgs) -> Result<ExitCode, Failure> {
             if let Some(d) = ping_interval {
                 e.heartbeat.ping_interval = d;
             }
-            if let Some(d) = pong_timeout {
-                e.heartbeat.pong_timeout = d;
-            }
+            // An unset pong timeout follows the interval set rather than refuse it.
+            e.heartbeat.pong_timeout = pong_timeout.unwrap_or_else(|| {
+                heartline_core::derived_timeout(e.heartbeat.ping_interval, e.heartbeat.pong_timeout)
+            });
             e.validate()
                 .map_err(|errs| Failure::Usage(crate::probe::option_names(&errs.to_string())))?;
             let id = store.add_endpoint(&e, &secrets).await.map_err(other)?;

@@ -9,8 +9,8 @@ use clap::Args;
 use tokio::sync::mpsc;
 
 use heartline_core::{
-    AppHeartbeat, CloseCause, Endpoint, EndpointId, Event, EventKind, Header, Protocol, ReplyMatch,
-    Staleness, State,
+    derived_timeout, AppHeartbeat, CloseCause, Endpoint, EndpointId, Event, EventKind, Header,
+    Protocol, ReplyMatch, Staleness, State,
 };
 use heartline_probe::{Control, Probe, SystemResolver};
 
@@ -34,9 +34,10 @@ pub struct ProbeArgs {
     /// Protocol ping interval.
     #[arg(long, value_name = "D", default_value = "5s", value_parser = duration)]
     pub ping_interval: Duration,
-    /// How long to wait for each pong.
-    #[arg(long, value_name = "D", default_value = "2s", value_parser = duration)]
-    pub pong_timeout: Duration,
+    /// How long to wait for each pong [default: 2s, or half the ping interval when that is
+    /// not longer].
+    #[arg(long, value_name = "D", value_parser = duration)]
+    pub pong_timeout: Option<Duration>,
     /// Consecutive missed pongs tolerated before the session is closed.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub misses_allowed: u32,
@@ -55,7 +56,8 @@ pub struct ProbeArgs {
     /// Application heartbeat interval (default: the ping interval).
     #[arg(long, value_name = "D", value_parser = duration)]
     pub app_interval: Option<Duration>,
-    /// Application reply timeout (default: the pong timeout).
+    /// Application reply timeout (default: the pong timeout, or half the application
+    /// interval when that is not longer).
     #[arg(long, value_name = "D", value_parser = duration)]
     pub app_timeout: Option<Duration>,
     /// Report the stream stale (and reconnect) when no message arrives for this long.
@@ -121,7 +123,22 @@ pub enum Failure {
     Other(anyhow::Error),
 }
 
+/// The pong timeout when `--pong-timeout` is not given and the ping interval leaves room.
+pub const DEFAULT_PONG_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl ProbeArgs {
+    /// `--pong-timeout`, or one derived from the ping interval set (never the reason an
+    /// interval the user chose is refused).
+    pub fn pong_timeout(&self) -> Duration {
+        self.pong_timeout
+            .unwrap_or_else(|| derived_timeout(self.ping_interval, DEFAULT_PONG_TIMEOUT))
+    }
+
+    /// `--app-interval`, or the ping interval.
+    pub fn app_interval(&self) -> Duration {
+        self.app_interval.unwrap_or(self.ping_interval)
+    }
+
     /// The endpoint these arguments describe, validated.
     fn endpoint(&self) -> Result<Endpoint, Failure> {
         let mut e = Endpoint::new(
@@ -137,7 +154,7 @@ impl ProbeArgs {
         e.subprotocols = self.subprotocols.clone();
         e.protocol = self.protocol.unwrap_or_default();
         e.heartbeat.ping_interval = self.ping_interval;
-        e.heartbeat.pong_timeout = self.pong_timeout;
+        e.heartbeat.pong_timeout = self.pong_timeout();
         e.heartbeat.misses_allowed = self.misses_allowed;
         e.health.degraded_rtt = Some(self.degraded_rtt);
         e.handshake_timeout = self.handshake_timeout;
@@ -170,8 +187,10 @@ impl ProbeArgs {
             e.app_heartbeat = Some(AppHeartbeat {
                 payload: payload.clone(),
                 reply,
-                interval: self.app_interval.unwrap_or(self.ping_interval),
-                timeout: self.app_timeout.unwrap_or(self.pong_timeout),
+                interval: self.app_interval(),
+                timeout: self
+                    .app_timeout
+                    .unwrap_or_else(|| derived_timeout(self.app_interval(), self.pong_timeout())),
                 misses_allowed: self.misses_allowed,
             });
         } else if self.app_pong_match.is_some()

@@ -24,9 +24,10 @@ pub struct WatchArgs {
     /// Application protocol every endpoint speaks (see `heartline probe --help`).
     #[arg(long, value_name = "NAME", value_parser = crate::probe::protocol)]
     pub protocol: Option<heartline_core::Protocol>,
-    /// Pong timeout for every endpoint.
-    #[arg(long, value_name = "D", default_value = "2s", value_parser = crate::probe::duration)]
-    pub pong_timeout: Duration,
+    /// Pong timeout for every endpoint [default: 2s, or half the ping interval when that is
+    /// not longer].
+    #[arg(long, value_name = "D", value_parser = crate::probe::duration)]
+    pub pong_timeout: Option<Duration>,
     /// Stop after this long; without it, run until Ctrl-C.
     #[arg(long = "for", value_name = "D", value_parser = crate::probe::duration)]
     pub run_for: Option<Duration>,
@@ -54,7 +55,12 @@ impl WatchArgs {
                 };
                 let mut e = Endpoint::new(name, url);
                 e.heartbeat.ping_interval = self.ping_interval;
-                e.heartbeat.pong_timeout = self.pong_timeout;
+                e.heartbeat.pong_timeout = self.pong_timeout.unwrap_or_else(|| {
+                    heartline_core::derived_timeout(
+                        self.ping_interval,
+                        crate::probe::DEFAULT_PONG_TIMEOUT,
+                    )
+                });
                 e.tls.insecure = self.insecure;
                 e.protocol = self.protocol.unwrap_or_default();
                 if let Some(hint) = crate::probe::protocol_hint(&e) {

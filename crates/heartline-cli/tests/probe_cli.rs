@@ -343,3 +343,54 @@ async fn watch_follows_several_endpoints_by_name() {
         .expect("final table");
     assert!(table_row.contains("Up"), "{table_row}");
 }
+
+/// `--ping-interval 300ms` alone: the pong timeout the user never set follows it (half the
+/// interval) instead of refusing it with the 2 s default; one set explicitly still counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unset_pong_timeout_follows_the_ping_interval() {
+    let lab = Lab::start().await.unwrap();
+    let argv = |extra: &[&str]| {
+        let mut v = vec![
+            "probe".to_owned(),
+            lab.ws_url("/echo"),
+            "--ping-interval".into(),
+            "300ms".into(),
+            "--for".into(),
+            "1s".into(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let out = heartline(argv(&[])).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}{text}");
+    assert!(
+        text.contains("ping every 300ms, pong timeout 150ms"),
+        "{text}"
+    );
+    // The application heartbeat's reply timeout (unset: the pong timeout) follows its own,
+    // shorter interval the same way.
+    let out = heartline(argv(&[
+        "--pong-timeout",
+        "250ms",
+        "--app-ping",
+        "hb",
+        "--app-pong-match",
+        "hb",
+        "--app-interval",
+        "200ms",
+    ]))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A pong timeout the user set is theirs: too long is still refused, naming it.
+    let out = heartline(argv(&["--pong-timeout", "2s"])).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--pong-timeout"), "{err}");
+}

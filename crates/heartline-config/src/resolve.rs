@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use heartline_core::{
-    AppHeartbeat, Endpoint, Header, HealthPolicy, Heartbeat, Limits, Protocol, ReconnectPolicy,
-    ReplyMatch, Staleness, TlsOptions,
+    derived_timeout, AppHeartbeat, Endpoint, Header, HealthPolicy, Heartbeat, Limits, Protocol,
+    ReconnectPolicy, ReplyMatch, Staleness, TlsOptions,
 };
 
 use crate::query::{fill_query, is_secret_param, query_secrets, unfit_for_query};
@@ -78,18 +78,20 @@ pub(crate) fn resolve(
     let mut cx = Cx::default();
     let d = defaults;
 
+    let ping_interval = cx.duration(
+        "ping_interval",
+        &spec.ping_interval,
+        &d.ping_interval,
+        base.heartbeat.ping_interval,
+    );
     let heartbeat = Heartbeat {
-        ping_interval: cx.duration(
-            "ping_interval",
-            &spec.ping_interval,
-            &d.ping_interval,
-            base.heartbeat.ping_interval,
-        ),
+        ping_interval,
+        // Set nowhere: the built-in timeout, or half the interval when that is not shorter.
         pong_timeout: cx.duration(
             "pong_timeout",
             &spec.pong_timeout,
             &d.pong_timeout,
-            base.heartbeat.pong_timeout,
+            derived_timeout(ping_interval, base.heartbeat.pong_timeout),
         ),
         misses_allowed: cx.value(
             "misses_allowed",
@@ -187,18 +189,20 @@ pub(crate) fn resolve(
                 cx.failed.insert(key_path("app_heartbeat.interval"));
                 cx.failed.insert(key_path("app_heartbeat.timeout"));
             }
+            let interval = cx.own_duration(
+                "app_heartbeat.interval",
+                &app.interval,
+                heartbeat.ping_interval,
+            );
             Some(AppHeartbeat {
                 payload: app.payload.clone(),
                 reply,
-                interval: cx.own_duration(
-                    "app_heartbeat.interval",
-                    &app.interval,
-                    heartbeat.ping_interval,
-                ),
+                interval,
+                // Unset: the pong timeout, or half the interval when that is not shorter.
                 timeout: cx.own_duration(
                     "app_heartbeat.timeout",
                     &app.timeout,
-                    heartbeat.pong_timeout,
+                    derived_timeout(interval, heartbeat.pong_timeout),
                 ),
                 misses_allowed: app.misses_allowed.unwrap_or(heartbeat.misses_allowed),
             })
@@ -301,7 +305,12 @@ pub(crate) fn spec_from(e: &Endpoint) -> EndpointSpec {
     spec.on_connect = e.on_connect.clone();
     spec.protocol = (e.protocol != Protocol::WebSocket).then(|| e.protocol.as_str().to_owned());
     spec.ping_interval = differs(e.heartbeat.ping_interval, b.heartbeat.ping_interval);
-    spec.pong_timeout = differs(e.heartbeat.pong_timeout, b.heartbeat.pong_timeout);
+    // What resolving would derive when the file says nothing is left out, so that the
+    // round trip is exact.
+    spec.pong_timeout = differs(
+        e.heartbeat.pong_timeout,
+        derived_timeout(e.heartbeat.ping_interval, b.heartbeat.pong_timeout),
+    );
     spec.misses_allowed = differs_n(e.heartbeat.misses_allowed, b.heartbeat.misses_allowed);
     spec.handshake_timeout = differs(e.handshake_timeout, b.handshake_timeout);
     spec.degraded_rtt = (e.health.degraded_rtt != b.health.degraded_rtt)
@@ -326,7 +335,10 @@ pub(crate) fn spec_from(e: &Endpoint) -> EndpointSpec {
         let mut a = AppHeartbeatSpec {
             payload: app.payload.clone(),
             interval: differs(app.interval, e.heartbeat.ping_interval),
-            timeout: differs(app.timeout, e.heartbeat.pong_timeout),
+            timeout: differs(
+                app.timeout,
+                derived_timeout(app.interval, e.heartbeat.pong_timeout),
+            ),
             misses_allowed: differs_n(app.misses_allowed, e.heartbeat.misses_allowed),
             ..AppHeartbeatSpec::default()
         };

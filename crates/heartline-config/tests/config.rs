@@ -255,6 +255,54 @@ fn check_defaults(toml: &str, expect: impl FnOnce(&mut Endpoint)) {
 
 const ENDPOINT: &str = "[[endpoint]]\nname = \"e\"\nurl = \"ws://h/\"\n";
 
+/// A timeout set nowhere follows the interval that was set (half of it when the built-in
+/// timeout is not shorter); one set in the file, here or in `[defaults]`, is kept and checked.
+#[test]
+fn unset_timeouts_follow_the_intervals_set() {
+    check_defaults(&format!("{ENDPOINT}ping_interval = \"3s\"\n"), |e| {
+        e.heartbeat.ping_interval = Duration::from_secs(3);
+        e.heartbeat.pong_timeout = ms(1500);
+    });
+    // Equal to the built-in 5 s pong timeout (which once refused it): half of it.
+    check_defaults(&format!("{ENDPOINT}ping_interval = \"5s\"\n"), |e| {
+        e.heartbeat.ping_interval = Duration::from_secs(5);
+        e.heartbeat.pong_timeout = ms(2500);
+    });
+    // Still shorter than the interval: the built-in 5 s stays.
+    check_defaults(&format!("{ENDPOINT}ping_interval = \"8s\"\n"), |e| {
+        e.heartbeat.ping_interval = Duration::from_secs(8);
+    });
+    check_defaults(
+        &format!(
+            "{ENDPOINT}ping_interval = \"12s\"\n[endpoint.app_heartbeat]\npayload = \"p\"\n\
+             match = \"q\"\ninterval = \"2s\"\n"
+        ),
+        |e| {
+            e.heartbeat.ping_interval = Duration::from_secs(12);
+            e.app_heartbeat = Some(AppHeartbeat {
+                payload: "p".into(),
+                reply: ReplyMatch::Contains("q".into()),
+                interval: Duration::from_secs(2),
+                timeout: Duration::from_secs(1),
+                misses_allowed: 1,
+            });
+        },
+    );
+    // A pong timeout in [defaults] was set by someone: an interval below it is refused.
+    let err = parse_toml(
+        &format!("[defaults]\npong_timeout = \"4s\"\n{ENDPOINT}ping_interval = \"3s\"\n"),
+        "heartline.toml",
+    )
+    .unwrap()
+    .resolve(&no_env)
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("must be shorter than the ping interval"),
+        "{err}"
+    );
+}
+
 #[test]
 fn defaults_apply_unless_overridden() {
     check_defaults(ENDPOINT, |_| {});
@@ -517,12 +565,8 @@ fn core_validation_is_mapped_to_file_keys_and_lines() {
         &[],
         &["heartline.toml:3: endpoint 1 (e): pong_timeout: must be shorter than the ping interval (3s >= 2s) (value from [defaults])"],
     );
-    check_error(
-        Format::Toml,
-        &format!("{ENDPOINT}ping_interval = \"5s\"\n"),
-        &[],
-        &["heartline.toml:1: endpoint 1 (e): pong_timeout: must be shorter than the ping interval (5s >= 5s) (built-in default)"],
-    );
+    // A built-in default no longer refuses an interval the file set: see
+    // `unset_timeouts_follow_the_intervals_set`.
     // A bad default is reported once, at [defaults], however many endpoints inherit it.
     check_error(
         Format::Toml,

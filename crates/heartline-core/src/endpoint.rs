@@ -326,6 +326,20 @@ impl Endpoint {
     }
 }
 
+/// The reply timeout of a heartbeat whose interval was set but whose timeout was not: the
+/// `default` while it is shorter than the interval, else half the interval. A default the
+/// user never chose must not reject an interval they did (`--ping-interval 300ms` against a
+/// 2 s pong timeout). Used for the pong timeout and the application reply timeout by the
+/// command line, the configuration file and the app's form (`ui/src/lib/form.ts` mirrors it).
+/// A zero interval keeps the default, so that only the interval is reported.
+pub fn derived_timeout(interval: Duration, default: Duration) -> Duration {
+    if interval.is_zero() || default < interval {
+        default
+    } else {
+        interval / 2
+    }
+}
+
 impl Default for Heartbeat {
     fn default() -> Self {
         Heartbeat {
@@ -612,6 +626,23 @@ mod tests {
                 g.problem
             );
         }
+    }
+
+    #[test]
+    fn an_unset_timeout_follows_the_interval_set() {
+        let d = Duration::from_millis;
+        // The default stays while it fits.
+        assert_eq!(derived_timeout(d(15_000), d(5_000)), d(5_000));
+        assert_eq!(derived_timeout(d(2_001), d(2_000)), d(2_000));
+        // Otherwise half the interval: valid against the interval it came from.
+        assert_eq!(derived_timeout(d(300), d(2_000)), d(150));
+        assert_eq!(derived_timeout(d(2_000), d(2_000)), d(1_000));
+        assert_eq!(derived_timeout(MIN_PING_INTERVAL, d(5_000)), d(50));
+        assert_eq!(derived_timeout(Duration::ZERO, d(5_000)), d(5_000));
+        let mut e = Endpoint::new("lab", "ws://127.0.0.1:9000/echo");
+        e.heartbeat.ping_interval = d(300);
+        e.heartbeat.pong_timeout = derived_timeout(d(300), Heartbeat::default().pong_timeout);
+        assert_eq!(e.validate(), Ok(()));
     }
 
     #[test]

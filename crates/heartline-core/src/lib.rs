@@ -26,8 +26,8 @@ pub use close_code::CloseClass;
 pub use diagnosis::{diagnose, diagnose_named, sort_findings, EndpointFacts, Finding, Rule};
 pub use duration::{format_duration, parse_duration};
 pub use endpoint::{
-    AppHeartbeat, ConfigErrors, Endpoint, EndpointId, FieldError, Header, Heartbeat, Limits,
-    Staleness, Target, TlsOptions,
+    derived_timeout, AppHeartbeat, ConfigErrors, Endpoint, EndpointId, FieldError, Header,
+    Heartbeat, Limits, Staleness, Target, TlsOptions,
 };
 pub use event::{
     CloseCause, Event, EventKind, FailedPhase, Handshake, HandshakeFailure, Initiator, Phase,

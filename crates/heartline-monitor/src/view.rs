@@ -88,7 +88,17 @@ pub struct EndpointRow {
     pub tags: Vec<String>,
     pub paused: bool,
     pub live: LiveStatus,
+    /// Uptime over the last 24 h by the one definition (`heartline_core::Availability`).
     pub uptime_24h: Option<f64>,
+    /// Unexpected session ends per watched hour over the last 24 h.
+    pub drops_per_hour: Option<f64>,
+    /// Share of the watched time with a session open over the last 24 h.
+    pub connected_share: Option<f64>,
+    /// Median length of the sessions that ended in the last 24 h.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub median_session_ms: Option<u64>,
+    /// What explains the endpoint's open incident (a diagnosis finding's title), if one is open.
+    pub cause: Option<String>,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub p95_us: Option<u64>,
     pub missing_secrets: Vec<String>,
@@ -199,8 +209,12 @@ pub struct IncidentRow {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub endpoint: u64,
     pub endpoint_name: String,
-    /// `down` or `degraded`.
+    /// `down`, `unstable` or `degraded`.
     pub kind: String,
+    /// What explains it (a diagnosis finding's title), or `None`: unexplained.
+    pub cause: Option<String>,
+    /// How many times it opened (a return within the quiet period counts in the same row).
+    pub episodes: u32,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub started: i64,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
@@ -439,6 +453,17 @@ impl Monitor {
                 (!seen).then_some((e.id, at))
             })
             .collect();
+        // The cause of each endpoint's open incident, from the newest incidents of a day.
+        let day_ago = Timestamp(now().0 - 86_400_000);
+        let (recent, _) = store
+            .recent_incidents(day_ago, now(), IncidentList::LIMIT)
+            .await?;
+        let mut causes: HashMap<EndpointId, String> = HashMap::new();
+        for i in recent.iter().filter(|i| i.ended.is_none()) {
+            if let Some(c) = &i.cause {
+                causes.entry(i.endpoint).or_insert_with(|| shown(&c.title));
+            }
+        }
         let mut stored_closes: HashMap<EndpointId, CloseInfo> = HashMap::new();
         for event in store.closes_at(&unseen).await? {
             if let EventKind::Closed { end, .. } = &event.kind {
@@ -485,6 +510,17 @@ impl Monitor {
                     paused: e.paused,
                     live: status,
                     uptime_24h: summary.and_then(|s| s.uptime_24h),
+                    drops_per_hour: summary
+                        .and_then(|s| s.last_24h.as_ref())
+                        .and_then(|a| a.drops_per_hour()),
+                    connected_share: summary
+                        .and_then(|s| s.last_24h.as_ref())
+                        .and_then(|a| a.connected_share()),
+                    median_session_ms: summary
+                        .and_then(|s| s.last_24h.as_ref())
+                        .and_then(|a| a.median_session)
+                        .map(millis),
+                    cause: causes.remove(&e.id),
                     p95_us: summary.and_then(|s| s.rtt_p95).map(micros),
                     missing_secrets: e.missing_secrets,
                 }
@@ -668,6 +704,8 @@ impl Monitor {
                     .cloned()
                     .unwrap_or_else(|| i.endpoint.to_string()),
                 kind: i.kind.as_str().to_owned(),
+                cause: i.cause.as_ref().map(|c| shown(&c.title)),
+                episodes: i.episodes,
                 started: i.started.0,
                 ended: i.ended.map(|t| t.0),
                 time_to_detect_ms: millis(i.time_to_detect),

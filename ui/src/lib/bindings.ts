@@ -33,7 +33,27 @@ export type EndpointRow = { id: number, name: string,
 /**
  * The URL with secrets in its query redacted.
  */
-url: string, tags: Array<string>, paused: boolean, live: LiveStatus, uptime_24h: number | null, p95_us: number | null, missing_secrets: Array<string>, };
+url: string, tags: Array<string>, paused: boolean, live: LiveStatus, 
+/**
+ * Uptime over the last 24 h by the one definition (`heartline_core::Availability`).
+ */
+uptime_24h: number | null, 
+/**
+ * Unexpected session ends per watched hour over the last 24 h.
+ */
+drops_per_hour: number | null, 
+/**
+ * Share of the watched time with a session open over the last 24 h.
+ */
+connected_share: number | null, 
+/**
+ * Median length of the sessions that ended in the last 24 h.
+ */
+median_session_ms: number | null, 
+/**
+ * What explains the endpoint's open incident (a diagnosis finding's title), if one is open.
+ */
+cause: string | null, p95_us: number | null, missing_secrets: Array<string>, };
 
 export type HeaderForm = { name: string, value: string, secret: boolean, };
 
@@ -80,9 +100,17 @@ session_counts: Array<number>, session_bounds_s: Array<number>, findings: Array<
 
 export type IncidentRow = { endpoint: number, endpoint_name: string, 
 /**
- * `down` or `degraded`.
+ * `down`, `unstable` or `degraded`.
  */
-kind: string, started: number, ended: number | null, time_to_detect_ms: number, 
+kind: string, 
+/**
+ * What explains it (a diagnosis finding's title), or `None`: unexplained.
+ */
+cause: string | null, 
+/**
+ * How many times it opened (a return within the quiet period counts in the same row).
+ */
+episodes: number, started: number, ended: number | null, time_to_detect_ms: number, 
 /**
  * Close codes with counts, most frequent first.
  */

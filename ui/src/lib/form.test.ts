@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { formField, problemsByField, secondsToMs, splitList } from "./form";
+import {
+  derivedTimeout,
+  formField,
+  plain,
+  probeSummary,
+  problemsByField,
+  problemsByIndex,
+  secondsToMs,
+  splitHeader,
+  splitList,
+} from "./form";
 
 describe("form", () => {
   it.each([
@@ -14,15 +24,57 @@ describe("form", () => {
     ["limits.max_frame_size", "general"],
   ])("problem at %s belongs to %s", (path, field) => expect(formField(path)).toBe(field));
 
-  it("groups several problems of one input, numbering list items", () => {
-    const got = problemsByField([
-      { field: "headers[0]", problem: "empty name" },
-      { field: "headers[2]", problem: "bad value" },
+  it("groups several problems of one input in plain words, each once, and list items by index", () => {
+    const problems = [
+      { field: "headers[0]", problem: "header name must not be empty" },
+      { field: "headers[2]", problem: "`X Y` is not a legal header name (letters, digits and !#$%&'*+-.^_`|~ only)" },
       { field: "url", problem: "must start with ws:// or wss://" },
-    ]);
-    expect(got.headers).toBe("#1: empty name; #3: bad value");
-    expect(got.url).toBe("must start with ws:// or wss://");
+      { field: "tags[0]", problem: "must be non-empty without commas or control characters" },
+      { field: "tags[3]", problem: "must be non-empty without commas or control characters" },
+    ];
+    const got = problemsByField(problems);
+    expect(got.url).toBe("Must start with ws:// or wss://");
+    expect(got.tags).toBe("Must be non-empty without commas or control characters");
     expect(got.name).toBeUndefined();
+    for (const text of Object.values(got)) {
+      expect(text).not.toMatch(/`|#\d+:/);
+    }
+    const rows = problemsByIndex(problems, "headers");
+    expect(rows.get(0)).toBe("Header name must not be empty");
+    expect(rows.get(2)).toBe("“X Y” is not a legal header name (letters, digits and - _ . only; no spaces or colons)");
+    expect(rows.has(1)).toBe(false);
+  });
+
+  it("words problems for people", () => {
+    expect(plain("must be shorter than the ping interval (2s >= 300ms)")).toBe("Must be shorter than the ping interval (2s ≥ 300ms)");
+    expect(plain("`v 2` is not a valid subprotocol token")).toBe("“v 2” is not a valid subprotocol token");
+  });
+
+  it("splits a pasted header line into name and value, marking credentials secret", () => {
+    expect(splitHeader("Authorization: Bearer abc.def")).toEqual({ name: "Authorization", value: "Bearer abc.def", secret: true });
+    expect(splitHeader("X-Trace:  on ")).toEqual({ name: "X-Trace", value: "on", secret: false });
+    expect(splitHeader("X-Api-Key:k:with:colons")).toEqual({ name: "X-Api-Key", value: "k:with:colons", secret: true });
+    expect(splitHeader("Authorization")).toBeNull();
+    expect(splitHeader(": value")).toBeNull();
+    expect(splitHeader("not a name: value")).toBeNull();
+  });
+
+  it("derives an unset timeout from the interval set", () => {
+    expect(derivedTimeout(15_000, 5_000)).toBe(5_000);
+    expect(derivedTimeout(300, 2_000)).toBe(150);
+    expect(derivedTimeout(2_000, 2_000)).toBe(1_000);
+    expect(derivedTimeout(0, 5_000)).toBe(5_000);
+  });
+
+  it("says what a test found, once and in plain words", () => {
+    const failed = { ok: false, phases: null, rtt_us: null, subprotocol: null };
+    const http = probeSummary({ ...failed, failed_phase: "http", http_status: 401, error: "401 Unauthorized" });
+    expect(http).toEqual({ ok: false, headline: "The server refused the WebSocket upgrade (HTTP 401)", detail: "Unauthorized" });
+    const both = probeSummary({ ...failed, failed_phase: "http", http_status: 401, error: "HTTP 401: 401 Unauthorized" });
+    expect(both.detail).toBe("Unauthorized");
+    const dns = probeSummary({ ...failed, failed_phase: "dns", http_status: null, error: "failed to lookup address `nowhere.invalid`" });
+    expect(dns).toEqual({ ok: false, headline: "The host name could not be resolved", detail: "Failed to lookup address “nowhere.invalid”" });
+    expect(probeSummary({ ...failed, ok: true, failed_phase: null, http_status: null, error: null }).headline).toBe("Connected");
   });
 
   it("splits comma lists and converts seconds", () => {

@@ -1,5 +1,6 @@
-// The endpoint form: which input each validation problem belongs to.
-import type { FieldProblem } from "./bindings";
+// The endpoint form: which input each validation problem belongs to, problems and test
+// results in plain words, header lines pasted whole, and timeouts derived from intervals.
+import type { FieldProblem, ProbeResult } from "./bindings";
 
 /** Form inputs that can carry a problem. */
 export type FormField =
@@ -62,16 +63,105 @@ export function formField(path: string): FormField {
   return FIELDS[parent] ?? "general";
 }
 
-/** Problems grouped by input, several per input joined in order. */
+/**
+ * A problem as the app's checks word it, for a person: quoted names in quotation marks
+ * rather than backticks, "≥" for ">=", a capital first letter.
+ */
+export function plain(problem: string): string {
+  const text = problem
+    .replace("letters, digits and !#$%&'*+-.^_`|~ only", "letters, digits and - _ . only; no spaces or colons")
+    .replace("letters, digits and !#$%&'*+-.^_`|~", "letters, digits and - _ . only")
+    .replace(/`([^`]*)`/g, "“$1”")
+    .replace(/`/g, "")
+    .replace(/ >= /g, " ≥ ")
+    .replace(/\s{2,}/g, " ")
+    .trim();
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Problems grouped by input, in plain words, several per input joined in order (each once). */
 export function problemsByField(problems: FieldProblem[]): Partial<Record<FormField, string>> {
-  const out: Partial<Record<FormField, string>> = {};
+  const out: Partial<Record<FormField, string[]>> = {};
   for (const p of problems) {
     const f = formField(p.field);
-    const index = /\[(\d+)\]/.exec(p.field);
-    const text = index && f !== "general" ? `#${Number(index[1]) + 1}: ${p.problem}` : p.problem;
-    out[f] = out[f] ? `${out[f]}; ${text}` : text;
+    const text = plain(p.problem);
+    const list = (out[f] ??= []);
+    if (!list.includes(text)) list.push(text);
+  }
+  return Object.fromEntries(Object.entries(out).map(([f, l]) => [f, l!.join("; ")])) as Partial<Record<FormField, string>>;
+}
+
+/** The problems of one list's items (`headers[1]` → 1), in plain words, by index. */
+export function problemsByIndex(problems: FieldProblem[], list: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const p of problems) {
+    const m = new RegExp(`^${list}\\[(\\d+)\\]`).exec(p.field);
+    if (!m) continue;
+    const i = Number(m[1]);
+    const text = plain(p.problem);
+    out.set(i, out.has(i) ? `${out.get(i)}; ${text}` : text);
   }
   return out;
+}
+
+/** Header names that carry a credential (as `heartline_core::endpoint::looks_secret`). */
+export function looksSecret(name: string): boolean {
+  const n = name.toLowerCase();
+  return (
+    ["authorization", "proxy-authorization", "cookie"].includes(n) ||
+    ["token", "secret", "key", "password", "passwd", "auth", "session", "signature", "sig"].some((w) => n.includes(w))
+  );
+}
+
+/**
+ * A whole header line typed or pasted into the name field ("Authorization: Bearer abc"),
+ * split into its name and value; null when the text is only a name.
+ */
+export function splitHeader(text: string): { name: string; value: string; secret: boolean } | null {
+  const i = text.indexOf(":");
+  if (i <= 0) return null;
+  const name = text.slice(0, i).trim();
+  const value = text.slice(i + 1).trim();
+  if (!name || /\s/.test(name)) return null;
+  return { name, value, secret: looksSecret(name) };
+}
+
+/**
+ * The reply timeout of a heartbeat whose interval the user set but whose timeout they did not:
+ * the default when it is shorter than the interval, else half the interval. The same rule as
+ * `heartline_core::endpoint::derived_timeout` (the command line and the configuration file).
+ */
+export function derivedTimeout(intervalMs: number, defaultMs: number): number {
+  if (!(intervalMs > 0) || defaultMs < intervalMs) return defaultMs;
+  return Math.floor(intervalMs / 2);
+}
+
+const PHASES: Record<string, string> = {
+  dns: "The host name could not be resolved",
+  tcp: "The server could not be reached",
+  tls: "The secure connection (TLS) failed",
+  http: "The server refused the WebSocket upgrade",
+  upgrade: "The server refused the WebSocket upgrade",
+  timeout: "The handshake took too long",
+  ping: "Connected, but the ping got no answer",
+};
+
+/** A test result as a headline and a detail, in plain words, each thing said once. */
+export function probeSummary(p: ProbeResult): { ok: boolean; headline: string; detail: string } {
+  if (p.ok) return { ok: true, headline: "Connected", detail: "" };
+  let headline = (p.failed_phase && PHASES[p.failed_phase]) || "The test failed";
+  let detail = p.error ? plain(p.error) : "";
+  if (p.http_status === 101) headline = "The server's upgrade answer was not valid";
+  else if (p.http_status != null) {
+    headline = `${headline} (HTTP ${p.http_status})`;
+    // "HTTP 401: 401 Unauthorized" says the status twice: keep what is left after it.
+    detail = detail
+      .replace(new RegExp(`^(HTTP\\s*)?${p.http_status}\\b[:\\s]*`, "i"), "")
+      .replace(new RegExp(`^(HTTP\\s*)?${p.http_status}\\b[:\\s]*`, "i"), "")
+      .trim();
+    if (detail) detail = detail.charAt(0).toUpperCase() + detail.slice(1);
+  }
+  return { ok: false, headline, detail };
 }
 
 /** "a, b , ,c" → ["a", "b", "c"]. */

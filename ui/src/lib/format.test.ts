@@ -4,10 +4,11 @@ import * as fmt from "./format";
 describe("format", () => {
   it.each([
     [null, "—"],
-    [85, "85 µs"],
+    [85, "0.085 ms"],
     [1240, "1.24 ms"],
+    [31_240, "31.2 ms"],
     [312_400, "312 ms"],
-    [1_800_000, "1.8 s"],
+    [1_800_000, "1\u202f800 ms"],
   ])("rtt(%s) = %s", (us, text) => expect(fmt.rtt(us)).toBe(text));
 
   it.each([
@@ -32,9 +33,6 @@ describe("format", () => {
     expect(fmt.time(new Date(2026, 10, 20, 9, 5, 7).getTime(), now)).toBe("2026-11-20 09:05:07");
   });
 
-  it("states the time zone", () => {
-    expect(fmt.zoneLabel()).toMatch(/^local time \(UTC[+-]\d\d:\d\d\)$/);
-  });
 });
 
 import { causeLabel, closeSummary } from "./format";
@@ -58,5 +56,30 @@ describe("close summaries", () => {
     }
     expect(causeLabel("new_thing")).toBe("new thing");
     expect(causeLabel(null)).toBe("");
+  });
+
+  it("labels axis ticks on a 24-hour clock, seconds only when the step needs them", () => {
+    const t = new Date(2026, 11, 3, 16, 40, 0).getTime();
+    expect(fmt.axisTime(t, 60_000)).toBe("16:40");
+    expect(fmt.axisTime(t + 15_000, 15_000)).toBe("16:40:15");
+    expect(fmt.axisTime(t, 86_400_000)).toBe("12-03");
+    // The first tick of a new day says which day.
+    const midnight = new Date(2026, 11, 4, 0, 0, 0).getTime();
+    expect(fmt.axisTime(midnight, 3_600_000, midnight - 3_600_000)).toBe("12-04 00:00");
+    expect(fmt.axisTime(midnight + 3_600_000, 3_600_000, midnight)).toBe("01:00");
+  });
+
+  it("states the zone", () => {
+    expect(fmt.zoneLabel()).toMatch(/^24-hour local time \(UTC[+-]\d\d:\d\d\)$/);
+  });
+});
+
+describe("failure", () => {
+  it("says an HTTP status once", () => {
+    expect(fmt.failure("upgrade refused with HTTP 503: 503 Service Unavailable: rejected")).toBe(
+      "upgrade refused with HTTP 503 Service Unavailable: rejected",
+    );
+    expect(fmt.failure("upgrade refused with HTTP 401: a credentials problem")).toBe("upgrade refused with HTTP 401: a credentials problem");
+    expect(fmt.failure(null)).toBe("");
   });
 });

@@ -1,12 +1,23 @@
 // Numbers as people read them: round trips, durations, uptime, times of day.
 
-/** A round trip in microseconds: "85 µs", "1.24 ms", "312 ms", "1.8 s", or "—". */
+// The unit policy: every round trip is shown in milliseconds (list, detail, charts, form,
+// settings), with the precision that matters at its size. One unit means a 0.085 ms loopback
+// and a 312 ms intercontinental link read on the same scale, and the chart's "ms" axis is the
+// list's number.
+
+/** A round trip in milliseconds, as a number with sensible precision (no unit). */
+export function msNumber(ms: number): string {
+  const a = Math.abs(ms);
+  if (a < 1) return ms.toFixed(3);
+  if (a < 10) return ms.toFixed(2);
+  if (a < 100) return ms.toFixed(1);
+  return String(Math.round(ms)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
+}
+
+/** A round trip in microseconds: "0.085 ms", "1.24 ms", "31.2 ms", "312 ms", "1 800 ms", or "—". */
 export function rtt(us: number | null | undefined): string {
   if (us == null) return "—";
-  if (us < 1000) return `${Math.round(us)} µs`;
-  if (us < 10_000) return `${(us / 1000).toFixed(2)} ms`;
-  if (us < 1_000_000) return `${Math.round(us / 1000)} ms`;
-  return `${(us / 1_000_000).toFixed(1)} s`;
+  return `${msNumber(us / 1000)} ms`;
 }
 
 /** A span in milliseconds, two units at most: "42 s", "3 min 5 s", "2 h 10 min", "3 d 4 h". */
@@ -23,6 +34,18 @@ export function duration(ms: number | null | undefined): string {
 }
 
 /** Uptime ratio as a percentage with the precision that matters near 100 %. */
+/** The one definition of uptime (heartline-core's `Availability`), for tooltips. */
+export const UPTIME_DEFINITION =
+  "Time with an open session while Up, over the time watched (not paused). Disconnected, reconnecting, Down, Degraded and Unstable time count against it.";
+
+/** Unexpected session ends per hour: "0", "0.4", "12". */
+export function drops(perHour: number | null | undefined): string {
+  if (perHour == null) return "—";
+  if (perHour === 0) return "0";
+  if (perHour < 10) return perHour.toFixed(1);
+  return Math.round(perHour).toString();
+}
+
 export function uptime(ratio: number | null | undefined): string {
   if (ratio == null) return "—";
   const pct = ratio * 100;
@@ -41,12 +64,33 @@ export function time(ms: number, now: number = Date.now()): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms}`;
 }
 
-/** The UTC offset of local time, e.g. "UTC+01:00", to state on every time axis. */
-export function zoneLabel(date: Date = new Date()): string {
+/** The UTC offset of local time, e.g. "UTC+01:00". */
+export function zone(date: Date = new Date()): string {
   const off = -date.getTimezoneOffset();
   const sign = off >= 0 ? "+" : "-";
   const a = Math.abs(off);
-  return `local time (UTC${sign}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")})`;
+  return `UTC${sign}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+}
+
+/** "24-hour local time (UTC+01:00)", to state beside every time axis and table. */
+export function zoneLabel(date: Date = new Date()): string {
+  return `24-hour local time (${zone(date)})`;
+}
+
+/**
+ * A tick's label on a time axis whose ticks are `step` ms apart: seconds only when the step
+ * needs them, the date when the step is a day or more, and the date before the time on the
+ * first tick of a day. 24-hour clock, local time.
+ */
+export function axisTime(ms: number, step: number, previous: number | null = null): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const date = `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  if (step >= 86_400_000) return date;
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const clock = step < 60_000 ? `${hm}:${pad(d.getSeconds())}` : hm;
+  const newDay = previous != null && new Date(previous).toDateString() !== d.toDateString();
+  return newDay ? `${date} ${clock}` : clock;
 }
 
 /** A close cause of ours (`pong_timeout`, …) in words. */
@@ -86,4 +130,11 @@ export function closeSummary(
     default:
       return `${what}${reason}`;
   }
+}
+
+/** A failure as the engine words it, without saying the status twice ("HTTP 503: 503
+ *  Service Unavailable" → "HTTP 503 Service Unavailable"). */
+export function failure(text: string | null | undefined): string {
+  if (!text) return "";
+  return text.replace(/HTTP (\d{3}): \1\b/g, "HTTP $1");
 }

@@ -7,7 +7,22 @@ function status(id: number, over: Partial<LiveStatus> = {}): LiveStatus {
 }
 
 function row(id: number, name: string, over: Partial<EndpointRow> = {}, live: Partial<LiveStatus> = {}): EndpointRow {
-  return { id, name, url: `ws://x/${name}`, tags: [], paused: false, live: status(id, live), uptime_24h: 1, p95_us: 100, missing_secrets: [], ...over };
+  return {
+    id,
+    name,
+    url: `ws://x/${name}`,
+    tags: [],
+    paused: false,
+    live: status(id, live),
+    uptime_24h: 1,
+    drops_per_hour: null,
+    connected_share: null,
+    median_session_ms: null,
+    cause: null,
+    p95_us: 100,
+    missing_secrets: [],
+    ...over,
+  };
 }
 
 describe("LiveModel", () => {
@@ -99,22 +114,21 @@ describe("first-minute figures", () => {
     expect(m.rows.get(1)?.p95_us).toBeNull();
     for (let i = 1; i <= 20; i++) m.apply({ statuses: [status(1, { rtt_us: i * 100 })], missed: 0 }, i);
     expect(m.rows.get(1)?.p95_us).toBe(1900);
-    expect(m.estimated(1, "p95")).toBe(true);
+    expect(m.estimated(1)).toBe(true);
     m.replace([row(1, "a", { p95_us: 555, uptime_24h: 0.5 })], 30);
     expect(m.rows.get(1)?.p95_us).toBe(555);
     expect(m.rows.get(1)?.uptime_24h).toBe(0.5);
-    expect(m.estimated(1, "p95")).toBe(false);
+    expect(m.estimated(1)).toBe(false);
   });
 
-  it("shows uptime from the states seen, leaving paused time out", () => {
+  it("shows no uptime of its own: the store's figure or none", () => {
     const m = new LiveModel();
     m.replace([row(1, "a", { uptime_24h: null }, { state: "Connecting" })], 0);
     m.apply({ statuses: [status(1, { state: "Up" })], missed: 0 }, 1_000);
     m.apply({ statuses: [status(1, { state: "Down" })], missed: 0 }, 4_000);
-    expect(m.rows.get(1)?.uptime_24h).toBeCloseTo(3 / 4);
-    m.apply({ statuses: [status(1, { state: "Up" })], missed: 0 }, 8_000);
-    expect(m.rows.get(1)?.uptime_24h).toBeCloseTo(3 / 8);
-    expect(m.estimated(1, "uptime")).toBe(true);
+    expect(m.rows.get(1)?.uptime_24h).toBeNull();
+    m.replace([row(1, "a", { uptime_24h: 0.25 }, { state: "Up" })], 5_000);
+    expect(m.rows.get(1)?.uptime_24h).toBe(0.25);
   });
 
   it("leaves stored figures alone", () => {
@@ -171,5 +185,76 @@ describe("Selection", () => {
     expect(names(sel.select(m.rows, upOnly))).toEqual(["audit", "billing", "orders", "staging"]);
     m.replace([...m.rows.values()].map((r) => (r.id === 5 ? { ...r, name: "zebra" } : r)));
     expect(names(sel.select(m.rows, upOnly))).toEqual(["audit", "orders", "staging", "zebra"]);
+  });
+});
+
+describe("Selection while held (pointer over the list, or a row focused)", () => {
+  const names = (rows: EndpointRow[]) => rows.map((r) => r.name);
+  const fleet = () =>
+    new LiveModel([
+      row(1, "orders", {}, { state: "Up", rtt_us: 300 }),
+      row(2, "quotes", {}, { state: "Down", rtt_us: null }),
+      row(3, "staging", {}, { state: "Up", rtt_us: 50 }),
+      row(4, "audit", {}, { state: "Degraded", rtt_us: 70 }),
+    ]);
+
+  it("keeps every row in place when states change, and marks the rows that changed", () => {
+    const m = fleet();
+    const sel = new Selection();
+    const before = names(sel.select(m.rows, DEFAULT_QUERY));
+    expect(before).toEqual(["quotes", "audit", "orders", "staging"]);
+    // The pointer enters; then staging goes Down and quotes recovers.
+    sel.select(m.rows, DEFAULT_QUERY, true);
+    m.apply({ statuses: [status(3, { state: "Down", rtt_us: null }), status(2, { state: "Up" })], missed: 0 });
+    const held = sel.select(m.rows, DEFAULT_QUERY, true);
+    expect(names(held)).toEqual(before);
+    expect([...sel.changed].sort()).toEqual([2, 3]);
+    // The rows shown are today's: the new states are displayed in the old places.
+    expect(held[3].live.state).toBe("Down");
+    // The pointer leaves: sorted again, marks gone.
+    expect(names(sel.select(m.rows, DEFAULT_QUERY, false))).toEqual(["staging", "audit", "orders", "quotes"]);
+    expect(sel.changed.size).toBe(0);
+  });
+
+  it("keeps a row that left the state filter until the hold ends, marked", () => {
+    const m = fleet();
+    const sel = new Selection();
+    const downOnly = { ...DEFAULT_QUERY, states: ["Down" as const] };
+    sel.select(m.rows, downOnly, true);
+    m.apply({ statuses: [status(2, { state: "Up" })], missed: 0 });
+    expect(names(sel.select(m.rows, downOnly, true))).toEqual(["quotes"]);
+    expect(sel.changed.has(2)).toBe(true);
+    expect(names(sel.select(m.rows, downOnly, false))).toEqual([]);
+  });
+
+  it("appends endpoints added during the hold and drops removed ones", () => {
+    const m = fleet();
+    const sel = new Selection();
+    sel.select(m.rows, DEFAULT_QUERY, true);
+    m.replace([...m.rows.values()].filter((r) => r.id !== 4).concat(row(5, "billing", {}, { state: "Down", rtt_us: null })));
+    expect(names(sel.select(m.rows, DEFAULT_QUERY, true))).toEqual(["quotes", "orders", "staging", "billing"]);
+    expect(sel.changed.has(5)).toBe(true);
+  });
+
+  it("applies a query the user changes at once, even while held", () => {
+    const m = fleet();
+    const sel = new Selection();
+    sel.select(m.rows, DEFAULT_QUERY, true);
+    const byName = { ...DEFAULT_QUERY, sort: "name" as const };
+    expect(names(sel.select(m.rows, byName, true))).toEqual(["audit", "orders", "quotes", "staging"]);
+    m.apply({ statuses: [status(1, { state: "Down" })], missed: 0 });
+    expect(names(sel.select(m.rows, byName, true))).toEqual(["audit", "orders", "quotes", "staging"]);
+    expect([...sel.changed]).toEqual([1]);
+  });
+
+  it("round trips that change a sort key do not move rows while held", () => {
+    const m = fleet();
+    const sel = new Selection();
+    const byRtt = { ...DEFAULT_QUERY, sort: "rtt" as const };
+    const before = names(sel.select(m.rows, byRtt, true));
+    m.apply({ statuses: [status(1, { rtt_us: 1 })], missed: 0 });
+    expect(names(sel.select(m.rows, byRtt, true))).toEqual(before);
+    expect(sel.changed.size).toBe(0);
+    expect(names(sel.select(m.rows, byRtt, false))[0]).toBe("orders");
   });
 });

@@ -12,14 +12,6 @@ export interface Sample {
   app_rtt_us: number | null;
 }
 
-/** Time seen in each kind of state since the app started watching, for a first uptime. */
-interface Tally {
-  state: StateName;
-  at: number;
-  up: number;
-  known: number;
-}
-
 /** p95 (nearest rank) of the live round trips, or null without any. */
 export function liveP95(samples: Sample[] | undefined): number | null {
   const v = (samples ?? []).map((s) => s.rtt_us).filter((x): x is number => x != null).sort((a, b) => a - b);
@@ -27,35 +19,23 @@ export function liveP95(samples: Sample[] | undefined): number | null {
   return v[Math.min(v.length - 1, Math.ceil(0.95 * v.length) - 1)];
 }
 
-/** Up (or degraded) share of the time observed, Paused left out as the store does. */
-function tallyRatio(t: Tally | undefined, now: number): number | null {
-  if (!t) return null;
-  const open = Math.max(0, now - t.at);
-  const known = t.known + (t.state === "Paused" ? 0 : open);
-  const up = t.up + (t.state === "Up" || t.state === "Degraded" ? open : 0);
-  return known > 0 ? up / known : null;
-}
-
 export class LiveModel {
   rows = new Map<number, EndpointRow>();
   samples = new Map<number, Sample[]>();
-  /** p95 and uptime as the store last answered (null before its first minute rollup). */
-  private stored = new Map<number, { p95: number | null; uptime: number | null }>();
-  private tallies = new Map<number, Tally>();
+  /** p95 as the store last answered (null before its first minute rollup). Uptime is the
+   *  store's alone: one definition, in heartline-core, and no estimate of the UI's own. */
+  private stored = new Map<number, { p95: number | null }>();
 
   constructor(rows: EndpointRow[] = []) {
     this.replace(rows);
   }
 
   replace(rows: EndpointRow[], now: number = Date.now()) {
-    this.stored = new Map(rows.map((r) => [r.id, { p95: r.p95_us, uptime: r.uptime_24h }]));
-    const ids = new Set(rows.map((r) => r.id));
-    for (const id of [...this.tallies.keys()]) if (!ids.has(id)) this.tallies.delete(id);
+    this.stored = new Map(rows.map((r) => [r.id, { p95: r.p95_us }]));
     this.rows = new Map();
     for (const r of rows) {
       this.sample(r.live, now);
-      this.observe(r.id, r.live.state, now);
-      this.rows.set(r.id, this.withLive(r, now));
+      this.rows.set(r.id, this.withLive(r));
     }
   }
 
@@ -72,42 +52,24 @@ export class LiveModel {
       // so the engine's state says it (a pause from the tray shows here too).
       const live = { ...s, last_close: seen };
       this.sample(s, now);
-      this.observe(s.id, live.state, now);
       // A new object, so that views keyed on rows see the change.
-      this.rows.set(s.id, this.withLive({ ...row, paused: live.state === "Paused", live }, now));
+      this.rows.set(s.id, this.withLive({ ...row, paused: live.state === "Paused", live }));
       changed = true;
     }
     return changed;
   }
 
-  /** Whether a row's p95 or uptime is still the app's own estimate from live samples (the
-   *  store has no minute rollup or state history for it yet). */
-  estimated(id: number, field: "p95" | "uptime"): boolean {
+  /** Whether a row's p95 is still the app's own estimate from live samples (the store has no
+   *  minute rollup for it yet). */
+  estimated(id: number): boolean {
     const s = this.stored.get(id);
-    return s != null && s[field] == null && this.rows.get(id)?.[field === "p95" ? "p95_us" : "uptime_24h"] != null;
+    return s != null && s.p95 == null && this.rows.get(id)?.p95_us != null;
   }
 
-  private observe(id: number, state: StateName, now: number) {
-    const t = this.tallies.get(id);
-    if (!t) {
-      this.tallies.set(id, { state, at: now, up: 0, known: 0 });
-      return;
-    }
-    const open = Math.max(0, now - t.at);
-    if (t.state !== "Paused") t.known += open;
-    if (t.state === "Up" || t.state === "Degraded") t.up += open;
-    t.state = state;
-    t.at = now;
-  }
-
-  private withLive(r: EndpointRow, now: number): EndpointRow {
+  private withLive(r: EndpointRow): EndpointRow {
     const s = this.stored.get(r.id);
-    if (!s || (s.p95 != null && s.uptime != null)) return r;
-    return {
-      ...r,
-      p95_us: s.p95 ?? liveP95(this.samples.get(r.id)),
-      uptime_24h: s.uptime ?? tallyRatio(this.tallies.get(r.id), now),
-    };
+    if (!s || s.p95 != null) return r;
+    return { ...r, p95_us: liveP95(this.samples.get(r.id)) };
   }
 
   private sample(s: LiveStatus, at: number) {
@@ -121,7 +83,7 @@ export class LiveModel {
   }
 
   counts(): Record<StateName, number> {
-    const c: Record<StateName, number> = { Up: 0, Degraded: 0, Down: 0, Connecting: 0, Paused: 0 };
+    const c: Record<StateName, number> = { Up: 0, Degraded: 0, Unstable: 0, Down: 0, Connecting: 0, Paused: 0 };
     for (const r of this.rows.values()) c[r.live.state]++;
     return c;
   }
@@ -133,7 +95,7 @@ export class LiveModel {
   }
 }
 
-export type SortKey = "state" | "name" | "rtt" | "p95" | "uptime" | "since";
+export type SortKey = "state" | "name" | "rtt" | "p95" | "uptime" | "drops" | "since";
 
 export interface Query {
   search: string;
@@ -159,6 +121,9 @@ function sortKey(r: EndpointRow, sort: SortKey): number | string {
       return num(r.p95_us);
     case "uptime":
       return num(r.uptime_24h);
+    case "drops":
+      // Most drops first reads best ascending too: negate.
+      return r.drops_per_hour == null ? Number.POSITIVE_INFINITY : -r.drops_per_hour;
     case "since":
       return num(r.live.since);
   }
@@ -196,22 +161,63 @@ export function select(rows: Iterable<EndpointRow>, q: Query): EndpointRow[] {
  * in or out of the filter or changed its sort key (a round trip while sorted by state: the
  * usual delta). Then only the changed rows are swapped in, without filtering and sorting a
  * thousand rows again.
+ *
+ * While `hold` is true (the pointer is over the list, or a row has the focus) rows never move
+ * under the pointer: the order of the last answer is kept whatever the deltas say, endpoints
+ * added meanwhile are appended, removed ones dropped, and the rows whose state changed since
+ * the hold began (or that no longer match the filter) are listed in `changed` for the view to
+ * mark. A query the user changes still applies at once. When the hold ends the list is sorted
+ * again and the marks go.
  */
 export class Selection {
   private query = "";
   private last = new Map<number, EndpointRow>();
   private shown: EndpointRow[] = [];
+  private held = false;
+  /** States when the hold began, by endpoint. */
+  private heldStates = new Map<number, StateName>();
+  /** Rows whose state changed during the hold, or that left the filter. */
+  changed = new Set<number>();
 
-  select(rows: Map<number, EndpointRow>, q: Query): EndpointRow[] {
+  select(rows: Map<number, EndpointRow>, q: Query, hold = false): EndpointRow[] {
     const query = JSON.stringify(q);
-    if (query !== this.query || !this.sameOrder(rows, q)) {
+    const released = this.held && !hold;
+    if (hold && query === this.query && this.shown.length + this.last.size > 0) {
+      if (!this.held) this.heldStates = new Map([...this.last].map(([id, r]) => [id, r.live.state]));
+      // Nothing that could move a row (the usual round-trip delta): swap the rows in.
+      if (this.held && this.sameOrder(rows, q)) this.shown = this.shown.map((r) => rows.get(r.id)!);
+      else this.shown = this.holding(rows, q);
+      this.held = true;
+    } else if (released || query !== this.query || !this.sameOrder(rows, q)) {
       this.shown = select(rows.values(), q);
       this.query = query;
+      this.held = hold;
+      this.heldStates = new Map([...rows].map(([id, r]) => [id, r.live.state]));
+      this.changed = new Set();
     } else {
       this.shown = this.shown.map((r) => rows.get(r.id)!);
     }
     this.last = new Map(rows);
     return this.shown;
+  }
+
+  /** The held order with today's rows in it. */
+  private holding(rows: Map<number, EndpointRow>, q: Query): EndpointRow[] {
+    const kept = this.shown.filter((r) => rows.has(r.id)).map((r) => rows.get(r.id)!);
+    const there = new Set(kept.map((r) => r.id));
+    const matches = new Set(select(rows.values(), q).map((r) => r.id));
+    const added = select(
+      [...rows.values()].filter((r) => !there.has(r.id)),
+      q,
+    );
+    const changed = new Set<number>();
+    for (const r of kept) {
+      const before = this.heldStates.get(r.id);
+      if ((before !== undefined && before !== r.live.state) || !matches.has(r.id)) changed.add(r.id);
+    }
+    for (const r of added) changed.add(r.id);
+    this.changed = changed;
+    return [...kept, ...added];
   }
 
   private sameOrder(rows: Map<number, EndpointRow>, q: Query): boolean {

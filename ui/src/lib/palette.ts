@@ -8,7 +8,7 @@ export type Theme = "light" | "dark";
 
 export { CLOSE_CLASSES, STATE_COLORS, UNKNOWN } from "./palette.generated";
 
-export const STATE_ORDER: StateName[] = ["Down", "Degraded", "Connecting", "Up", "Paused"];
+export const STATE_ORDER: StateName[] = ["Down", "Unstable", "Degraded", "Connecting", "Up", "Paused"];
 
 export function stateColor(s: StateName, theme: Theme): string {
   return STATE_COLORS[s][theme];
