@@ -782,10 +782,16 @@ fn example_file_parses_and_resolves() {
     assert!(resolved[2].endpoint.tls.insecure);
 
     // Without the variable, the example says exactly what is missing.
+    // The error names the line of the file that asks for the variable, wherever comments
+    // above it move it.
+    let line = 1 + text
+        .lines()
+        .position(|l| l.contains("env = \"TICKER_TOKEN\""))
+        .expect("the example reads TICKER_TOKEN");
     let err = config.resolve(&no_env).unwrap_err().to_string();
     assert_eq!(
         err,
-        "heartline.example.toml:75: endpoint 1 (ticker): secret_headers.Authorization: environment variable `TICKER_TOKEN` is not set"
+        format!("heartline.example.toml:{line}: endpoint 1 (ticker): secret_headers.Authorization: environment variable `TICKER_TOKEN` is not set")
     );
     assert_eq!(parse_toml(&config.to_toml(), "again.toml").unwrap(), config);
 }
