@@ -263,7 +263,10 @@ async function restartPersistence(t) {
   const db = t.db("restart");
   let b = await t.open(db);
   await watch(b, { name: "kicked", url: `${t.url}/close?code=4001&reason=kicked&after=500ms` });
-  await until("a 4001 recorded", async () => (await (await row(b, "kicked")).getText()).includes("4001"), 30_000);
+  await until("a 4001 in the list", async () => (await (await row(b, "kicked")).getText()).includes("4001"), 30_000);
+  // The detail reads the stored history: once it shows the 4001, it is on disk.
+  await (await row(b, "kicked")).click();
+  await until("a 4001 in kicked's stored history", async () => (await b.$$('tr[data-close-code="4001"]')).length > 0, 30_000);
   await t.close();
   b = await t.open(db);
   await (await row(b, "kicked")).waitForExist({ timeout: 30_000 });
@@ -295,7 +298,9 @@ async function demo(t) {
     const r = await row(b, "demo-proxy-idle");
     const state = await (await r.$("[data-state]")).getAttribute("data-state");
     const cause = await r.$(".cause");
-    const text = (await cause.isExisting()) ? await cause.getText() : "";
+    // textContent: WebDriver's visible text of a cell cut with an ellipsis can come back empty.
+    const text = (await cause.isExisting()) ? String(await cause.getProperty("textContent")) : "";
+    if (process.env.HEARTLINE_E2E_DEBUG) log("proxy-idle now:", state, JSON.stringify(text));
     return state !== "Up" && /idle/i.test(text) ? `${state}: ${text}` : null;
   }, 90_000, 1_000);
   log("demo-proxy-idle:", idleTruth);
