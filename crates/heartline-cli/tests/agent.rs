@@ -122,15 +122,22 @@ async fn run_records_history_serves_metrics_and_stops_cleanly() {
         let body = tokio::task::spawn_blocking(move || http_get(&a, "/metrics"))
             .await
             .unwrap();
-        if body
-            .contains(r#"heartline_closes_total{endpoint="kicked",code="4001",initiator="server"}"#)
-            || Instant::now() > deadline
-        {
+        // A series appears with its first observation: the steady endpoint's round trip.
+        let rtt =
+            body.contains(r#"heartline_rtt_seconds_count{endpoint="steady",kind="protocol"}"#);
+        let closed = body.contains(
+            r#"heartline_closes_total{endpoint="kicked",code="4001",initiator="server"}"#,
+        );
+        if (rtt && closed) || Instant::now() > deadline {
             break body;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.contains(r#"heartline_rtt_seconds_count{endpoint="steady",kind="protocol"}"#),
+        "{body}"
+    );
     assert!(
         body.contains(
             r#"heartline_closes_total{endpoint="kicked",code="4001",initiator="server"}"#
