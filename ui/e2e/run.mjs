@@ -100,11 +100,18 @@ async function firstRun(t) {
   await submit.click();
 
   await until("echo Up", async () => (await stateOf(b, "echo")) === "Up", 20_000);
-  const rtt = await until("an RTT for echo", async () => {
+  // A new endpoint opens in the detail, which carries the round trip; the list beside it keeps
+  // state, name and cause. Closed, the full-width list shows the RTT column again.
+  const liveRtt = await until("an RTT for echo in the detail", async () => {
+    const text = await (await b.$(".live-rtt")).getText();
+    return /\d/.test(text) ? text : null;
+  }, 20_000);
+  await (await b.$('button[aria-label="Close detail"]')).click();
+  const rtt = await until("an RTT for echo in the list", async () => {
     const text = await (await (await row(b, "echo")).$(".rtt")).getText();
     return /\d/.test(text) ? text : null;
   }, 20_000);
-  log("echo is Up with RTT", rtt);
+  log("echo is Up with RTT", liveRtt, "in the detail and", rtt, "in the list");
 
   await (await b.$("button=Settings")).click();
   await until("the database path in Settings", async () => (await mainText(b)).includes(t.lastDb), 10_000);
