@@ -108,6 +108,7 @@ pub fn run() {
                 });
             }
             tray::build_soon(tauri_app.handle());
+            tauri::async_runtime::spawn(quit_on_signal(tauri_app.handle().clone()));
             tracing::info!(database = %path.display(), "heartline is watching");
             startup::mark("setup:end");
             Ok(())
@@ -170,6 +171,42 @@ pub fn run() {
             }
         }
     });
+}
+
+/// SIGTERM (a session logout, `kill`, systemd) and SIGINT quit the way the tray's Quit does: the
+/// `Exit` event stops every session and flushes the writer, so the last second of events seen
+/// live is on disk, not lost with the process.
+async fn quit_on_signal(handle: tauri::AppHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::warn!(
+                "cannot listen for SIGTERM/SIGINT: a signal ends the app without flushing"
+            );
+            return;
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            _ = hup.recv() => "SIGHUP",
+        };
+        tracing::info!(
+            signal = name,
+            "quitting: stopping sessions and writing what is pending"
+        );
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+    }
+    handle.exit(0);
 }
 
 /// Shows and focuses the main window (second launch, tray "Open").

@@ -283,6 +283,46 @@ async function restartPersistence(t) {
   await t.shot(b, "10-after-restart");
 }
 
+/**
+ * Quit by a signal (a session logout, `kill`) a moment after a close shows live: the close is on
+ * disk when the app opens again, not lost with the writer's pending batch (flushed every second).
+ * The scenario's own lab is stopped before the reopen, so no new session can bring a new 4001.
+ */
+async function signalQuit(t) {
+  const own = await t.lab();
+  const db = t.db("signal");
+  const b = await t.open(db);
+  await watch(b, { name: "kicked", url: `${own.url}/close?code=4001&reason=kicked&after=1500ms` });
+  await until("the first 4001 live", async () => (await (await row(b, "kicked")).getText()).includes("4001"), 30_000, 50);
+  const pid = appPid(db);
+  process.kill(pid, "SIGTERM");
+  const seen = Date.now();
+  await until("the app to exit after SIGTERM", () => !existsSync(`/proc/${pid}`), 20_000, 50);
+  log(`app ${pid} exited ${Date.now() - seen} ms after SIGTERM`);
+  own.lab.kill("SIGTERM");
+  await until("the scenario's lab to stop", () => own.lab.exitCode != null || own.lab.signalCode != null, 10_000);
+  await t.close();
+  const again = await t.open(db);
+  await (await row(again, "kicked")).click();
+  await (await again.$("button=1 h")).click();
+  await until("the 4001 seen before SIGTERM in kicked's stored history", async () => (await again.$$('tr[data-close-code="4001"]')).length > 0, 20_000);
+}
+
+/** The app process started with `db` (found by its environment: tauri-driver starts it). */
+function appPid(db) {
+  const want = `HEARTLINE_DB=${db}`;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/comm`, "utf8").startsWith("heartline-app")) continue;
+      if (readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(want)) return Number(entry);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  throw new Error(`no heartline-app process with ${want}`);
+}
+
 /** The demo on a fresh database (the README's screenshot), at 1024×700 in both themes. */
 async function demo(t) {
   const db = t.db("demo");
@@ -358,6 +398,7 @@ const SCENARIOS = [
   ["timeline-incidents", timelineIncidents, 90_000],
   ["export", exportHistory, 120_000],
   ["restart", restartPersistence, 120_000],
+  ["signal-quit", signalQuit, 120_000],
   ["demo", demo, 300_000],
 ];
 
@@ -387,6 +428,8 @@ async function main() {
     let current = null; // the open app session, if any
     const t = {
       url,
+      /** A lab of the scenario's own, stopped by the runner's cleanup if the scenario does not. */
+      lab: () => startLab(labBin),
       display,
       lastDb: null,
       db(file) {
