@@ -161,14 +161,17 @@ impl<W: Write> Human<W> {
     }
 }
 
+/// A round trip, phase or beat interval: the app's and exports' unit policy.
 fn ms_text(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 10_000.0 {
-        format!("{ms:.0} ms")
+    heartline_core::rtt_text(d)
+}
+
+/// A span people read in seconds once it is long (a silence, a session's length).
+fn span_text(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        ms_text(d)
     } else {
-        format!("{:.1} s", ms / 1000.0)
+        format!("{:.1} s", d.as_secs_f64())
     }
 }
 
@@ -206,12 +209,12 @@ pub fn describe(kind: &EventKind) -> String {
             ms_text(*interval),
             ms_text(*jitter)
         ),
-        EventKind::Stale { silent } => format!("no message for {}", ms_text(*silent)),
+        EventKind::Stale { silent } => format!("no message for {}", span_text(*silent)),
         EventKind::Closed { end, stats } => format!(
             "{}, {}, after {} · {} message{} in",
             end_summary(end),
             if end.clean() { "clean" } else { "not clean" },
-            ms_text(stats.duration),
+            span_text(stats.duration),
             stats.messages_in,
             if stats.messages_in == 1 { "" } else { "s" },
         ),

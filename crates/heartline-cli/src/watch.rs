@@ -203,10 +203,9 @@ fn print_table(
         "endpoint", "state", "rtt", "sessions"
     );
     for (id, s) in statuses {
-        let rtt = s.last_rtt.map_or_else(
-            || "–".to_owned(),
-            |d| format!("{:.2} ms", d.as_secs_f64() * 1000.0),
-        );
+        let rtt = s
+            .last_rtt
+            .map_or_else(|| "–".to_owned(), heartline_core::rtt_text);
         let last = match &s.last_end {
             Some((_, end)) => end_summary(end),
             None => s

@@ -17,6 +17,7 @@ pub mod incident;
 pub mod protocol;
 pub mod reply;
 pub mod rollup;
+pub mod rtt_text;
 pub mod sink;
 pub mod untrusted;
 
@@ -40,5 +41,6 @@ pub use incident::{
 pub use protocol::{Frame, Protocol, ProtocolSession, RefusalClass};
 pub use reply::{ReplyMatch, ReplyMatcher};
 pub use rollup::{Histogram, Rollup};
+pub use rtt_text::{push_rtt, rtt_text};
 pub use sink::Sink;
 pub use untrusted::{escape_controls, Redactor};

@@ -290,35 +290,15 @@ pub(crate) fn push_readable(out: &mut String, d: Duration) {
     };
 }
 
-/// Milliseconds with up to three decimals and no trailing zeros: `12.5 ms`, `3 ms`.
+/// A round trip or handshake phase, in the one unit policy of every surface
+/// ([`heartline_core::rtt_text`]: "0.321 ms", "12.5 ms", "1 800 ms").
 pub fn millis_text(d: Duration) -> String {
-    let mut text = String::new();
-    push_millis(&mut text, d);
-    text
+    heartline_core::rtt_text(d)
 }
 
 /// [`millis_text`] appended to `out`.
 pub(crate) fn push_millis(out: &mut String, d: Duration) {
-    use std::fmt::Write;
-    let us = d.as_micros();
-    let whole = us / 1000;
-    let frac = us % 1000;
-    let _ = write!(out, "{whole}");
-    if frac != 0 {
-        let digits = [frac / 100, frac / 10 % 10, frac % 10];
-        let used = if digits[2] != 0 {
-            3
-        } else if digits[1] != 0 {
-            2
-        } else {
-            1
-        };
-        out.push('.');
-        for digit in &digits[..used] {
-            out.push(char::from(b'0' + *digit as u8));
-        }
-    }
-    out.push_str(" ms");
+    heartline_core::push_rtt(out, d);
 }
 
 #[cfg(test)]
@@ -389,7 +369,7 @@ mod tests {
         }
         assert_eq!(millis_text(Duration::from_micros(12_500)), "12.5 ms");
         assert_eq!(millis_text(Duration::from_micros(321)), "0.321 ms");
-        assert_eq!(millis_text(Duration::from_millis(3)), "3 ms");
+        assert_eq!(millis_text(Duration::from_millis(3)), "3.00 ms");
     }
 
     /// The hand-written digits give what `format!` gave, years outside four digits included.
@@ -414,19 +394,6 @@ mod tests {
         }
         for at in [0, -1, 1, 86_399_999, 951_782_400_123, 253_402_300_799_999] {
             assert_eq!(iso_utc(Timestamp(at)), reference(at), "{at}");
-        }
-        for us in [
-            0u64, 1, 10, 100, 120, 1_000, 1_001, 1_010, 1_100, 999_999, 12_345_678,
-        ] {
-            let whole = us / 1000;
-            let frac = us % 1000;
-            let expected = if frac == 0 {
-                format!("{whole} ms")
-            } else {
-                let digits = format!("{frac:03}");
-                format!("{whole}.{} ms", digits.trim_end_matches('0'))
-            };
-            assert_eq!(millis_text(Duration::from_micros(us)), expected);
         }
     }
 }

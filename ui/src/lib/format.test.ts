@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
 import * as fmt from "./format";
+// The cases Rust's `heartline_core::rtt_text` is tested against: one policy on both sides.
+import rttTable from "../../../crates/heartline-core/src/rtt_text.tsv?raw";
+
+const rttCases = rttTable
+  .split("\n")
+  .filter((line) => line && !line.startsWith("#"))
+  .map((line) => {
+    const [us, text] = line.split("\t");
+    const number = text.replace(/ ms$/, "");
+    return [Number(us), `${number.replaceAll(" ", "\u202f")} ms`] as const;
+  });
 
 describe("format", () => {
   it.each([
@@ -10,6 +21,18 @@ describe("format", () => {
     [312_400, "312 ms"],
     [1_800_000, "1\u202f800 ms"],
   ])("rtt(%s) = %s", (us, text) => expect(fmt.rtt(us)).toBe(text));
+
+  it("reads every case of the shared table as Rust does", () => {
+    expect(rttCases.length).toBeGreaterThanOrEqual(15);
+    for (const [us, text] of rttCases) expect(fmt.rtt(us), `${us} µs`).toBe(text);
+  });
+
+  it("gives the chart's millisecond axis the same numbers", () => {
+    expect(fmt.msNumber(0.085)).toBe("0.085");
+    expect(fmt.msNumber(9.995)).toBe("10.0");
+    expect(fmt.msNumber(1800)).toBe("1\u202f800");
+    expect(fmt.msNumber(-0.5)).toBe("-0.500");
+  });
 
   it.each([
     [42_000, "42 s"],

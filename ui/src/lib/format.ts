@@ -3,21 +3,30 @@
 // The unit policy: every round trip is shown in milliseconds (list, detail, charts, form,
 // settings), with the precision that matters at its size. One unit means a 0.085 ms loopback
 // and a 312 ms intercontinental link read on the same scale, and the chart's "ms" axis is the
-// list's number.
+// list's number. Rust's `heartline_core::rtt_text` (exports, tray, terminal) follows the same
+// policy; both are tested against crates/heartline-core/src/rtt_text.tsv.
+
+/** Whole microseconds as milliseconds with three significant digits below 100 ms (rounded
+ *  half up on integers, the tier chosen after rounding), whole and grouped above. */
+function usNumber(us: number): string {
+  if (us < 1000) return `0.${String(us).padStart(3, "0")}`;
+  const hundredths = Math.floor((us + 5) / 10);
+  if (hundredths < 1000) return `${Math.floor(hundredths / 100)}.${String(hundredths % 100).padStart(2, "0")}`;
+  const tenths = Math.floor((us + 50) / 100);
+  if (tenths < 1000) return `${Math.floor(tenths / 10)}.${tenths % 10}`;
+  return String(Math.floor((us + 500) / 1000)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
+}
 
 /** A round trip in milliseconds, as a number with sensible precision (no unit). */
 export function msNumber(ms: number): string {
-  const a = Math.abs(ms);
-  if (a < 1) return ms.toFixed(3);
-  if (a < 10) return ms.toFixed(2);
-  if (a < 100) return ms.toFixed(1);
-  return String(Math.round(ms)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
+  const us = Math.round(Math.abs(ms) * 1000);
+  return `${ms < 0 && us > 0 ? "-" : ""}${usNumber(us)}`;
 }
 
 /** A round trip in microseconds: "0.085 ms", "1.24 ms", "31.2 ms", "312 ms", "1 800 ms", or "—". */
 export function rtt(us: number | null | undefined): string {
   if (us == null) return "—";
-  return `${msNumber(us / 1000)} ms`;
+  return `${usNumber(Math.round(us))} ms`;
 }
 
 /** A span in milliseconds, two units at most: "42 s", "3 min 5 s", "2 h 10 min", "3 d 4 h". */
