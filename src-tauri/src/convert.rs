@@ -148,12 +148,22 @@ pub fn endpoint_from(form: &EndpointForm, base: Option<&Endpoint>) -> Endpoint {
     e.heartbeat.ping_interval = ms(form.ping_interval_ms);
     e.heartbeat.pong_timeout = ms(form.pong_timeout_ms);
     e.heartbeat.misses_allowed = form.misses_allowed;
+    // The form edits a "contains" reply rule; a regex or JSON rule from a config file is kept
+    // while the form's text is left empty, and so is the misses allowance the form does not show.
+    let before = base.and_then(|b| b.app_heartbeat.as_ref());
     e.app_heartbeat = (!form.app_payload.is_empty()).then(|| AppHeartbeat {
         payload: form.app_payload.clone(),
-        reply: ReplyMatch::Contains(form.app_reply_contains.clone()),
+        reply: match before.map(|a| &a.reply) {
+            Some(kept @ (ReplyMatch::Regex(_) | ReplyMatch::JsonField { .. }))
+                if form.app_reply_contains.is_empty() =>
+            {
+                kept.clone()
+            }
+            _ => ReplyMatch::Contains(form.app_reply_contains.clone()),
+        },
         interval: ms(form.app_interval_ms),
         timeout: ms(form.app_timeout_ms),
-        misses_allowed: 1,
+        misses_allowed: before.map_or(1, |a| a.misses_allowed),
     });
     e.staleness = form.stale_after_ms.map(|after| Staleness {
         after: ms(after),
@@ -200,6 +210,32 @@ mod tests {
         e.protocol = heartline_core::Protocol::SocketIo;
         assert_eq!(form_from(&e).protocol, "socketio");
         assert_eq!(endpoint_from(&form_from(&e), None), e);
+    }
+
+    /// An endpoint imported with a regex reply rule, edited in the form (renamed): the rule and
+    /// its misses allowance survive; typing a "contains" text replaces the rule on purpose.
+    #[test]
+    fn reply_rules_the_form_cannot_show_are_kept() {
+        let mut e = Endpoint::new("feed", "wss://example.test/feed");
+        e.app_heartbeat = Some(AppHeartbeat {
+            payload: "ping".into(),
+            reply: ReplyMatch::Regex("^pong:\\d+$".into()),
+            interval: Duration::from_secs(20),
+            timeout: Duration::from_secs(4),
+            misses_allowed: 3,
+        });
+        let mut form = form_from(&e);
+        assert_eq!(form.app_reply_contains, "");
+        form.name = "feed (eu)".into();
+        let saved = endpoint_from(&form, Some(&e));
+        assert_eq!(saved.name, "feed (eu)");
+        assert_eq!(saved.app_heartbeat, e.app_heartbeat);
+        assert!(saved.validate().is_ok(), "{:?}", saved.validate());
+
+        form.app_reply_contains = "pong".into();
+        let retyped = endpoint_from(&form, Some(&e)).app_heartbeat.expect("kept");
+        assert_eq!(retyped.reply, ReplyMatch::Contains("pong".into()));
+        assert_eq!(retyped.misses_allowed, 3);
     }
 
     #[test]
