@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 pub use error::{Error, Problem, Result};
 pub use query::{fill_query, is_secret_param, query_secrets, strip_query_secrets};
 pub use spec::{
-    AppHeartbeatSpec, ByteSize, Defaults, EndpointSpec, HumanDuration, MaxAttempts, ReconnectSpec,
-    SecretValue,
+    AppHeartbeatSpec, ByteSize, Defaults, EndpointSpec, ExpectSpec, HumanDuration, MaxAttempts,
+    ReconnectSpec, SecretValue, StepSpec,
 };
 
 use resolve::{scrub, SetIn};

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use heartline_core::{
     derived_timeout, AppHeartbeat, Endpoint, Header, HealthPolicy, Heartbeat, Limits, Protocol,
-    ReconnectPolicy, ReplyMatch, Staleness, TlsOptions,
+    ReconnectPolicy, ReplyMatch, Staleness, Step, TlsOptions,
 };
 
 use crate::query::{fill_query, is_secret_param, query_secrets, unfit_for_query};
 use crate::source::{display_path, key, Seg};
 use crate::spec::{
-    AppHeartbeatSpec, ByteSize, Defaults, EndpointSpec, HumanDuration, MaxAttempts, ReconnectSpec,
-    SecretValue,
+    AppHeartbeatSpec, ByteSize, Defaults, EndpointSpec, ExpectSpec, HumanDuration, MaxAttempts,
+    ReconnectSpec, SecretValue, StepSpec,
 };
 use crate::Resolved;
 
@@ -182,7 +182,10 @@ pub(crate) fn resolve(
     let app_heartbeat = match &spec.app_heartbeat {
         None => None,
         Some(app) => {
-            let (reply, at) = cx.reply_rule(app);
+            let (reply, at) = cx.reply_rule(
+                vec![key("app_heartbeat")],
+                [&app.contains, &app.regex, &app.json],
+            );
             rule_key = at;
             if app.interval.is_none() && app.timeout.is_none() {
                 // Both copy the protocol heartbeat, whose own checks already cover them.
@@ -209,6 +212,32 @@ pub(crate) fn resolve(
         }
     };
 
+    let on_connect = spec
+        .on_connect
+        .iter()
+        .enumerate()
+        .map(|(i, step)| match step {
+            StepSpec::Send(payload) => Step::Send(payload.clone()),
+            StepSpec::Expect(expect) => {
+                let base = vec![key("on_connect"), Seg::Index(i)];
+                let (reply, _) = cx.reply_rule(
+                    base.clone(),
+                    [&expect.contains, &expect.regex, &expect.json],
+                );
+                let within = expect.within.as_ref().and_then(|w| {
+                    w.get()
+                        .map_err(|m| {
+                            let mut at = base.clone();
+                            at.push(key("within"));
+                            cx.issue_at(at, SetIn::Endpoint, m);
+                        })
+                        .ok()
+                });
+                Step::Expect { reply, within }
+            }
+        })
+        .collect();
+
     let protocol = match spec.protocol.as_deref().map(str::parse::<Protocol>) {
         None => Protocol::WebSocket,
         Some(Ok(p)) => p,
@@ -231,7 +260,7 @@ pub(crate) fn resolve(
         heartbeat,
         app_heartbeat,
         staleness,
-        on_connect: spec.on_connect.clone(),
+        on_connect,
         protocol,
         handshake_timeout,
         reconnect,
@@ -302,7 +331,27 @@ pub(crate) fn spec_from(e: &Endpoint) -> EndpointSpec {
             spec.headers.push((h.name.clone(), h.value.clone()));
         }
     }
-    spec.on_connect = e.on_connect.clone();
+    spec.on_connect = e
+        .on_connect
+        .iter()
+        .map(|step| match step {
+            Step::Send(payload) => StepSpec::Send(payload.clone()),
+            Step::Expect { reply, within } => {
+                let mut x = ExpectSpec {
+                    within: within.map(HumanDuration::from),
+                    ..ExpectSpec::default()
+                };
+                match reply {
+                    ReplyMatch::Contains(s) => x.contains = Some(s.clone()),
+                    ReplyMatch::Regex(r) => x.regex = Some(r.clone()),
+                    ReplyMatch::JsonField { path, equals } => {
+                        x.json = Some(format!("{path}={equals}"))
+                    }
+                }
+                StepSpec::Expect(x)
+            }
+        })
+        .collect();
     spec.protocol = (e.protocol != Protocol::WebSocket).then(|| e.protocol.as_str().to_owned());
     spec.ping_interval = differs(e.heartbeat.ping_interval, b.heartbeat.ping_interval);
     // What resolving would derive when the file says nothing is left out, so that the
@@ -563,32 +612,38 @@ impl Cx {
     }
 
     /// The reply rule and the key it was written under.
-    fn reply_rule(&mut self, app: &AppHeartbeatSpec) -> (ReplyMatch, Vec<Seg>) {
-        let given: Vec<(&str, &String)> = [
-            ("match", &app.contains),
-            ("regex", &app.regex),
-            ("json", &app.json),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-        .collect();
+    /// The one reply rule of a table at `base` (`app_heartbeat`, `on_connect[2]`): `match`,
+    /// `regex` or `json`, given in that order.
+    fn reply_rule(
+        &mut self,
+        base: Vec<Seg>,
+        [contains, regex, json]: [&Option<String>; 3],
+    ) -> (ReplyMatch, Vec<Seg>) {
+        let given: Vec<(&str, &String)> = [("match", contains), ("regex", regex), ("json", json)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+            .collect();
+        let under = |k: &str| {
+            let mut at = base.clone();
+            at.push(key(k));
+            at
+        };
         let Some(&(rule, text)) = given.first() else {
-            let at = vec![key("app_heartbeat")];
             self.issue_at(
-                at.clone(),
+                base.clone(),
                 SetIn::Endpoint,
                 "needs a reply rule: one of `match`, `regex` or `json`".into(),
             );
-            return (ReplyMatch::Contains(String::new()), at);
+            return (ReplyMatch::Contains(String::new()), base);
         };
         for (extra, _) in &given[1..] {
             self.issue_at(
-                vec![key("app_heartbeat"), key(extra)],
+                under(extra),
                 SetIn::Endpoint,
                 format!("give only one of `match`, `regex` or `json` (`{rule}` is already set)"),
             );
         }
-        let at = vec![key("app_heartbeat"), key(rule)];
+        let at = under(rule);
         let reply = match rule {
             "regex" => ReplyMatch::Regex(text.clone()),
             "json" => {

@@ -98,8 +98,10 @@ pub struct EndpointSpec {
     /// named here but absent from the URL is appended to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "ordered_map")]
     pub secret_query: Vec<(String, SecretValue)>,
+    /// The conversation after the handshake: strings are messages to send, tables replies to
+    /// wait for (`{ match = "connection_ack", within = "5s" }`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub on_connect: Vec<String>,
+    pub on_connect: Vec<StepSpec>,
 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ping_interval: Option<HumanDuration>,
@@ -159,6 +161,66 @@ pub struct AppHeartbeatSpec {
     /// Default: the endpoint's `misses_allowed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub misses_allowed: Option<u32>,
+}
+
+/// One `on_connect` step as written: a string is a message to send (`hex:`/`base64:` for
+/// binary), a table a reply to wait for before the next step, with exactly one rule (`match`,
+/// `regex` or `json = "PATH=VALUE"`, as for the application heartbeat) and an optional
+/// `within` (default: the endpoint's `handshake_timeout`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum StepSpec {
+    Send(String),
+    Expect(ExpectSpec),
+}
+
+impl From<&str> for StepSpec {
+    fn from(payload: &str) -> Self {
+        StepSpec::Send(payload.to_owned())
+    }
+}
+
+/// `{ match = "…" }`, `{ regex = "…" }` or `{ json = "PATH=VALUE" }`, with `within`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<HumanDuration>,
+}
+
+// By hand rather than `untagged`, so that a table with a misspelt key gets the table's own
+// error ("unknown field `matc`, expected one of …") instead of "did not match any variant".
+impl<'de> Deserialize<'de> for StepSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct StepVisitor;
+        impl<'de> Visitor<'de> for StepVisitor {
+            type Value = StepSpec;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a message to send (a string) or a reply to wait for (a table with `match`, `regex` or `json`)")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StepSpec, E> {
+                Ok(StepSpec::Send(v.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<StepSpec, E> {
+                Ok(StepSpec::Send(v))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StepSpec, A::Error> {
+                ExpectSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(StepSpec::Expect)
+            }
+        }
+        d.deserialize_any(StepVisitor)
+    }
 }
 
 /// Where the value of a secret header or secret query parameter comes from.

@@ -8,7 +8,7 @@ use heartline_config::{
     fill_query, parse_json, parse_toml, query_secrets, ConfigFile, Defaults, EndpointSpec, Error,
     Resolved, SecretValue,
 };
-use heartline_core::{AppHeartbeat, Endpoint, Header, Protocol, ReplyMatch, Staleness};
+use heartline_core::{AppHeartbeat, Endpoint, Header, Protocol, ReplyMatch, Staleness, Step};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -108,6 +108,17 @@ fn full_endpoint() -> Endpoint {
     });
     e.on_connect = vec![
         r#"{"op":"subscribe","channel":"ticker"}"#.into(),
+        Step::Expect {
+            reply: ReplyMatch::JsonField {
+                path: "op".into(),
+                equals: "subscribed".into(),
+            },
+            within: Some(Duration::from_secs(3)),
+        },
+        Step::Expect {
+            reply: ReplyMatch::Regex("^ready".into()),
+            within: None,
+        },
         "hello\nworld".into(),
     ];
     e.handshake_timeout = Duration::from_secs(7);
@@ -518,6 +529,23 @@ fn bad_values_name_line_field_and_fix() {
         &format!("{ENDPOINT}protocol = \"soap\"\n"),
         &[],
         &["heartline.toml:4: endpoint 1 (e): protocol: unknown protocol `soap`; expected one of websocket, socketio, socketio3, graphql-transport-ws, subscriptions-transport-ws, mqtt, actioncable, pusher, phoenix, signalr, stomp"],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}on_connect = [\"init\", {{ match = \"ack\", regex = \"a\" }}, {{ within = \"2s\" }}, {{ json = \"ack\" }}, {{ match = \"x\", within = \"soon\" }}]\n"),
+        &[],
+        &[
+            "heartline.toml:4: endpoint 1 (e): on_connect[1].regex: give only one of `match`, `regex` or `json` (`match` is already set)",
+            "heartline.toml:4: endpoint 1 (e): on_connect[2]: needs a reply rule: one of `match`, `regex` or `json`",
+            "heartline.toml:4: endpoint 1 (e): on_connect[3].json: `ack` is not PATH=VALUE, e.g. `op=pong` or `data.type=heartbeat`",
+            "heartline.toml:4: endpoint 1 (e): on_connect[4].within: `soon` is not a duration; write e.g. 250ms, 15s, 2m",
+        ],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}on_connect = [{{ matc = \"ack\" }}]\n"),
+        &[],
+        &["heartline.toml:4: endpoint 1 (e): on_connect[0].matc: unknown key; did you mean `match`?"],
     );
     check_error(
         Format::Toml,

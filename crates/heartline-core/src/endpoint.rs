@@ -8,6 +8,7 @@ use crate::backoff::ReconnectPolicy;
 use crate::health::HealthPolicy;
 use crate::protocol::{Frame, Protocol};
 use crate::reply::ReplyMatch;
+use crate::script::Step;
 
 /// Identifies an endpoint inside one engine (and, later, one database).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,10 +35,11 @@ pub struct Endpoint {
     pub heartbeat: Heartbeat,
     pub app_heartbeat: Option<AppHeartbeat>,
     pub staleness: Option<Staleness>,
-    /// Messages sent right after every successful handshake (e.g. a subscribe frame); with a
-    /// protocol preset, after the preset's own handshake completed. `hex:`/`base64:` payloads
-    /// are binary frames ([`crate::protocol::Frame::parse`]).
-    pub on_connect: Vec<String>,
+    /// The conversation after every successful handshake (with a protocol preset, after the
+    /// preset's own handshake completed): messages to send (e.g. a subscribe frame;
+    /// `hex:`/`base64:` payloads are binary frames, [`crate::protocol::Frame::parse`]) and
+    /// replies to wait for before going on ([`Step::Expect`]).
+    pub on_connect: Vec<Step>,
     /// The application protocol spoken over the socket ([`Protocol::WebSocket`]: none).
     pub protocol: Protocol,
     /// Deadline for DNS + TCP + TLS + HTTP upgrade together.
@@ -142,6 +144,8 @@ impl fmt::Display for ConfigErrors {
 pub const MIN_PING_INTERVAL: Duration = Duration::from_millis(100);
 /// Intervals, timeouts and delays above this are refused as typos.
 pub const MAX_POLICY_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// The most steps an `on_connect` conversation may have.
+pub const MAX_STEPS: usize = 64;
 
 impl Endpoint {
     /// An endpoint with the default policies. Call [`Endpoint::validate`] before use.
@@ -261,14 +265,34 @@ impl Endpoint {
         if let Some(st) = &self.staleness {
             check_range(&mut bad, "staleness.after", st.after, MIN_PING_INTERVAL);
         }
-        for (i, m) in self.on_connect.iter().enumerate() {
-            if let Err(e) = Frame::parse(m) {
-                bad(&format!("on_connect[{i}]"), e.0);
-            } else if m.len() > self.limits.max_message_size {
-                bad(
-                    &format!("on_connect[{i}]"),
-                    "is larger than limits.max_message_size".into(),
-                );
+        if self.on_connect.len() > MAX_STEPS {
+            bad(
+                "on_connect",
+                format!("has {} steps; at most {MAX_STEPS}", self.on_connect.len()),
+            );
+        }
+        for (i, step) in self.on_connect.iter().enumerate() {
+            let at = format!("on_connect[{i}]");
+            match step {
+                Step::Send(m) => {
+                    if let Err(e) = Frame::parse(m) {
+                        bad(&at, e.0);
+                    } else if m.len() > self.limits.max_message_size {
+                        bad(&at, "is larger than limits.max_message_size".into());
+                    }
+                }
+                Step::Expect { reply, within } => {
+                    if let Err(e) = reply.check() {
+                        bad(&at, e);
+                    }
+                    if let Some(within) = *within {
+                        if within < Duration::from_millis(10) {
+                            bad(&at, "must wait at least 10ms".into());
+                        } else if within > Duration::from_secs(300) {
+                            bad(&at, "must wait at most 5m".into());
+                        }
+                    }
+                }
             }
         }
         check_range(
@@ -677,6 +701,30 @@ mod tests {
         check(
             |e| e.subprotocols = vec!["graphql ws".into()],
             &[("subprotocols[0]", "token")],
+        );
+        check(
+            |e| {
+                e.on_connect = vec![
+                    Step::from("hex:0"),
+                    Step::Expect {
+                        reply: ReplyMatch::Regex("(".into()),
+                        within: None,
+                    },
+                    Step::Expect {
+                        reply: ReplyMatch::Contains("ack".into()),
+                        within: Some(Duration::from_secs(600)),
+                    },
+                ]
+            },
+            &[
+                ("on_connect[0]", "odd number"),
+                ("on_connect[1]", "invalid regex"),
+                ("on_connect[2]", "at most 5m"),
+            ],
+        );
+        check(
+            |e| e.on_connect = vec![Step::from("x"); MAX_STEPS + 1],
+            &[("on_connect", "at most 64")],
         );
         check(
             |e| e.heartbeat.ping_interval = Duration::from_millis(50),

@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod reply;
 pub mod rollup;
 pub mod rtt_text;
+pub mod script;
 pub mod sink;
 pub mod untrusted;
 
@@ -42,5 +43,6 @@ pub use protocol::{Frame, Protocol, ProtocolSession, RefusalClass};
 pub use reply::{ReplyMatch, ReplyMatcher};
 pub use rollup::{Histogram, Rollup};
 pub use rtt_text::{push_rtt, rtt_text};
+pub use script::{Script, Step, Waiting};
 pub use sink::Sink;
 pub use untrusted::{escape_controls, Redactor};

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use heartline_core::protocol::{Beat, SessionParams};
 use heartline_core::{
     CloseCause, Endpoint, EventKind, Frame, PingKind, Protocol, ProtocolSession, ReplyMatcher,
-    SessionEnd, SessionStats, Signal,
+    Script, SessionEnd, SessionStats, Signal, Step, Waiting,
 };
 
 use crate::connect::WsStream;
@@ -99,10 +99,35 @@ pub(crate) async fn run(
     let bare = endpoint.protocol == Protocol::WebSocket;
     // A first `on_connect` message that is the protocol's own handshake message (auth in a
     // Socket.IO `40{…}` or a graphql `connection_init`) replaces the preset's.
-    let on_connect: &[String] = match endpoint.on_connect.split_first() {
-        Some((first, rest)) if !bare && proto.take_init(&payload(first)) => rest,
-        _ => &endpoint.on_connect,
+    let skip = match endpoint.on_connect.first() {
+        Some(Step::Send(first)) if !bare && proto.take_init(&payload(first)) => 1,
+        _ => 0,
     };
+    // The user's conversation (sends, and waits for the replies they expect), validated
+    // with the endpoint.
+    let mut script = match Script::new(&endpoint.on_connect, skip, endpoint.handshake_timeout) {
+        Ok(script) => script,
+        Err(why) => {
+            let end = close(&mut ws, CloseCause::ProtocolError, &why).await;
+            ended!(end, None)
+        }
+    };
+    let mut script_wait: Option<Waiting> = None;
+    let mut script_deadline = pin!(sleep_until(far_future()));
+    // Sends the steps that are due and arms the deadline of the wait that follows, if any.
+    macro_rules! run_script {
+        () => {{
+            let (frames, wait) = script.advance();
+            for frame in frames {
+                send!(frame, CloseCause::PongTimeout);
+            }
+            script_deadline
+                .as_mut()
+                .reset(wait.as_ref().map_or_else(far_future, |w| Instant::now() + w.within));
+            script_wait = wait;
+        }};
+    }
+
     for frame in proto.on_open() {
         send!(frame, CloseCause::PongTimeout);
     }
@@ -114,9 +139,7 @@ pub(crate) async fn run(
     }));
     if proto.is_ready() {
         on_connect_pending = false;
-        for text in on_connect {
-            send!(payload(text), CloseCause::PongTimeout);
-        }
+        run_script!();
     }
 
     // The preset's own client heartbeat (graphql `ping`, MQTT PINGREQ, …): a round trip,
@@ -226,7 +249,7 @@ pub(crate) async fn run(
                             beat_timer.as_mut().reset(now + d);
                         }
                         // Bodies are looked at only when a preset or a reply rule needs them.
-                        let frame = (!bare || app.is_some()).then(|| to_frame(message));
+                        let frame = (!bare || app.is_some() || script_wait.is_some()).then(|| to_frame(message));
                         let reaction = match (&frame, bare) {
                             (Some(f), false) => proto.on_message(f),
                             _ => heartline_core::protocol::Reaction { app: true, ..Default::default() },
@@ -257,10 +280,11 @@ pub(crate) async fn run(
                             }
                             if on_connect_pending {
                                 on_connect_pending = false;
-                                for text in on_connect {
-                                    send!(payload(text), CloseCause::PongTimeout);
-                                }
+                                run_script!();
                             }
+                        } else if script_wait.is_some() && frame.as_ref().is_some_and(|f| script.offer(f)) {
+                            // The reply the user's script waited for: on to its next steps.
+                            run_script!();
                         }
                         match reaction.beat {
                             Some(Beat::Pong) => {
@@ -354,6 +378,17 @@ pub(crate) async fn run(
                     ended!(end, None)
                 }
                 rep.signal(Signal::Unwell);
+            }
+
+            _ = &mut script_deadline, if script_wait.is_some() => {
+                let why = script_wait.as_ref().map_or_else(String::new, |w| format!(
+                    "no reply matching {} within {} (on_connect[{}])",
+                    w.rule,
+                    heartline_core::format_duration(w.within),
+                    w.step,
+                ));
+                let end = close(&mut ws, CloseCause::ProtocolHandshakeTimeout, &why).await;
+                ended!(end, None)
             }
 
             _ = &mut handshake_deadline, if on_connect_pending && !proto.is_ready() => {
@@ -531,9 +566,15 @@ async fn close_with(
     code: CloseCode,
     reason: &str,
 ) -> SessionEnd {
+    // A close frame's reason has room for 123 bytes (RFC 6455 §5.5): the wire gets the
+    // longest prefix that fits on a character boundary, the record keeps the whole reason.
+    let mut fits = reason.len().min(123);
+    while !reason.is_char_boundary(fits) {
+        fits -= 1;
+    }
     let frame = CloseFrame {
         code,
-        reason: reason.to_owned().into(),
+        reason: reason[..fits].to_owned().into(),
     };
     let deadline = Instant::now() + close_reply_deadline(cause);
     let sent = tokio::time::timeout_at(deadline, ws.close(Some(frame))).await;

@@ -6,7 +6,8 @@ mod interop_common;
 use std::time::Duration;
 
 use heartline_core::{
-    AppHeartbeat, EventKind, PingKind, Protocol, RefusalClass, ReplyMatch, SessionEnd,
+    AppHeartbeat, CloseCause, EventKind, PingKind, Protocol, RefusalClass, ReplyMatch, SessionEnd,
+    Step,
 };
 use interop_common::{fast, ms, node_server, watch};
 
@@ -113,4 +114,72 @@ async fn graphql_init_timeout_4408_is_explained() {
         .close_meaning(4408)
         .expect("4408 has a meaning");
     assert!(meaning.meaning.contains("initialisation timeout"));
+}
+
+/// Without the preset, a scripted conversation does what the preset does: init, wait for the
+/// server's `connection_ack`, then subscribe. The server accepts it (no 4401) and streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_handshake_waits_for_the_ack_before_subscribing() {
+    let server = node_server("graphql-server.mjs", &[]).await;
+    let mut e = fast(format!("ws://127.0.0.1:{}/graphql", server.port));
+    e.subprotocols = vec!["graphql-transport-ws".into()];
+    e.on_connect = vec![
+        r#"{"type":"connection_init","payload":{}}"#.into(),
+        Step::Expect {
+            reply: ReplyMatch::JsonField {
+                path: "type".into(),
+                equals: "connection_ack".into(),
+            },
+            within: Some(ms(2000)),
+        },
+        SUBSCRIBE.into(),
+    ];
+    let mut w = watch(e);
+    // Several heartbeats later the session still stands: the subscribe left after the ack.
+    w.nth(5, WITHIN, |k| {
+        matches!(
+            k,
+            EventKind::Rtt {
+                kind: PingKind::Protocol,
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(!w.any_closed(), "no 4401: {:#?}", w.seen);
+    let EventKind::Closed { stats, .. } = w.stop().await else {
+        unreachable!()
+    };
+    // The ack and the subscription's `next` ticks (every 50 ms on the server).
+    assert!(stats.messages_in >= 3, "{stats:?}");
+    assert_eq!(stats.messages_out, 2, "init and subscribe: {stats:?}");
+}
+
+/// A reply that never comes ends the session at the step's deadline, as a protocol handshake
+/// timeout whose reason names the step and the rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_wait_that_is_not_answered_ends_the_session_and_says_which_step() {
+    let server = node_server("graphql-server.mjs", &[]).await;
+    let mut e = fast(format!("ws://127.0.0.1:{}/graphql", server.port));
+    e.subprotocols = vec!["graphql-transport-ws".into()];
+    e.on_connect = vec![
+        r#"{"type":"connection_init","payload":{}}"#.into(),
+        Step::Expect {
+            reply: ReplyMatch::Contains("welcome".into()),
+            within: Some(ms(300)),
+        },
+        SUBSCRIBE.into(),
+    ];
+    let mut w = watch(e);
+    match w.closed().await {
+        SessionEnd::ClosedByClient {
+            cause: CloseCause::ProtocolHandshakeTimeout,
+            reason,
+            ..
+        } => assert_eq!(
+            reason,
+            r#"no reply matching "welcome" within 300ms (on_connect[1])"#
+        ),
+        other => panic!("expected our handshake timeout, got {other:?}"),
+    }
 }
