@@ -9,7 +9,7 @@ mod watch;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use heartline_core::escape_controls;
 
 #[derive(Parser, Debug)]
@@ -40,8 +40,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    // Parsed by hand from the matches (what `try_parse` does) so that the order of `--send`
+    // and `--expect*` on the command line can be read too.
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let cli = match parsed {
+        Ok((mut cli, matches)) => {
+            if let (Command::Probe(args), Some(m)) =
+                (&mut cli.command, matches.subcommand_matches("probe"))
+            {
+                args.order = probe::step_order(m);
+            }
+            cli
+        }
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {

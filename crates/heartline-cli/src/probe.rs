@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use heartline_core::{
     derived_timeout, AppHeartbeat, CloseCause, Endpoint, EndpointId, Event, EventKind, Header,
-    Protocol, ReplyMatch, Staleness, State,
+    Protocol, ReplyMatch, Staleness, State, Step,
 };
 use heartline_probe::{Control, Probe, SystemResolver};
 
@@ -67,6 +67,23 @@ pub struct ProbeArgs {
     /// subscribe frame (repeatable; `hex:…` or `base64:…` for a binary frame).
     #[arg(long = "send", value_name = "MSG")]
     pub send: Vec<String>,
+    /// Before the next --send, wait for a message containing TEXT (repeatable; steps run in
+    /// the order given, e.g. `--send INIT --expect connection_ack --send SUBSCRIBE`).
+    #[arg(long = "expect", value_name = "TEXT")]
+    pub expect: Vec<String>,
+    /// Like --expect, for a message matching a regular expression.
+    #[arg(long = "expect-regex", value_name = "RE")]
+    pub expect_regex: Vec<String>,
+    /// Like --expect, for a JSON message whose field at the dotted PATH equals VALUE.
+    #[arg(long = "expect-json", value_name = "PATH=VALUE")]
+    pub expect_json: Vec<String>,
+    /// How long each --expect* waits before the session is ended (default: the handshake
+    /// timeout).
+    #[arg(long, value_name = "D", value_parser = duration)]
+    pub expect_within: Option<Duration>,
+    /// Where each --send and --expect* stood on the command line ([`step_order`]).
+    #[arg(skip)]
+    pub order: Vec<(StepFlag, usize)>,
     /// Deadline for DNS, TCP, TLS and the HTTP upgrade together.
     #[arg(long, value_name = "D", default_value = "10s", value_parser = duration)]
     pub handshake_timeout: Duration,
@@ -158,7 +175,7 @@ impl ProbeArgs {
         e.heartbeat.misses_allowed = self.misses_allowed;
         e.health.degraded_rtt = Some(self.degraded_rtt);
         e.handshake_timeout = self.handshake_timeout;
-        e.on_connect = self.send.clone();
+        e.on_connect = self.steps()?;
         e.tls.insecure = self.insecure;
         e.tls.ca_file = self.ca_file.clone();
         e.reconnect.enabled = self.reconnect;
@@ -207,6 +224,78 @@ impl ProbeArgs {
     }
 }
 
+/// The flags that make up the conversation after the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepFlag {
+    Send,
+    Expect,
+    ExpectRegex,
+    ExpectJson,
+}
+
+/// The `--send` and `--expect*` values in the order they were given: (flag, the value's
+/// position among that flag's own values).
+pub fn step_order(m: &clap::ArgMatches) -> Vec<(StepFlag, usize)> {
+    let mut at: Vec<(usize, StepFlag, usize)> = Vec::new();
+    for (id, flag) in [
+        ("send", StepFlag::Send),
+        ("expect", StepFlag::Expect),
+        ("expect_regex", StepFlag::ExpectRegex),
+        ("expect_json", StepFlag::ExpectJson),
+    ] {
+        if let Some(indices) = m.indices_of(id) {
+            at.extend(indices.enumerate().map(|(n, index)| (index, flag, n)));
+        }
+    }
+    at.sort_unstable_by_key(|(index, _, _)| *index);
+    at.into_iter().map(|(_, flag, n)| (flag, n)).collect()
+}
+
+impl ProbeArgs {
+    /// The `on_connect` steps: sends and waits in command-line order.
+    fn steps(&self) -> Result<Vec<Step>, Failure> {
+        let waits = self.expect.len() + self.expect_regex.len() + self.expect_json.len();
+        if waits == 0 && self.expect_within.is_some() {
+            return Err(Failure::Usage(
+                "--expect-within needs an --expect, --expect-regex or --expect-json".into(),
+            ));
+        }
+        if self.order.is_empty() {
+            // Built without the command line's order (only --send can then be given).
+            if waits > 0 {
+                return Err(Failure::Usage(
+                    "--expect* needs the command line's order of --send and --expect".into(),
+                ));
+            }
+            return Ok(self.send.iter().map(|s| Step::from(s.as_str())).collect());
+        }
+        let mut steps = Vec::with_capacity(self.order.len());
+        for &(flag, n) in &self.order {
+            let value = |list: &[String]| list.get(n).cloned().unwrap_or_default();
+            let wait = |reply| Step::Expect {
+                reply,
+                within: self.expect_within,
+            };
+            steps.push(match flag {
+                StepFlag::Send => Step::Send(value(&self.send)),
+                StepFlag::Expect => wait(ReplyMatch::Contains(value(&self.expect))),
+                StepFlag::ExpectRegex => wait(ReplyMatch::Regex(value(&self.expect_regex))),
+                StepFlag::ExpectJson => {
+                    let spec = value(&self.expect_json);
+                    let (path, equals) = spec.split_once('=').ok_or_else(|| {
+                        Failure::Usage(format!("--expect-json: `{spec}` is not PATH=VALUE"))
+                    })?;
+                    wait(ReplyMatch::JsonField {
+                        path: path.trim().into(),
+                        equals: equals.trim().into(),
+                    })
+                }
+            });
+        }
+        Ok(steps)
+    }
+}
+
 /// Speaks of the options the user typed rather than internal field names.
 pub(crate) fn option_names(text: &str) -> String {
     [
@@ -221,7 +310,7 @@ pub(crate) fn option_names(text: &str) -> String {
         ("handshake_timeout", "--handshake-timeout"),
         ("subprotocols", "--subprotocol"),
         ("headers", "--header"),
-        ("on_connect", "--send"),
+        ("on_connect", "--send/--expect step"),
         ("health.degraded_rtt", "--degraded-rtt"),
         ("protocol", "--protocol"),
     ]

@@ -21,14 +21,22 @@ impl Drop for Server {
 }
 
 fn socketio_server() -> Server {
+    node_server(
+        "socketio-server.mjs",
+        &["--ping-interval", "300", "--ping-timeout", "200"],
+    )
+}
+
+/// `interop/<script> <args>` under node, once it printed its `{"port":N}` line.
+fn node_server(script: &str, args: &[&str]) -> Server {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop");
     assert!(
         dir.join("node_modules").is_dir(),
         "interop/node_modules is missing: run `make deps` (scripts/bootstrap.sh runs `npm ci` in interop/)"
     );
     let mut child = Command::new("node")
-        .arg(dir.join("socketio-server.mjs"))
-        .args(["--ping-interval", "300", "--ping-timeout", "200"])
+        .arg(dir.join(script))
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -37,8 +45,8 @@ fn socketio_server() -> Server {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("read the port line");
-    let v: Value = serde_json::from_str(&line)
-        .unwrap_or_else(|e| panic!("socketio-server.mjs printed {line:?}: {e}"));
+    let v: Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{script} printed {line:?}: {e}"));
     let port = v["port"].as_u64().expect("a port") as u16;
     Server { child, port }
 }
@@ -140,4 +148,81 @@ async fn probe_reports_a_refusal_with_the_protocols_reason_and_a_hint_without_th
     let out = heartline(probe(url, &["--for", "300ms"])).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--protocol socketio"), "{stderr}");
+}
+
+/// `--send`/`--expect*` run in command-line order: graphql-transport-ws spoken by hand, the
+/// subscribe waiting for the server's ack (sent before it, the server closes 4401).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_scripted_steps_wait_for_the_reply_in_command_line_order() {
+    let server = node_server("graphql-server.mjs", &[]);
+    let url = format!("ws://127.0.0.1:{}/graphql", server.port);
+    let init = r#"{"type":"connection_init","payload":{}}"#;
+    let subscribe = r#"{"id":"1","type":"subscribe","payload":{"query":"subscription { tick }"}}"#;
+    let scripted = [
+        "--subprotocol",
+        "graphql-transport-ws",
+        "--send",
+        init,
+        "--expect-json",
+        "type=connection_ack",
+        "--send",
+        subscribe,
+        "--for",
+        "1500ms",
+    ];
+    let out = heartline(probe(url.clone(), &scripted)).await;
+    let lines = json_lines(&out);
+    assert_eq!(out.status.code(), Some(0), "{lines:#?}");
+    let closed: Vec<_> = lines.iter().filter(|v| v["event"] == "closed").collect();
+    assert_eq!(closed.len(), 1, "{lines:#?}");
+    assert_eq!(closed[0]["cause"], "duration_elapsed", "{lines:#?}");
+
+    // A wait nobody answers ends the session, naming the step and the rule.
+    let out = heartline(probe(
+        url,
+        &[
+            "--subprotocol",
+            "graphql-transport-ws",
+            "--send",
+            init,
+            "--expect",
+            "welcome",
+            "--expect-within",
+            "300ms",
+            "--send",
+            subscribe,
+        ],
+    ))
+    .await;
+    let lines = json_lines(&out);
+    assert_eq!(out.status.code(), Some(1), "{lines:#?}");
+    let closed = lines
+        .iter()
+        .find(|v| v["event"] == "closed")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert_eq!(closed["cause"], "protocol_handshake_timeout", "{closed}");
+    assert_eq!(
+        closed["reason"],
+        r#"no reply matching "welcome" within 300ms (on_connect[1])"#
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_refuses_a_malformed_expectation_before_connecting() {
+    for (args, says) in [
+        (
+            &["--expect-json", "connection_ack"][..],
+            "--expect-json: `connection_ack` is not PATH=VALUE",
+        ),
+        (&["--expect-regex", "("][..], "invalid regex"),
+        (
+            &["--expect-within", "1s"][..],
+            "--expect-within needs an --expect",
+        ),
+    ] {
+        let out = heartline(probe("ws://127.0.0.1:9/".into(), args)).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }

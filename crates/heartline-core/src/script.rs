@@ -179,7 +179,10 @@ mod tests {
     }
 
     fn text(frames: &[Frame]) -> Vec<&str> {
-        frames.iter().map(|f| f.as_text().unwrap_or("<binary>")).collect()
+        frames
+            .iter()
+            .map(|f| f.as_text().unwrap_or("<binary>"))
+            .collect()
     }
 
     /// graphql-transport-ws without its preset: init, wait for the ack, then subscribe.

@@ -121,9 +121,10 @@ pub(crate) async fn run(
             for frame in frames {
                 send!(frame, CloseCause::PongTimeout);
             }
-            script_deadline
-                .as_mut()
-                .reset(wait.as_ref().map_or_else(far_future, |w| Instant::now() + w.within));
+            script_deadline.as_mut().reset(
+                wait.as_ref()
+                    .map_or_else(far_future, |w| Instant::now() + w.within),
+            );
             script_wait = wait;
         }};
     }
