@@ -29,6 +29,8 @@ pub fn render() -> String {
         EndpointRow::decl(),
         HeaderForm::decl(),
         EndpointForm::decl(),
+        StepForm::decl(),
+        StepKind::decl(),
         Window::decl(),
         RttBucket::decl(),
         StateSpan::decl(),

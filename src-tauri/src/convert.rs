@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use heartline_core::{AppHeartbeat, Endpoint, Header, ReplyMatch, Staleness};
+use heartline_core::{AppHeartbeat, Endpoint, Header, ReplyMatch, Staleness, Step};
 
-use crate::dto::{EndpointForm, ErrorCode, FieldProblem, HeaderForm, IpcError};
+use crate::dto::{EndpointForm, ErrorCode, FieldProblem, HeaderForm, IpcError, StepForm, StepKind};
 
 pub type IpcResult<T> = Result<T, IpcError>;
 
@@ -117,7 +117,54 @@ pub fn form_from(e: &Endpoint) -> EndpointForm {
         failures_before_down: e.health.failures_before_down,
         successes_before_up: e.health.successes_before_up,
         insecure_tls: e.tls.insecure,
+        on_connect: e.on_connect.iter().map(step_form).collect(),
     }
+}
+
+fn step_form(step: &Step) -> StepForm {
+    match step {
+        Step::Send(payload) => StepForm {
+            kind: StepKind::Send,
+            value: payload.clone(),
+            within_ms: None,
+        },
+        Step::Expect { reply, within } => {
+            let (kind, value) = match reply {
+                ReplyMatch::Contains(text) => (StepKind::Expect, text.clone()),
+                ReplyMatch::Regex(re) => (StepKind::ExpectRegex, re.clone()),
+                ReplyMatch::JsonField { path, equals } => {
+                    (StepKind::ExpectJson, format!("{path}={equals}"))
+                }
+            };
+            StepForm {
+                kind,
+                value,
+                within_ms: within.map(millis),
+            }
+        }
+    }
+}
+
+/// A JSON rule written `PATH=VALUE`; without `=` the path is left empty, which validation
+/// reports on the step.
+fn step_from(form: &StepForm) -> Step {
+    let within = form.within_ms.map(Duration::from_millis);
+    let reply = match form.kind {
+        StepKind::Send => return Step::Send(form.value.clone()),
+        StepKind::Expect => ReplyMatch::Contains(form.value.clone()),
+        StepKind::ExpectRegex => ReplyMatch::Regex(form.value.clone()),
+        StepKind::ExpectJson => match form.value.split_once('=') {
+            Some((path, equals)) => ReplyMatch::JsonField {
+                path: path.trim().to_owned(),
+                equals: equals.trim().to_owned(),
+            },
+            None => ReplyMatch::JsonField {
+                path: String::new(),
+                equals: form.value.trim().to_owned(),
+            },
+        },
+    };
+    Step::Expect { reply, within }
 }
 
 /// The endpoint a form describes (not yet validated). Fields the form does not show keep
@@ -178,6 +225,7 @@ pub fn endpoint_from(form: &EndpointForm, base: Option<&Endpoint>) -> Endpoint {
     e.health.failures_before_down = form.failures_before_down;
     e.health.successes_before_up = form.successes_before_up;
     e.tls.insecure = form.insecure_tls;
+    e.on_connect = form.on_connect.iter().map(step_from).collect();
     e
 }
 
@@ -208,8 +256,49 @@ mod tests {
             reconnect: true,
         });
         e.protocol = heartline_core::Protocol::SocketIo;
+        e.on_connect = vec![
+            Step::from("40"),
+            Step::Expect {
+                reply: ReplyMatch::JsonField {
+                    path: "type".into(),
+                    equals: "connection_ack".into(),
+                },
+                within: Some(Duration::from_secs(3)),
+            },
+            Step::Expect {
+                reply: ReplyMatch::Regex("^ok".into()),
+                within: None,
+            },
+            Step::Expect {
+                reply: ReplyMatch::Contains("ready".into()),
+                within: None,
+            },
+            Step::from("hex:c000"),
+        ];
         assert_eq!(form_from(&e).protocol, "socketio");
         assert_eq!(endpoint_from(&form_from(&e), None), e);
+    }
+
+    /// A JSON wait typed without `=` is a problem on that step, in words that say the form.
+    #[test]
+    fn a_json_wait_without_a_value_is_named() {
+        let mut form = form_from(&Endpoint::new("g", "ws://127.0.0.1:1/graphql"));
+        form.on_connect = vec![
+            StepForm {
+                kind: StepKind::Send,
+                value: "init".into(),
+                within_ms: None,
+            },
+            StepForm {
+                kind: StepKind::ExpectJson,
+                value: "connection_ack".into(),
+                within_ms: Some(2000),
+            },
+        ];
+        let problems = IpcError::from_validation(endpoint_from(&form, None).validate());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "on_connect[1]");
+        assert!(problems[0].problem.contains("PATH=VALUE"), "{problems:?}");
     }
 
     /// An endpoint imported with a regex reply rule, edited in the form (renamed): the rule and

@@ -106,6 +106,30 @@ pub struct EndpointForm {
     pub failures_before_down: u32,
     pub successes_before_up: u32,
     pub insecure_tls: bool,
+    /// The conversation after every handshake: messages to send and replies to wait for.
+    pub on_connect: Vec<StepForm>,
+}
+
+/// One step after connecting, as the form edits it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+pub struct StepForm {
+    pub kind: StepKind,
+    /// The message to send, or the rule's text (`PATH=VALUE` for a JSON rule).
+    pub value: String,
+    /// How long a wait lasts, in milliseconds; `null`: the handshake timeout.
+    #[ts(type = "number | null")]
+    pub within_ms: Option<u64>,
+}
+
+/// What a step does: send, or wait for a message containing a text, matching a regular
+/// expression, or JSON with a field equal to a value.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Send,
+    Expect,
+    ExpectRegex,
+    ExpectJson,
 }
 
 /// Where the app keeps things, for the Settings view.

@@ -28,6 +28,9 @@ impl ReplyMatch {
             ReplyMatch::Regex(r) => regex::Regex::new(r)
                 .map(drop)
                 .map_err(|e| format!("invalid regex: {e}")),
+            ReplyMatch::JsonField { path, .. } if path.trim().is_empty() => {
+                Err("a JSON rule is PATH=VALUE, e.g. `type=connection_ack`".into())
+            }
             ReplyMatch::JsonField { path, .. } if path.split('.').any(str::is_empty) => {
                 Err(format!("JSON path `{path}` has an empty segment"))
             }

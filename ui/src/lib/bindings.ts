@@ -74,7 +74,23 @@ app_reply_contains: string, app_interval_ms: number, app_timeout_ms: number,
 /**
  * Expect an application message at least this often; `null` = no staleness check.
  */
-stale_after_ms: number | null, stale_reconnect: boolean, handshake_timeout_ms: number, reconnect_enabled: boolean, reconnect_initial_ms: number, reconnect_cap_ms: number, max_attempts: number | null, degraded_rtt_ms: number | null, failures_before_down: number, successes_before_up: number, insecure_tls: boolean, };
+stale_after_ms: number | null, stale_reconnect: boolean, handshake_timeout_ms: number, reconnect_enabled: boolean, reconnect_initial_ms: number, reconnect_cap_ms: number, max_attempts: number | null, degraded_rtt_ms: number | null, failures_before_down: number, successes_before_up: number, insecure_tls: boolean, 
+/**
+ * The conversation after every handshake: messages to send and replies to wait for.
+ */
+on_connect: Array<StepForm>, };
+
+export type StepForm = { kind: StepKind, 
+/**
+ * The message to send, or the rule's text (`PATH=VALUE` for a JSON rule).
+ */
+value: string, 
+/**
+ * How long a wait lasts, in milliseconds; `null`: the handshake timeout.
+ */
+within_ms: number | null, };
+
+export type StepKind = "send" | "expect" | "expect_regex" | "expect_json";
 
 export type Window = { from: number, to: number, };
 
