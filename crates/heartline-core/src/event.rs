@@ -456,8 +456,11 @@ pub struct SessionStats {
     pub bytes_out: u64,
 }
 
-/// Why a reconnect was scheduled with the delay it has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Why a reconnect was scheduled with the delay it has. Serialized by its
+/// [`RetryReason::as_str`] name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum RetryReason {
     /// Ordinary exponential backoff.
     Backoff,
@@ -470,6 +473,13 @@ pub enum RetryReason {
 }
 
 impl RetryReason {
+    pub const ALL: [RetryReason; 4] = [
+        RetryReason::Backoff,
+        RetryReason::ServiceRestart,
+        RetryReason::TryAgainLater,
+        RetryReason::RetryAfter,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RetryReason::Backoff => "backoff",
@@ -600,6 +610,26 @@ mod tests {
             assert_eq!(serde_json::from_value::<CloseCause>(json).ok(), Some(cause));
         }
         assert!(serde_json::from_str::<CloseCause>("\"PongTimeout\"").is_err());
+    }
+
+    #[test]
+    fn retry_reasons_serialize_by_their_names() {
+        let reasons = [
+            (RetryReason::Backoff, "backoff"),
+            (RetryReason::ServiceRestart, "service_restart"),
+            (RetryReason::TryAgainLater, "try_again_later"),
+            (RetryReason::RetryAfter, "retry_after"),
+        ];
+        assert_eq!(reasons.map(|(r, _)| r), RetryReason::ALL);
+        for (reason, name) in reasons {
+            assert_eq!(reason.as_str(), name);
+            let json = serde_json::to_value(reason).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(name));
+            assert_eq!(
+                serde_json::from_value::<RetryReason>(json).ok(),
+                Some(reason)
+            );
+        }
     }
 
     #[test]
