@@ -23,6 +23,9 @@ pub fn render() -> String {
         ConfigFormat::decl(),
         FieldProblem::decl(),
         StateName::decl(),
+        CloseClass::decl(),
+        Initiator::decl(),
+        CloseCause::decl(),
         CloseInfo::decl(),
         LiveStatus::decl(),
         StatusDelta::decl(),
@@ -32,17 +35,22 @@ pub fn render() -> String {
         Window::decl(),
         RttBucket::decl(),
         StateSpan::decl(),
+        RetryReason::decl(),
         ReconnectRow::decl(),
         PhaseRow::decl(),
         FindingRow::decl(),
+        Resolution::decl(),
         Detail::decl(),
+        IncidentKind::decl(),
         IncidentRow::decl(),
         IncidentList::decl(),
         AppInfo::decl(),
         StartupMark::decl(),
         ImportResult::decl(),
         Lane::decl(),
+        ProbeStep::decl(),
         ProbeResult::decl(),
+        ExportFormat::decl(),
         ExportRequest::decl(),
         ExportResult::decl(),
         ExportProgress::decl(),
@@ -58,6 +66,30 @@ pub fn render() -> String {
         out.push_str(&d);
         out.push_str("\n\n");
     }
+    // Every value of each union, in Rust's order: what a UI map keyed by the union must
+    // cover (checked by the UI's tests), and what a picker offers.
+    values(&mut out, "ALL_CLOSE_CLASSES", "CloseClass", CloseClass::ALL);
+    values(&mut out, "ALL_INITIATORS", "Initiator", Initiator::ALL);
+    values(&mut out, "ALL_CLOSE_CAUSES", "CloseCause", CloseCause::ALL);
+    values(
+        &mut out,
+        "ALL_RETRY_REASONS",
+        "RetryReason",
+        RetryReason::ALL,
+    );
+    values(
+        &mut out,
+        "ALL_INCIDENT_KINDS",
+        "IncidentKind",
+        IncidentKind::ALL,
+    );
+    values(&mut out, "ALL_PROBE_STEPS", "ProbeStep", ProbeStep::ALL);
+    values(
+        &mut out,
+        "ALL_EXPORT_FORMATS",
+        "ExportFormat",
+        ExportFormat::ALL,
+    );
     out.push_str(&format!(
         "/** The event carrying coalesced status deltas. */\nexport const STATUS_EVENT = {STATUS_EVENT:?};\n"
     ));
@@ -67,6 +99,23 @@ pub fn render() -> String {
     out
 }
 
+/// `export const NAME: readonly Type[] = [..];` with each value as serde writes it.
+fn values<T: serde::Serialize>(
+    out: &mut String,
+    name: &str,
+    ty: &str,
+    all: impl IntoIterator<Item = T>,
+) {
+    let names: Vec<String> = all
+        .into_iter()
+        .map(|v| serde_json::to_string(&v).unwrap_or_else(|e| panic!("{ty} serializes: {e}")))
+        .collect();
+    out.push_str(&format!(
+        "/** Every `{ty}`, in Rust's order. */\nexport const {name}: readonly {ty}[] = [{}];\n\n",
+        names.join(", ")
+    ));
+}
+
 /// The one palette (`heartline_monitor::palette`), as the UI reads it: a colour per state and
 /// per close class for each theme, with the legend words of the close classes.
 pub fn render_palette() -> String {
@@ -74,7 +123,7 @@ pub fn render_palette() -> String {
     let mut out = String::from(
         "// Generated from crates/heartline-report/src/palette.rs; do not edit.\n\
          // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings\n\n\
-         import type { StateName } from \"./bindings\";\n\n\
+         import type { CloseClass, StateName } from \"./bindings\";\n\n\
          /** A colour for each theme. */\n\
          export type Swatch = { light: string; dark: string };\n\n\
          /** The colour of each health state. */\n\
@@ -98,7 +147,7 @@ pub fn render_palette() -> String {
     }
     out.push_str(
         "};\n\n/** Close-code classes as heartline-core names them: legend words and colours. */\n\
-         export const CLOSE_CLASSES: Record<string, Swatch & { label: string }> = {\n",
+         export const CLOSE_CLASSES: Record<CloseClass, Swatch & { label: string }> = {\n",
     );
     for (class, label) in palette::CLOSE_CLASSES {
         let s = palette::close_class_swatch(class);

@@ -5,6 +5,13 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// The closed vocabularies inside those views, each the domain crate's own enum (serialized by
+/// its `as_str` name): TypeScript gets a string-literal union per enum, so the UI's switches
+/// and maps over them are checked against the variants.
+pub use heartline_monitor::view::{
+    CloseCause, CloseClass, ExportFormat, IncidentKind, Initiator, ProbeStep, Resolution,
+    RetryReason,
+};
 /// The views and requests the monitor serves, handed over IPC as they are (heartline-monitor
 /// derives their TypeScript with its `ts` feature).
 pub use heartline_monitor::view::{

@@ -131,13 +131,14 @@ impl Selection {
     }
 }
 
-/// The export formats, serialized by their [`Format::name`] (`md`, `csv`, …; `markdown` is
-/// read as `md` too, as [`Format::parse`] does). TypeScript knows it as `ExportFormat`.
+/// The export formats, serialized by their [`Format::name`] (`md`, `csv`, …; the long name
+/// `markdown` that [`Format::parse`] also takes is for people typing, not for IPC).
+/// TypeScript knows it as `ExportFormat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "ExportFormat"))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    #[serde(rename = "md", alias = "markdown")]
+    #[serde(rename = "md")]
     Markdown,
     Csv,
     Json,
@@ -499,11 +500,7 @@ mod tests {
             assert_eq!(json, serde_json::Value::from(name));
             assert_eq!(serde_json::from_value::<Format>(json).ok(), Some(format));
         }
-        // `markdown` is read as parse reads it; an unknown name is refused with the choices.
-        assert_eq!(
-            serde_json::from_str::<Format>("\"markdown\"").ok(),
-            Some(Format::Markdown)
-        );
+        // An unknown name is refused with the choices.
         let refused = serde_json::from_str::<Format>("\"pdf\"")
             .expect_err("pdf is no format")
             .to_string();
