@@ -31,6 +31,7 @@ pub fn render() -> String {
         StatusDelta::decl(),
         EndpointRow::decl(),
         HeaderForm::decl(),
+        Protocol::decl(),
         EndpointForm::decl(),
         Window::decl(),
         RttBucket::decl(),
@@ -68,28 +69,30 @@ pub fn render() -> String {
     }
     // Every value of each union, in Rust's order: what a UI map keyed by the union must
     // cover (checked by the UI's tests), and what a picker offers.
-    values(&mut out, "ALL_CLOSE_CLASSES", "CloseClass", CloseClass::ALL);
-    values(&mut out, "ALL_INITIATORS", "Initiator", Initiator::ALL);
-    values(&mut out, "ALL_CLOSE_CAUSES", "CloseCause", CloseCause::ALL);
-    values(
-        &mut out,
-        "ALL_RETRY_REASONS",
-        "RetryReason",
-        RetryReason::ALL,
-    );
-    values(
-        &mut out,
-        "ALL_INCIDENT_KINDS",
-        "IncidentKind",
-        IncidentKind::ALL,
-    );
-    values(&mut out, "ALL_PROBE_STEPS", "ProbeStep", ProbeStep::ALL);
-    values(
-        &mut out,
-        "ALL_EXPORT_FORMATS",
-        "ExportFormat",
-        ExportFormat::ALL,
-    );
+    let lists = [
+        ("ALL_CLOSE_CLASSES", "CloseClass", names(CloseClass::ALL)),
+        ("ALL_INITIATORS", "Initiator", names(Initiator::ALL)),
+        ("ALL_CLOSE_CAUSES", "CloseCause", names(CloseCause::ALL)),
+        ("ALL_RETRY_REASONS", "RetryReason", names(RetryReason::ALL)),
+        (
+            "ALL_INCIDENT_KINDS",
+            "IncidentKind",
+            names(IncidentKind::ALL),
+        ),
+        ("ALL_PROBE_STEPS", "ProbeStep", names(ProbeStep::ALL)),
+        (
+            "ALL_EXPORT_FORMATS",
+            "ExportFormat",
+            names(ExportFormat::ALL),
+        ),
+        ("ALL_PROTOCOLS", "Protocol", names(Protocol::ALL)),
+    ];
+    for (name, ty, values) in lists {
+        out.push_str(&format!(
+            "/** Every `{ty}`, in Rust's order. */\nexport const {name}: readonly {ty}[] = [{}];\n\n",
+            values.join(", ")
+        ));
+    }
     out.push_str(&format!(
         "/** The event carrying coalesced status deltas. */\nexport const STATUS_EVENT = {STATUS_EVENT:?};\n"
     ));
@@ -99,21 +102,11 @@ pub fn render() -> String {
     out
 }
 
-/// `export const NAME: readonly Type[] = [..];` with each value as serde writes it.
-fn values<T: serde::Serialize>(
-    out: &mut String,
-    name: &str,
-    ty: &str,
-    all: impl IntoIterator<Item = T>,
-) {
-    let names: Vec<String> = all
-        .into_iter()
-        .map(|v| serde_json::to_string(&v).unwrap_or_else(|e| panic!("{ty} serializes: {e}")))
-        .collect();
-    out.push_str(&format!(
-        "/** Every `{ty}`, in Rust's order. */\nexport const {name}: readonly {ty}[] = [{}];\n\n",
-        names.join(", ")
-    ));
+/// Each value as serde writes it (a JSON string).
+fn names<T: serde::Serialize>(all: impl IntoIterator<Item = T>) -> Vec<String> {
+    all.into_iter()
+        .map(|v| serde_json::to_string(&v).unwrap_or_else(|e| panic!("an enum serializes: {e}")))
+        .collect()
 }
 
 /// The one palette (`heartline_monitor::palette`), as the UI reads it: a colour per state and

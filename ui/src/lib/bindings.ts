@@ -67,12 +67,14 @@ cause: string | null, p95_us: number | null, missing_secrets: Array<string>, };
 
 export type HeaderForm = { name: string, value: string, secret: boolean, };
 
+export type Protocol = "websocket" | "socketio" | "socketio3" | "graphql-transport-ws" | "subscriptions-transport-ws" | "mqtt" | "actioncable" | "pusher" | "phoenix" | "signalr" | "stomp";
+
 export type EndpointForm = { name: string, url: string, headers: Array<HeaderForm>, subprotocols: Array<string>, 
 /**
- * Application protocol preset by name (`websocket` for none, `socketio`,
- * `graphql-transport-ws`, `mqtt`, …: `heartline_core::Protocol`).
+ * Application protocol preset (`websocket` for none, `socketio`, `graphql-transport-ws`,
+ * `mqtt`, …), by its configuration name.
  */
-protocol: string, tags: Array<string>, ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, 
+protocol: Protocol, tags: Array<string>, ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, 
 /**
  * Application heartbeat payload; empty = none.
  */
@@ -243,6 +245,9 @@ export const ALL_PROBE_STEPS: readonly ProbeStep[] = ["dns", "tcp", "tls", "http
 
 /** Every `ExportFormat`, in Rust's order. */
 export const ALL_EXPORT_FORMATS: readonly ExportFormat[] = ["md", "csv", "json", "ndjson", "html", "svg", "png"];
+
+/** Every `Protocol`, in Rust's order. */
+export const ALL_PROTOCOLS: readonly Protocol[] = ["websocket", "socketio", "socketio3", "graphql-transport-ws", "subscriptions-transport-ws", "mqtt", "actioncable", "pusher", "phoenix", "signalr", "stomp"];
 
 /** The event carrying coalesced status deltas. */
 export const STATUS_EVENT = "heartline://status";
