@@ -23,28 +23,37 @@ pub fn render() -> String {
         ConfigFormat::decl(),
         FieldProblem::decl(),
         StateName::decl(),
+        CloseClass::decl(),
+        Initiator::decl(),
+        CloseCause::decl(),
         CloseInfo::decl(),
         LiveStatus::decl(),
         StatusDelta::decl(),
         EndpointRow::decl(),
         HeaderForm::decl(),
+        Protocol::decl(),
         EndpointForm::decl(),
         StepForm::decl(),
         StepKind::decl(),
         Window::decl(),
         RttBucket::decl(),
         StateSpan::decl(),
+        RetryReason::decl(),
         ReconnectRow::decl(),
         PhaseRow::decl(),
         FindingRow::decl(),
+        Resolution::decl(),
         Detail::decl(),
+        IncidentKind::decl(),
         IncidentRow::decl(),
         IncidentList::decl(),
         AppInfo::decl(),
         StartupMark::decl(),
         ImportResult::decl(),
         Lane::decl(),
+        ProbeStep::decl(),
         ProbeResult::decl(),
+        ExportFormat::decl(),
         ExportRequest::decl(),
         ExportResult::decl(),
         ExportProgress::decl(),
@@ -60,6 +69,32 @@ pub fn render() -> String {
         out.push_str(&d);
         out.push_str("\n\n");
     }
+    // Every value of each union, in Rust's order: what a UI map keyed by the union must
+    // cover (checked by the UI's tests), and what a picker offers.
+    let lists = [
+        ("ALL_CLOSE_CLASSES", "CloseClass", names(CloseClass::ALL)),
+        ("ALL_INITIATORS", "Initiator", names(Initiator::ALL)),
+        ("ALL_CLOSE_CAUSES", "CloseCause", names(CloseCause::ALL)),
+        ("ALL_RETRY_REASONS", "RetryReason", names(RetryReason::ALL)),
+        (
+            "ALL_INCIDENT_KINDS",
+            "IncidentKind",
+            names(IncidentKind::ALL),
+        ),
+        ("ALL_PROBE_STEPS", "ProbeStep", names(ProbeStep::ALL)),
+        (
+            "ALL_EXPORT_FORMATS",
+            "ExportFormat",
+            names(ExportFormat::ALL),
+        ),
+        ("ALL_PROTOCOLS", "Protocol", names(Protocol::ALL)),
+    ];
+    for (name, ty, values) in lists {
+        out.push_str(&format!(
+            "/** Every `{ty}`, in Rust's order. */\nexport const {name}: readonly {ty}[] = [{}];\n\n",
+            values.join(", ")
+        ));
+    }
     out.push_str(&format!(
         "/** The event carrying coalesced status deltas. */\nexport const STATUS_EVENT = {STATUS_EVENT:?};\n"
     ));
@@ -69,6 +104,13 @@ pub fn render() -> String {
     out
 }
 
+/// Each value as serde writes it (a JSON string).
+fn names<T: serde::Serialize>(all: impl IntoIterator<Item = T>) -> Vec<String> {
+    all.into_iter()
+        .map(|v| serde_json::to_string(&v).unwrap_or_else(|e| panic!("an enum serializes: {e}")))
+        .collect()
+}
+
 /// The one palette (`heartline_monitor::palette`), as the UI reads it: a colour per state and
 /// per close class for each theme, with the legend words of the close classes.
 pub fn render_palette() -> String {
@@ -76,7 +118,7 @@ pub fn render_palette() -> String {
     let mut out = String::from(
         "// Generated from crates/heartline-report/src/palette.rs; do not edit.\n\
          // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings\n\n\
-         import type { StateName } from \"./bindings\";\n\n\
+         import type { CloseClass, StateName } from \"./bindings\";\n\n\
          /** A colour for each theme. */\n\
          export type Swatch = { light: string; dark: string };\n\n\
          /** The colour of each health state. */\n\
@@ -100,7 +142,7 @@ pub fn render_palette() -> String {
     }
     out.push_str(
         "};\n\n/** Close-code classes as heartline-core names them: legend words and colours. */\n\
-         export const CLOSE_CLASSES: Record<string, Swatch & { label: string }> = {\n",
+         export const CLOSE_CLASSES: Record<CloseClass, Swatch & { label: string }> = {\n",
     );
     for (class, label) in palette::CLOSE_CLASSES {
         let s = palette::close_class_swatch(class);

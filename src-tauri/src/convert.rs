@@ -94,7 +94,7 @@ pub fn form_from(e: &Endpoint) -> EndpointForm {
             })
             .collect(),
         subprotocols: e.subprotocols.clone(),
-        protocol: e.protocol.as_str().to_owned(),
+        protocol: e.protocol,
         tags: e.tags.clone(),
         ping_interval_ms: millis(e.heartbeat.ping_interval),
         pong_timeout_ms: millis(e.heartbeat.pong_timeout),
@@ -187,10 +187,7 @@ pub fn endpoint_from(form: &EndpointForm, base: Option<&Endpoint>) -> Endpoint {
         })
         .collect();
     e.subprotocols = clean(&form.subprotocols);
-    // The form offers only known names; anything else keeps what the endpoint had.
-    if let Ok(protocol) = form.protocol.parse() {
-        e.protocol = protocol;
-    }
+    e.protocol = form.protocol;
     e.tags = clean(&form.tags);
     e.heartbeat.ping_interval = ms(form.ping_interval_ms);
     e.heartbeat.pong_timeout = ms(form.pong_timeout_ms);
@@ -275,7 +272,7 @@ mod tests {
             },
             Step::from("hex:c000"),
         ];
-        assert_eq!(form_from(&e).protocol, "socketio");
+        assert_eq!(form_from(&e).protocol, heartline_core::Protocol::SocketIo);
         assert_eq!(endpoint_from(&form_from(&e), None), e);
     }
 

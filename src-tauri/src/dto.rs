@@ -5,6 +5,15 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// The application protocol presets of the endpoint form.
+pub use heartline_core::Protocol;
+/// The closed vocabularies inside those views, each the domain crate's own enum (serialized by
+/// its `as_str` name): TypeScript gets a string-literal union per enum, so the UI's switches
+/// and maps over them are checked against the variants.
+pub use heartline_monitor::view::{
+    CloseCause, CloseClass, ExportFormat, IncidentKind, Initiator, ProbeStep, Resolution,
+    RetryReason,
+};
 /// The views and requests the monitor serves, handed over IPC as they are (heartline-monitor
 /// derives their TypeScript with its `ts` feature).
 pub use heartline_monitor::view::{
@@ -72,9 +81,9 @@ pub struct EndpointForm {
     pub url: String,
     pub headers: Vec<HeaderForm>,
     pub subprotocols: Vec<String>,
-    /// Application protocol preset by name (`websocket` for none, `socketio`,
-    /// `graphql-transport-ws`, `mqtt`, …: `heartline_core::Protocol`).
-    pub protocol: String,
+    /// Application protocol preset (`websocket` for none, `socketio`, `graphql-transport-ws`,
+    /// `mqtt`, …), by its configuration name.
+    pub protocol: Protocol,
     pub tags: Vec<String>,
     #[ts(type = "number")]
     pub ping_interval_ms: u64,

@@ -1,7 +1,10 @@
 //! Close codes in classes, each with one colour everywhere, and their meanings.
 
-/// The class of a close code (or HTTP status on upgrade), for charts and diagnosis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The class of a close code (or HTTP status on upgrade), for charts and diagnosis. Serialized
+/// by its [`CloseClass::as_str`] name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum CloseClass {
     /// 1000.
     Normal,
@@ -24,6 +27,19 @@ pub enum CloseClass {
 }
 
 impl CloseClass {
+    /// Every class, in legend order.
+    pub const ALL: [CloseClass; 9] = [
+        CloseClass::Normal,
+        CloseClass::GoingAway,
+        CloseClass::TryAgain,
+        CloseClass::Abnormal,
+        CloseClass::Policy,
+        CloseClass::ServerError,
+        CloseClass::Protocol,
+        CloseClass::Application,
+        CloseClass::Other,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CloseClass::Normal => "normal",
@@ -120,6 +136,30 @@ pub fn meaning(code: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names the UI and the exports know the classes by (palette keys, CSS variables).
+    #[test]
+    fn classes_serialize_by_their_names() {
+        let names = [
+            (CloseClass::Normal, "normal"),
+            (CloseClass::GoingAway, "going_away"),
+            (CloseClass::TryAgain, "try_again"),
+            (CloseClass::Abnormal, "abnormal"),
+            (CloseClass::Policy, "policy"),
+            (CloseClass::ServerError, "server_error"),
+            (CloseClass::Protocol, "protocol"),
+            (CloseClass::Application, "application"),
+            (CloseClass::Other, "other"),
+        ];
+        assert_eq!(names.map(|(c, _)| c), CloseClass::ALL);
+        for (class, name) in names {
+            assert_eq!(class.as_str(), name);
+            let json = serde_json::to_value(class).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(name));
+            assert_eq!(serde_json::from_value::<CloseClass>(json).ok(), Some(class));
+        }
+        assert!(serde_json::from_str::<CloseClass>("\"GoingAway\"").is_err());
+    }
 
     #[test]
     fn classes_and_meanings() {

@@ -246,8 +246,10 @@ impl FailedPhase {
     }
 }
 
-/// Who ended a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Who ended a session. Serialized by its [`Initiator::as_str`] name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum Initiator {
     /// The server sent a close frame.
     Server,
@@ -258,6 +260,8 @@ pub enum Initiator {
 }
 
 impl Initiator {
+    pub const ALL: [Initiator; 3] = [Initiator::Server, Initiator::Client, Initiator::Network];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Initiator::Server => "server",
@@ -265,10 +269,17 @@ impl Initiator {
             Initiator::Network => "network",
         }
     }
+
+    /// The initiator an [`Initiator::as_str`] name stands for.
+    pub fn parse(name: &str) -> Option<Initiator> {
+        Initiator::ALL.into_iter().find(|i| i.as_str() == name)
+    }
 }
 
-/// Why Heartline closed a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Why Heartline closed a session. Serialized by its [`CloseCause::as_str`] name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum CloseCause {
     /// Protocol pongs stopped (more misses than allowed).
     PongTimeout,
@@ -295,6 +306,20 @@ pub enum CloseCause {
 }
 
 impl CloseCause {
+    pub const ALL: [CloseCause; 11] = [
+        CloseCause::PongTimeout,
+        CloseCause::AppPongTimeout,
+        CloseCause::Stale,
+        CloseCause::User,
+        CloseCause::Shutdown,
+        CloseCause::DurationElapsed,
+        CloseCause::MessageTooBig,
+        CloseCause::ProtocolError,
+        CloseCause::Reconfigured,
+        CloseCause::ServerBeatMissed,
+        CloseCause::ProtocolHandshakeTimeout,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CloseCause::PongTimeout => "pong_timeout",
@@ -431,8 +456,11 @@ pub struct SessionStats {
     pub bytes_out: u64,
 }
 
-/// Why a reconnect was scheduled with the delay it has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Why a reconnect was scheduled with the delay it has. Serialized by its
+/// [`RetryReason::as_str`] name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum RetryReason {
     /// Ordinary exponential backoff.
     Backoff,
@@ -445,6 +473,13 @@ pub enum RetryReason {
 }
 
 impl RetryReason {
+    pub const ALL: [RetryReason; 4] = [
+        RetryReason::Backoff,
+        RetryReason::ServiceRestart,
+        RetryReason::TryAgainLater,
+        RetryReason::RetryAfter,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RetryReason::Backoff => "backoff",
@@ -528,6 +563,74 @@ impl fmt::Display for HandshakeFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names stored in the database and shown by the UI: serde and `as_str` agree.
+    #[test]
+    fn initiators_and_causes_serialize_by_their_names() {
+        let initiators = [
+            (Initiator::Server, "server"),
+            (Initiator::Client, "client"),
+            (Initiator::Network, "network"),
+        ];
+        assert_eq!(initiators.map(|(i, _)| i), Initiator::ALL);
+        for (initiator, name) in initiators {
+            assert_eq!(initiator.as_str(), name);
+            assert_eq!(Initiator::parse(name), Some(initiator));
+            let json = serde_json::to_value(initiator).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(name));
+            assert_eq!(
+                serde_json::from_value::<Initiator>(json).ok(),
+                Some(initiator)
+            );
+        }
+        assert_eq!(Initiator::parse("Server"), None);
+        assert_eq!(Initiator::parse(""), None);
+
+        let causes = [
+            (CloseCause::PongTimeout, "pong_timeout"),
+            (CloseCause::AppPongTimeout, "app_pong_timeout"),
+            (CloseCause::Stale, "stale"),
+            (CloseCause::User, "user"),
+            (CloseCause::Shutdown, "shutdown"),
+            (CloseCause::DurationElapsed, "duration_elapsed"),
+            (CloseCause::MessageTooBig, "message_too_big"),
+            (CloseCause::ProtocolError, "protocol_error"),
+            (CloseCause::Reconfigured, "reconfigured"),
+            (CloseCause::ServerBeatMissed, "server_beat_missed"),
+            (
+                CloseCause::ProtocolHandshakeTimeout,
+                "protocol_handshake_timeout",
+            ),
+        ];
+        assert_eq!(causes.map(|(c, _)| c), CloseCause::ALL);
+        for (cause, name) in causes {
+            assert_eq!(cause.as_str(), name);
+            let json = serde_json::to_value(cause).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(name));
+            assert_eq!(serde_json::from_value::<CloseCause>(json).ok(), Some(cause));
+        }
+        assert!(serde_json::from_str::<CloseCause>("\"PongTimeout\"").is_err());
+    }
+
+    #[test]
+    fn retry_reasons_serialize_by_their_names() {
+        let reasons = [
+            (RetryReason::Backoff, "backoff"),
+            (RetryReason::ServiceRestart, "service_restart"),
+            (RetryReason::TryAgainLater, "try_again_later"),
+            (RetryReason::RetryAfter, "retry_after"),
+        ];
+        assert_eq!(reasons.map(|(r, _)| r), RetryReason::ALL);
+        for (reason, name) in reasons {
+            assert_eq!(reason.as_str(), name);
+            let json = serde_json::to_value(reason).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(name));
+            assert_eq!(
+                serde_json::from_value::<RetryReason>(json).ok(),
+                Some(reason)
+            );
+        }
+    }
 
     #[test]
     fn timestamps_round_trip() {

@@ -60,8 +60,13 @@ pub const MAX_INCIDENT_EVENTS: usize = 500;
 /// to describe "just before" rather than "on average this month".
 pub const RTT_BASELINE_SAMPLES: usize = 10;
 
-/// Whether the endpoint was unreachable or merely unwell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Whether the endpoint was unreachable or merely unwell. Serialized by its
+/// [`IncidentKind::as_str`] name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum IncidentKind {
     Down,
     Degraded,
@@ -70,6 +75,12 @@ pub enum IncidentKind {
 }
 
 impl IncidentKind {
+    pub const ALL: [IncidentKind; 3] = [
+        IncidentKind::Down,
+        IncidentKind::Degraded,
+        IncidentKind::Unstable,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             IncidentKind::Down => "down",
@@ -509,6 +520,26 @@ mod tests {
         CloseCause, FailedPhase, Handshake, HandshakeFailure, Phases, RetryReason, SessionEnd,
         SessionStats,
     };
+
+    /// The names the store keeps and the UI colours by (`--state-down`, …).
+    #[test]
+    fn kinds_serialize_by_their_names() {
+        let kinds = [
+            (IncidentKind::Down, "down"),
+            (IncidentKind::Degraded, "degraded"),
+            (IncidentKind::Unstable, "unstable"),
+        ];
+        assert_eq!(kinds.map(|(k, _)| k), IncidentKind::ALL);
+        for (kind, name) in kinds {
+            assert_eq!(kind.as_str(), name);
+            let json = serde_json::to_value(kind).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(name));
+            assert_eq!(
+                serde_json::from_value::<IncidentKind>(json).ok(),
+                Some(kind)
+            );
+        }
+    }
 
     /// A history of one or more endpoints, written in seconds from an arbitrary origin.
     #[derive(Default)]

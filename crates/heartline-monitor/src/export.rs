@@ -52,13 +52,7 @@ pub(crate) async fn write(
     now: Timestamp,
     progress: &(dyn Fn(ExportProgress) + Send + Sync),
 ) -> Result<ExportResult> {
-    let format = Format::parse(&request.format).ok_or_else(|| {
-        invalid(format!(
-            "unknown export format {:?}: use one of {}",
-            request.format,
-            Format::ALL.map(Format::name).join(", ")
-        ))
-    })?;
+    let format = request.format;
     let path = target_path(&request.path, format)?;
     // Names by id: the secret store is never asked, only names are needed.
     let names: HashMap<EndpointId, String> = store
@@ -87,7 +81,7 @@ pub(crate) async fn write(
     let summary = to_file(store, &path, &selection, &options, progress).await?;
     Ok(ExportResult {
         path: path.display().to_string(),
-        format: format.name().to_owned(),
+        format,
         events: summary.events_exported,
         endpoints: u32::try_from(summary.endpoints.len()).unwrap_or(u32::MAX),
         incidents: u32::try_from(summary.incidents.len()).unwrap_or(u32::MAX),
@@ -262,7 +256,7 @@ mod tests {
         store
     }
 
-    fn request(path: String, format: &str, endpoints: Vec<u64>) -> ExportRequest {
+    fn request(path: String, format: Format, endpoints: Vec<u64>) -> ExportRequest {
         ExportRequest {
             endpoints,
             window: Window {
@@ -270,7 +264,7 @@ mod tests {
                 to: T0 + 3_600_000,
             },
             incidents_only: false,
-            format: format.into(),
+            format,
             path,
         }
     }
@@ -284,7 +278,7 @@ mod tests {
             let last = std::sync::Mutex::new(None);
             let done = write(
                 &store,
-                &request(path.clone(), f.name(), vec![]),
+                &request(path.clone(), f, vec![]),
                 Timestamp(T0),
                 &|p| *last.lock().expect("lock") = Some(p),
             )
@@ -323,7 +317,7 @@ mod tests {
         let path = dir.file("beta.ndjson");
         let done = write(
             &store,
-            &request(path.clone(), "ndjson", vec![ids["beta"]]),
+            &request(path.clone(), Format::Ndjson, vec![ids["beta"]]),
             Timestamp(T0),
             &|_| {},
         )
@@ -334,7 +328,7 @@ mod tests {
         assert_eq!(text.lines().count() as u64, done.events);
         assert!(text.contains("beta") && !text.contains("alpha"), "{text}");
 
-        let mut only = request(dir.file("incidents.csv"), "csv", vec![ids["alpha"]]);
+        let mut only = request(dir.file("incidents.csv"), Format::Csv, vec![ids["alpha"]]);
         only.incidents_only = true;
         let done = write(&store, &only, Timestamp(T0), &|_| {})
             .await
@@ -349,7 +343,7 @@ mod tests {
         let store = store(&dir).await;
         let done = write(
             &store,
-            &request(dir.file("report"), "md", vec![]),
+            &request(dir.file("report"), Format::Markdown, vec![]),
             Timestamp(T0),
             &|_| {},
         )
@@ -366,19 +360,15 @@ mod tests {
         let store = store(&dir).await;
         let cases = [
             (
-                request(dir.file("x.pdf"), "pdf", vec![]),
+                request("relative.md".into(), Format::Markdown, vec![]),
                 ErrorKind::Invalid,
             ),
             (
-                request("relative.md".into(), "md", vec![]),
-                ErrorKind::Invalid,
-            ),
-            (
-                request(dir.file("x.md"), "md", vec![999]),
+                request(dir.file("x.md"), Format::Markdown, vec![999]),
                 ErrorKind::NotFound,
             ),
             (
-                request(dir.file("missing/x.md"), "md", vec![]),
+                request(dir.file("missing/x.md"), Format::Markdown, vec![]),
                 ErrorKind::Export,
             ),
         ];
@@ -390,7 +380,7 @@ mod tests {
             assert!(!err.to_string().is_empty());
         }
         // A window with nothing recorded is the user's to change, and leaves no file.
-        let mut empty = request(dir.file("empty.json"), "json", vec![]);
+        let mut empty = request(dir.file("empty.json"), Format::Json, vec![]);
         empty.window = Window {
             from: T0 - 7_200_000,
             to: T0 - 3_600_000,
@@ -404,5 +394,30 @@ mod tests {
             .flatten()
             .all(|e| !e.file_name().to_string_lossy().starts_with("empty")));
         store.close().await;
+    }
+
+    /// The format arrives by name (the UI's `ExportFormat`); a name that is no format is
+    /// refused before anything is written, naming the choices.
+    #[test]
+    fn a_request_carries_its_format_by_name() {
+        let json = |format: &str| {
+            serde_json::json!({
+                "endpoints": [], "window": { "from": T0, "to": T0 + 1 },
+                "incidents_only": false, "format": format, "path": "/tmp/x"
+            })
+        };
+        let read: ExportRequest = serde_json::from_value(json("ndjson")).expect("ndjson");
+        assert_eq!(read.format, Format::Ndjson);
+        assert_eq!(
+            serde_json::to_value(&read).expect("serialize")["format"],
+            "ndjson"
+        );
+        let refused = serde_json::from_value::<ExportRequest>(json("pdf"))
+            .expect_err("pdf is no format")
+            .to_string();
+        assert!(
+            refused.contains("`pdf`") && refused.contains("`png`"),
+            "{refused}"
+        );
     }
 }

@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use heartline_core::{CloseCause, Endpoint, EndpointId};
+use heartline_core::{Endpoint, EndpointId};
 use heartline_engine::{Engine, EngineOptions};
 use heartline_metrics::Metrics;
 use heartline_store::{Recorder, RecorderOptions, Store, WriterHandle};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use heartline_core::Endpoint;
 use heartline_probe::{Connector, Once, SystemResolver};
 
-use crate::view::{micros, now, shown, PhaseRow, ProbeResult};
+use crate::view::{micros, now, shown, PhaseRow, ProbeResult, ProbeStep};
 use crate::{Error, Result};
 
 /// How long the ping may take after the handshake.
@@ -28,7 +28,7 @@ pub(crate) async fn test(endpoint: &Endpoint) -> Result<ProbeResult> {
             phases: None,
             rtt_us: None,
             subprotocol: None,
-            failed_phase: Some(f.phase.as_str().to_owned()),
+            failed_phase: Some(f.phase.into()),
             http_status: f.phase.status(),
             error: Some(shown(&f.error)),
         },
@@ -36,7 +36,7 @@ pub(crate) async fn test(endpoint: &Endpoint) -> Result<ProbeResult> {
             let p = handshake.phases;
             let (ok, rtt_us, failed_phase, error) = match ping {
                 Ok(rtt) => (true, Some(micros(rtt)), None, None),
-                Err(e) => (false, None, Some("ping".to_owned()), Some(shown(&e))),
+                Err(e) => (false, None, Some(ProbeStep::Ping), Some(shown(&e))),
             };
             ProbeResult {
                 ok,

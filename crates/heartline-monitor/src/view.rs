@@ -12,11 +12,19 @@ use serde::{Deserialize, Serialize};
 
 use heartline_core::untrusted::{bound, MAX_UNTRUSTED_LEN};
 use heartline_core::{
-    close_code, diagnose, escape_controls, EndpointFacts, EndpointId, EventKind, PingKind,
-    SessionEnd, State, Timestamp,
+    close_code, diagnose, escape_controls, EndpointFacts, EndpointId, EventKind, FailedPhase,
+    PingKind, SessionEnd, State, Timestamp,
 };
 use heartline_engine::Status;
 use heartline_store::{RttPoint, SESSION_BUCKETS};
+
+/// The closed vocabularies the views carry, as the domain crates define them (each serializes
+/// by the name its `as_str` gives, and derives its TypeScript union with the `ts` feature), so
+/// the UI switches on the same variants Rust does.
+pub use heartline_core::{CloseCause, CloseClass, IncidentKind, Initiator, RetryReason};
+/// The export formats (`md`, `csv`, …), `ExportFormat` in TypeScript.
+pub use heartline_report::Format as ExportFormat;
+pub use heartline_store::Resolution;
 
 use crate::{Error, Monitor, Result};
 
@@ -50,11 +58,12 @@ pub struct CloseInfo {
     pub at: i64,
     pub code: u16,
     /// The close-code class (`normal`, `going_away`, `abnormal`, …) for colour.
-    pub class: String,
+    pub class: CloseClass,
     pub meaning: String,
     pub reason: String,
-    pub initiator: String,
-    pub cause: Option<String>,
+    pub initiator: Initiator,
+    /// Why Heartline closed it, when Heartline did.
+    pub cause: Option<CloseCause>,
 }
 
 /// What changes often: one endpoint's live status (sent as coalesced deltas).
@@ -148,7 +157,8 @@ pub struct ReconnectRow {
     pub attempt: u32,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub delay_ms: u64,
-    pub reason: String,
+    pub reason: RetryReason,
+    /// `connected`, or the failure (`http 503`), or `None` when nothing followed in the window.
     pub outcome: Option<String>,
 }
 
@@ -187,7 +197,7 @@ pub struct Detail {
     pub id: u64,
     pub window: Window,
     /// Bucket size of the RTT series: `minute`, `hour` or `day`.
-    pub resolution: String,
+    pub resolution: Resolution,
     pub rtt: Vec<RttBucket>,
     pub app_rtt: Vec<RttBucket>,
     pub states: Vec<StateSpan>,
@@ -210,7 +220,7 @@ pub struct IncidentRow {
     pub endpoint: u64,
     pub endpoint_name: String,
     /// `down`, `unstable` or `degraded`.
-    pub kind: String,
+    pub kind: IncidentKind,
     /// What explains it (a diagnosis finding's title), or `None`: unexplained.
     pub cause: Option<String>,
     /// How many times it opened (a return within the quiet period counts in the same row).
@@ -272,11 +282,51 @@ pub struct ProbeResult {
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub rtt_us: Option<u64>,
     pub subprotocol: Option<String>,
-    /// The phase that failed (`dns`, `tcp`, `tls`, `upgrade`, `timeout`, …) and why.
-    pub failed_phase: Option<String>,
+    /// The step that failed, and why.
+    pub failed_phase: Option<ProbeStep>,
     pub error: Option<String>,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub http_status: Option<u16>,
+}
+
+/// The step of "Test connection" that failed: a handshake phase (as
+/// [`heartline_core::FailedPhase`] names it), or the ping after it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeStep {
+    Dns,
+    Tcp,
+    Tls,
+    /// The upgrade was refused (`http_status` says how) or answered wrongly.
+    Http,
+    /// The handshake took longer than its timeout.
+    Timeout,
+    /// Connected, but the ping got no answer.
+    Ping,
+}
+
+impl ProbeStep {
+    pub const ALL: [ProbeStep; 6] = [
+        ProbeStep::Dns,
+        ProbeStep::Tcp,
+        ProbeStep::Tls,
+        ProbeStep::Http,
+        ProbeStep::Timeout,
+        ProbeStep::Ping,
+    ];
+}
+
+impl From<FailedPhase> for ProbeStep {
+    fn from(phase: FailedPhase) -> Self {
+        match phase {
+            FailedPhase::Dns => ProbeStep::Dns,
+            FailedPhase::Tcp => ProbeStep::Tcp,
+            FailedPhase::Tls => ProbeStep::Tls,
+            FailedPhase::Http { .. } => ProbeStep::Http,
+            FailedPhase::Timeout { .. } => ProbeStep::Timeout,
+        }
+    }
 }
 
 /// What to export and where: the endpoints by id (empty: all of them), a window, whether
@@ -289,7 +339,7 @@ pub struct ExportRequest {
     pub endpoints: Vec<u64>,
     pub window: Window,
     pub incidents_only: bool,
-    pub format: String,
+    pub format: ExportFormat,
     pub path: String,
 }
 
@@ -299,7 +349,7 @@ pub struct ExportRequest {
 pub struct ExportResult {
     /// The file written (the chosen path, with the extension added when it had none).
     pub path: String,
-    pub format: String,
+    pub format: ExportFormat,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub events: u64,
     pub endpoints: u32,
@@ -361,29 +411,29 @@ pub fn close_info(at: Timestamp, end: &SessionEnd) -> CloseInfo {
         at,
         end.code(),
         end.reason().to_owned(),
-        end.initiator().as_str().to_owned(),
-        end.cause().map(|c| c.as_str().to_owned()),
+        end.initiator(),
+        end.cause(),
     )
 }
 
 /// A close marker from its parts (as the store keeps them). The reason is the server's (or
-/// the network error's) and is [`shown`] escaped; initiator and cause are read back from the
-/// database and escaped too.
+/// the network error's) and is [`shown`] escaped; initiator and cause are Heartline's own
+/// vocabulary, typed.
 pub fn close_from_parts(
     at: Timestamp,
     code: u16,
     reason: String,
-    initiator: String,
-    cause: Option<String>,
+    initiator: Initiator,
+    cause: Option<CloseCause>,
 ) -> CloseInfo {
     CloseInfo {
         at: at.0,
         code,
-        class: close_code::classify(code).as_str().to_owned(),
+        class: close_code::classify(code),
         meaning: close_code::meaning(code).to_owned(),
         reason: shown(&reason),
-        initiator: shown(&initiator),
-        cause: cause.as_deref().map(shown),
+        initiator,
+        cause,
     }
 }
 
@@ -495,9 +545,12 @@ impl Monitor {
                         status.since = s.since.map(|t| t.0);
                     }
                     if status.last_close.is_none() {
+                        // An initiator the database holds but this build does not know is
+                        // not shown rather than guessed.
                         status.last_close = stored_closes.remove(&e.id).or_else(|| {
-                            s.last_close.as_ref().map(|(at, code, initiator)| {
-                                close_from_parts(*at, *code, String::new(), initiator.clone(), None)
+                            s.last_close.as_ref().and_then(|(at, code, initiator)| {
+                                let initiator = Initiator::parse(initiator)?;
+                                Some(close_from_parts(*at, *code, String::new(), initiator, None))
                             })
                         });
                     }
@@ -627,7 +680,7 @@ impl Monitor {
         Ok(Detail {
             id: id.0,
             window,
-            resolution: format!("{resolution:?}").to_lowercase(),
+            resolution,
             rtt: buckets(rtt),
             app_rtt: buckets(app_rtt),
             states,
@@ -703,7 +756,7 @@ impl Monitor {
                     .get(&i.endpoint)
                     .cloned()
                     .unwrap_or_else(|| i.endpoint.to_string()),
-                kind: i.kind.as_str().to_owned(),
+                kind: i.kind,
                 cause: i.cause.as_ref().map(|c| shown(&c.title)),
                 episodes: i.episodes,
                 started: i.started.0,
@@ -757,14 +810,74 @@ mod tests {
 
     #[test]
     fn closes_carry_class_and_meaning() {
-        let c = close_from_parts(Timestamp(5), 1006, String::new(), "network".into(), None);
+        let c = close_from_parts(Timestamp(5), 1006, String::new(), Initiator::Network, None);
         assert_eq!(
-            (c.class.as_str(), c.meaning.is_empty()),
-            ("abnormal", false)
+            (c.class, c.meaning.is_empty()),
+            (CloseClass::Abnormal, false)
         );
         assert_eq!(
-            close_from_parts(Timestamp(5), 4001, String::new(), "server".into(), None).class,
-            "application"
+            close_from_parts(Timestamp(5), 4001, String::new(), Initiator::Server, None).class,
+            CloseClass::Application
+        );
+    }
+
+    /// A failed test names its step as the handshake failure does (`http`, …), or `ping`.
+    #[test]
+    fn probe_steps_serialize_by_the_failed_phase_names() {
+        use heartline_core::Phase;
+        for phase in [
+            FailedPhase::Dns,
+            FailedPhase::Tcp,
+            FailedPhase::Tls,
+            FailedPhase::Http {
+                status: Some(401),
+                retry_after: None,
+            },
+            FailedPhase::Timeout { during: Phase::Tls },
+        ] {
+            let json = serde_json::to_value(ProbeStep::from(phase)).expect("serialize");
+            assert_eq!(json, phase.as_str(), "{phase:?}");
+        }
+        assert_eq!(
+            serde_json::to_value(ProbeStep::Ping).expect("serialize"),
+            "ping"
+        );
+        for step in ProbeStep::ALL {
+            let json = serde_json::to_value(step).expect("serialize");
+            assert_eq!(serde_json::from_value::<ProbeStep>(json).ok(), Some(step));
+        }
+    }
+
+    /// What the UI receives: class, initiator and cause by the names it switches on.
+    #[test]
+    fn closes_serialize_their_vocabulary_by_name() {
+        let ours = SessionEnd::ClosedByClient {
+            cause: CloseCause::PongTimeout,
+            code: 1001,
+            reason: String::new(),
+            clean: true,
+        };
+        let server = SessionEnd::ClosedByServer {
+            code: 1013,
+            reason: "busy".into(),
+        };
+        let lost = SessionEnd::Lost {
+            error: "reset".into(),
+        };
+        let seen: Vec<serde_json::Value> = [ours, server, lost]
+            .iter()
+            .map(|end| {
+                let json = serde_json::to_value(close_info(Timestamp(9), end)).expect("serialize");
+                serde_json::json!([json["class"], json["initiator"], json["cause"]])
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                serde_json::json!(["going_away", "client", "pong_timeout"]),
+                serde_json::json!(["try_again", "server", null]),
+                serde_json::json!(["abnormal", "network", null]),
+            ]
         );
     }
 }

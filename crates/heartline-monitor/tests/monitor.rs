@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use heartline_core::{
-    CloseCause, Endpoint, EndpointId, Event, EventKind, SessionEnd, SessionStats, State, Timestamp,
+    CloseCause, Endpoint, EndpointId, Event, EventKind, IncidentKind, Initiator, SessionEnd,
+    SessionStats, State, Timestamp,
 };
 use heartline_lab::Lab;
 use heartline_monitor::{
-    ConfigFormat, Delivery, ErrorKind, ExportRequest, Monitor, MonitorOptions, Secrets, StateName,
-    Subscription, Window,
+    ConfigFormat, Delivery, ErrorKind, ExportFormat, ExportRequest, Monitor, MonitorOptions,
+    ProbeStep, Secrets, StateName, Subscription, Window,
 };
 
 /// Longest any single wait may take before the test fails (a bound, not a measurement).
@@ -270,7 +271,7 @@ async fn test_connection_goes_through_the_probe() {
         .expect("tested");
     assert!(!refused.ok);
     assert_eq!(refused.http_status, Some(401), "{refused:?}");
-    assert_eq!(refused.failed_phase.as_deref(), Some("http"));
+    assert_eq!(refused.failed_phase, Some(ProbeStep::Http));
 
     let invalid = monitor
         .test_connection(&Endpoint::new("", "http://nope"))
@@ -339,8 +340,8 @@ async fn views_read_the_recorded_history() {
     let rows = monitor.overview().await.expect("overview");
     let close = rows[0].live.last_close.clone().expect("a last close");
     assert_eq!(
-        (close.code, close.initiator.as_str(), close.cause.as_deref()),
-        (1001, "client", Some("pong_timeout"))
+        (close.code, close.initiator, close.cause),
+        (1001, Initiator::Client, Some(CloseCause::PongTimeout))
     );
 
     let detail = monitor.detail(id.0, window).await.expect("detail");
@@ -360,7 +361,7 @@ async fn views_read_the_recorded_history() {
     let incidents = monitor.incidents(window).await.expect("incidents");
     assert_eq!(incidents.total, 1, "{incidents:?}");
     assert_eq!(incidents.rows[0].endpoint_name, "feed");
-    assert_eq!(incidents.rows[0].kind, "down");
+    assert_eq!(incidents.rows[0].kind, IncidentKind::Down);
 
     let backwards = Window {
         from: window.to,
@@ -387,7 +388,7 @@ async fn views_read_the_recorded_history() {
                 endpoints: vec![id.0],
                 window,
                 incidents_only: false,
-                format: "md".into(),
+                format: ExportFormat::Markdown,
                 path: path.display().to_string(),
             },
             heartline_monitor::now(),

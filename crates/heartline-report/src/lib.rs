@@ -131,9 +131,14 @@ impl Selection {
     }
 }
 
-/// The export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The export formats, serialized by their [`Format::name`] (`md`, `csv`, …; the long name
+/// `markdown` that [`Format::parse`] also takes is for people typing, not for IPC).
+/// TypeScript knows it as `ExportFormat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "ExportFormat"))]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
+    #[serde(rename = "md")]
     Markdown,
     Csv,
     Json,
@@ -468,5 +473,40 @@ impl<'w> Body<'w> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Format;
+
+    /// Over IPC a format is its command-line name, the one the UI offers and the extension.
+    #[test]
+    fn formats_serialize_by_their_names() {
+        let names = [
+            (Format::Markdown, "md"),
+            (Format::Csv, "csv"),
+            (Format::Json, "json"),
+            (Format::Ndjson, "ndjson"),
+            (Format::Html, "html"),
+            (Format::Svg, "svg"),
+            (Format::Png, "png"),
+        ];
+        assert_eq!(names.map(|(f, _)| f), Format::ALL);
+        for (format, name) in names {
+            assert_eq!(format.name(), name);
+            assert_eq!(Format::parse(name), Some(format));
+            let json = serde_json::to_value(format).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(name));
+            assert_eq!(serde_json::from_value::<Format>(json).ok(), Some(format));
+        }
+        // An unknown name is refused with the choices.
+        let refused = serde_json::from_str::<Format>("\"pdf\"")
+            .expect_err("pdf is no format")
+            .to_string();
+        assert!(
+            refused.contains("pdf") && refused.contains("`md`"),
+            "{refused}"
+        );
     }
 }

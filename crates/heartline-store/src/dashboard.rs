@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use heartline_core::{
-    Availability, EndpointId, EventKind, Histogram, PingKind, Rollup, State, Timestamp,
+    Availability, EndpointId, EventKind, Histogram, PingKind, RetryReason, Rollup, State, Timestamp,
 };
 
 use crate::export::Scope;
@@ -29,8 +29,10 @@ pub struct OverviewRow {
     pub rtt_p95: Option<Duration>,
 }
 
-/// Bucket size of an RTT series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Bucket size of an RTT series, serialized by its lowercase name (`minute`, `hour`, `day`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
 pub enum Resolution {
     Minute,
     Hour,
@@ -87,7 +89,7 @@ pub struct Reconnect {
     pub at: Timestamp,
     pub attempt: u32,
     pub delay: Duration,
-    pub reason: String,
+    pub reason: RetryReason,
     /// "connected", or the failure (e.g. "http 503"), or None when nothing followed in range.
     pub outcome: Option<String>,
 }
@@ -352,7 +354,7 @@ impl Store {
                     at: event.at,
                     attempt: *attempt,
                     delay: *delay,
-                    reason: reason.as_str().to_owned(),
+                    reason: *reason,
                     outcome: None,
                 }),
                 EventKind::Connected { .. } | EventKind::HandshakeFailed(_) => {
@@ -396,5 +398,27 @@ impl Store {
             }
         }
         Ok(merged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Resolution;
+
+    /// The detail view labels its RTT chart with these names ("p95 per minute").
+    #[test]
+    fn resolutions_serialize_by_their_names() {
+        for (resolution, name) in [
+            (Resolution::Minute, "minute"),
+            (Resolution::Hour, "hour"),
+            (Resolution::Day, "day"),
+        ] {
+            let json = serde_json::to_value(resolution).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(name));
+            assert_eq!(
+                serde_json::from_value::<Resolution>(json).ok(),
+                Some(resolution)
+            );
+        }
     }
 }

@@ -722,7 +722,7 @@ async fn dashboard_queries_summarise_recent_history() {
         EventKind::ReconnectScheduled {
             attempt: 2,
             delay: Duration::from_millis(900),
-            reason: RetryReason::Backoff,
+            reason: RetryReason::TryAgainLater,
         },
     ));
     recorder.emit(ev(
@@ -847,13 +847,16 @@ async fn dashboard_queries_summarise_recent_history() {
         .reconnects(EndpointId(1), ago(3600), now, 10)
         .await
         .unwrap();
-    let outcomes: Vec<(u32, Option<&str>)> = reconnects
+    let outcomes: Vec<(u32, RetryReason, Option<&str>)> = reconnects
         .iter()
-        .map(|r| (r.attempt, r.outcome.as_deref()))
+        .map(|r| (r.attempt, r.reason, r.outcome.as_deref()))
         .collect();
     assert_eq!(
         outcomes,
-        vec![(1, Some("http 503")), (2, Some("connected"))]
+        vec![
+            (1, RetryReason::Backoff, Some("http 503")),
+            (2, RetryReason::TryAgainLater, Some("connected"))
+        ]
     );
 }
 

@@ -15,11 +15,21 @@ export type FieldProblem = { field: string, problem: string, };
 
 export type StateName = "Connecting" | "Up" | "Degraded" | "Unstable" | "Down" | "Paused";
 
+export type CloseClass = "normal" | "going_away" | "try_again" | "abnormal" | "policy" | "server_error" | "protocol" | "application" | "other";
+
+export type Initiator = "server" | "client" | "network";
+
+export type CloseCause = "pong_timeout" | "app_pong_timeout" | "stale" | "user" | "shutdown" | "duration_elapsed" | "message_too_big" | "protocol_error" | "reconfigured" | "server_beat_missed" | "protocol_handshake_timeout";
+
 export type CloseInfo = { at: number, code: number, 
 /**
  * The close-code class (`normal`, `going_away`, `abnormal`, …) for colour.
  */
-class: string, meaning: string, reason: string, initiator: string, cause: string | null, };
+class: CloseClass, meaning: string, reason: string, initiator: Initiator, 
+/**
+ * Why Heartline closed it, when Heartline did.
+ */
+cause: CloseCause | null, };
 
 export type LiveStatus = { id: number, state: StateName, since: number | null, rtt_us: number | null, app_rtt_us: number | null, last_close: CloseInfo | null, last_failure: string | null, sessions: number, };
 
@@ -57,12 +67,14 @@ cause: string | null, p95_us: number | null, missing_secrets: Array<string>, };
 
 export type HeaderForm = { name: string, value: string, secret: boolean, };
 
+export type Protocol = "websocket" | "socketio" | "socketio3" | "graphql-transport-ws" | "subscriptions-transport-ws" | "mqtt" | "actioncable" | "pusher" | "phoenix" | "signalr" | "stomp";
+
 export type EndpointForm = { name: string, url: string, headers: Array<HeaderForm>, subprotocols: Array<string>, 
 /**
- * Application protocol preset by name (`websocket` for none, `socketio`,
- * `graphql-transport-ws`, `mqtt`, …: `heartline_core::Protocol`).
+ * Application protocol preset (`websocket` for none, `socketio`, `graphql-transport-ws`,
+ * `mqtt`, …), by its configuration name.
  */
-protocol: string, tags: Array<string>, ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, 
+protocol: Protocol, tags: Array<string>, ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, 
 /**
  * Application heartbeat payload; empty = none.
  */
@@ -98,27 +110,37 @@ export type RttBucket = { at: number, count: number, p50_us: number, p95_us: num
 
 export type StateSpan = { at: number, state: StateName, };
 
-export type ReconnectRow = { at: number, attempt: number, delay_ms: number, reason: string, outcome: string | null, };
+export type RetryReason = "backoff" | "service_restart" | "try_again_later" | "retry_after";
+
+export type ReconnectRow = { at: number, attempt: number, delay_ms: number, reason: RetryReason, 
+/**
+ * `connected`, or the failure (`http 503`), or `None` when nothing followed in the window.
+ */
+outcome: string | null, };
 
 export type PhaseRow = { at: number, dns_us: number, tcp_us: number, tls_us: number | null, upgrade_us: number, };
 
 export type FindingRow = { rule: string, title: string, explanation: string, evidence: Array<string>, suggestion: string, };
 
+export type Resolution = "minute" | "hour" | "day";
+
 export type Detail = { id: number, window: Window, 
 /**
  * Bucket size of the RTT series: `minute`, `hour` or `day`.
  */
-resolution: string, rtt: Array<RttBucket>, app_rtt: Array<RttBucket>, states: Array<StateSpan>, closes: Array<CloseInfo>, phases: Array<PhaseRow>, reconnects: Array<ReconnectRow>, 
+resolution: Resolution, rtt: Array<RttBucket>, app_rtt: Array<RttBucket>, states: Array<StateSpan>, closes: Array<CloseInfo>, phases: Array<PhaseRow>, reconnects: Array<ReconnectRow>, 
 /**
  * Session counts per bucket; bounds in seconds in `session_bounds_s` (last open-ended).
  */
 session_counts: Array<number>, session_bounds_s: Array<number>, findings: Array<FindingRow>, };
 
+export type IncidentKind = "down" | "degraded" | "unstable";
+
 export type IncidentRow = { endpoint: number, endpoint_name: string, 
 /**
  * `down`, `unstable` or `degraded`.
  */
-kind: string, 
+kind: IncidentKind, 
 /**
  * What explains it (a diagnosis finding's title), or `None`: unexplained.
  */
@@ -166,19 +188,23 @@ export type ImportResult = { added: Array<string>, updated: Array<string>, };
 
 export type Lane = { id: number, name: string, states: Array<StateSpan>, closes: Array<CloseInfo>, };
 
+export type ProbeStep = "dns" | "tcp" | "tls" | "http" | "timeout" | "ping";
+
 export type ProbeResult = { ok: boolean, phases: PhaseRow | null, rtt_us: number | null, subprotocol: string | null, 
 /**
- * The phase that failed (`dns`, `tcp`, `tls`, `upgrade`, `timeout`, …) and why.
+ * The step that failed, and why.
  */
-failed_phase: string | null, error: string | null, http_status: number | null, };
+failed_phase: ProbeStep | null, error: string | null, http_status: number | null, };
 
-export type ExportRequest = { endpoints: Array<number>, window: Window, incidents_only: boolean, format: string, path: string, };
+export type ExportFormat = "md" | "csv" | "json" | "ndjson" | "html" | "svg" | "png";
+
+export type ExportRequest = { endpoints: Array<number>, window: Window, incidents_only: boolean, format: ExportFormat, path: string, };
 
 export type ExportResult = { 
 /**
  * The file written (the chosen path, with the extension added when it had none).
  */
-path: string, format: string, events: number, endpoints: number, incidents: number, };
+path: string, format: ExportFormat, events: number, endpoints: number, incidents: number, };
 
 export type ExportProgress = { 
 /**
@@ -214,6 +240,30 @@ endpoint_defaults: EndpointDefaults,
 metrics_address: string | null, };
 
 export type EndpointDefaults = { ping_interval_ms: number, pong_timeout_ms: number, misses_allowed: number, handshake_timeout_ms: number, reconnect_enabled: boolean, reconnect_initial_ms: number, reconnect_cap_ms: number, max_attempts: number | null, degraded_rtt_ms: number | null, failures_before_down: number, successes_before_up: number, };
+
+/** Every `CloseClass`, in Rust's order. */
+export const ALL_CLOSE_CLASSES: readonly CloseClass[] = ["normal", "going_away", "try_again", "abnormal", "policy", "server_error", "protocol", "application", "other"];
+
+/** Every `Initiator`, in Rust's order. */
+export const ALL_INITIATORS: readonly Initiator[] = ["server", "client", "network"];
+
+/** Every `CloseCause`, in Rust's order. */
+export const ALL_CLOSE_CAUSES: readonly CloseCause[] = ["pong_timeout", "app_pong_timeout", "stale", "user", "shutdown", "duration_elapsed", "message_too_big", "protocol_error", "reconfigured", "server_beat_missed", "protocol_handshake_timeout"];
+
+/** Every `RetryReason`, in Rust's order. */
+export const ALL_RETRY_REASONS: readonly RetryReason[] = ["backoff", "service_restart", "try_again_later", "retry_after"];
+
+/** Every `IncidentKind`, in Rust's order. */
+export const ALL_INCIDENT_KINDS: readonly IncidentKind[] = ["down", "degraded", "unstable"];
+
+/** Every `ProbeStep`, in Rust's order. */
+export const ALL_PROBE_STEPS: readonly ProbeStep[] = ["dns", "tcp", "tls", "http", "timeout", "ping"];
+
+/** Every `ExportFormat`, in Rust's order. */
+export const ALL_EXPORT_FORMATS: readonly ExportFormat[] = ["md", "csv", "json", "ndjson", "html", "svg", "png"];
+
+/** Every `Protocol`, in Rust's order. */
+export const ALL_PROTOCOLS: readonly Protocol[] = ["websocket", "socketio", "socketio3", "graphql-transport-ws", "subscriptions-transport-ws", "mqtt", "actioncable", "pusher", "phoenix", "signalr", "stomp"];
 
 /** The event carrying coalesced status deltas. */
 export const STATUS_EVENT = "heartline://status";

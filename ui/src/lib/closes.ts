@@ -1,15 +1,15 @@
 // An endpoint's closes folded for reading: one line per kind of close (code, reason, who,
 // why) with its count, when it happened first and last, and where in the window.
-import type { CloseInfo, Window } from "./bindings";
+import type { CloseCause, CloseClass, CloseInfo, Initiator, Window } from "./bindings";
 
 export interface CloseGroup {
   key: string;
   code: number;
-  class: string;
+  class: CloseClass;
   meaning: string;
   reason: string;
-  initiator: string;
-  cause: string | null;
+  initiator: Initiator;
+  cause: CloseCause | null;
   count: number;
   first: number;
   last: number;

@@ -1,11 +1,12 @@
 import { describe as group, expect, it, vi } from "vitest";
-import type { ExportRequest, ExportResult } from "./bindings";
+import { ALL_EXPORT_FORMATS, type ExportRequest, type ExportResult } from "./bindings";
 import {
   LEAD_UP_MS,
   TAIL_MS,
   describe,
   endpointScope,
   fileName,
+  FORMATS,
   incidentScope,
   listScope,
   runExport,
@@ -31,6 +32,14 @@ group("export scopes", () => {
   });
   it("exports an endpoint over the detail's window", () => {
     expect(endpointScope(5, "x", W)).toMatchObject({ endpoints: [5], window: W, incidentsOnly: false });
+  });
+});
+
+group("formats", () => {
+  it("offers every format the app writes, each once", () => {
+    const offered = FORMATS.map((f) => f.id);
+    expect([...offered].sort()).toEqual([...ALL_EXPORT_FORMATS].sort());
+    expect(new Set(FORMATS.map((f) => f.label)).size).toBe(FORMATS.length);
   });
 });
 

@@ -1,11 +1,12 @@
 // History exports: what each entry point selects, the file name offered in the save dialog,
 // and the flow "pick a path, then let the app write it". The dialog and the command are
 // passed in, so the flow is tested without Tauri.
-import type { ExportRequest, ExportResult, IpcError, Window } from "./bindings";
+import type { ExportFormat, ExportRequest, ExportResult, IpcError, Window } from "./bindings";
 import { toIpcError } from "./ipc";
 
-export type ExportFormat = "md" | "csv" | "json" | "ndjson" | "html" | "svg" | "png";
+export type { ExportFormat } from "./bindings";
 
+/** Every export format in the order the dialog offers them (the tests check none is left out). */
 export const FORMATS: { id: ExportFormat; label: string }[] = [
   { id: "md", label: "Markdown (postmortem)" },
   { id: "html", label: "HTML (one file, with charts)" },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ALL_PROBE_STEPS } from "./bindings";
 import {
   derivedTimeout,
   formField,
@@ -75,6 +76,14 @@ describe("form", () => {
     const dns = probeSummary({ ...failed, failed_phase: "dns", http_status: null, error: "failed to lookup address `nowhere.invalid`" });
     expect(dns).toEqual({ ok: false, headline: "The host name could not be resolved", detail: "Failed to lookup address “nowhere.invalid”" });
     expect(probeSummary({ ...failed, ok: true, failed_phase: null, http_status: null, error: null }).headline).toBe("Connected");
+  });
+
+  it("names every step a test can fail at", () => {
+    const headlines = ALL_PROBE_STEPS.map(
+      (step) => probeSummary({ ok: false, phases: null, rtt_us: null, subprotocol: null, failed_phase: step, http_status: null, error: null }).headline,
+    );
+    expect(headlines).not.toContain("The test failed");
+    expect(new Set(headlines).size).toBe(ALL_PROBE_STEPS.length);
   });
 
   it("splits comma lists and converts seconds", () => {

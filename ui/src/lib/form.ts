@@ -1,6 +1,6 @@
 // The endpoint form: which input each validation problem belongs to, problems and test
 // results in plain words, header lines pasted whole, and timeouts derived from intervals.
-import type { FieldProblem, ProbeResult } from "./bindings";
+import type { FieldProblem, ProbeResult, ProbeStep } from "./bindings";
 
 /** Form inputs that can carry a problem. */
 export type FormField =
@@ -136,12 +136,11 @@ export function derivedTimeout(intervalMs: number, defaultMs: number): number {
   return Math.floor(intervalMs / 2);
 }
 
-const PHASES: Record<string, string> = {
+const PHASES: Record<ProbeStep, string> = {
   dns: "The host name could not be resolved",
   tcp: "The server could not be reached",
   tls: "The secure connection (TLS) failed",
   http: "The server refused the WebSocket upgrade",
-  upgrade: "The server refused the WebSocket upgrade",
   timeout: "The handshake took too long",
   ping: "Connected, but the ping got no answer",
 };

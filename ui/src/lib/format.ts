@@ -17,6 +17,8 @@ function usNumber(us: number): string {
   return String(Math.floor((us + 500) / 1000)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
 }
 
+import type { CloseCause, Initiator } from "./bindings";
+
 /** A round trip in milliseconds, as a number with sensible precision (no unit). */
 export function msNumber(ms: number): string {
   const us = Math.round(Math.abs(ms) * 1000);
@@ -102,27 +104,30 @@ export function axisTime(ms: number, step: number, previous: number | null = nul
   return newDay ? `${date} ${clock}` : clock;
 }
 
+/** Our close causes in words: one for every `CloseCause`. */
+const CAUSE_WORDS: Record<CloseCause, string> = {
+  pong_timeout: "pong timeout",
+  app_pong_timeout: "app heartbeat timeout",
+  stale: "no message in time (stale)",
+  user: "paused or reconnected by you",
+  shutdown: "app shut down",
+  duration_elapsed: "run time over",
+  message_too_big: "message too big",
+  protocol_error: "protocol error",
+  reconfigured: "configuration changed",
+  server_beat_missed: "server beat missed",
+  protocol_handshake_timeout: "protocol handshake timeout",
+};
+
 /** A close cause of ours (`pong_timeout`, …) in words. */
-export function causeLabel(cause: string | null | undefined): string {
-  const words: Record<string, string> = {
-    pong_timeout: "pong timeout",
-    app_pong_timeout: "app heartbeat timeout",
-    stale: "no message in time (stale)",
-    user: "paused or reconnected by you",
-    shutdown: "app shut down",
-    duration_elapsed: "run time over",
-    message_too_big: "message too big",
-    protocol_error: "protocol error",
-    reconfigured: "configuration changed",
-  };
-  if (!cause) return "";
-  return words[cause] ?? cause.replace(/_/g, " ");
+export function causeLabel(cause: CloseCause | null | undefined): string {
+  return cause ? CAUSE_WORDS[cause] : "";
 }
 
 /** Who ended a session and why, for "Last close": "by us: pong timeout", "by server: 1001
  *  going away “deploy”", "lost: no close frame (1006)". */
 export function closeSummary(
-  c: { code: number; meaning: string; reason: string; initiator: string; cause: string | null },
+  c: { code: number; meaning: string; reason: string; initiator: Initiator; cause: CloseCause | null },
   withCode = true,
 ): string {
   // A reason that only repeats the code's meaning ("try again later" on 1013) says nothing more.
@@ -136,8 +141,6 @@ export function closeSummary(
       return `by server: ${what}${reason}`;
     case "network":
       return "lost: no close frame";
-    default:
-      return `${what}${reason}`;
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { EndpointRow, LiveStatus, StatusDelta } from "./bindings";
+import type { CloseInfo, EndpointRow, LiveStatus, StatusDelta } from "./bindings";
 import { DEFAULT_QUERY, LiveModel, Selection, select, sparkline, visibleRange } from "./live";
 
 function status(id: number, over: Partial<LiveStatus> = {}): LiveStatus {
@@ -36,7 +36,7 @@ describe("LiveModel", () => {
   });
 
   it("keeps the stored last close until this run sees one", () => {
-    const stored = { at: 1, code: 4001, class: "application", meaning: "application-defined", reason: "kicked", initiator: "server", cause: null };
+    const stored: CloseInfo = { at: 1, code: 4001, class: "application", meaning: "application-defined", reason: "kicked", initiator: "server", cause: null };
     const m = new LiveModel([row(1, "a", {}, { last_close: stored })]);
     m.apply({ statuses: [status(1, { rtt_us: 90 })], missed: 0 });
     expect(m.rows.get(1)?.live.last_close).toEqual(stored);

@@ -1,7 +1,7 @@
 // Generated from crates/heartline-report/src/palette.rs; do not edit.
 // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings
 
-import type { StateName } from "./bindings";
+import type { CloseClass, StateName } from "./bindings";
 
 /** A colour for each theme. */
 export type Swatch = { light: string; dark: string };
@@ -17,7 +17,7 @@ export const STATE_COLORS: Record<StateName, Swatch> = {
 };
 
 /** Close-code classes as heartline-core names them: legend words and colours. */
-export const CLOSE_CLASSES: Record<string, Swatch & { label: string }> = {
+export const CLOSE_CLASSES: Record<CloseClass, Swatch & { label: string }> = {
   normal: { label: "normal (1000)", light: "#15803d", dark: "#86efac" },
   going_away: { label: "going away / restart (1001, 1012)", light: "#0891b2", dark: "#22d3ee" },
   try_again: { label: "try again (1013)", light: "#9333ea", dark: "#c084fc" },

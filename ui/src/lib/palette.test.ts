@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ALL_CLOSE_CLASSES } from "./bindings";
 import { CLOSE_CLASSES, STATE_COLORS, closeColor, closeLabel, cssVariables, stateColor } from "./palette";
 
 describe("palette", () => {
@@ -9,18 +10,16 @@ describe("palette", () => {
     }
   });
 
-  it("covers every close-code class heartline-core names", () => {
-    for (const cls of ["normal", "going_away", "try_again", "abnormal", "policy", "server_error", "protocol", "application", "other"]) {
-      expect(CLOSE_CLASSES[cls], cls).toBeDefined();
+  it("covers every close-code class heartline-core names, and nothing else", () => {
+    expect(Object.keys(CLOSE_CLASSES).sort()).toEqual([...ALL_CLOSE_CLASSES].sort());
+    for (const cls of ALL_CLOSE_CLASSES) {
+      expect(closeLabel(cls), cls).toMatch(/^[A-Z]/);
+      expect(closeColor(cls, "light"), cls).toMatch(/^#[0-9a-f]{6}$/);
     }
+    expect(closeLabel("other")).toBe("Other (1005, …)");
     // A lost connection (1006) is drawn apart from the Down state it may lead to.
     expect(closeColor("abnormal", "light")).not.toBe(STATE_COLORS.Down.light);
     expect(closeColor("abnormal", "dark")).not.toBe(STATE_COLORS.Down.dark);
-  });
-
-  it("falls back to 'other' for an unknown class", () => {
-    expect(closeColor("martian", "dark")).toBe(CLOSE_CLASSES.other.dark);
-    expect(closeLabel("martian")).toBe("Other (1005, …)");
   });
 
   it("exposes the palette as CSS variables", () => {

@@ -1,7 +1,7 @@
 // One palette for states and close-code classes, used by the list, charts and timeline. The
 // colours are generated from the Rust palette the exports and the tray use
 // (crates/heartline-report/src/palette.rs), so a colour means the same thing everywhere.
-import type { StateName } from "./bindings";
+import type { CloseClass, StateName } from "./bindings";
 import { CLOSE_CLASSES, STATE_COLORS } from "./palette.generated";
 
 export type Theme = "light" | "dark";
@@ -14,13 +14,13 @@ export function stateColor(s: StateName, theme: Theme): string {
   return STATE_COLORS[s][theme];
 }
 
-export function closeColor(cls: string, theme: Theme): string {
-  return (CLOSE_CLASSES[cls] ?? CLOSE_CLASSES.other)[theme];
+export function closeColor(cls: CloseClass, theme: Theme): string {
+  return CLOSE_CLASSES[cls][theme];
 }
 
 /** The legend words of a close class, capitalised for a UI label. */
-export function closeLabel(cls: string): string {
-  const label = (CLOSE_CLASSES[cls] ?? CLOSE_CLASSES.other).label;
+export function closeLabel(cls: CloseClass): string {
+  const label = CLOSE_CLASSES[cls].label;
   return label.charAt(0).toUpperCase() + label.slice(1);
 }
 

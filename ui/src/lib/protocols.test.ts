@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ALL_PROTOCOLS } from "./bindings";
 import { PROTOCOLS, protocolLabel, suggestProtocol } from "./protocols";
 
 describe("suggestProtocol", () => {
@@ -25,6 +26,9 @@ describe("suggestProtocol", () => {
       expect(s !== null && names.has(s)).toBe(true);
     }
     expect(protocolLabel("mqtt")).toBe("MQTT 3.1.1");
-    expect(protocolLabel("unknown")).toBe("unknown");
+  });
+
+  it("lists every preset the app knows, each once", () => {
+    expect(PROTOCOLS.map((p) => p.name)).toEqual([...ALL_PROTOCOLS]);
   });
 });

@@ -1,8 +1,9 @@
 // The application-protocol presets an endpoint can speak (heartline_core::Protocol: the names
 // are the configuration file's), and the one a URL or subprotocol suggests.
+import type { Protocol } from "./bindings";
 
 export interface ProtocolChoice {
-  name: string;
+  name: Protocol;
   label: string;
 }
 
@@ -20,7 +21,7 @@ export const PROTOCOLS: ProtocolChoice[] = [
   { name: "stomp", label: "STOMP 1.2" },
 ];
 
-const BY_SUBPROTOCOL: Record<string, string> = {
+const BY_SUBPROTOCOL: Record<string, Protocol> = {
   "graphql-transport-ws": "graphql-transport-ws",
   "graphql-ws": "subscriptions-transport-ws",
   mqtt: "mqtt",
@@ -33,7 +34,7 @@ const BY_SUBPROTOCOL: Record<string, string> = {
 
 /** The preset a URL's shape or an offered subprotocol suggests (the same rules as
  * `heartline_core::protocol::suggest`), or null. */
-export function suggestProtocol(url: string, subprotocols: string[]): string | null {
+export function suggestProtocol(url: string, subprotocols: string[]): Protocol | null {
   for (const p of subprotocols) {
     const found = BY_SUBPROTOCOL[p.toLowerCase()];
     if (found) return found;
@@ -56,6 +57,6 @@ export function suggestProtocol(url: string, subprotocols: string[]): string | n
 }
 
 /** The person's name of a preset. */
-export function protocolLabel(name: string): string {
+export function protocolLabel(name: Protocol): string {
   return PROTOCOLS.find((p) => p.name === name)?.label ?? name;
 }

@@ -21,8 +21,13 @@ use std::time::Duration;
 
 pub use frame::{Frame, PayloadError};
 
-/// An application protocol preset, chosen per endpoint (`protocol = "socketio"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// An application protocol preset, chosen per endpoint (`protocol = "socketio"`). Serialized
+/// by its [`Protocol::as_str`] name only (the aliases [`str::parse`] takes are for people).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// Bare WebSocket: RFC 6455 pings, `on_connect` messages and the optional application
     /// heartbeat exactly as configured.
@@ -34,9 +39,11 @@ pub enum Protocol {
     SocketIo3,
     /// graphql-transport-ws (the `graphql-ws` library): `connection_init` → `connection_ack`,
     /// `ping`/`pong` either way.
+    #[serde(rename = "graphql-transport-ws")]
     GraphqlTransportWs,
     /// subscriptions-transport-ws (subprotocol `graphql-ws`): `connection_init` →
     /// `connection_ack`, then the server's `ka` keep-alives.
+    #[serde(rename = "subscriptions-transport-ws")]
     SubscriptionsTransportWs,
     /// MQTT 3.1.1 over WebSocket (subprotocol `mqtt`, binary frames): CONNECT → CONNACK,
     /// PINGREQ → PINGRESP.

@@ -37,6 +37,18 @@ fn names_round_trip_and_unknown_names_are_explained() {
     assert!(err.contains("unknown protocol `soap`") && err.contains("graphql-transport-ws"));
 }
 
+/// Over IPC a preset is its configuration name, exactly: serde and `as_str` agree for every
+/// preset, and the people's aliases are not part of the wire.
+#[test]
+fn presets_serialize_by_their_configuration_names() {
+    for p in Protocol::ALL {
+        let json = serde_json::to_value(p).expect("serialize");
+        assert_eq!(json, serde_json::Value::from(p.as_str()), "{p:?}");
+        assert_eq!(serde_json::from_value::<Protocol>(json).ok(), Some(p));
+    }
+    assert!(serde_json::from_str::<Protocol>("\"Socket.IO\"").is_err());
+}
+
 #[test]
 fn suggestions_from_url_and_subprotocol() {
     let s = |url: &str, subs: &[&str]| {
