@@ -87,6 +87,20 @@ async function firstRun(t) {
   await (await b.$("button=Cancel")).click();
 
   const submit = await addEndpoint(b, { name: "echo", url: `${t.url}/echo`, tags: "e2e" });
+  // A scripted wait in the form: a JSON rule without "=" is marked on its step, in words.
+  await (await b.$("summary*=Advanced")).click();
+  await (await b.$("button=Add wait")).click();
+  await fill(b, '[aria-label="Step 1 rule"]', "connection_ack");
+  const stepProblem = await until("the step's problem", async () => {
+    const p = await b.$("#p-step-0");
+    return (await p.isExisting()) ? p.getText() : null;
+  }, 5_000);
+  if (!stepProblem.includes("PATH=VALUE")) throw new Error(`step problem: ${stepProblem}`);
+  log("wait step without '=':", stepProblem);
+  await t.shot(b, "02b-form-steps");
+  await (await b.$('[aria-label="Remove step 1"]')).click();
+  await (await b.$("summary*=Advanced")).click();
+  await submit.waitForEnabled({ timeout: 10_000 });
   await (await b.$("button=Test connection")).click();
   const probe = await b.$('[aria-label="Test result"]');
   await probe.waitForDisplayed({ timeout: 15_000 });

@@ -7,6 +7,7 @@ import {
   probeSummary,
   problemsByField,
   problemsByIndex,
+  STEP_KINDS,
   secondsToMs,
   splitHeader,
   splitList,
@@ -90,5 +91,17 @@ describe("form", () => {
     expect(splitList(" a, b , ,c")).toEqual(["a", "b", "c"]);
     expect(secondsToMs("2.5")).toBe(2500);
     expect(secondsToMs("x")).toBeNaN();
+  });
+
+  it("lists every step kind once, each with its own words", () => {
+    expect(new Set(STEP_KINDS.map((k) => k.kind)).size).toBe(STEP_KINDS.length);
+    expect(new Set(STEP_KINDS.map((k) => k.label)).size).toBe(STEP_KINDS.length);
+    expect(STEP_KINDS[0].kind).toBe("send");
+  });
+
+  it("puts a step's problems on that step", () => {
+    const rows = problemsByIndex([{ field: "on_connect[1]", problem: "a JSON rule is PATH=VALUE, e.g. `type=connection_ack`" }], "on_connect");
+    expect(rows.get(1)).toBe("A JSON rule is PATH=VALUE, e.g. “type=connection_ack”");
+    expect(formField("on_connect[1]")).toBe("on_connect");
   });
 });

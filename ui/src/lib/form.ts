@@ -1,6 +1,6 @@
 // The endpoint form: which input each validation problem belongs to, problems and test
 // results in plain words, header lines pasted whole, and timeouts derived from intervals.
-import type { FieldProblem, ProbeResult, ProbeStep } from "./bindings";
+import type { FieldProblem, ProbeResult, ProbeStep, StepKind } from "./bindings";
 
 /** Form inputs that can carry a problem. */
 export type FormField =
@@ -25,6 +25,7 @@ export type FormField =
   | "degraded_rtt_ms"
   | "failures_before_down"
   | "successes_before_up"
+  | "on_connect"
   | "general";
 
 const FIELDS: Record<string, FormField> = {
@@ -50,7 +51,19 @@ const FIELDS: Record<string, FormField> = {
   "health.degraded_rtt": "degraded_rtt_ms",
   "health.failures_before_down": "failures_before_down",
   "health.successes_before_up": "successes_before_up",
+  on_connect: "on_connect",
 };
+
+/** The kinds of step after connecting, as the form words them (every kind: the type says so). */
+const STEP_WORDS: Record<StepKind, { label: string; placeholder: string }> = {
+  send: { label: "Send", placeholder: '{"type":"connection_init"}' },
+  expect_json: { label: "Wait for JSON", placeholder: "type=connection_ack" },
+  expect: { label: "Wait for text", placeholder: "welcome" },
+  expect_regex: { label: "Wait for regex", placeholder: "^ok\\b" },
+};
+
+/** The step kinds in the order the form lists them. */
+export const STEP_KINDS = (Object.keys(STEP_WORDS) as StepKind[]).map((kind) => ({ kind, ...STEP_WORDS[kind] }));
 
 /** The input a problem's field path (`headers[1]`, `heartbeat.pong_timeout`, …) belongs to. */
 export function formField(path: string): FormField {
