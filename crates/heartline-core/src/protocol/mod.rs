@@ -290,7 +290,15 @@ impl RefusalClass {
             "auth",
         ]) {
             RefusalClass::Credentials
-        } else if any(&["forbidden", "denied", "not allowed", "permission", "banned"]) {
+        } else if any(&[
+            "forbidden",
+            "denied",
+            "not allowed",
+            "not permitted",
+            "prohibited",
+            "permission",
+            "banned",
+        ]) {
             RefusalClass::Policy
         } else if any(&[
             "too many",

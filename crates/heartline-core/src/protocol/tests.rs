@@ -479,6 +479,9 @@ fn reasons_are_classified_by_their_words() {
         ("Unauthorized", RefusalClass::Credentials),
         ("invalid token", RefusalClass::Credentials),
         ("Forbidden", RefusalClass::Policy),
+        // subscriptions-transport-ws when onConnect returns false.
+        ("Prohibited connection!", RefusalClass::Policy),
+        ("not permitted", RefusalClass::Policy),
         ("Too many connections", RefusalClass::Overload),
         ("server restart", RefusalClass::ServerRestart),
         ("nope", RefusalClass::Other),
