@@ -225,6 +225,10 @@ async function timelineIncidents(t) {
   await (await b.$("tr.incident button.link")).click();
   await (await b.$('[aria-label="Detail of refused"]')).waitForExist({ timeout: 10_000 });
   await (await b.$('[aria-label="Custom window"]')).waitForExist({ timeout: 5_000 });
+  // The window's times on the 24-hour clock, whatever the system locale (WebKitGTK's C locale
+  // gave date pickers a 12-hour clock).
+  const from = await (await b.$('[aria-label="Custom window"] input.when')).getValue();
+  if (!/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/.test(from)) throw new Error(`custom window start: ${from}`);
   await t.shot(b, "08e-incident-detail");
 }
 

@@ -17,7 +17,7 @@ describe("custom windows", () => {
   const now = new Date(2026, 10, 20, 15, 0).getTime();
   it("reads local date-times and round-trips the input format", () => {
     const from = new Date(2026, 10, 20, 9, 30).getTime();
-    expect(toLocalInput(from)).toBe("2026-11-20T09:30");
+    expect(toLocalInput(from)).toBe("2026-11-20 09:30");
     expect(customWindow("2026-11-20T09:30", "2026-11-20T10:00", now)).toEqual({
       window: { from, to: new Date(2026, 10, 20, 10, 0).getTime() },
     });
@@ -33,10 +33,16 @@ describe("custom windows", () => {
     });
   });
   it("says what is wrong", () => {
-    expect(customWindow("", "2026-11-20T10:00", now)).toEqual({ error: "Enter the start as a date and time." });
-    expect(customWindow("2026-11-20T10:00", "nope", now)).toEqual({ error: "Enter the end as a date and time." });
+    expect(customWindow("", "2026-11-20T10:00", now)).toEqual({ error: "Enter the start as a date and a 24-hour time, e.g. 2026-11-20 14:05." });
+    expect(customWindow("2026-11-20T10:00", "nope", now)).toEqual({ error: "Enter the end as a date and a 24-hour time, e.g. 2026-11-20 14:05." });
     expect(customWindow("2026-11-20T10:00", "2026-11-20T10:00", now)).toEqual({ error: "The end must be after the start." });
     expect(customWindow("2026-11-21T10:00", "2026-11-21T11:00", now)).toHaveProperty("error");
+    // Typed as shown (a space, 24-hour) or as the old inputs wrote it (a "T"): the same window.
+    expect(customWindow("2026-11-20 09:30", "2026-11-20 10:00", now)).toEqual(customWindow("2026-11-20T09:30", "2026-11-20T10:00", now));
+    // No 12-hour clock, no rolled-over dates.
+    expect(customWindow("2026-11-20 9:30 pm", "2026-11-20 22:00", now)).toHaveProperty("error");
+    expect(customWindow("2026-02-31 10:00", "2026-03-01 10:00", now)).toHaveProperty("error");
+    expect(customWindow("2026-11-20 24:00", "2026-11-20 23:00", now)).toHaveProperty("error");
   });
 });
 

@@ -106,26 +106,33 @@ export function fraction(t: number, w: Window): number {
   return Math.min(1, Math.max(0, (t - w.from) / (w.to - w.from)));
 }
 
-/** A `datetime-local` input's value ("2026-11-20T14:05") for a time, in local time. */
+/** A custom window's input value for a time, in local time and on the 24-hour clock
+ *  ("2026-11-20 14:05"): text, not `datetime-local`, whose picker follows the system locale
+ *  (a 12-hour clock under WebKitGTK's C locale) while every other time here is 24-hour. */
 export function toLocalInput(ms: number): string {
   const d = new Date(ms);
   const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** A custom window from two `datetime-local` values (local time), or why it is not one. */
+/** A custom window from two local times ("2026-11-20 14:05", seconds optional, a `T` in place
+ *  of the space accepted), or why it is not one. */
 export function customWindow(from: string, to: string, now: number = Date.now()): { window: Window } | { error: string } {
   const parse = (s: string) => {
-    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(s.trim());
+    const m = /^(\d{4})-(\d{1,2})-(\d{1,2})[T ]+(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(s.trim());
     if (!m) return null;
     const [y, mo, d, h, mi, se] = m.slice(1).map((x) => Number(x ?? 0));
-    const t = new Date(y, mo - 1, d, h, mi, se).getTime();
+    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return null;
+    const date = new Date(y, mo - 1, d, h, mi, se);
+    // 2026-02-31 would roll over into March: not a date.
+    if (date.getMonth() !== mo - 1 || date.getDate() !== d) return null;
+    const t = date.getTime();
     return Number.isNaN(t) ? null : t;
   };
   const f = parse(from);
   const t = parse(to);
-  if (f == null) return { error: "Enter the start as a date and time." };
-  if (t == null) return { error: "Enter the end as a date and time." };
+  if (f == null) return { error: "Enter the start as a date and a 24-hour time, e.g. 2026-11-20 14:05." };
+  if (t == null) return { error: "Enter the end as a date and a 24-hour time, e.g. 2026-11-20 14:05." };
   if (t <= f) return { error: "The end must be after the start." };
   if (f > now) return { error: "The start is in the future: nothing is recorded yet." };
   // The inputs have minutes only: an end in the current minute (or later) means now.
