@@ -547,6 +547,37 @@ impl Monitor {
             .collect()
     }
 
+    /// The title of the diagnosis finding that explains the endpoint's open incident, as the
+    /// live incident tracker knows it now; `None` without an open incident or without an
+    /// explanation. Outside text: escape it where it is shown (`alerts::message` does).
+    pub fn open_cause(&self, id: u64) -> Option<String> {
+        self.recorder_ref()
+            .open_cause(EndpointId(id))
+            .map(|c| c.title)
+    }
+
+    /// The tray's tooltip over every watched endpoint (`alerts::tooltip`): counts per state,
+    /// then the endpoints in trouble with their causes.
+    pub fn tray_tooltip(&self) -> String {
+        let mut names: HashMap<EndpointId, String> = self
+            .engine()
+            .endpoints()
+            .into_iter()
+            .map(|(id, e)| (id, e.name))
+            .collect();
+        let entries: Vec<crate::alerts::TrayEntry> = self
+            .engine()
+            .statuses()
+            .into_iter()
+            .map(|(id, status)| crate::alerts::TrayEntry {
+                name: names.remove(&id).unwrap_or_else(|| id.to_string()),
+                state: state_name(status.state),
+                cause: self.open_cause(id.0),
+            })
+            .collect();
+        crate::alerts::tooltip(&entries)
+    }
+
     /// One endpoint's detail over a window.
     pub async fn detail(&self, id: u64, window: Window) -> Result<Detail> {
         let (from, to) = check_window(window)?;
