@@ -229,6 +229,11 @@ impl IdleEnd {
             SessionEnd::ClosedByServer { code, reason } => (Some(*code), reason.as_str()),
             SessionEnd::ClosedByClient { .. } | SessionEnd::Refused { .. } => return None,
         };
+        if super::server_closes::names_connect_deadline(reason) {
+            // "Connection initialisation timeout": a deadline set at connect, the lifetime
+            // rule's to explain, whatever the silence.
+            return None;
+        }
         let lower = reason.to_lowercase();
         let said_idle = IDLE_WORDS.iter().any(|w| lower.contains(w));
         if server_code.is_some_and(|c| !matches!(c, 1000 | 1001 | 1006)) && !said_idle {
@@ -513,6 +518,21 @@ mod tests {
             silences(&[0.2, 0.2, 0.2, 0.2]),
             &[],
         );
+    }
+
+    #[test]
+    fn a_deadline_at_connect_is_no_idle_timeout() {
+        let mut h = History::default();
+        for i in 0..4 {
+            h = h.server_close(
+                1,
+                10.0 * f64::from(i) + 3.0,
+                4408,
+                "Connection initialisation timeout",
+                3.0,
+            );
+        }
+        check("graphql-ws 4408 without connection_init", h, &[]);
     }
 
     #[test]
