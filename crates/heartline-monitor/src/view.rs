@@ -558,21 +558,35 @@ impl Monitor {
 
     /// The tray's tooltip over every watched endpoint (`alerts::tooltip`): counts per state,
     /// then the endpoints in trouble with their causes.
+    /// Refreshed with every status delta, so endpoints that are fine cost only their state:
+    /// names and causes are looked up for the ones in trouble.
     pub fn tray_tooltip(&self) -> String {
-        let mut names: HashMap<EndpointId, String> = self
-            .engine()
-            .endpoints()
+        let statuses = self.engine().statuses();
+        let troubled = |s: State| matches!(s, State::Down | State::Unstable | State::Degraded);
+        let mut names: HashMap<EndpointId, String> =
+            if statuses.iter().any(|(_, s)| troubled(s.state)) {
+                self.engine()
+                    .endpoints()
+                    .into_iter()
+                    .map(|(id, e)| (id, e.name))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+        let entries: Vec<crate::alerts::TrayEntry> = statuses
             .into_iter()
-            .map(|(id, e)| (id, e.name))
-            .collect();
-        let entries: Vec<crate::alerts::TrayEntry> = self
-            .engine()
-            .statuses()
-            .into_iter()
-            .map(|(id, status)| crate::alerts::TrayEntry {
-                name: names.remove(&id).unwrap_or_else(|| id.to_string()),
-                state: state_name(status.state),
-                cause: self.open_cause(id.0),
+            .map(|(id, status)| {
+                let (name, cause) = if troubled(status.state) {
+                    let name = names.remove(&id).unwrap_or_else(|| id.to_string());
+                    (name, self.open_cause(id.0))
+                } else {
+                    (String::new(), None)
+                };
+                crate::alerts::TrayEntry {
+                    name,
+                    state: state_name(status.state),
+                    cause,
+                }
             })
             .collect();
         crate::alerts::tooltip(&entries)

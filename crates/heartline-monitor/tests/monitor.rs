@@ -337,6 +337,33 @@ async fn the_open_incident_names_its_cause_live() {
         .expect("shutdown");
 }
 
+/// The tray's tooltip counts the live states and names the endpoint in trouble.
+#[tokio::test]
+async fn the_tray_tooltip_names_an_endpoint_that_is_down() {
+    let dir = Dir::new("tooltip");
+    let monitor = dir.open().await;
+    let mut events = monitor.subscribe();
+    // Nothing listens on a port just released: every attempt is refused, Down after two.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut e = quick("gone <b>", format!("ws://127.0.0.1:{port}/"));
+    e.reconnect.initial = Duration::from_millis(20);
+    e.reconnect.jitter = 0.0;
+    let id = monitor.add(e).await.expect("add");
+    wait_for(&mut events, id, to_state(State::Down)).await;
+    let tooltip = monitor.tray_tooltip();
+    assert!(
+        tooltip.starts_with("Heartline: 0 up, 0 degraded, 1 down\ngone &lt;b&gt; down"),
+        "{tooltip}"
+    );
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
+
 /// History fed to the recorder comes back in detail, timeline and incidents, and (after a
 /// restart) the overview's last close still says who closed and why.
 #[tokio::test]
