@@ -352,7 +352,10 @@ pub fn state_name(s: State) -> StateName {
 /// [`MAX_UNTRUSTED_LEN`] bytes. This keeps a reason from breaking lines, hiding text or
 /// reordering what is read.
 pub fn shown(text: &str) -> String {
-    bound(&escape_controls(text), MAX_UNTRUSTED_LEN).into_owned()
+    // UNIX times (rustls' "not valid after 1580515200 (UNIX)", in history recorded before the
+    // probe wrote dates) as dates.
+    let text = heartline_core::error_text::readable_times(text);
+    bound(&escape_controls(&text), MAX_UNTRUSTED_LEN).into_owned()
 }
 
 /// A close marker from a session end.
@@ -795,6 +798,11 @@ mod tests {
         assert!(failure.len() <= MAX_UNTRUSTED_LEN + '…'.len_utf8());
         assert!(failure.ends_with('…'));
         assert_eq!(live.last_close.expect("a close").reason, close.reason);
+        // A TLS error recorded before the probe wrote dates reads as one.
+        assert_eq!(
+            shown("certificate is not valid after 1580515200 (UNIX)"),
+            "certificate is not valid after 2020-02-01 00:00:00 UTC"
+        );
 
         // Plain text is left as it is.
         assert_eq!(shown("going away: deploy"), "going away: deploy");
