@@ -24,6 +24,9 @@ APT_PACKAGES+=(desktop-file-utils rpm systemd x11-utils dpkg-dev)
 # The protocol-preset interop tests (crates/heartline-probe/tests/interop_mqtt.rs) start their
 # own MQTT broker with a configuration of their own on free loopback ports.
 APT_PACKAGES+=(mosquitto)
+# The idle-timeout integration test (crates/heartline-cli/tests/nginx.rs) runs a real nginx of
+# its own (no daemon) with proxy_read_timeout set short, in front of the lab.
+APT_PACKAGES+=(nginx)
 
 # Every command a test or a make target calls, with the package that provides it. Checked after
 # the install, so a missing tool fails here with its name instead of as a timeout in a test.
@@ -32,7 +35,7 @@ REQUIRED_COMMANDS=(
   "WebKitWebDriver:webkit2gtk-driver" "import:imagemagick" "chromium:chromium" "kill:procps"
   "uptime:procps" "fc-match:fontconfig" "git:git" "desktop-file-validate:desktop-file-utils"
   "rpm:rpm" "systemd-analyze:systemd" "xprop:x11-utils" "dpkg-deb:dpkg" "dpkg-shlibdeps:dpkg-dev"
-  "apt-cache:apt" "objcopy:binutils" "mosquitto:mosquitto"
+  "apt-cache:apt" "objcopy:binutils" "mosquitto:mosquitto" "nginx:nginx"
 )
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -101,7 +104,8 @@ if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.car
 fi
 
 # Last: every command the tests call is there, or we stop now and say which package brings it.
-# (mosquitto lives in /usr/sbin, outside a user's PATH on Debian; the tests look there too.)
+# (mosquitto and nginx live in /usr/sbin, outside a user's PATH on Debian; the tests look there
+# too.)
 PATH="$PATH:/usr/sbin:/sbin"
 tools_missing=()
 for entry in "${REQUIRED_COMMANDS[@]}"; do

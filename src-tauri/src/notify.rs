@@ -1,5 +1,6 @@
-//! Desktop notifications when an endpoint goes Down and when it recovers; what is announced,
-//! and in what words, is heartline-monitor's (`alerts.rs`).
+//! Desktop notifications when an endpoint goes Down or Unstable (naming the cause of its open
+//! incident) and when it recovers; what is announced, and in what words, is
+//! heartline-monitor's (`alerts.rs`).
 
 use std::time::Instant;
 
@@ -22,13 +23,10 @@ pub fn observe(handle: &AppHandle, delta: &StatusDelta) {
         if !enabled {
             continue;
         }
-        let name = handle
-            .state::<crate::app::App>()
-            .monitor
-            .endpoint(s.id)
-            .map(|e| e.name)
-            .unwrap_or_default();
-        let (title, body) = message(change, &name, s);
+        let monitor = &handle.state::<crate::app::App>().monitor;
+        let name = monitor.endpoint(s.id).map(|e| e.name).unwrap_or_default();
+        let cause = monitor.open_cause(s.id);
+        let (title, body) = message(change, &name, s, cause.as_deref());
         if let Err(err) = handle
             .notification()
             .builder()

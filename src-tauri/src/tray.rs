@@ -1,9 +1,10 @@
-//! The tray icon: the aggregate state as its colour and tooltip, and a menu (open, pause all,
-//! quit). Monitoring continues while the window is hidden.
+//! The tray icon: the aggregate state as its colour, a tooltip naming the endpoints in trouble
+//! and their causes, and a menu (open, pause all, quit). Monitoring continues while the window
+//! is hidden.
 //!
-//! Boundary: the tray shows only Heartline's own words and counts — no endpoint name and no
-//! text a server sent. Anything of that kind added here must go through
-//! `heartline_core::escape_controls` and a bound first, as `heartline_monitor::alerts::message` does.
+//! Boundary: the tooltip names the endpoints in trouble and the causes of their incidents,
+//! which quote what servers sent; its text is built, escaped and bounded by
+//! `heartline_monitor::alerts::tooltip` (through `Monitor::tray_tooltip`), never here.
 
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};
@@ -113,15 +114,9 @@ pub fn refresh(handle: &AppHandle) {
     let Some(tray) = handle.tray_by_id(ID) else {
         return;
     };
-    let states: Vec<State> = handle.state::<App>().monitor.states();
-    let count = |st: State| states.iter().filter(|s| **s == st).count();
-    let worst = aggregate(&states);
-    let tooltip = format!(
-        "Heartline: {} up, {} degraded, {} down",
-        count(State::Up),
-        count(State::Degraded),
-        count(State::Down)
-    );
+    let monitor = &handle.state::<App>().monitor;
+    let worst = aggregate(&monitor.states());
+    let tooltip = monitor.tray_tooltip();
     let Ok((icon, tooltip)) = SHOWN.lock().map(|mut s| s.update(worst, tooltip)) else {
         return;
     };

@@ -131,8 +131,24 @@ pub(crate) fn resolve(
             &d.successes_before_up,
             base.health.successes_before_up,
         ),
-        // The instability rule's thresholds have no file keys yet: the defaults.
-        ..base.health
+        unstable_after: cx.value(
+            "unstable_after",
+            &spec.unstable_after,
+            &d.unstable_after,
+            base.health.unstable_after,
+        ),
+        unstable_window: cx.duration(
+            "unstable_window",
+            &spec.unstable_window,
+            &d.unstable_window,
+            base.health.unstable_window,
+        ),
+        stable_after: cx.duration(
+            "stable_after",
+            &spec.stable_after,
+            &d.stable_after,
+            base.health.stable_after,
+        ),
     };
     let limits = Limits {
         max_message_size: cx.size(
@@ -368,6 +384,9 @@ pub(crate) fn spec_from(e: &Endpoint) -> EndpointSpec {
         differs_n(e.health.failures_before_down, b.health.failures_before_down);
     spec.successes_before_up =
         differs_n(e.health.successes_before_up, b.health.successes_before_up);
+    spec.unstable_after = differs_n(e.health.unstable_after, b.health.unstable_after);
+    spec.unstable_window = differs(e.health.unstable_window, b.health.unstable_window);
+    spec.stable_after = differs(e.health.stable_after, b.health.stable_after);
     spec.max_message_size = differs_size(e.limits.max_message_size, b.limits.max_message_size);
     spec.max_frame_size = differs_size(e.limits.max_frame_size, b.limits.max_frame_size);
     if let Some(st) = &e.staleness {

@@ -34,6 +34,17 @@ pub struct Defaults {
     pub failures_before_down: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successes_before_up: Option<u32>,
+    /// Unexpected session ends within `unstable_window` that make the endpoint Unstable
+    /// (2–100; built in: 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unstable_after: Option<u32>,
+    /// The window those ends are counted in (built in: 10m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unstable_window: Option<HumanDuration>,
+    /// The quiet period without an unexpected end before an Unstable endpoint is Up again
+    /// (built in: 5m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_after: Option<HumanDuration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_message_size: Option<ByteSize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +128,17 @@ pub struct EndpointSpec {
     pub failures_before_down: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successes_before_up: Option<u32>,
+    /// Unexpected session ends within `unstable_window` that make the endpoint Unstable
+    /// (2–100; built in: 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unstable_after: Option<u32>,
+    /// The window those ends are counted in (built in: 10m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unstable_window: Option<HumanDuration>,
+    /// The quiet period without an unexpected end before an Unstable endpoint is Up again
+    /// (built in: 5m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_after: Option<HumanDuration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_message_size: Option<ByteSize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -267,6 +289,9 @@ impl Defaults {
             degraded_rtt: Some(HumanDuration::from_rtt(e.health.degraded_rtt)),
             failures_before_down: Some(e.health.failures_before_down),
             successes_before_up: Some(e.health.successes_before_up),
+            unstable_after: Some(e.health.unstable_after),
+            unstable_window: Some(e.health.unstable_window.into()),
+            stable_after: Some(e.health.stable_after.into()),
             max_message_size: Some(e.limits.max_message_size.into()),
             max_frame_size: Some(e.limits.max_frame_size.into()),
             reconnect: ReconnectSpec {
@@ -317,6 +342,9 @@ impl EndpointSpec {
             degraded_rtt: None,
             failures_before_down: None,
             successes_before_up: None,
+            unstable_after: None,
+            unstable_window: None,
+            stable_after: None,
             max_message_size: None,
             max_frame_size: None,
             stale_after: None,

@@ -374,6 +374,18 @@ fn defaults_apply_unless_overridden() {
             });
         },
     );
+    // The instability thresholds: from [defaults], an endpoint's own value winning.
+    check_defaults(
+        &format!(
+            "[defaults]\nunstable_after = 5\nunstable_window = \"30m\"\n{ENDPOINT}\
+             stable_after = \"90s\"\n"
+        ),
+        |e| {
+            e.health.unstable_after = 5;
+            e.health.unstable_window = Duration::from_secs(1800);
+            e.health.stable_after = Duration::from_secs(90);
+        },
+    );
     // Writing out every built-in value changes nothing.
     let builtin = ConfigFile::new(Defaults::builtin(), vec![EndpointSpec::new("e", "ws://h/")]);
     check_defaults(&builtin.to_toml(), |_| {});
@@ -607,6 +619,29 @@ fn core_validation_is_mapped_to_file_keys_and_lines() {
             "heartline.toml:2: defaults.handshake_timeout: must be at most 5m",
             "heartline.toml:3: defaults.failures_before_down: must be at least 1",
         ],
+    );
+}
+
+#[test]
+fn instability_thresholds_are_checked() {
+    check_error(
+        Format::Toml,
+        &format!(
+            "[defaults]\nunstable_after = 1\n{ENDPOINT}unstable_window = \"0s\"\n\
+             stable_after = \"2d\"\n"
+        ),
+        &[],
+        &[
+            "heartline.toml:2: defaults.unstable_after: must be between 2 and 100",
+            "heartline.toml:6: endpoint 1 (e): unstable_window: must be positive",
+            "heartline.toml:7: endpoint 1 (e): stable_after: must be at most 1d",
+        ],
+    );
+    check_error(
+        Format::Toml,
+        &format!("{ENDPOINT}unstable_window = \"soon\"\n"),
+        &[],
+        &["heartline.toml:4: endpoint 1 (e): unstable_window: `soon` is not a duration; write e.g. 250ms, 15s, 2m"],
     );
 }
 

@@ -75,6 +75,10 @@ pub struct HealthPolicy {
     pub stable_after: Duration,
 }
 
+/// The longest `unstable_window` and `stable_after`: a storm is about the last minutes or
+/// hours; a longer window would count yesterday's deploy against today.
+pub const MAX_UNSTABLE_PERIOD: Duration = Duration::from_secs(86_400);
+
 impl Default for HealthPolicy {
     fn default() -> Self {
         HealthPolicy {
@@ -121,6 +125,11 @@ impl HealthPolicy {
                 out.push(FieldError {
                     field: field.into(),
                     problem: "must be positive".into(),
+                });
+            } else if value > MAX_UNSTABLE_PERIOD {
+                out.push(FieldError {
+                    field: field.into(),
+                    problem: "must be at most 1d".into(),
                 });
             }
         }

@@ -353,7 +353,13 @@ impl Track {
             return;
         }
         let mut incident = match (self.lead_up.take(), self.last_rtt) {
-            (Some(lead_up), _) => lead_up,
+            (Some(lead_up), _) => {
+                // Kept while this incident is open: when it hands over to another directly
+                // (Degraded after a first missed pong, Down after the second), the first sign
+                // of trouble of both is the first missed pong, not the second.
+                self.lead_up = Some(lead_up.clone());
+                lead_up
+            }
             (None, Some((rtt_at, rtt_kind))) => {
                 // No failure: the round trip just before tipped it (a slow one). It is the
                 // first sign of trouble and no part of the baseline.
@@ -882,9 +888,10 @@ mod tests {
             &[
                 "opened #1 degraded 2–open detect 1 1006×1 events 2",
                 "closed #1 degraded 2–3 detect 1 1006×1 retries 1 events 4",
-                // Nothing new went wrong since the Degraded opened: its lead-up stays there.
-                "opened #1 down 3–open detect 0 events 1",
-                "closed #1 down 3–5 detect 0 events 3",
+                // The Down follows the Degraded directly: its lead-up is the Degraded one's,
+                // from the same first sign (the loss at 1 s).
+                "opened #1 down 3–open detect 2 1006×1 retries 1 events 3",
+                "closed #1 down 3–5 detect 2 1006×1 retries 1 events 5",
             ],
         );
     }
@@ -926,6 +933,36 @@ mod tests {
             ..SessionStats::default()
         };
         h.at(ep, secs, EventKind::Closed { end, stats })
+    }
+
+    #[test]
+    fn the_first_missed_pong_is_the_first_sign_of_trouble() {
+        // A half-open path: the first missed pong makes it Degraded, the second closes the
+        // session and, with the failed retries, makes it Down. Both incidents start their
+        // lead-up at the first miss.
+        let miss = |n| EventKind::PongMissed {
+            kind: PingKind::Protocol,
+            missed: n,
+        };
+        let h = History::default()
+            .state(1, 0.0, Connecting, Up)
+            .rtt(1, 5.0, 10)
+            .at(1, 10.0, miss(1))
+            .state(1, 10.0, Up, Degraded)
+            .at(1, 20.0, miss(2))
+            .closed_by(1, 20.0, CloseCause::PongTimeout)
+            .retry(1, 20.0)
+            .refused(1, 21.0, FailedPhase::Tcp)
+            .state(1, 21.0, Degraded, Down)
+            .connected(1, 30.0)
+            .state(1, 30.0, Down, Up);
+        check(
+            h,
+            &[
+                "#1 degraded 10–21 detect 0 1000×1 tcp×1 retries 1 rtt 10ms events 7",
+                "#1 down 21–30 detect 11 1000×1 tcp×1 retries 1 rtt 10ms events 8",
+            ],
+        );
     }
 
     #[test]

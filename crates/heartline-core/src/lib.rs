@@ -11,6 +11,7 @@ pub mod close_code;
 pub mod diagnosis;
 pub mod duration;
 pub mod endpoint;
+pub mod error_text;
 pub mod event;
 pub mod health;
 pub mod incident;

@@ -13,7 +13,9 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
 use heartline_core::close_code::class_of_end;
-use heartline_core::{EndpointId, Event, EventKind, Phase, PingKind, State, Timestamp};
+use heartline_core::{
+    EndpointId, Event, EventKind, IncidentTracker, Phase, PingKind, State, Timestamp,
+};
 
 /// Every Heartline metric, ready to be scraped. Share it behind an `Arc`: every method takes
 /// `&self`, and the engine calls [`Metrics::observe`] from many sessions at once.
@@ -84,6 +86,7 @@ impl Metrics {
             let endpoints = self.read();
             if let Some(known) = endpoints.by_id.get(&event.endpoint) {
                 self.families.fold(known, event.at, &event.kind);
+                self.families.track(known, event);
                 return;
             }
         }
@@ -102,6 +105,7 @@ impl Metrics {
         let endpoints = self.read();
         if let Some(known) = endpoints.by_id.get(&event.endpoint) {
             self.families.fold(known, event.at, &event.kind);
+            self.families.track(known, event);
         }
     }
 
@@ -236,6 +240,13 @@ struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IncidentLabels {
+    endpoint: Arc<str>,
+    kind: &'static str,
+    cause: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     endpoint: Arc<str>,
     status: u16,
@@ -258,6 +269,7 @@ struct Families {
     unexpected_ends: Family<ClassLabels, Counter>,
     session_open: Family<EndpointLabels, Gauge>,
     session_started: Family<EndpointLabels, Gauge>,
+    incident: Family<IncidentLabels, Gauge>,
 }
 
 impl Default for Families {
@@ -278,6 +290,7 @@ impl Default for Families {
             unexpected_ends: Family::default(),
             session_open: Family::default(),
             session_started: Family::default(),
+            incident: Family::default(),
         }
     }
 }
@@ -359,6 +372,11 @@ impl Families {
              the current session's age",
             Unit::Other("timestamp_seconds".into()),
             self.session_started.clone(),
+        );
+        r.register(
+            "incident_open",
+            "1 while an incident is open, by kind and by the diagnosis rule that explains it",
+            self.incident.clone(),
         );
         r.register_with_unit(
             "handshake_phase",
@@ -522,6 +540,48 @@ impl Families {
         }
     }
 
+    /// Feeds the endpoint's incident tracker (every event but round trips, so the heartbeat
+    /// path stays lock-free) and moves `incident_open` to the open incident's kind and cause.
+    fn track(&self, known: &Known, event: &Event) {
+        if matches!(
+            event.kind,
+            EventKind::Rtt { .. } | EventKind::ServerBeat { .. }
+        ) {
+            return;
+        }
+        let mut book = known.book();
+        let changes = book.incidents.observe(event);
+        if changes.is_empty() {
+            return;
+        }
+        let open = book.incidents.open().next().map(|i| {
+            (
+                i.kind.as_str(),
+                i.cause.as_ref().map_or("unexplained", |c| c.rule.as_str()),
+            )
+        });
+        if open == book.incident {
+            return;
+        }
+        if let Some((kind, cause)) = book.incident.take() {
+            self.incident.remove(&IncidentLabels {
+                endpoint: known.label.clone(),
+                kind,
+                cause,
+            });
+        }
+        if let Some((kind, cause)) = open {
+            self.incident
+                .get_or_create(&IncidentLabels {
+                    endpoint: known.label.clone(),
+                    kind,
+                    cause,
+                })
+                .set(1);
+        }
+        book.incident = open;
+    }
+
     /// Moves the stateset to `to`: the old state drops to 0 before the new one rises, so a
     /// scrape in between may see no state but never two.
     fn set_state(&self, endpoint: &Arc<str>, to: State) {
@@ -559,6 +619,13 @@ impl Families {
         self.session_duration.remove(&one);
         self.session_open.remove(&one);
         self.session_started.remove(&one);
+        if let Some((kind, cause)) = book.incident {
+            self.incident.remove(&IncidentLabels {
+                endpoint: endpoint.clone(),
+                kind,
+                cause,
+            });
+        }
         for &class in &book.classes {
             self.unexpected_ends.remove(&ClassLabels {
                 endpoint: endpoint.clone(),
@@ -672,11 +739,17 @@ struct Book {
     classes: HashSet<&'static str>,
     failed_phases: HashSet<&'static str>,
     statuses: HashSet<u16>,
+    /// Incidents derived from this endpoint's events, as the recorder derives them.
+    incidents: IncidentTracker,
+    /// The labels (kind, cause) of the `incident_open` series now set, if any.
+    incident: Option<(&'static str, &'static str)>,
 }
 
 impl Book {
     fn new(state: State) -> Self {
         Book {
+            incidents: IncidentTracker::new(),
+            incident: None,
             state,
             closes: HashSet::new(),
             causes: HashSet::new(),
@@ -1193,5 +1266,54 @@ mod tests {
         assert!(!text.contains(r#"class="normal""#), "{text}");
         m.remove_endpoint(FEED);
         assert!(!m.encode().contains("unexpected_ends_total{"));
+    }
+
+    #[test]
+    fn an_open_incident_names_its_kind_and_cause() {
+        let m = Metrics::new();
+        m.set_endpoint(FEED, "feed");
+        let at = |secs: i64, kind: EventKind| Event {
+            at: Timestamp(1_700_000_000_000 + secs * 1000),
+            endpoint: FEED,
+            kind,
+        };
+        let lost = EventKind::Closed {
+            end: SessionEnd::Lost {
+                error: "reset".into(),
+            },
+            stats: SessionStats {
+                duration: Duration::from_secs(60),
+                silent_for: Duration::from_secs(60),
+                ..SessionStats::default()
+            },
+        };
+        m.observe(&at(0, state(State::Connecting, State::Up)));
+        for i in 1..=3 {
+            m.observe(&at(61 * i, lost.clone()));
+        }
+        assert!(!m.encode().contains("heartline_incident_open{"));
+        m.observe(&at(183, state(State::Up, State::Unstable)));
+        assert_lines(
+            &m.encode(),
+            &[r#"heartline_incident_open{endpoint="feed",kind="unstable",cause="idle_timeout"} 1"#],
+        );
+        // Worse: the Unstable incident hands over to a Down one, explained the same way.
+        m.observe(&at(200, state(State::Unstable, State::Down)));
+        let text = m.encode();
+        assert_lines(
+            &text,
+            &[r#"heartline_incident_open{endpoint="feed",kind="down",cause="idle_timeout"} 1"#],
+        );
+        assert!(!text.contains(r#"kind="unstable""#), "{text}");
+        m.observe(&at(300, state(State::Down, State::Up)));
+        assert!(!m.encode().contains("heartline_incident_open{"));
+        // Without a pattern the incident is unexplained; removing the endpoint removes it.
+        m.observe(&at(1000, state(State::Up, State::Degraded)));
+        assert_lines(
+            &m.encode(),
+            &[r#"heartline_incident_open{endpoint="feed",kind="degraded",cause="unexplained"} 1"#],
+        );
+        m.remove_endpoint(FEED);
+        assert!(!m.encode().contains("heartline_incident_open{"));
     }
 }

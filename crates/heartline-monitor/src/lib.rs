@@ -612,6 +612,10 @@ impl Monitor {
         self.recorder.clone()
     }
 
+    pub(crate) fn recorder_ref(&self) -> &heartline_store::Recorder {
+        &self.recorder
+    }
+
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }

@@ -402,7 +402,10 @@ pub fn state_name(s: State) -> StateName {
 /// [`MAX_UNTRUSTED_LEN`] bytes. This keeps a reason from breaking lines, hiding text or
 /// reordering what is read.
 pub fn shown(text: &str) -> String {
-    bound(&escape_controls(text), MAX_UNTRUSTED_LEN).into_owned()
+    // UNIX times (rustls' "not valid after 1580515200 (UNIX)", in history recorded before the
+    // probe wrote dates) as dates.
+    let text = heartline_core::error_text::readable_times(text);
+    bound(&escape_controls(&text), MAX_UNTRUSTED_LEN).into_owned()
 }
 
 /// A close marker from a session end.
@@ -598,6 +601,51 @@ impl Monitor {
             .into_iter()
             .map(|(_, s)| s.state)
             .collect()
+    }
+
+    /// The title of the diagnosis finding that explains the endpoint's open incident, as the
+    /// live incident tracker knows it now; `None` without an open incident or without an
+    /// explanation. Outside text: escape it where it is shown (`alerts::message` does).
+    pub fn open_cause(&self, id: u64) -> Option<String> {
+        self.recorder_ref()
+            .open_cause(EndpointId(id))
+            .map(|c| c.title)
+    }
+
+    /// The tray's tooltip over every watched endpoint (`alerts::tooltip`): counts per state,
+    /// then the endpoints in trouble with their causes.
+    /// Refreshed with every status delta, so endpoints that are fine cost only their state:
+    /// names and causes are looked up for the ones in trouble.
+    pub fn tray_tooltip(&self) -> String {
+        let statuses = self.engine().statuses();
+        let troubled = |s: State| matches!(s, State::Down | State::Unstable | State::Degraded);
+        let mut names: HashMap<EndpointId, String> =
+            if statuses.iter().any(|(_, s)| troubled(s.state)) {
+                self.engine()
+                    .endpoints()
+                    .into_iter()
+                    .map(|(id, e)| (id, e.name))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+        let entries: Vec<crate::alerts::TrayEntry> = statuses
+            .into_iter()
+            .map(|(id, status)| {
+                let (name, cause) = if troubled(status.state) {
+                    let name = names.remove(&id).unwrap_or_else(|| id.to_string());
+                    (name, self.open_cause(id.0))
+                } else {
+                    (String::new(), None)
+                };
+                crate::alerts::TrayEntry {
+                    name,
+                    state: state_name(status.state),
+                    cause,
+                }
+            })
+            .collect();
+        crate::alerts::tooltip(&entries)
     }
 
     /// One endpoint's detail over a window.
@@ -803,6 +851,11 @@ mod tests {
         assert!(failure.len() <= MAX_UNTRUSTED_LEN + '…'.len_utf8());
         assert!(failure.ends_with('…'));
         assert_eq!(live.last_close.expect("a close").reason, close.reason);
+        // A TLS error recorded before the probe wrote dates reads as one.
+        assert_eq!(
+            shown("certificate is not valid after 1580515200 (UNIX)"),
+            "certificate is not valid after 2020-02-01 00:00:00 UTC"
+        );
 
         // Plain text is left as it is.
         assert_eq!(shown("going away: deploy"), "going away: deploy");

@@ -288,6 +288,83 @@ async fn test_connection_goes_through_the_probe() {
     lab.shutdown().await;
 }
 
+/// The cause a notification or the tray names is the live incident tracker's: known as soon as
+/// the incident opens, gone when it closes.
+#[tokio::test]
+async fn the_open_incident_names_its_cause_live() {
+    let dir = Dir::new("cause");
+    let monitor = dir.open().await;
+    let id = monitor
+        .add(Endpoint::new("feed", "ws://127.0.0.1:9/"))
+        .await
+        .expect("add");
+    monitor.pause(id.0).await.expect("pause");
+    let now = heartline_monitor::now().0;
+    let at = |ago_s: i64| Timestamp(now - ago_s * 1000);
+    let recorder = monitor.recorder();
+    let emit = |t: i64, kind: EventKind| {
+        recorder.emit(Event {
+            at: at(t),
+            endpoint: id,
+            kind,
+        })
+    };
+    let state = |from, to| EventKind::StateChanged { from, to };
+    emit(600, state(State::Connecting, State::Up));
+    assert_eq!(monitor.open_cause(id.0), None, "no incident yet");
+    emit(
+        300,
+        EventKind::Closed {
+            end: SessionEnd::ClosedByClient {
+                cause: CloseCause::PongTimeout,
+                code: 1001,
+                reason: String::new(),
+                clean: false,
+            },
+            stats: SessionStats {
+                duration: Duration::from_secs(300),
+                ..SessionStats::default()
+            },
+        },
+    );
+    emit(299, state(State::Up, State::Down));
+    let cause = monitor.open_cause(id.0).expect("a cause while Down");
+    assert!(cause.starts_with("Half-open connections"), "{cause}");
+    emit(200, state(State::Down, State::Up));
+    assert_eq!(monitor.open_cause(id.0), None, "the incident closed");
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
+
+/// The tray's tooltip counts the live states and names the endpoint in trouble.
+#[tokio::test]
+async fn the_tray_tooltip_names_an_endpoint_that_is_down() {
+    let dir = Dir::new("tooltip");
+    let monitor = dir.open().await;
+    let mut events = monitor.subscribe();
+    // Nothing listens on a port just released: every attempt is refused, Down after two.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut e = quick("gone <b>", format!("ws://127.0.0.1:{port}/"));
+    e.reconnect.initial = Duration::from_millis(20);
+    e.reconnect.jitter = 0.0;
+    let id = monitor.add(e).await.expect("add");
+    wait_for(&mut events, id, to_state(State::Down)).await;
+    let tooltip = monitor.tray_tooltip();
+    assert!(
+        tooltip.starts_with("Heartline: 0 up, 0 degraded, 1 down\ngone &lt;b&gt; down"),
+        "{tooltip}"
+    );
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
+
 /// History fed to the recorder comes back in detail, timeline and incidents, and (after a
 /// restart) the overview's last close still says who closed and why.
 #[tokio::test]

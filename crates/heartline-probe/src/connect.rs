@@ -421,13 +421,15 @@ fn upgrade_failure(e: WsError, start: Instant, redactor: &Redactor) -> Handshake
     }
 }
 
-/// rustls errors arrive wrapped in io::Error; unwrap them for a readable cause.
+/// rustls errors arrive wrapped in io::Error; unwrap them for a readable cause, with the UNIX
+/// times rustls writes ("not valid after 1580515200 (UNIX)") as dates.
 fn tls_error_text(e: &io::Error) -> String {
-    match e
+    let text = match e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
         Some(tls) => tls.to_string(),
         None => e.to_string(),
-    }
+    };
+    heartline_core::error_text::readable_times(&text).into_owned()
 }

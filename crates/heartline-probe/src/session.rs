@@ -205,7 +205,7 @@ pub(crate) async fn run(
                     Some(Err(e)) => {
                         let end = match e {
                             WsError::Capacity(c) => {
-                                let why = capacity_text(&c);
+                                let why = capacity_text(&c, endpoint.limits);
                                 close_with(&mut ws, CloseCause::MessageTooBig, CloseCode::Size, &why).await
                             }
                             WsError::Utf8(_) => {
@@ -528,10 +528,18 @@ fn lost_or_closed(e: WsError) -> SessionEnd {
     SessionEnd::Lost { error }
 }
 
-fn capacity_text(c: &CapacityError) -> String {
+/// The 1009 reason, quoting the limit that applied: tungstenite reports a frame over
+/// `max_frame_size` and a message over `max_message_size` alike, with the limit it checked.
+fn capacity_text(c: &CapacityError, limits: heartline_core::Limits) -> String {
     match c {
         CapacityError::MessageTooLong { size, max_size } => {
-            format!("message of {size} bytes exceeds the limit of {max_size}")
+            let (what, key) =
+                if *max_size == limits.max_frame_size && *max_size != limits.max_message_size {
+                    ("frame", "max_frame_size")
+                } else {
+                    ("message", "max_message_size")
+                };
+            format!("{what} of {size} bytes over the {key} limit of {max_size} bytes")
         }
         other => other.to_string(),
     }

@@ -659,6 +659,12 @@ async fn oversized_messages_are_refused_and_reported() {
         (Some(CloseCause::MessageTooBig), 1009),
         "{end:?}"
     );
+    // The reason quotes the limit that applied: the frame's, not the message's.
+    assert!(
+        end.reason()
+            .starts_with("frame of 2000000 bytes over the max_frame_size limit of 65536 bytes"),
+        "{end:?}"
+    );
 }
 
 #[tokio::test]

@@ -277,7 +277,14 @@ impl Row {
                 self.phase = Some(f.phase.as_str());
                 self.status = f.phase.status();
                 self.reason = Some(f.error.clone()).filter(|r| !r.is_empty());
-                let _ = write!(d, "{f} (after ");
+                // The words: with UNIX times as dates (history recorded before the probe wrote
+                // dates says "not valid after 1580515200 (UNIX)"); the reason stays as recorded.
+                let words = f.to_string();
+                let _ = write!(
+                    d,
+                    "{} (after ",
+                    heartline_core::error_text::readable_times(&words)
+                );
                 push_readable(d, f.elapsed);
                 d.push(')');
                 if let FailedPhase::Http {
@@ -513,4 +520,36 @@ pub fn percent(share: Option<f64>) -> String {
 /// Drops per hour with one decimal, or "–".
 pub fn per_hour(rate: Option<f64>) -> String {
     rate.map_or("–".into(), |r| format!("{r:.1}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use heartline_core::{FailedPhase, HandshakeFailure};
+
+    use super::*;
+
+    #[test]
+    fn a_tls_expiry_reads_as_a_date_and_the_reason_stays_as_recorded() {
+        let error = "invalid peer certificate: certificate expired: verification time \
+                     1714554000 (UNIX), but certificate is not valid after 1580515200 (UNIX)";
+        let event = Event {
+            at: Timestamp(0),
+            endpoint: EndpointId(1),
+            kind: EventKind::HandshakeFailed(HandshakeFailure {
+                phase: FailedPhase::Tls,
+                error: error.into(),
+                elapsed: Duration::from_millis(20),
+            }),
+        };
+        let row = Row::from_event(&event, "feed");
+        assert!(
+            row.detail
+                .contains("not valid after 2020-02-01 00:00:00 UTC (after 20 ms)"),
+            "{}",
+            row.detail
+        );
+        assert_eq!(row.reason.as_deref(), Some(error));
+    }
 }

@@ -221,6 +221,15 @@ impl Recorder {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// The cause of the endpoint's open incident as the live tracker knows it now (it has seen
+    /// every event the engine delivered before this call), or `None` without an open incident
+    /// or without an explanation. The title quotes outside text: escape it where it is shown.
+    pub fn open_cause(&self, endpoint: EndpointId) -> Option<heartline_core::IncidentCause> {
+        let tracker = self.incidents.lock().ok()?;
+        let open = tracker.open().find(|i| i.endpoint == endpoint)?;
+        open.cause.clone()
+    }
+
     fn record_rtt(&self, endpoint: EndpointId, kind: PingKind, at_ms: i64, rtt: Duration) {
         let minute = at_ms.div_euclid(60_000);
         let Ok(mut m) = self.minutes.lock() else {

@@ -546,7 +546,7 @@ mod tests {
                 .refused(2, 4.0, FailedPhase::Tls, "invalid peer certificate: NotValidForNameContext { expected: \"api.example\" }")
                 .refused(2, 5.0, FailedPhase::Tls, "received fatal alert: HandshakeFailure"),
             &[
-                Expect { endpoints: &[1], occurrences: 1, mentions: &["Expired TLS certificate on feed-1", "automatic renewal"] },
+                Expect { endpoints: &[1], occurrences: 1, mentions: &["Expired TLS certificate on feed-1", "automatic renewal", "not valid after 2024-04-24 23:06:40 UTC\""] },
                 Expect { endpoints: &[1], occurrences: 2, mentions: &["Untrusted TLS certificate on feed-1", "2 handshakes failed during TLS (between 09:00:01 and 09:00:03 UTC)", "CA file"] },
                 Expect { endpoints: &[2], occurrences: 1, mentions: &["does not match the host of feed-2", "subject alternative names"] },
                 Expect { endpoints: &[2], occurrences: 1, mentions: &["TLS handshake failing on feed-2", "openssl s_client -connect api.example:443", "\"received fatal alert: HandshakeFailure\""] },

@@ -26,6 +26,10 @@ const MIN_SILENCE: Duration = Duration::from_secs(5);
 /// between messages would agree.
 const MIN_SHORT_SILENCE: Duration = Duration::from_secs(1);
 
+/// A session is quiet from its start when its last message came at most this long after it
+/// opened (a server's greeting, the answer to our first ping).
+const QUIET_FROM_START: Duration = Duration::from_millis(500);
+
 /// Close reasons that name an idle timer, matched case-insensitively (a Gin + gorilla server
 /// closes 1000 "idle timeout" when the *client* sent nothing, its own ticks still flowing).
 const IDLE_WORDS: [&str; 3] = ["idle", "timeout", "inactiv"];
@@ -135,6 +139,18 @@ pub(super) fn idle_timeout(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> 
                  what the client sends, whatever the server keeps sending.",
             );
         }
+        let quiet_from_start = |e: &&IdleEnd| {
+            e.lasted.saturating_sub(Duration::from_millis(e.silent)) <= QUIET_FROM_START
+        };
+        if median < MIN_SILENCE && members.iter().all(quiet_from_start) {
+            explanation.push_str(
+                " Every one of these sessions was quiet from its first moments, so a deadline the \
+                 server sets at connect (waiting for a handshake or init message it never got, \
+                 as a Socket.IO server does with a client that does not answer its open packet) \
+                 would look the same: if heartbeats do not help, check which first message the \
+                 server expects.",
+            );
+        }
         if let (true, Some(p)) = (pings_ignored, ping) {
             explanation.push_str(&format!(
                 " Heartline was pinging every {}, well within it, so protocol pings apparently do \
@@ -229,6 +245,11 @@ impl IdleEnd {
             SessionEnd::ClosedByServer { code, reason } => (Some(*code), reason.as_str()),
             SessionEnd::ClosedByClient { .. } | SessionEnd::Refused { .. } => return None,
         };
+        if super::server_closes::names_connect_deadline(reason) {
+            // "Connection initialisation timeout": a deadline set at connect, the lifetime
+            // rule's to explain, whatever the silence.
+            return None;
+        }
         let lower = reason.to_lowercase();
         let said_idle = IDLE_WORDS.iter().any(|w| lower.contains(w));
         if server_code.is_some_and(|c| !matches!(c, 1000 | 1001 | 1006)) && !said_idle {
@@ -495,8 +516,26 @@ mod tests {
             &[Expect {
                 endpoints: &[1],
                 occurrences: 6,
-                mentions: &["Idle timeout of about 2 s", "after 2–2.1 s of silence"],
+                mentions: &[
+                    "Idle timeout of about 2 s",
+                    "after 2–2.1 s of silence",
+                    // Each lasted only its silence and half a second: a deadline at connect
+                    // would look the same, and the finding says so.
+                    "quiet from its first moments",
+                ],
             }],
+        );
+        // Sessions of a minute that went quiet 2 s before the end: a plain idle timeout.
+        let mut h = History::default();
+        for i in 0..4 {
+            h = h.lost(1, 100.0 * f64::from(i) + 60.0, 60.0, 2.0);
+        }
+        let findings = idle_timeout(&h.events(), &Facts::new(&facts(&[(1, "feed.example")])));
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert!(
+            !findings[0].explanation.contains("first moments"),
+            "{}",
+            findings[0].explanation
         );
         check(
             "five at 2 s but one after 0.3 s: not every session",
@@ -513,6 +552,21 @@ mod tests {
             silences(&[0.2, 0.2, 0.2, 0.2]),
             &[],
         );
+    }
+
+    #[test]
+    fn a_deadline_at_connect_is_no_idle_timeout() {
+        let mut h = History::default();
+        for i in 0..4 {
+            h = h.server_close(
+                1,
+                10.0 * f64::from(i) + 3.0,
+                4408,
+                "Connection initialisation timeout",
+                3.0,
+            );
+        }
+        check("graphql-ws 4408 without connection_init", h, &[]);
     }
 
     #[test]

@@ -23,6 +23,8 @@ mod server_closes;
 mod session_ends;
 mod text;
 
+pub(crate) use text::{clock, date};
+
 #[cfg(test)]
 mod fixtures;
 

@@ -254,12 +254,30 @@ pub(super) fn upgrade_refused(events: &[Event], facts: &Facts<'_>) -> Vec<Findin
     findings
 }
 
+/// Words in a server's close reason that name a first message the server waits for…
+pub(super) const FIRST_MESSAGE_WORDS: [&str; 5] = ["init", "handshake", "hello", "auth", "login"];
+
+/// …and words saying it did not come in time. A reason needs one of each to name a deadline set
+/// at connect: graphql-ws closes 4408 "Connection initialisation timeout" when no
+/// `connection_init` arrives, while "Unauthorized" alone is a refusal (the credentials rule's).
+pub(super) const LATE_WORDS: [&str; 5] = ["time", "wait", "expect", "missing", "not receiv"];
+
+/// Whether a server's close reason names a deadline set at connect rather than an idle timer
+/// (case-insensitive).
+pub(super) fn names_connect_deadline(reason: &str) -> bool {
+    let lower = reason.to_lowercase();
+    FIRST_MESSAGE_WORDS.iter().any(|w| lower.contains(w))
+        && LATE_WORDS.iter().any(|w| lower.contains(w))
+}
+
 /// One unexpected end with its age and whether traffic flowed until near the end.
 struct AgedEnd {
     at: Timestamp,
     age_ms: u64,
     silent_ms: u64,
     busy: bool,
+    /// The server's close reason, when it names a deadline set at connect.
+    deadline: Option<String>,
 }
 
 /// Per endpoint, at least [`AGE_MIN_OCCURRENCES`] unexpected ends whose session ages agree
@@ -279,6 +297,15 @@ pub(super) fn lifetime_cap(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> 
                     silent_ms: u64::try_from(stats.silent_for.as_millis()).unwrap_or(u64::MAX),
                     busy: stats.silent_for.as_secs_f64()
                         < TRAFFIC_SHARE * stats.duration.as_secs_f64(),
+                    deadline: match end {
+                        SessionEnd::ClosedByServer { reason, .. }
+                        | SessionEnd::Refused { reason, .. }
+                            if names_connect_deadline(reason) =>
+                        {
+                            Some(reason.clone())
+                        }
+                        _ => None,
+                    },
                 }),
                 _ => None,
             })
@@ -288,7 +315,11 @@ pub(super) fn lifetime_cap(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> 
             continue;
         };
         let members = &ends[group];
-        if !members.iter().any(|e| e.busy) || same_silence(members) {
+        // The server said it was waiting for a first message: a deadline set at connect,
+        // whatever the silence looked like.
+        let deadline = members.iter().find_map(|e| e.deadline.as_deref());
+        let all_said_so = members.iter().all(|e| e.deadline.is_some());
+        if !all_said_so && (!members.iter().any(|e| e.busy) || same_silence(members)) {
             // All silent to the end, or ended after one same silence: an idle timeout
             // explains it (that rule's finding), not a cap on the age.
             continue;
@@ -312,6 +343,43 @@ pub(super) fn lifetime_cap(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> 
             .filter(|(_, lo, hi)| (*lo..=*hi).contains(&secs))
             .map(|(who, _, _)| *who)
             .collect();
+        let busy = members.iter().filter(|e| e.busy).count();
+        if let (true, Some(reason)) = (all_said_so, deadline) {
+            findings.push(Finding {
+                rule: Rule::LifetimeCap,
+                endpoints: vec![id],
+                title: format!(
+                    "Sessions to {name} end about {about} after they open: the server waits for \
+                     a first message"
+                ),
+                explanation: format!(
+                    "Sessions to {name} keep ending at the same age, about {about} after they \
+                     opened, the server saying \"{reason}\": it expects a first message (an \
+                     init, hello or authentication) within a deadline set at connect, and did \
+                     not get it. graphql-ws closes 4408 when no connection_init arrives; a \
+                     Socket.IO server drops a client that does not answer its handshake. Not an \
+                     idle timeout: heartbeats will not help."
+                ),
+                evidence: vec![format!(
+                    "{} closed by the server after {} ({}), saying \"{reason}\"",
+                    count(members.len(), "session", "sessions"),
+                    range(
+                        Duration::from_millis(ages[0]),
+                        Duration::from_millis(ages[ages.len() - 1])
+                    ),
+                    when(first, last)
+                )],
+                suggestion: format!(
+                    "Send what the server expects first, within {about}: choose the endpoint's \
+                     protocol preset (it sends the protocol's init or connect message) or add \
+                     the message to on_connect."
+                ),
+                first_seen: first,
+                last_seen: last,
+                occurrences: u32::try_from(members.len()).unwrap_or(u32::MAX),
+            });
+            continue;
+        }
         let mut explanation = format!(
             "Sessions to {name} keep ending at the same age, about {about} after they opened, \
              even while messages were flowing: a cap on the connection's whole life or a \
@@ -320,7 +388,6 @@ pub(super) fn lifetime_cap(events: &[Event], facts: &Facts<'_>) -> Vec<Finding> 
         if let Some(who) = known.first() {
             explanation.push_str(&format!(" That matches {who}."));
         }
-        let busy = members.iter().filter(|e| e.busy).count();
         findings.push(Finding {
             rule: Rule::LifetimeCap,
             endpoints: vec![id],
@@ -491,6 +558,46 @@ mod tests {
             h = h.lost(1, 100.0 * i as f64 + age, age, 0.5);
         }
         check(lifetime_cap, "random ages", h, &[]);
+    }
+
+    #[test]
+    fn a_server_waiting_for_a_first_message_is_a_deadline_not_an_idle_timeout() {
+        // graphql-ws without connection_init: closed 4408 three seconds after each open.
+        let mut h = History::default();
+        for i in 0..4 {
+            h = h.server_close(
+                1,
+                10.0 * f64::from(i) + 3.0,
+                4408,
+                "Connection initialisation timeout",
+                3.0,
+            );
+        }
+        check(
+            lifetime_cap,
+            "graphql-ws 4408",
+            h,
+            &[Expect {
+                endpoints: &[1],
+                occurrences: 4,
+                mentions: &[
+                    "Sessions to feed-1 end about 3 s after they open: the server waits for a \
+                     first message",
+                    "\"Connection initialisation timeout\"",
+                    "4 sessions closed by the server after 3 s",
+                    "on_connect",
+                ],
+            }],
+        );
+        // The same ages with a reason naming an idle timer stay the idle timeout rule's.
+        let mut h = History::default();
+        for i in 0..4 {
+            h = h.server_close(1, 10.0 * f64::from(i) + 3.0, 1000, "idle timeout", 3.0);
+        }
+        check(lifetime_cap, "an idle timer", h, &[]);
+        assert!(names_connect_deadline("auth not received in time"));
+        assert!(!names_connect_deadline("Unauthorized"));
+        assert!(!names_connect_deadline("idle timeout"));
     }
 
     #[test]

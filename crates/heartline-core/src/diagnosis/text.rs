@@ -55,14 +55,14 @@ pub(super) fn range(lo: Duration, hi: Duration) -> String {
 }
 
 /// Time of day in UTC, "HH:MM:SS".
-pub(super) fn clock(t: Timestamp) -> String {
+pub(crate) fn clock(t: Timestamp) -> String {
     let ms = t.0.rem_euclid(86_400_000);
     let secs = ms / 1000;
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// The UTC date, "YYYY-MM-DD".
-pub(super) fn date(t: Timestamp) -> String {
+pub(crate) fn date(t: Timestamp) -> String {
     let (y, m, d) = civil_from_days(t.0.div_euclid(86_400_000));
     format!("{y:04}-{m:02}-{d:02}")
 }
@@ -112,18 +112,21 @@ pub(super) fn list<S: AsRef<str>>(items: &[S]) -> String {
 }
 
 /// Up to `max` distinct non-empty texts, quoted, in order of first appearance, with how many
-/// others were left out: `"token expired", "bad key" and 2 others`.
+/// others were left out: `"token expired", "bad key" and 2 others`. Copies of one text that
+/// differ only in a timestamp are one text (the first copy is quoted), and UNIX times are
+/// written as dates (`error_text`).
 pub(super) fn samples<'a>(texts: impl Iterator<Item = &'a str>, max: usize) -> String {
-    let mut distinct: Vec<&str> = Vec::new();
+    let mut distinct: Vec<(&str, String)> = Vec::new();
     for t in texts.map(str::trim).filter(|t| !t.is_empty()) {
-        if !distinct.contains(&t) {
-            distinct.push(t);
+        let key = crate::error_text::merge_key(t).into_owned();
+        if !distinct.iter().any(|(_, k)| *k == key) {
+            distinct.push((t, key));
         }
     }
     let mut shown: Vec<String> = distinct
         .iter()
         .take(max)
-        .map(|t| format!("\"{t}\""))
+        .map(|(t, _)| format!("\"{}\"", crate::error_text::readable_times(t)))
         .collect();
     if distinct.len() > max {
         shown.push(count(distinct.len() - max, "other", "others"));
@@ -212,6 +215,21 @@ mod tests {
         assert_eq!(
             samples(["x", "", "y", "x", "z"].into_iter(), 2),
             "\"x\", \"y\" and 1 other"
+        );
+        // Copies differing only in a timestamp are one sample, its UNIX times as dates.
+        assert_eq!(
+            samples(
+                [
+                    "expired: verification time 1714554000 (UNIX), not valid after 1714000000 (UNIX)",
+                    "expired: verification time 1714554060 (UNIX), not valid after 1714000000 (UNIX)",
+                    "HTTP 503 at 2024-05-01T09:00:00Z",
+                    "HTTP 503 at 2024-05-01T09:01:00Z",
+                ]
+                .into_iter(),
+                5
+            ),
+            "\"expired: verification time 2024-05-01 09:00:00 UTC, not valid after 2024-04-24 \
+             23:06:40 UTC\" and \"HTTP 503 at 2024-05-01T09:00:00Z\""
         );
     }
 }
