@@ -326,7 +326,7 @@ mod tests {
             heartline_core::Timestamp(0),
             1006,
             String::new(),
-            "network".into(),
+            heartline_core::Initiator::Network,
             None,
         ));
         let cause = "Idle timeout of about 2 s on the path to this endpoint";
