@@ -1,5 +1,6 @@
 //! The tray icon: the aggregate state as its colour, a tooltip naming the endpoints in trouble
-//! and their causes, and a menu (open, pause all, quit). Monitoring continues while the window
+//! and their causes (and the same lines atop the menu, for Linux trays, which show no
+//! tooltip), and a menu (open, pause all, quit). Monitoring continues while the window
 //! is hidden.
 //!
 //! Boundary: the tooltip names the endpoints in trouble and the causes of their incidents,
@@ -7,7 +8,7 @@
 //! `heartline_monitor::alerts::tooltip` (through `Monitor::tray_tooltip`), never here.
 
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuItem};
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
 
@@ -18,11 +19,48 @@ use crate::app::App;
 const ID: &str = "main";
 const SIZE: u32 = 32;
 
+/// The menu: the status lines first (disabled items: Linux trays show no tooltip, so this is
+/// where the endpoints in trouble and their causes can be read), then the actions.
+fn menu(handle: &AppHandle, status: &[String]) -> tauri::Result<Menu<tauri::Wry>> {
+    let menu = Menu::new(handle)?;
+    for (i, line) in status.iter().enumerate() {
+        menu.append(&MenuItem::with_id(
+            handle,
+            format!("status-{i}"),
+            line,
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    if !status.is_empty() {
+        menu.append(&PredefinedMenuItem::separator(handle)?)?;
+    }
+    menu.append(&MenuItem::with_id(
+        handle,
+        "open",
+        "Open Heartline",
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&MenuItem::with_id(
+        handle,
+        "pause_all",
+        "Pause all",
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&MenuItem::with_id(
+        handle,
+        "quit",
+        "Quit",
+        true,
+        None::<&str>,
+    )?)?;
+    Ok(menu)
+}
+
 pub fn build(handle: &AppHandle) -> tauri::Result<()> {
-    let open = MenuItem::with_id(handle, "open", "Open Heartline", true, None::<&str>)?;
-    let pause = MenuItem::with_id(handle, "pause_all", "Pause all", true, None::<&str>)?;
-    let quit = MenuItem::with_id(handle, "quit", "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(handle, &[&open, &pause, &quit])?;
+    let menu = menu(handle, &[])?;
     TrayIconBuilder::with_id(ID)
         .icon(dot(aggregate(&[])))
         .tooltip("Heartline")
@@ -116,7 +154,7 @@ pub fn refresh(handle: &AppHandle) {
     };
     let monitor = &handle.state::<App>().monitor;
     let worst = aggregate(&monitor.states());
-    let tooltip = monitor.tray_tooltip();
+    let (tooltip, lines) = monitor.tray_status();
     let Ok((icon, tooltip)) = SHOWN.lock().map(|mut s| s.update(worst, tooltip)) else {
         return;
     };
@@ -124,6 +162,13 @@ pub fn refresh(handle: &AppHandle) {
         let _ = tray.set_icon(Some(dot(worst)));
     }
     if let Some(text) = tooltip {
+        // The menu's status lines change exactly when the tooltip does.
+        match menu(handle, &lines) {
+            Ok(m) => {
+                let _ = tray.set_menu(Some(m));
+            }
+            Err(err) => tracing::warn!(%err, "cannot refresh the tray menu"),
+        }
         let _ = tray.set_tooltip(Some(text));
     }
 }

@@ -148,6 +148,38 @@ pub struct TrayEntry {
 /// cause — at most [`TOOLTIP_LINES`], the rest counted. Names and causes are escaped (controls
 /// and markup: a status-notifier host may read the tooltip as markup) and each line bounded.
 pub fn tooltip(entries: &[TrayEntry]) -> String {
+    let (header, lines, more) = tray_text(entries);
+    let mut out = header;
+    for line in &lines {
+        out.push('\n');
+        out.push_str(&bounded_markup(line, MAX_TOOLTIP_LINE));
+    }
+    if let Some(more) = more {
+        out.push('\n');
+        out.push_str(&more);
+    }
+    out
+}
+
+/// The tooltip's lines as menu items, for desktops whose tray shows no tooltip (Linux's
+/// status notifiers): plain text (controls escaped, each line bounded), `&` doubled so the
+/// menu does not read it as a mnemonic marker.
+pub fn tray_menu_lines(entries: &[TrayEntry]) -> Vec<String> {
+    let (header, lines, more) = tray_text(entries);
+    std::iter::once(header)
+        .chain(
+            lines
+                .iter()
+                .map(|l| bound(&escape_controls(l), MAX_TOOLTIP_LINE).into_owned()),
+        )
+        .chain(more)
+        .map(|l| l.replace('&', "&&"))
+        .collect()
+}
+
+/// The counts line, the troubled endpoints' lines (raw: outside text not yet escaped) and the
+/// "and N more" line.
+fn tray_text(entries: &[TrayEntry]) -> (String, Vec<String>, Option<String>) {
     let count = |st: StateName| entries.iter().filter(|e| e.state == st).count();
     let mut counts = vec![format!("{} up", count(StateName::Up))];
     for (st, word) in [
@@ -160,7 +192,7 @@ pub fn tooltip(entries: &[TrayEntry]) -> String {
             counts.push(format!("{n} {word}"));
         }
     }
-    let mut out = format!("Heartline: {}", counts.join(", "));
+    let header = format!("Heartline: {}", counts.join(", "));
     let rank = |st: StateName| match st {
         StateName::Down => 0,
         StateName::Unstable => 1,
@@ -180,26 +212,24 @@ pub fn tooltip(entries: &[TrayEntry]) -> String {
             .cmp(&rank(b.state))
             .then_with(|| a.name.cmp(&b.name))
     });
-    for e in troubled.iter().take(TOOLTIP_LINES) {
-        let word = match e.state {
-            StateName::Down => "down",
-            StateName::Unstable => "keeps dropping",
-            _ => "degraded",
-        };
-        let line = match &e.cause {
-            Some(cause) => format!("{} {word}: {cause}", e.name),
-            None => format!("{} {word}", e.name),
-        };
-        out.push('\n');
-        out.push_str(&bounded_markup(&line, MAX_TOOLTIP_LINE));
-    }
-    if troubled.len() > TOOLTIP_LINES {
-        out.push_str(&format!(
-            "\nand {} more in trouble",
-            troubled.len() - TOOLTIP_LINES
-        ));
-    }
-    out
+    let lines = troubled
+        .iter()
+        .take(TOOLTIP_LINES)
+        .map(|e| {
+            let word = match e.state {
+                StateName::Down => "down",
+                StateName::Unstable => "keeps dropping",
+                _ => "degraded",
+            };
+            match &e.cause {
+                Some(cause) => format!("{} {word}: {cause}", e.name),
+                None => format!("{} {word}", e.name),
+            }
+        })
+        .collect();
+    let more = (troubled.len() > TOOLTIP_LINES)
+        .then(|| format!("and {} more in trouble", troubled.len() - TOOLTIP_LINES));
+    (header, lines, more)
 }
 
 /// Outside text for a notification body: controls escaped, markup escaped, bounded.
@@ -434,6 +464,25 @@ mod tests {
         assert!(
             lines[1].len() <= MAX_TOOLTIP_LINE + '…'.len_utf8(),
             "{text}"
+        );
+
+        // As menu items (Linux trays show no tooltip): the same lines, plain text, one item
+        // per line, `&` doubled so the menu shows it rather than underlining the next letter.
+        let items = tray_menu_lines(&[
+            entry("steady", StateName::Up, None),
+            entry("r&d\nfeed", StateName::Down, Some("<b>Host</b> & path")),
+        ]);
+        assert_eq!(
+            items,
+            [
+                "Heartline: 1 up, 0 degraded, 0 down",
+                r"r&&d\nfeed down: <b>Host</b> && path",
+            ]
+        );
+        let items = tray_menu_lines(&[entry("x", StateName::Down, Some(&"y".repeat(500)))]);
+        assert!(
+            items[1].len() <= MAX_TOOLTIP_LINE + '…'.len_utf8(),
+            "{items:?}"
         );
     }
 }

@@ -617,6 +617,20 @@ impl Monitor {
     /// Refreshed with every status delta, so endpoints that are fine cost only their state:
     /// names and causes are looked up for the ones in trouble.
     pub fn tray_tooltip(&self) -> String {
+        crate::alerts::tooltip(&self.tray_entries())
+    }
+
+    /// The tooltip ([`Monitor::tray_tooltip`]) and the same lines as menu items
+    /// ([`crate::alerts::tray_menu_lines`]) for trays that show no tooltip, from one look.
+    pub fn tray_status(&self) -> (String, Vec<String>) {
+        let entries = self.tray_entries();
+        (
+            crate::alerts::tooltip(&entries),
+            crate::alerts::tray_menu_lines(&entries),
+        )
+    }
+
+    fn tray_entries(&self) -> Vec<crate::alerts::TrayEntry> {
         let statuses = self.engine().statuses();
         let troubled = |s: State| matches!(s, State::Down | State::Unstable | State::Degraded);
         let mut names: HashMap<EndpointId, String> =
@@ -629,7 +643,7 @@ impl Monitor {
             } else {
                 HashMap::new()
             };
-        let entries: Vec<crate::alerts::TrayEntry> = statuses
+        statuses
             .into_iter()
             .map(|(id, status)| {
                 let (name, cause) = if troubled(status.state) {
@@ -644,8 +658,7 @@ impl Monitor {
                     cause,
                 }
             })
-            .collect();
-        crate::alerts::tooltip(&entries)
+            .collect()
     }
 
     /// One endpoint's detail over a window.
