@@ -475,7 +475,7 @@ mod tests {
         assert_eq!(
             items,
             [
-                "Heartline: 1 up, 0 degraded, 0 down",
+                "Heartline: 1 up, 0 degraded, 1 down",
                 r"r&&d\nfeed down: <b>Host</b> && path",
             ]
         );
