@@ -1,9 +1,12 @@
 import { defineConfig } from "vite";
 import { svelte } from "@sveltejs/vite-plugin-svelte";
+import { svelteTesting } from "@testing-library/svelte/vite";
 
 // The app loads ui/dist from its own protocol: relative asset paths, no remote content.
 export default defineConfig({
-  plugins: [svelte()],
+  // svelteTesting only acts under vitest: Svelte's browser build and a DOM cleaned after each
+  // component test (those pick jsdom with a `@vitest-environment jsdom` line).
+  plugins: [svelte(), svelteTesting()],
   base: "./",
   clearScreen: false,
   server: { port: 1420, strictPort: true },

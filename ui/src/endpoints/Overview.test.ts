@@ -1,0 +1,79 @@
+// @vitest-environment jsdom
+// The overview as a component: rows hold their order while the pointer is over the list, and
+// move to their place when it leaves (issue: a dashboard a monitoring engineer would choose,
+// "things move under the pointer").
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { describe, expect, it, vi } from "vitest";
+import type { EndpointRow, LiveStatus } from "../lib/bindings";
+import { LiveModel } from "../lib/live";
+
+vi.mock("../lib/ipc", () => ({ api: {} }));
+// jsdom has no matchMedia (uPlot, the detail's chart imported with the overview, asks it at
+// load) nor ResizeObserver (the list's measured height; it keeps its first guess here).
+vi.hoisted(() => {
+  globalThis.ResizeObserver ??= class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+  };
+  window.matchMedia ??= ((media: string) => ({
+    matches: false,
+    media,
+    onchange: null,
+    addListener() {},
+    removeListener() {},
+    addEventListener() {},
+    removeEventListener() {},
+    dispatchEvent: () => false,
+  })) as unknown as typeof window.matchMedia;
+});
+
+import Overview from "./Overview.svelte";
+
+function status(id: number, over: Partial<LiveStatus> = {}): LiveStatus {
+  return { id, state: "Up", since: 0, rtt_us: 100, app_rtt_us: null, last_close: null, last_failure: null, sessions: 1, ...over };
+}
+
+function row(id: number, name: string): EndpointRow {
+  return {
+    id,
+    name,
+    url: `ws://x/${name}`,
+    tags: [],
+    paused: false,
+    live: status(id),
+    uptime_24h: 1,
+    drops_per_hour: null,
+    connected_share: null,
+    median_session_ms: null,
+    cause: null,
+    p95_us: 100,
+    missing_secrets: [],
+  };
+}
+
+const order = () => [...document.querySelectorAll<HTMLElement>("[data-endpoint]")].map((e) => e.dataset.endpoint);
+
+describe("Overview", () => {
+  it("holds the order under the pointer, marks the changed row, and sorts when the pointer leaves", async () => {
+    const rows = [row(1, "alpha"), row(2, "bravo"), row(3, "charlie")];
+    const model = new LiveModel(rows);
+    const props = { rows, model, version: 0, theme: "light" as const, selected: null, onadd() {}, onedit() {}, onchanged() {}, onerror() {} };
+    const view = render(Overview, { props });
+    await waitFor(() => expect(order()).toEqual(["alpha", "bravo", "charlie"]));
+
+    const list = screen.getByRole("grid");
+    await fireEvent.pointerEnter(list);
+    model.apply({ statuses: [status(3, { state: "Down", rtt_us: null })], missed: 0 });
+    await view.rerender({ ...props, version: 1 });
+    // Down sorts first, but not while the pointer is over the list: charlie stays put, marked.
+    expect(order()).toEqual(["alpha", "bravo", "charlie"]);
+    const charlie = document.querySelector('[data-endpoint="charlie"]');
+    expect(charlie?.classList.contains("changed")).toBe(true);
+    expect(charlie?.querySelector("[data-state]")?.getAttribute("data-state")).toBe("Down");
+
+    await fireEvent.pointerLeave(list);
+    await waitFor(() => expect(order()).toEqual(["charlie", "alpha", "bravo"]));
+    expect(document.querySelector('[data-endpoint="charlie"]')?.classList.contains("changed")).toBe(false);
+  });
+});
