@@ -4,7 +4,7 @@ use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -19,6 +19,7 @@ use heartline_core::{
 
 use crate::connect::WsStream;
 use crate::watch::{Control, Reporter};
+use crate::ControlReceiver;
 
 /// How a session ended, and the control message that ended it, if one did.
 pub(crate) struct Outcome {
@@ -41,7 +42,7 @@ pub(crate) async fn run(
     endpoint: &Endpoint,
     matcher: Option<&ReplyMatcher>,
     rep: &mut Reporter,
-    controls: &mut mpsc::Receiver<Control>,
+    controls: &mut ControlReceiver,
 ) -> Outcome {
     let started = Instant::now();
     let mut stats = SessionStats::default();
