@@ -17,6 +17,9 @@ use crate::{Result, Store};
 
 /// Longest pause between retries while the disk refuses writes.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// Room the batch buffers keep between batches (events, incidents, minutes each).
+const KEEP_CAPACITY: usize = 1024;
+
 /// Longest the writer spends on retention per tick.
 const RETENTION_SLICE: Duration = Duration::from_millis(50);
 
@@ -192,9 +195,15 @@ impl Writer {
         }
         match self.write_batch().await {
             Ok(rows) => {
+                // Emptied, and given back beyond a steady second's worth: a burst (10,000
+                // endpoints connecting at once, a minute closing for all of them) would
+                // otherwise keep its peak allocated for the rest of the run.
                 self.events.clear();
+                self.events.shrink_to(KEEP_CAPACITY);
                 self.incidents.clear();
+                self.incidents.shrink_to(KEEP_CAPACITY);
                 self.minutes.clear();
+                self.minutes.shrink_to(KEEP_CAPACITY);
                 self.retry_at = None;
                 self.retry_delay = Duration::from_millis(500);
                 self.health.wrote(rows, 0);
