@@ -242,8 +242,9 @@ const MAX_LEAD_UP_EVENTS: usize = 100;
 /// none, and inline they made every endpoint's entry 632 bytes instead of about 100.
 #[derive(Debug, Clone, Default)]
 struct Track {
-    /// Protocol round trips while no incident was open, newest last.
-    baseline: VecDeque<Duration>,
+    /// Protocol round trips while no incident was open, newest last, in microseconds (a
+    /// quarter of a `Duration`'s size; 10,000 endpoints keep ten each).
+    baseline: VecDeque<u32>,
     /// The previous event was this answered heartbeat: a slow one may be what tips the state
     /// into Degraded.
     last_rtt: Option<(Timestamp, PingKind)>,
@@ -269,7 +270,8 @@ impl Track {
                         // Exactly the ring's size, not the doubling's 16.
                         self.baseline.reserve_exact(RTT_BASELINE_SAMPLES);
                     }
-                    self.baseline.push_back(*rtt);
+                    self.baseline
+                        .push_back(u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX));
                 }
                 self.lead_up = None;
                 self.last_rtt = Some((event.at, *kind));
@@ -277,14 +279,18 @@ impl Track {
             }
             EventKind::StateChanged { to, .. } => self.state_changed(event, *to, changes),
             kind => {
-                if self.recent.len() == RECENT_EVENTS {
-                    self.recent.pop_front();
-                } else if self.recent.len() == self.recent.capacity() && self.recent.len() < 8 {
-                    // A healthy endpoint keeps two or three events here for hours: grow one
-                    // at a time while small (an event is ~170 bytes), by doubling beyond.
-                    self.recent.reserve_exact(1);
+                // The diagnosis reads no attempt starts, and a healthy endpoint would keep one
+                // per session here for hours.
+                if !matches!(kind, EventKind::Connecting { .. }) {
+                    if self.recent.len() == RECENT_EVENTS {
+                        self.recent.pop_front();
+                    } else if self.recent.len() == self.recent.capacity() && self.recent.len() < 8 {
+                        // A healthy endpoint keeps one or two events here for hours: grow one
+                        // at a time while small (an event is ~170 bytes), by doubling beyond.
+                        self.recent.reserve_exact(1);
+                    }
+                    self.recent.push_back(event.clone());
                 }
-                self.recent.push_back(event.clone());
                 if self.lead_up.is_none() && is_sign_of_trouble(kind) {
                     self.lead_up = Some(Box::new(Incident::pending(event.endpoint, event.at)));
                 }
@@ -368,7 +374,11 @@ impl Track {
         incident.kind = kind;
         incident.time_to_detect = between(incident.started, event.at);
         incident.started = event.at;
-        incident.rtt_before = median(self.baseline.iter().copied());
+        incident.rtt_before = median(
+            self.baseline
+                .iter()
+                .map(|&us| Duration::from_micros(u64::from(us))),
+        );
         incident.record(event, MAX_INCIDENT_EVENTS);
         incident.cause = self.cause(&incident);
         changes.push(IncidentChange::Opened(Incident::clone(&incident)));
