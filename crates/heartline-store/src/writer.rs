@@ -388,13 +388,27 @@ impl Writer {
             bind_summary(query, r).execute(&mut *tx).await?;
             rows += 1;
             for (table, bucket, cache, touched) in [
-                ("rtt_hour", m.minute.div_euclid(60), &self.hours, &mut hours),
-                ("rtt_day", m.minute.div_euclid(1440), &self.days, &mut days),
+                (
+                    "rtt_hour",
+                    m.minute.div_euclid(60),
+                    &mut self.hours,
+                    &mut hours,
+                ),
+                (
+                    "rtt_day",
+                    m.minute.div_euclid(1440),
+                    &mut self.days,
+                    &mut days,
+                ),
             ] {
                 let key = (m.endpoint, m.kind, bucket);
                 if let std::collections::hash_map::Entry::Vacant(slot) = touched.entry(key) {
-                    let start = match cache.get(&key) {
-                        Some(r) => r.clone(),
+                    // Taken out of the cache, not copied: a minute closing for 10,000
+                    // endpoints would otherwise hold every current hour and day twice. The
+                    // commit puts it back; a failed batch leaves it out, and the retry reads
+                    // the row, which the failed batch did not change.
+                    let start = match cache.remove(&key) {
+                        Some(r) => r,
                         None => load_rollup(&mut tx, table, id, kind, bucket).await?,
                     };
                     slot.insert(start);
