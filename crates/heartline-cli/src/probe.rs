@@ -333,7 +333,7 @@ pub async fn run(args: ProbeArgs) -> Result<ExitCode, Failure> {
     })?;
 
     let (tx, mut events) = mpsc::unbounded_channel::<Event>();
-    let (controls, rx) = mpsc::channel(4);
+    let (controls, rx) = heartline_probe::controls();
     let sink = Arc::new(move |e: Event| {
         let _ = tx.send(e);
     });
@@ -355,12 +355,12 @@ pub async fn run(args: ProbeArgs) -> Result<ExitCode, Failure> {
             event = events.recv() => event,
             () = sleep_until_opt(deadline), if !stopping => {
                 stopping = true;
-                let _ = controls.send(Control::Stop(CloseCause::DurationElapsed)).await;
+                let _ = controls.send(Control::Stop(CloseCause::DurationElapsed));
                 continue;
             }
             cause = &mut interrupted, if !stopping => {
                 stopping = true;
-                let _ = controls.send(Control::Stop(cause)).await;
+                let _ = controls.send(Control::Stop(cause));
                 continue;
             }
         };

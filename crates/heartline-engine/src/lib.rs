@@ -4,7 +4,7 @@
 //! ```text
 //! Engine::add ─▶ Probe::watch task per endpoint ─▶ sink ─┬▶ live Status (per endpoint)
 //!      ▲                                                 └▶ broadcast ring ─▶ Subscription…
-//!      └── pause / resume / reconnect / update / remove (Control over mpsc)
+//!      └── pause / resume / reconnect / update / remove (Control, queued)
 //! ```
 //! Invariant: sessions never wait on subscribers. The ring overwrites the oldest events and a
 //! lagging subscriber is told how many it missed ([`Delivery::Missed`]).
@@ -18,11 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use heartline_core::{CloseCause, Endpoint, EndpointId, Event};
-use heartline_probe::{Control, Probe, Resolve, Sink, SystemResolver};
+use heartline_probe::{Control, Controls, Probe, Resolve, Sink, SystemResolver};
 
 /// Why an engine call failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ pub struct Engine {
 
 struct Entry {
     endpoint: Arc<Endpoint>,
-    controls: mpsc::Sender<Control>,
+    controls: Controls,
     status: Arc<Mutex<Status>>,
     task: JoinHandle<()>,
 }
@@ -157,11 +157,11 @@ impl Engine {
         }
         self.next_id.fetch_max(id.0 + 1, Ordering::Relaxed);
         let mut initial = Status::default();
-        let (controls, rx) = mpsc::channel(16);
+        let (controls, rx) = heartline_probe::controls();
         if paused {
             initial.state = heartline_core::State::Paused;
-            // A fresh channel of 16 has room: the watch reads this before it dials.
-            let _ = controls.try_send(Control::Pause);
+            // Queued before the watch runs: it reads this before it dials.
+            let _ = controls.send(Control::Pause);
         }
         let status = Arc::new(Mutex::new(initial));
         let events = self.events.clone();
@@ -200,13 +200,13 @@ impl Engine {
             entry.endpoint = endpoint;
             entry.controls.clone()
         };
-        send(id, &controls, Control::Update(Box::new(probe))).await
+        send(id, &controls, Control::Update(Box::new(probe)))
     }
 
     /// Pauses an endpoint. Its status says `Paused` as soon as the pause is queued (the
     /// watch's own state change follows), so that a view read right after shows it.
     pub async fn pause(&self, id: EndpointId) -> Result<()> {
-        self.control(id, Control::Pause).await?;
+        self.control(id, Control::Pause)?;
         if let Some(entry) = self.lock().get(&id) {
             if let Ok(mut status) = entry.status.lock() {
                 status.state = heartline_core::State::Paused;
@@ -216,12 +216,12 @@ impl Engine {
     }
 
     pub async fn resume(&self, id: EndpointId) -> Result<()> {
-        self.control(id, Control::Resume).await
+        self.control(id, Control::Resume)
     }
 
     /// Closes the current session (or skips the backoff wait) and connects now.
     pub async fn reconnect(&self, id: EndpointId) -> Result<()> {
-        self.control(id, Control::Reconnect).await
+        self.control(id, Control::Reconnect)
     }
 
     /// Stops watching an endpoint; its session closes with cause `user`.
@@ -252,7 +252,7 @@ impl Engine {
     pub async fn stop_all(&self, cause: CloseCause) {
         let entries = std::mem::take(&mut *self.lock());
         for entry in entries.values() {
-            let _ = entry.controls.send(Control::Stop(cause)).await;
+            let _ = entry.controls.send(Control::Stop(cause));
         }
         // The tasks close concurrently; awaiting them in turn costs only the slowest.
         let deadline = tokio::time::Instant::now() + STOP_DEADLINE;
@@ -267,13 +267,13 @@ impl Engine {
         }
     }
 
-    async fn control(&self, id: EndpointId, control: Control) -> Result<()> {
+    fn control(&self, id: EndpointId, control: Control) -> Result<()> {
         let controls = self
             .lock()
             .get(&id)
             .map(|e| e.controls.clone())
             .ok_or(Error::UnknownEndpoint(id))?;
-        send(id, &controls, control).await
+        send(id, &controls, control)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<EndpointId, Entry>> {
@@ -292,17 +292,12 @@ impl Drop for Engine {
     }
 }
 
-async fn send(id: EndpointId, controls: &mpsc::Sender<Control>, control: Control) -> Result<()> {
-    controls.send(control).await.map_err(|_| Error::Stopped(id))
+fn send(id: EndpointId, controls: &Controls, control: Control) -> Result<()> {
+    controls.send(control).map_err(|_| Error::Stopped(id))
 }
 
-async fn stop(
-    id: EndpointId,
-    controls: mpsc::Sender<Control>,
-    mut task: JoinHandle<()>,
-    cause: CloseCause,
-) {
-    let _ = controls.send(Control::Stop(cause)).await;
+async fn stop(id: EndpointId, controls: Controls, mut task: JoinHandle<()>, cause: CloseCause) {
+    let _ = controls.send(Control::Stop(cause));
     if tokio::time::timeout(STOP_DEADLINE, &mut task)
         .await
         .is_err()

@@ -16,7 +16,7 @@
 mod metrics;
 mod serve;
 
-pub use metrics::Metrics;
+pub use metrics::{IncidentSource, Metrics, OpenIncident};
 pub use serve::{bind, serve, CONTENT_TYPE};
 
 use std::net::SocketAddr;

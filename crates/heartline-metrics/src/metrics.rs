@@ -1,40 +1,82 @@
 //! The metric families and how events fold into them.
+//!
+//! Invariant: what a fleet operator alerts on stays per endpoint — state, up, the session
+//! gauges, every counter, the last round trip and an RTT histogram with 13 buckets — while
+//! what describes the fleet rather than one endpoint is fleet-wide: handshake phase and
+//! session length histograms, with each endpoint's last handshake phases and last session
+//! length as gauges beside them. An endpoint's series are plain numbers in one struct
+//! (encoded by a [`Collector`] at scrape time), not a prometheus-client metric per series:
+//! at 10,000 endpoints a `Family` entry per series cost about 3.5 KiB per endpoint, this
+//! costs a few hundred bytes.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use heartline_core::close_code::class_of_end;
-use heartline_core::{
-    EndpointId, Event, EventKind, IncidentTracker, Phase, PingKind, State, Timestamp,
-};
+use heartline_core::{EndpointId, Event, EventKind, Phase, PingKind, State, Timestamp};
+
+/// One open incident as `/metrics` shows it: `heartline_incident_open{endpoint,kind,cause} 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenIncident {
+    pub endpoint: EndpointId,
+    /// `down`, `degraded` or `unstable` ([`heartline_core::IncidentKind::as_str`]).
+    pub kind: &'static str,
+    /// The diagnosis rule that explains it ([`heartline_core::Rule::as_str`]), or
+    /// `unexplained`.
+    pub cause: &'static str,
+}
+
+/// Where the open incidents come from, asked at every scrape: the recorder's tracker (wired by
+/// the monitor), so the process keeps one incident tracker per endpoint, not a copy here.
+pub type IncidentSource = Arc<dyn Fn() -> Vec<OpenIncident> + Send + Sync>;
 
 /// Every Heartline metric, ready to be scraped. Share it behind an `Arc`: every method takes
 /// `&self`, and the engine calls [`Metrics::observe`] from many sessions at once.
 pub struct Metrics {
     registry: Registry,
-    families: Families,
-    endpoints: RwLock<Endpoints>,
+    fleet: Fleet,
+    endpoints: Arc<RwLock<Endpoints>>,
+    incidents: Arc<RwLock<Option<IncidentSource>>>,
 }
 
 impl Metrics {
     pub fn new() -> Self {
-        let families = Families::default();
+        let fleet = Fleet::default();
+        let endpoints = Arc::new(RwLock::new(Endpoints::default()));
+        let incidents = Arc::new(RwLock::new(None));
         let mut registry = Registry::with_prefix("heartline");
-        families.register(&mut registry);
+        fleet.register(&mut registry);
+        registry.register_collector(Box::new(PerEndpoint {
+            endpoints: endpoints.clone(),
+            incidents: Arc::clone(&incidents),
+            seconds: Unit::Seconds,
+            timestamp: Unit::Other("timestamp_seconds".into()),
+        }));
         Metrics {
             registry,
-            families,
-            endpoints: RwLock::new(Endpoints::default()),
+            fleet,
+            endpoints,
+            incidents,
         }
+    }
+
+    /// Where `incident_open` reads the open incidents from at each scrape (without a source,
+    /// the family is left out).
+    pub fn set_incident_source(&self, source: IncidentSource) {
+        let mut slot = self
+            .incidents
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Some(source);
     }
 
     /// Names the endpoint for labels. Call it when an endpoint is added — before its first
@@ -58,35 +100,34 @@ impl Metrics {
         let state = match endpoints.by_id.remove(&id) {
             Some(old) => {
                 endpoints.labels.remove(&old.label);
-                self.families.forget(&old);
-                old.book().state
+                old.series().state
             }
             None => State::Connecting,
         };
         let label = endpoints.unique_label(id, Some(name));
-        self.adopt(&mut endpoints, id, Some(name), label, state);
+        endpoints.adopt(id, Some(name), label, state);
     }
 
     /// Forgets the endpoint: removes every series it has, so a removed endpoint vanishes from
     /// `/metrics` instead of reporting its last state forever. Events for it that arrive later
-    /// (a session closing after this call) are ignored until it is named again.
+    /// (a session closing after this call) are ignored until it is named again. What it added
+    /// to the fleet-wide histograms stays there, as it would in any fleet-wide counter.
     pub fn remove_endpoint(&self, id: EndpointId) {
         let mut endpoints = self.write();
         endpoints.removed.insert(id);
         if let Some(old) = endpoints.by_id.remove(&id) {
             endpoints.labels.remove(&old.label);
-            self.families.forget(&old);
         }
     }
 
     /// Folds one event in. The engine calls this synchronously for every event of every
-    /// endpoint, so the heartbeat path costs a shared lock and a label lookup, nothing more.
+    /// endpoint, so the heartbeat path costs a shared lock, a map lookup and the endpoint's
+    /// own (uncontended) lock, nothing more.
     pub fn observe(&self, event: &Event) {
         {
             let endpoints = self.read();
             if let Some(known) = endpoints.by_id.get(&event.endpoint) {
-                self.families.fold(known, event.at, &event.kind);
-                self.families.track(known, event);
+                self.fold(known, event.at, &event.kind);
                 return;
             }
         }
@@ -99,13 +140,12 @@ impl Metrics {
             }
             if !endpoints.by_id.contains_key(&id) {
                 let label = endpoints.unique_label(id, None);
-                self.adopt(&mut endpoints, id, None, label, State::Connecting);
+                endpoints.adopt(id, None, label, State::Connecting);
             }
         }
         let endpoints = self.read();
         if let Some(known) = endpoints.by_id.get(&event.endpoint) {
-            self.families.fold(known, event.at, &event.kind);
-            self.families.track(known, event);
+            self.fold(known, event.at, &event.kind);
         }
     }
 
@@ -125,36 +165,87 @@ impl Metrics {
         Arc::new(move |event: Event| metrics.observe(&event))
     }
 
-    fn adopt(
-        &self,
-        endpoints: &mut Endpoints,
-        id: EndpointId,
-        name: Option<&str>,
-        label: Arc<str>,
-        state: State,
-    ) {
-        let known = Known {
-            name: name.map(Box::from),
-            label: label.clone(),
-            book: Mutex::new(Book::new(state)),
-        };
-        self.families.introduce(&known, state);
-        endpoints.labels.insert(label);
-        endpoints.by_id.insert(id, known);
+    fn fold(&self, known: &Known, at: Timestamp, kind: &EventKind) {
+        match kind {
+            EventKind::Rtt { kind, rtt } => {
+                let mut s = known.series();
+                s.rtt[kind_index(*kind)]
+                    .get_or_insert_with(Box::default)
+                    .observe(*rtt);
+            }
+            EventKind::StateChanged { to, .. } => known.series().state = *to,
+            EventKind::Closed { end, stats } => {
+                self.fleet.session_duration.observe(seconds(stats.duration));
+                let mut s = known.series();
+                s.session_open = false;
+                s.session_started = 0;
+                s.last_session = Some(seconds(stats.duration));
+                let rare = s.rare.get_or_insert_with(Box::default);
+                bump(&mut rare.closes, (end.code(), end.initiator().as_str()));
+                if let Some(cause) = end.cause() {
+                    bump(&mut rare.closed_by_us, cause.as_str());
+                }
+                if end.is_unexpected() {
+                    bump(&mut rare.unexpected_ends, class_of_end(end).as_str());
+                }
+            }
+            EventKind::HandshakeFailed(failure) => {
+                let mut s = known.series();
+                let rare = s.rare.get_or_insert_with(Box::default);
+                bump(&mut rare.handshake_failures, failure.phase.as_str());
+                if let Some(status) = failure.phase.status() {
+                    bump(&mut rare.http_statuses, status);
+                }
+            }
+            EventKind::Connected { handshake, .. } => {
+                let p = &handshake.phases;
+                // A zero DNS phase means an IP literal: no lookup happened, nothing to time.
+                let dns = (!p.dns.is_zero()).then_some(p.dns);
+                let phases = [dns, Some(p.tcp), p.tls, Some(p.upgrade)];
+                for (phase, took) in PHASES.into_iter().zip(phases) {
+                    if let Some(took) = took {
+                        self.fleet
+                            .handshake_phase
+                            .get_or_create(&PhaseLabels {
+                                phase: phase.as_str(),
+                            })
+                            .observe(seconds(took));
+                    }
+                }
+                let mut s = known.series();
+                s.session_open = true;
+                s.session_started = at.0.div_euclid(1000);
+                s.last_phases = phases.map(|p| p.map_or(f64::NAN, seconds));
+            }
+            EventKind::ReconnectScheduled { .. } => known.series().reconnects += 1,
+            EventKind::PongMissed { kind, .. } => {
+                known.series().pong_missed[kind_index(*kind)] += 1;
+            }
+            EventKind::Stale { .. } => known.series().stale += 1,
+            // Attempts show up as handshakes or failures; giving up shows up as state `down`.
+            // A server's own heartbeat is an interval, not a latency: no RTT sample.
+            EventKind::Connecting { .. }
+            | EventKind::GaveUp { .. }
+            | EventKind::ServerBeat { .. } => {}
+        }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Endpoints> {
-        // A panic while holding the lock leaves plain bookkeeping behind; keep counting.
-        self.endpoints
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        read(&self.endpoints)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Endpoints> {
+        // A panic while holding the lock leaves plain bookkeeping behind; keep counting.
         self.endpoints
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn read(endpoints: &RwLock<Endpoints>) -> RwLockReadGuard<'_, Endpoints> {
+    endpoints
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Default for Metrics {
@@ -180,11 +271,41 @@ const STATES: [State; 6] = [
     State::Down,
     State::Paused,
 ];
-const PING_KINDS: [PingKind; 2] = [PingKind::Protocol, PingKind::App];
+/// Heartbeat kinds, in the order of [`kind_index`].
+const PING_KINDS: [PingKind; 3] = [PingKind::Protocol, PingKind::App, PingKind::Server];
 const PHASES: [Phase; 4] = [Phase::Dns, Phase::Tcp, Phase::Tls, Phase::Upgrade];
 
-/// Round trips and handshake phases: 100 µs doubling to ~13 s, so both a loopback echo and a
-/// congested intercontinental link land in a bucket that tells them apart.
+fn kind_index(kind: PingKind) -> usize {
+    match kind {
+        PingKind::Protocol => 0,
+        PingKind::App => 1,
+        PingKind::Server => 2,
+    }
+}
+
+/// Per-endpoint round-trip buckets' upper bounds in nanoseconds: 0.5 ms to 5 s in steps of
+/// 2–2.5× (the usual 1–2.5–5 series), enough for `histogram_quantile` to tell a loopback,
+/// a LAN, a region and another continent apart; a slower answer lands in `+Inf` (the pong
+/// timeout is usually well below 5 s). Finer latency resolution lives in the fleet-wide
+/// handshake histogram's 18 buckets.
+const RTT_BOUNDS_NS: [u64; 13] = [
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+];
+
+/// Handshake phases across the fleet: 100 µs doubling to ~13 s, so both a loopback echo and
+/// a congested intercontinental link land in a bucket that tells them apart.
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
 }
@@ -195,7 +316,45 @@ fn session_histogram() -> Histogram {
     Histogram::new(exponential_buckets(1.0, 2.0, 17).chain([86_400.0]))
 }
 
-type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+/// The fleet-wide families: one histogram per phase and one for session lengths, whatever
+/// the number of endpoints.
+struct Fleet {
+    handshake_phase: Family<PhaseLabels, Histogram, fn() -> Histogram>,
+    session_duration: Histogram,
+}
+
+impl Default for Fleet {
+    fn default() -> Self {
+        Fleet {
+            handshake_phase: Family::new_with_constructor(latency_histogram),
+            session_duration: session_histogram(),
+        }
+    }
+}
+
+impl Fleet {
+    fn register(&self, r: &mut Registry) {
+        r.register_with_unit(
+            "handshake_phase",
+            "Duration of each phase of successful handshakes across every endpoint (dns only \
+             when a lookup happened); each endpoint's last ones are last_handshake_phase_seconds",
+            Unit::Seconds,
+            self.handshake_phase.clone(),
+        );
+        r.register_with_unit(
+            "session_duration",
+            "Length of ended sessions across every endpoint, from handshake to close; each \
+             endpoint's last one is last_session_duration_seconds",
+            Unit::Seconds,
+            self.session_duration.clone(),
+        );
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: &'static str,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabels {
@@ -234,16 +393,9 @@ struct ClassLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PhaseLabels {
+struct EndpointPhaseLabels {
     endpoint: Arc<str>,
     phase: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct IncidentLabels {
-    endpoint: Arc<str>,
-    kind: &'static str,
-    cause: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -252,431 +404,85 @@ struct StatusLabels {
     status: u16,
 }
 
-/// The metric families. Each is a cheap handle onto shared storage, also held by the registry.
-struct Families {
-    up: Family<EndpointLabels, Gauge>,
-    state: Family<StateLabels, Gauge>,
-    rtt: HistogramFamily<KindLabels>,
-    closes: Family<CloseLabels, Counter>,
-    closed_by_us: Family<CauseLabels, Counter>,
-    handshake_failures: Family<PhaseLabels, Counter>,
-    handshake_http_status: Family<StatusLabels, Counter>,
-    reconnects: Family<EndpointLabels, Counter>,
-    pong_missed: Family<KindLabels, Counter>,
-    stale: Family<EndpointLabels, Counter>,
-    session_duration: HistogramFamily<EndpointLabels>,
-    handshake_phase: HistogramFamily<PhaseLabels>,
-    unexpected_ends: Family<ClassLabels, Counter>,
-    session_open: Family<EndpointLabels, Gauge>,
-    session_started: Family<EndpointLabels, Gauge>,
-    incident: Family<IncidentLabels, Gauge>,
+/// One endpoint's series as plain numbers. Changed under the endpoint's own lock, which
+/// only its session and a scrape ever take.
+struct Series {
+    state: State,
+    session_open: bool,
+    /// Unix seconds; 0 while no session is open.
+    session_started: i64,
+    reconnects: u64,
+    stale: u64,
+    /// By [`kind_index`].
+    pong_missed: [u64; 3],
+    /// By [`kind_index`]; created by the first round trip of that kind.
+    rtt: [Option<Box<Rtt>>; 3],
+    /// The last successful handshake's phases in seconds, by [`PHASES`]; NaN for a phase it
+    /// did not have (no lookup, no TLS) or before the first handshake.
+    last_phases: [f64; 4],
+    /// The last ended session's length in seconds.
+    last_session: Option<f64>,
+    /// Counters by open-ended label values, created on first occurrence; most endpoints
+    /// never need them.
+    rare: Option<Box<Rare>>,
 }
 
-impl Default for Families {
-    fn default() -> Self {
-        Families {
-            up: Family::default(),
-            state: Family::default(),
-            rtt: Family::new_with_constructor(latency_histogram),
-            closes: Family::default(),
-            closed_by_us: Family::default(),
-            handshake_failures: Family::default(),
-            handshake_http_status: Family::default(),
-            reconnects: Family::default(),
-            pong_missed: Family::default(),
-            stale: Family::default(),
-            session_duration: Family::new_with_constructor(session_histogram),
-            handshake_phase: Family::new_with_constructor(latency_histogram),
-            unexpected_ends: Family::default(),
-            session_open: Family::default(),
-            session_started: Family::default(),
-            incident: Family::default(),
+impl Series {
+    fn new(state: State) -> Self {
+        Series {
+            state,
+            session_open: false,
+            session_started: 0,
+            reconnects: 0,
+            stale: 0,
+            pong_missed: [0; 3],
+            rtt: [None, None, None],
+            last_phases: [f64::NAN; 4],
+            last_session: None,
+            rare: None,
         }
     }
 }
 
-impl Families {
-    fn register(&self, r: &mut Registry) {
-        r.register(
-            "endpoint_up",
-            "1 while the endpoint is up or degraded (a session is answering), 0 otherwise",
-            self.up.clone(),
-        );
-        r.register(
-            "endpoint_state",
-            "Current health state as a stateset: 1 for the current state, 0 for the others",
-            self.state.clone(),
-        );
-        r.register_with_unit(
-            "rtt",
-            "Heartbeat round trip, send to reply, by heartbeat kind (protocol ping or app)",
-            Unit::Seconds,
-            self.rtt.clone(),
-        );
-        r.register(
-            "closes",
-            "Sessions ended, by close code (1006 when no close frame) and who ended them",
-            self.closes.clone(),
-        );
-        r.register(
-            "closed_by_us",
-            "Sessions Heartline itself closed, by cause",
-            self.closed_by_us.clone(),
-        );
-        r.register(
-            "handshake_failures",
-            "Connection attempts that failed before the session opened, by phase",
-            self.handshake_failures.clone(),
-        );
-        r.register(
-            "handshake_http_status",
-            "Upgrades refused with an HTTP status other than 101, by status",
-            self.handshake_http_status.clone(),
-        );
-        r.register(
-            "reconnects",
-            "Reconnects scheduled after a session ended or an attempt failed",
-            self.reconnects.clone(),
-        );
-        r.register(
-            "pong_missed",
-            "Heartbeat replies that did not arrive in time, by heartbeat kind",
-            self.pong_missed.clone(),
-        );
-        r.register(
-            "stale",
-            "Times no application message arrived within the staleness window",
-            self.stale.clone(),
-        );
-        r.register_with_unit(
-            "session_duration",
-            "Length of ended sessions, from handshake to close",
-            Unit::Seconds,
-            self.session_duration.clone(),
-        );
-        r.register(
-            "unexpected_ends",
-            "Sessions that ended unexpectedly (drops: every end but the user's, a shutdown, a \
-             reconfiguration or a timed run's end), by class; Heartline's own closes are classed \
-             by their cause (a pong timeout is abnormal, whatever code was sent)",
-            self.unexpected_ends.clone(),
-        );
-        r.register(
-            "session_open",
-            "1 while a session is open, 0 while disconnected, connecting or backing off",
-            self.session_open.clone(),
-        );
-        r.register_with_unit(
-            "session_started",
-            "Unix time the open session started, 0 while none is open: time() minus this is \
-             the current session's age",
-            Unit::Other("timestamp_seconds".into()),
-            self.session_started.clone(),
-        );
-        r.register(
-            "incident_open",
-            "1 while an incident is open, by kind and by the diagnosis rule that explains it",
-            self.incident.clone(),
-        );
-        r.register_with_unit(
-            "handshake_phase",
-            "Duration of each phase of successful handshakes (dns only when a lookup happened)",
-            Unit::Seconds,
-            self.handshake_phase.clone(),
-        );
+/// One endpoint's round trips of one kind: a histogram over [`RTT_BOUNDS_NS`] and the last
+/// value.
+#[derive(Default)]
+struct Rtt {
+    /// Counts per bucket (not cumulative); the last one is `+Inf`.
+    buckets: [u64; RTT_BOUNDS_NS.len() + 1],
+    sum_ns: u64,
+    last: Duration,
+}
+
+impl Rtt {
+    fn observe(&mut self, rtt: Duration) {
+        let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = RTT_BOUNDS_NS.partition_point(|&bound| bound < ns);
+        self.buckets[bucket] += 1;
+        self.sum_ns = self.sum_ns.saturating_add(ns);
+        self.last = rtt;
     }
 
-    /// Creates the series an endpoint always has, so it shows up (and counters start at 0,
-    /// which `increase()` needs to see the first increment) before anything happens to it.
-    fn introduce(&self, known: &Known, state: State) {
-        let endpoint = &known.label;
-        self.set_state(endpoint, state);
-        let labels = EndpointLabels {
-            endpoint: endpoint.clone(),
-        };
-        // Creating is the point; the returned guard is released at once.
-        drop(self.reconnects.get_or_create(&labels));
-        drop(self.stale.get_or_create(&labels));
-        drop(self.session_open.get_or_create(&labels));
-        drop(self.session_started.get_or_create(&labels));
-        drop(self.pong_missed.get_or_create(&KindLabels {
-            endpoint: endpoint.clone(),
-            kind: PingKind::Protocol.as_str(),
-        }));
+    fn count(&self) -> u64 {
+        self.buckets.iter().sum()
     }
+}
 
-    fn fold(&self, known: &Known, at: Timestamp, kind: &EventKind) {
-        let endpoint = &known.label;
-        match kind {
-            EventKind::Rtt { kind, rtt } => {
-                self.rtt
-                    .get_or_create(&KindLabels {
-                        endpoint: endpoint.clone(),
-                        kind: kind.as_str(),
-                    })
-                    .observe(seconds(*rtt));
-            }
-            EventKind::StateChanged { to, .. } => {
-                let mut book = known.book();
-                book.state = *to;
-                self.set_state(endpoint, *to);
-            }
-            EventKind::Closed { end, stats } => {
-                let code = end.code();
-                let initiator = end.initiator().as_str();
-                let mut book = known.book();
-                book.closes.insert((code, initiator));
-                self.closes
-                    .get_or_create(&CloseLabels {
-                        endpoint: endpoint.clone(),
-                        code,
-                        initiator,
-                    })
-                    .inc();
-                if let Some(cause) = end.cause() {
-                    book.causes.insert(cause.as_str());
-                    self.closed_by_us
-                        .get_or_create(&CauseLabels {
-                            endpoint: endpoint.clone(),
-                            cause: cause.as_str(),
-                        })
-                        .inc();
-                }
-                self.session_duration
-                    .get_or_create(&EndpointLabels {
-                        endpoint: endpoint.clone(),
-                    })
-                    .observe(seconds(stats.duration));
-                if end.is_unexpected() {
-                    let class = class_of_end(end).as_str();
-                    book.classes.insert(class);
-                    self.unexpected_ends
-                        .get_or_create(&ClassLabels {
-                            endpoint: endpoint.clone(),
-                            class,
-                        })
-                        .inc();
-                }
-                let labels = EndpointLabels {
-                    endpoint: endpoint.clone(),
-                };
-                self.session_open.get_or_create(&labels).set(0);
-                self.session_started.get_or_create(&labels).set(0);
-            }
-            EventKind::HandshakeFailed(failure) => {
-                let phase = failure.phase.as_str();
-                let mut book = known.book();
-                book.failed_phases.insert(phase);
-                self.handshake_failures
-                    .get_or_create(&PhaseLabels {
-                        endpoint: endpoint.clone(),
-                        phase,
-                    })
-                    .inc();
-                if let Some(status) = failure.phase.status() {
-                    book.statuses.insert(status);
-                    self.handshake_http_status
-                        .get_or_create(&StatusLabels {
-                            endpoint: endpoint.clone(),
-                            status,
-                        })
-                        .inc();
-                }
-            }
-            EventKind::Connected { handshake, .. } => {
-                let labels = EndpointLabels {
-                    endpoint: endpoint.clone(),
-                };
-                self.session_open.get_or_create(&labels).set(1);
-                self.session_started
-                    .get_or_create(&labels)
-                    .set(at.0.div_euclid(1000));
-                let p = &handshake.phases;
-                // A zero DNS phase means an IP literal: no lookup happened, nothing to time.
-                let dns = (!p.dns.is_zero()).then_some(p.dns);
-                for (phase, took) in [
-                    (Phase::Dns, dns),
-                    (Phase::Tcp, Some(p.tcp)),
-                    (Phase::Tls, p.tls),
-                    (Phase::Upgrade, Some(p.upgrade)),
-                ] {
-                    if let Some(took) = took {
-                        self.handshake_phase
-                            .get_or_create(&PhaseLabels {
-                                endpoint: endpoint.clone(),
-                                phase: phase.as_str(),
-                            })
-                            .observe(seconds(took));
-                    }
-                }
-            }
-            EventKind::ReconnectScheduled { .. } => {
-                self.reconnects
-                    .get_or_create(&EndpointLabels {
-                        endpoint: endpoint.clone(),
-                    })
-                    .inc();
-            }
-            EventKind::PongMissed { kind, .. } => {
-                self.pong_missed
-                    .get_or_create(&KindLabels {
-                        endpoint: endpoint.clone(),
-                        kind: kind.as_str(),
-                    })
-                    .inc();
-            }
-            EventKind::Stale { .. } => {
-                self.stale
-                    .get_or_create(&EndpointLabels {
-                        endpoint: endpoint.clone(),
-                    })
-                    .inc();
-            }
-            // Attempts show up as handshakes or failures; giving up shows up as state `down`.
-            // A server's own heartbeat is an interval, not a latency: no RTT sample.
-            EventKind::Connecting { .. }
-            | EventKind::GaveUp { .. }
-            | EventKind::ServerBeat { .. } => {}
-        }
-    }
+/// Counters whose label values are open-ended (close codes, causes, classes, failed phases,
+/// HTTP statuses), each value with its count.
+#[derive(Default)]
+struct Rare {
+    closes: Vec<((u16, &'static str), u64)>,
+    closed_by_us: Vec<(&'static str, u64)>,
+    unexpected_ends: Vec<(&'static str, u64)>,
+    handshake_failures: Vec<(&'static str, u64)>,
+    http_statuses: Vec<(u16, u64)>,
+}
 
-    /// Feeds the endpoint's incident tracker (every event but round trips, so the heartbeat
-    /// path stays lock-free) and moves `incident_open` to the open incident's kind and cause.
-    fn track(&self, known: &Known, event: &Event) {
-        if matches!(
-            event.kind,
-            EventKind::Rtt { .. } | EventKind::ServerBeat { .. }
-        ) {
-            return;
-        }
-        let mut book = known.book();
-        let changes = book.incidents.observe(event);
-        if changes.is_empty() {
-            return;
-        }
-        let open = book.incidents.open().next().map(|i| {
-            (
-                i.kind.as_str(),
-                i.cause.as_ref().map_or("unexplained", |c| c.rule.as_str()),
-            )
-        });
-        if open == book.incident {
-            return;
-        }
-        if let Some((kind, cause)) = book.incident.take() {
-            self.incident.remove(&IncidentLabels {
-                endpoint: known.label.clone(),
-                kind,
-                cause,
-            });
-        }
-        if let Some((kind, cause)) = open {
-            self.incident
-                .get_or_create(&IncidentLabels {
-                    endpoint: known.label.clone(),
-                    kind,
-                    cause,
-                })
-                .set(1);
-        }
-        book.incident = open;
-    }
-
-    /// Moves the stateset to `to`: the old state drops to 0 before the new one rises, so a
-    /// scrape in between may see no state but never two.
-    fn set_state(&self, endpoint: &Arc<str>, to: State) {
-        for state in STATES.into_iter().filter(|s| *s != to) {
-            self.state
-                .get_or_create(&StateLabels {
-                    endpoint: endpoint.clone(),
-                    state: state.as_str(),
-                })
-                .set(0);
-        }
-        self.state
-            .get_or_create(&StateLabels {
-                endpoint: endpoint.clone(),
-                state: to.as_str(),
-            })
-            .set(1);
-        self.up
-            .get_or_create(&EndpointLabels {
-                endpoint: endpoint.clone(),
-            })
-            .set(i64::from(matches!(to, State::Up | State::Degraded)));
-    }
-
-    /// Removes every series carrying this endpoint's label.
-    fn forget(&self, known: &Known) {
-        let endpoint = &known.label;
-        let book = known.book();
-        let one = EndpointLabels {
-            endpoint: endpoint.clone(),
-        };
-        self.up.remove(&one);
-        self.reconnects.remove(&one);
-        self.stale.remove(&one);
-        self.session_duration.remove(&one);
-        self.session_open.remove(&one);
-        self.session_started.remove(&one);
-        if let Some((kind, cause)) = book.incident {
-            self.incident.remove(&IncidentLabels {
-                endpoint: endpoint.clone(),
-                kind,
-                cause,
-            });
-        }
-        for &class in &book.classes {
-            self.unexpected_ends.remove(&ClassLabels {
-                endpoint: endpoint.clone(),
-                class,
-            });
-        }
-        for state in STATES {
-            self.state.remove(&StateLabels {
-                endpoint: endpoint.clone(),
-                state: state.as_str(),
-            });
-        }
-        for kind in PING_KINDS {
-            let labels = KindLabels {
-                endpoint: endpoint.clone(),
-                kind: kind.as_str(),
-            };
-            self.rtt.remove(&labels);
-            self.pong_missed.remove(&labels);
-        }
-        for phase in PHASES {
-            self.handshake_phase.remove(&PhaseLabels {
-                endpoint: endpoint.clone(),
-                phase: phase.as_str(),
-            });
-        }
-        for &(code, initiator) in &book.closes {
-            self.closes.remove(&CloseLabels {
-                endpoint: endpoint.clone(),
-                code,
-                initiator,
-            });
-        }
-        for &cause in &book.causes {
-            self.closed_by_us.remove(&CauseLabels {
-                endpoint: endpoint.clone(),
-                cause,
-            });
-        }
-        for &phase in &book.failed_phases {
-            self.handshake_failures.remove(&PhaseLabels {
-                endpoint: endpoint.clone(),
-                phase,
-            });
-        }
-        for &status in &book.statuses {
-            self.handshake_http_status.remove(&StatusLabels {
-                endpoint: endpoint.clone(),
-                status,
-            });
-        }
+fn bump<K: PartialEq>(counts: &mut Vec<(K, u64)>, key: K) {
+    match counts.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((key, 1)),
     }
 }
 
@@ -687,7 +493,7 @@ fn seconds(d: Duration) -> f64 {
 /// Who is known by which label.
 #[derive(Default)]
 struct Endpoints {
-    by_id: HashMap<EndpointId, Known>,
+    by_id: HashMap<EndpointId, Box<Known>>,
     /// Labels in use, so no two endpoints ever share one.
     labels: HashSet<Arc<str>>,
     /// Removed endpoints whose straggling events must not resurrect their series.
@@ -712,51 +518,462 @@ impl Endpoints {
         }
         candidate.into()
     }
+
+    /// Starts the endpoint's series: they show up (and counters start at 0, which
+    /// `increase()` needs to see the first increment) before anything happens to it.
+    fn adopt(&mut self, id: EndpointId, name: Option<&str>, label: Arc<str>, state: State) {
+        let known = Known {
+            name: name.map(Box::from),
+            label: label.clone(),
+            series: Mutex::new(Series::new(state)),
+        };
+        self.labels.insert(label);
+        self.by_id.insert(id, Box::new(known));
+    }
 }
 
-/// One endpoint's label and the bookkeeping needed to remove or rename its series.
+/// One endpoint's label and series.
 struct Known {
     /// The name given by `set_endpoint`; `None` while labelled by id.
     name: Option<Box<str>>,
     label: Arc<str>,
-    /// Changed only by rare events (state changes, closes, failures), never by heartbeats.
-    book: Mutex<Book>,
+    series: Mutex<Series>,
 }
 
 impl Known {
-    fn book(&self) -> MutexGuard<'_, Book> {
-        self.book
+    fn series(&self) -> MutexGuard<'_, Series> {
+        self.series
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// The current state and the open-ended label values an endpoint has used.
-struct Book {
-    state: State,
-    closes: HashSet<(u16, &'static str)>,
-    causes: HashSet<&'static str>,
-    classes: HashSet<&'static str>,
-    failed_phases: HashSet<&'static str>,
-    statuses: HashSet<u16>,
-    /// Incidents derived from this endpoint's events, as the recorder derives them.
-    incidents: IncidentTracker,
-    /// The labels (kind, cause) of the `incident_open` series now set, if any.
-    incident: Option<(&'static str, &'static str)>,
+/// Encodes every endpoint's series at scrape time.
+struct PerEndpoint {
+    endpoints: Arc<RwLock<Endpoints>>,
+    incidents: Arc<RwLock<Option<IncidentSource>>>,
+    seconds: Unit,
+    timestamp: Unit,
 }
 
-impl Book {
-    fn new(state: State) -> Self {
-        Book {
-            incidents: IncidentTracker::new(),
-            incident: None,
-            state,
-            closes: HashSet::new(),
-            causes: HashSet::new(),
-            classes: HashSet::new(),
-            failed_phases: HashSet::new(),
-            statuses: HashSet::new(),
+impl fmt::Debug for PerEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerEndpoint").finish_non_exhaustive()
+    }
+}
+
+/// A family's name, help and type, for [`PerEndpoint::family`].
+struct Desc<'a> {
+    name: &'static str,
+    help: &'static str,
+    unit: Option<&'a Unit>,
+    kind: MetricType,
+}
+
+impl PerEndpoint {
+    /// Writes one family: its descriptor, then each endpoint's samples, each endpoint locked
+    /// in turn. A family no endpoint has a sample of (`has` false for all) is left out, as
+    /// the registry leaves out an empty `Family`.
+    fn family(
+        encoder: &mut DescriptorEncoder<'_>,
+        endpoints: &Endpoints,
+        desc: Desc<'_>,
+        has: impl Fn(&Series) -> bool,
+        mut write: impl for<'m> FnMut(&Arc<str>, &Series, &mut MetricEncoder<'m>) -> fmt::Result,
+    ) -> fmt::Result {
+        if !endpoints.by_id.values().any(|k| has(&k.series())) {
+            return Ok(());
         }
+        let mut metric = encoder.encode_descriptor(desc.name, desc.help, desc.unit, desc.kind)?;
+        for known in endpoints.by_id.values() {
+            let series = known.series();
+            write(&known.label, &series, &mut metric)?;
+        }
+        Ok(())
+    }
+}
+
+fn gauge(name: &'static str, help: &'static str) -> Desc<'static> {
+    Desc {
+        name,
+        help,
+        unit: None,
+        kind: MetricType::Gauge,
+    }
+}
+
+fn counter(name: &'static str, help: &'static str) -> Desc<'static> {
+    Desc {
+        name,
+        help,
+        unit: None,
+        kind: MetricType::Counter,
+    }
+}
+
+fn count(m: &mut MetricEncoder<'_>, labels: &impl EncodeLabelSet, n: u64) -> fmt::Result {
+    m.encode_family(labels)?
+        .encode_counter::<NoLabelSet, _, u64>(&n, None)
+}
+
+fn set(m: &mut MetricEncoder<'_>, labels: &impl EncodeLabelSet, v: impl Into<f64>) -> fmt::Result {
+    m.encode_family(labels)?.encode_gauge(&v.into())
+}
+
+fn one(endpoint: &Arc<str>) -> EndpointLabels {
+    EndpointLabels {
+        endpoint: endpoint.clone(),
+    }
+}
+
+fn rare(s: &Series) -> Option<&Rare> {
+    s.rare.as_deref()
+}
+
+impl PerEndpoint {
+    /// `incident_open`: one series per open incident of a known endpoint, from the source.
+    fn incidents(&self, encoder: &mut DescriptorEncoder<'_>, endpoints: &Endpoints) -> fmt::Result {
+        let source = self
+            .incidents
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let Some(source) = source else {
+            return Ok(());
+        };
+        let open: Vec<(Arc<str>, OpenIncident)> = source()
+            .into_iter()
+            .filter_map(|o| Some((endpoints.by_id.get(&o.endpoint)?.label.clone(), o)))
+            .collect();
+        if open.is_empty() {
+            return Ok(());
+        }
+        let mut metric = encoder.encode_descriptor(
+            "incident_open",
+            "1 while an incident is open, by kind and by the diagnosis rule that explains it",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (endpoint, o) in open {
+            let labels = IncidentLabels {
+                endpoint,
+                kind: o.kind,
+                cause: o.cause,
+            };
+            metric.encode_family(&labels)?.encode_gauge(&1i64)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IncidentLabels {
+    endpoint: Arc<str>,
+    kind: &'static str,
+    cause: &'static str,
+}
+
+impl Collector for PerEndpoint {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
+        let endpoints = read(&self.endpoints);
+        self.incidents(&mut encoder, &endpoints)?;
+        let (enc, all) = (&mut encoder, &*endpoints);
+        let always = |_: &Series| true;
+        Self::family(
+            enc,
+            all,
+            gauge(
+                "endpoint_up",
+                "1 while the endpoint is up or degraded (a session is answering), 0 otherwise",
+            ),
+            always,
+            |e, s, m| {
+                let up = matches!(s.state, State::Up | State::Degraded);
+                m.encode_family(&one(e))?.encode_gauge(&i64::from(up))
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            gauge(
+                "endpoint_state",
+                "Current health state as a stateset: 1 for the current state, 0 for the others",
+            ),
+            always,
+            |e, s, m| {
+                for state in STATES {
+                    let labels = StateLabels {
+                        endpoint: e.clone(),
+                        state: state.as_str(),
+                    };
+                    m.encode_family(&labels)?
+                        .encode_gauge(&i64::from(s.state == state))?;
+                }
+                Ok(())
+            },
+        )?;
+        let has_rtt = |s: &Series| s.rtt.iter().any(Option::is_some);
+        Self::family(
+            enc,
+            all,
+            Desc {
+                name: "rtt",
+                help:
+                    "Heartbeat round trip, send to reply, by heartbeat kind (protocol ping or app)",
+                unit: Some(&self.seconds),
+                kind: MetricType::Histogram,
+            },
+            has_rtt,
+            |e, s, m| {
+                for (kind, rtt) in PING_KINDS.into_iter().zip(&s.rtt) {
+                    let Some(rtt) = rtt else { continue };
+                    let mut buckets = [(f64::INFINITY, 0u64); RTT_BOUNDS_NS.len() + 1];
+                    for (i, slot) in buckets.iter_mut().enumerate() {
+                        if let Some(&bound) = RTT_BOUNDS_NS.get(i) {
+                            slot.0 = bound as f64 / 1e9;
+                        }
+                        slot.1 = rtt.buckets[i];
+                    }
+                    let labels = KindLabels {
+                        endpoint: e.clone(),
+                        kind: kind.as_str(),
+                    };
+                    m.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
+                        rtt.sum_ns as f64 / 1e9,
+                        rtt.count(),
+                        &buckets,
+                        None,
+                    )?;
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            Desc {
+                name: "last_rtt",
+                help: "The last heartbeat round trip, by heartbeat kind",
+                unit: Some(&self.seconds),
+                kind: MetricType::Gauge,
+            },
+            has_rtt,
+            |e, s, m| {
+                for (kind, rtt) in PING_KINDS.into_iter().zip(&s.rtt) {
+                    if let Some(rtt) = rtt {
+                        let labels = KindLabels {
+                            endpoint: e.clone(),
+                            kind: kind.as_str(),
+                        };
+                        set(m, &labels, seconds(rtt.last))?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            counter(
+                "closes",
+                "Sessions ended, by close code (1006 when no close frame) and who ended them",
+            ),
+            |s| rare(s).is_some_and(|r| !r.closes.is_empty()),
+            |e, s, m| {
+                for &((code, initiator), n) in rare(s).map_or(&[][..], |r| &r.closes) {
+                    let labels = CloseLabels {
+                        endpoint: e.clone(),
+                        code,
+                        initiator,
+                    };
+                    count(m, &labels, n)?;
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            counter("closed_by_us", "Sessions Heartline itself closed, by cause"),
+            |s| rare(s).is_some_and(|r| !r.closed_by_us.is_empty()),
+            |e, s, m| {
+                for &(cause, n) in rare(s).map_or(&[][..], |r| &r.closed_by_us) {
+                    let labels = CauseLabels {
+                        endpoint: e.clone(),
+                        cause,
+                    };
+                    count(m, &labels, n)?;
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            counter(
+                "handshake_failures",
+                "Connection attempts that failed before the session opened, by phase",
+            ),
+            |s| rare(s).is_some_and(|r| !r.handshake_failures.is_empty()),
+            |e, s, m| {
+                for &(phase, n) in rare(s).map_or(&[][..], |r| &r.handshake_failures) {
+                    let labels = EndpointPhaseLabels {
+                        endpoint: e.clone(),
+                        phase,
+                    };
+                    count(m, &labels, n)?;
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            counter(
+                "handshake_http_status",
+                "Upgrades refused with an HTTP status other than 101, by status",
+            ),
+            |s| rare(s).is_some_and(|r| !r.http_statuses.is_empty()),
+            |e, s, m| {
+                for &(status, n) in rare(s).map_or(&[][..], |r| &r.http_statuses) {
+                    let labels = StatusLabels {
+                        endpoint: e.clone(),
+                        status,
+                    };
+                    count(m, &labels, n)?;
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            counter(
+                "reconnects",
+                "Reconnects scheduled after a session ended or an attempt failed",
+            ),
+            always,
+            |e, s, m| count(m, &one(e), s.reconnects),
+        )?;
+        Self::family(
+            enc,
+            all,
+            counter(
+                "pong_missed",
+                "Heartbeat replies that did not arrive in time, by heartbeat kind",
+            ),
+            always,
+            |e, s, m| {
+                // The protocol ping's count is always there (starting at 0); the others appear
+                // with their first miss.
+                for (i, (kind, &n)) in PING_KINDS.iter().zip(&s.pong_missed).enumerate() {
+                    if i == 0 || n > 0 {
+                        let labels = KindLabels {
+                            endpoint: e.clone(),
+                            kind: kind.as_str(),
+                        };
+                        count(m, &labels, n)?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            counter(
+                "stale",
+                "Times no application message arrived within the staleness window",
+            ),
+            always,
+            |e, s, m| count(m, &one(e), s.stale),
+        )?;
+        Self::family(
+            enc,
+            all,
+            counter(
+                "unexpected_ends",
+                "Sessions that ended unexpectedly (drops: every end but the user's, a shutdown, a \
+                 reconfiguration or a timed run's end), by class; Heartline's own closes are classed \
+                 by their cause (a pong timeout is abnormal, whatever code was sent)",
+            ),
+            |s| rare(s).is_some_and(|r| !r.unexpected_ends.is_empty()),
+            |e, s, m| {
+                for &(class, n) in rare(s).map_or(&[][..], |r| &r.unexpected_ends) {
+                    let labels = ClassLabels {
+                        endpoint: e.clone(),
+                        class,
+                    };
+                    count(m, &labels, n)?;
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            gauge(
+                "session_open",
+                "1 while a session is open, 0 while disconnected, connecting or backing off",
+            ),
+            always,
+            |e, s, m| {
+                m.encode_family(&one(e))?
+                    .encode_gauge(&i64::from(s.session_open))
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            Desc {
+                name: "session_started",
+                help: "Unix time the open session started, 0 while none is open: time() minus \
+                       this is the current session's age",
+                unit: Some(&self.timestamp),
+                kind: MetricType::Gauge,
+            },
+            always,
+            |e, s, m| m.encode_family(&one(e))?.encode_gauge(&s.session_started),
+        )?;
+        Self::family(
+            enc,
+            all,
+            Desc {
+                name: "last_handshake_phase",
+                help: "Duration of each phase of the endpoint's last successful handshake (dns \
+                       only when a lookup happened, tls only for wss)",
+                unit: Some(&self.seconds),
+                kind: MetricType::Gauge,
+            },
+            |s| s.last_phases.iter().any(|p| !p.is_nan()),
+            |e, s, m| {
+                for (phase, &took) in PHASES.iter().zip(&s.last_phases) {
+                    if !took.is_nan() {
+                        let labels = EndpointPhaseLabels {
+                            endpoint: e.clone(),
+                            phase: phase.as_str(),
+                        };
+                        set(m, &labels, took)?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            Desc {
+                name: "last_session_duration",
+                help: "Length of the endpoint's last ended session, from handshake to close",
+                unit: Some(&self.seconds),
+                kind: MetricType::Gauge,
+            },
+            |s| s.last_session.is_some(),
+            |e, s, m| match s.last_session {
+                Some(took) => set(m, &one(e), took),
+                None => Ok(()),
+            },
+        )
     }
 }
 
@@ -962,12 +1179,15 @@ mod tests {
                 r#"heartline_pong_missed_total{endpoint="feed",kind="protocol"} 1"#,
                 r#"heartline_pong_missed_total{endpoint="feed",kind="app"} 2"#,
                 r#"heartline_stale_total{endpoint="feed"} 1"#,
-                r#"heartline_session_duration_seconds_count{endpoint="feed"} 4"#,
-                r#"heartline_session_duration_seconds_sum{endpoint="feed"} 109.0"#,
-                r#"heartline_session_duration_seconds_bucket{le="4.0",endpoint="feed"} 2"#,
-                r#"heartline_session_duration_seconds_bucket{le="86400.0",endpoint="feed"} 4"#,
+                // Session lengths are fleet-wide; the endpoint keeps its last one.
+                "heartline_session_duration_seconds_count 4",
+                "heartline_session_duration_seconds_sum 109.0",
+                r#"heartline_session_duration_seconds_bucket{le="4.0"} 2"#,
+                r#"heartline_session_duration_seconds_bucket{le="86400.0"} 4"#,
+                r#"heartline_last_session_duration_seconds{endpoint="feed"} 1.0"#,
             ],
         );
+        assert_no_mention(&text, "heartline_session_duration_seconds_count{");
         assert_eq!(
             text.matches("heartline_handshake_http_status_total{")
                 .count(),
@@ -1010,26 +1230,83 @@ mod tests {
         assert_lines(
             &text,
             &[
-                r#"heartline_rtt_seconds_bucket{le="0.0001",endpoint="feed",kind="protocol"} 0"#,
-                r#"heartline_rtt_seconds_bucket{le="0.0016",endpoint="feed",kind="protocol"} 1"#,
-                r#"heartline_rtt_seconds_bucket{le="0.0032",endpoint="feed",kind="protocol"} 2"#,
-                r#"heartline_rtt_seconds_bucket{le="0.0064",endpoint="feed",kind="protocol"} 2"#,
-                r#"heartline_rtt_seconds_bucket{le="0.4096",endpoint="feed",kind="protocol"} 3"#,
-                r#"heartline_rtt_seconds_bucket{le="13.1072",endpoint="feed",kind="protocol"} 3"#,
+                // A bucket's bound is inclusive: 1 ms lands in le="0.001".
+                r#"heartline_rtt_seconds_bucket{le="0.0005",endpoint="feed",kind="protocol"} 0"#,
+                r#"heartline_rtt_seconds_bucket{le="0.001",endpoint="feed",kind="protocol"} 1"#,
+                r#"heartline_rtt_seconds_bucket{le="0.0025",endpoint="feed",kind="protocol"} 1"#,
+                r#"heartline_rtt_seconds_bucket{le="0.005",endpoint="feed",kind="protocol"} 2"#,
+                r#"heartline_rtt_seconds_bucket{le="0.1",endpoint="feed",kind="protocol"} 2"#,
+                r#"heartline_rtt_seconds_bucket{le="0.25",endpoint="feed",kind="protocol"} 3"#,
+                r#"heartline_rtt_seconds_bucket{le="5.0",endpoint="feed",kind="protocol"} 3"#,
                 r#"heartline_rtt_seconds_bucket{le="+Inf",endpoint="feed",kind="protocol"} 3"#,
                 r#"heartline_rtt_seconds_count{endpoint="feed",kind="protocol"} 3"#,
+                r#"heartline_rtt_seconds_sum{endpoint="feed",kind="protocol"} 0.254"#,
                 "# TYPE heartline_rtt_seconds histogram",
                 "# UNIT heartline_rtt_seconds seconds",
-                r#"heartline_handshake_phase_seconds_count{endpoint="feed",phase="tcp"} 1"#,
-                r#"heartline_handshake_phase_seconds_bucket{le="0.0002",endpoint="feed",phase="tcp"} 1"#,
-                r#"heartline_handshake_phase_seconds_count{endpoint="feed",phase="upgrade"} 1"#,
+                r#"heartline_last_rtt_seconds{endpoint="feed",kind="protocol"} 0.25"#,
+                // Handshake phases are fleet-wide; the endpoint keeps its last ones.
+                r#"heartline_handshake_phase_seconds_count{phase="tcp"} 1"#,
+                r#"heartline_handshake_phase_seconds_bucket{le="0.0002",phase="tcp"} 1"#,
+                r#"heartline_handshake_phase_seconds_count{phase="upgrade"} 1"#,
+                r#"heartline_last_handshake_phase_seconds{endpoint="feed",phase="tcp"} 0.00015"#,
+                r#"heartline_last_handshake_phase_seconds{endpoint="feed",phase="upgrade"} 0.002"#,
             ],
         );
+        // 13 bounds and +Inf, not the fleet histograms' 19.
+        assert_eq!(
+            text.matches(r#"heartline_rtt_seconds_bucket{le="#).count(),
+            14,
+            "{text}"
+        );
+        assert_no_mention(&text, "heartline_handshake_phase_seconds_count{endpoint");
         // No lookup (IP literal) and no TLS (ws://): nothing to time, so no series.
         assert_no_mention(&text, r#"phase="dns""#);
         assert_no_mention(&text, r#"phase="tls""#);
         // No app heartbeat configured: no app histogram either.
         assert_no_mention(&text, r#"kind="app""#);
+    }
+
+    #[test]
+    fn fleet_histograms_outlive_an_endpoint_and_slow_rtts_reach_inf() {
+        let m = Metrics::new();
+        m.set_endpoint(FEED, "feed");
+        for rtt in [Duration::from_secs(5), Duration::from_millis(5_001)] {
+            m.observe(&event(
+                FEED,
+                EventKind::Rtt {
+                    kind: PingKind::Protocol,
+                    rtt,
+                },
+            ));
+        }
+        m.observe(&event(
+            FEED,
+            closed(
+                SessionEnd::Lost {
+                    error: "reset".into(),
+                },
+                7,
+            ),
+        ));
+        assert_lines(
+            &m.encode(),
+            &[
+                r#"heartline_rtt_seconds_bucket{le="5.0",endpoint="feed",kind="protocol"} 1"#,
+                r#"heartline_rtt_seconds_bucket{le="+Inf",endpoint="feed",kind="protocol"} 2"#,
+                r#"heartline_last_rtt_seconds{endpoint="feed",kind="protocol"} 5.001"#,
+            ],
+        );
+        m.remove_endpoint(FEED);
+        let text = m.encode();
+        assert_no_mention(&text, "feed");
+        // What the fleet saw stays counted, like any fleet-wide counter.
+        assert_lines(
+            &text,
+            &[
+                "heartline_session_duration_seconds_count 1",
+                r#"heartline_session_duration_seconds_bucket{le="8.0"} 1"#,
+            ],
+        );
     }
 
     #[test]
@@ -1196,6 +1473,44 @@ mod tests {
         );
     }
 
+    /// `incident_open` shows what the source says is open, labelled by the endpoint's name,
+    /// and nothing for endpoints it does not know (removed, never named).
+    #[test]
+    fn open_incidents_come_from_the_source_at_each_scrape() {
+        let m = Metrics::new();
+        m.set_endpoint(EndpointId(1), "feed");
+        m.set_endpoint(EndpointId(2), "orders");
+        assert!(!m.encode().contains("heartline_incident_open"));
+        let open = Arc::new(Mutex::new(vec![
+            OpenIncident {
+                endpoint: EndpointId(1),
+                kind: "unstable",
+                cause: "idle_timeout",
+            },
+            OpenIncident {
+                endpoint: EndpointId(9),
+                kind: "down",
+                cause: "dns",
+            },
+        ]));
+        let source = Arc::clone(&open);
+        m.set_incident_source(Arc::new(move || source.lock().unwrap().clone()));
+        let text = m.encode();
+        assert_lines(
+            &text,
+            &[r#"heartline_incident_open{endpoint="feed",kind="unstable",cause="idle_timeout"} 1"#],
+        );
+        assert!(!text.contains(r#"cause="dns""#), "{text}");
+        // Asked again at the next scrape: the incident handed over to Down, then closed.
+        open.lock().unwrap()[0].kind = "down";
+        assert_lines(
+            &m.encode(),
+            &[r#"heartline_incident_open{endpoint="feed",kind="down",cause="idle_timeout"} 1"#],
+        );
+        open.lock().unwrap().clear();
+        assert!(!m.encode().contains("heartline_incident_open"));
+    }
+
     #[test]
     fn metrics_are_shareable() {
         fn check<T: Send + Sync>() {}
@@ -1266,54 +1581,5 @@ mod tests {
         assert!(!text.contains(r#"class="normal""#), "{text}");
         m.remove_endpoint(FEED);
         assert!(!m.encode().contains("unexpected_ends_total{"));
-    }
-
-    #[test]
-    fn an_open_incident_names_its_kind_and_cause() {
-        let m = Metrics::new();
-        m.set_endpoint(FEED, "feed");
-        let at = |secs: i64, kind: EventKind| Event {
-            at: Timestamp(1_700_000_000_000 + secs * 1000),
-            endpoint: FEED,
-            kind,
-        };
-        let lost = EventKind::Closed {
-            end: SessionEnd::Lost {
-                error: "reset".into(),
-            },
-            stats: SessionStats {
-                duration: Duration::from_secs(60),
-                silent_for: Duration::from_secs(60),
-                ..SessionStats::default()
-            },
-        };
-        m.observe(&at(0, state(State::Connecting, State::Up)));
-        for i in 1..=3 {
-            m.observe(&at(61 * i, lost.clone()));
-        }
-        assert!(!m.encode().contains("heartline_incident_open{"));
-        m.observe(&at(183, state(State::Up, State::Unstable)));
-        assert_lines(
-            &m.encode(),
-            &[r#"heartline_incident_open{endpoint="feed",kind="unstable",cause="idle_timeout"} 1"#],
-        );
-        // Worse: the Unstable incident hands over to a Down one, explained the same way.
-        m.observe(&at(200, state(State::Unstable, State::Down)));
-        let text = m.encode();
-        assert_lines(
-            &text,
-            &[r#"heartline_incident_open{endpoint="feed",kind="down",cause="idle_timeout"} 1"#],
-        );
-        assert!(!text.contains(r#"kind="unstable""#), "{text}");
-        m.observe(&at(300, state(State::Down, State::Up)));
-        assert!(!m.encode().contains("heartline_incident_open{"));
-        // Without a pattern the incident is unexplained; removing the endpoint removes it.
-        m.observe(&at(1000, state(State::Up, State::Degraded)));
-        assert_lines(
-            &m.encode(),
-            &[r#"heartline_incident_open{endpoint="feed",kind="degraded",cause="unexplained"} 1"#],
-        );
-        m.remove_endpoint(FEED);
-        assert!(!m.encode().contains("heartline_incident_open{"));
     }
 }

@@ -170,12 +170,22 @@ async fn scrape_shows_engine_events() {
         Some(1.0),
         "{body}"
     );
+    // Handshake phases: fleet-wide histograms (both endpoints connected at least once), and
+    // each endpoint's last upgrade as a gauge.
     assert!(
         sample(
             body,
-            r#"heartline_handshake_phase_seconds_count{endpoint="echo",phase="upgrade"}"#
+            r#"heartline_handshake_phase_seconds_count{phase="upgrade"}"#
         )
-        .is_some_and(|n| n >= 1.0),
+        .is_some_and(|n| n >= 2.0),
+        "{body}"
+    );
+    assert!(
+        sample(
+            body,
+            r#"heartline_last_handshake_phase_seconds{endpoint="echo",phase="upgrade"}"#
+        )
+        .is_some_and(|s| s > 0.0),
         "{body}"
     );
     assert!(
@@ -210,10 +220,22 @@ async fn routes_other_than_metrics() {
     assert_eq!(post.status, 405);
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
 
-    // A query string does not change the path; nothing watched means an empty exposition.
+    // A query string does not change the path. Nothing watched means no endpoint series at
+    // all, only the fleet-wide session-length histogram, at zero.
     let empty = request(server.addr, "GET", "/metrics?x=1").await;
     assert_eq!(empty.status, 200);
-    assert_eq!(empty.body, "# EOF\n");
+    assert!(empty.body.ends_with("# EOF\n"), "{}", empty.body);
+    let samples: Vec<&str> = empty.body.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(!samples.is_empty(), "{}", empty.body);
+    for line in samples {
+        assert!(
+            line.starts_with("heartline_session_duration_seconds_")
+                && !line.contains("endpoint=")
+                && (line.ends_with(" 0") || line.ends_with(" 0.0")),
+            "{line:?} in:\n{}",
+            empty.body
+        );
+    }
 
     let head = request(server.addr, "HEAD", "/metrics").await;
     assert_eq!(head.status, 200);

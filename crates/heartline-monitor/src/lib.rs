@@ -229,6 +229,19 @@ impl Monitor {
         let mut observers: Vec<Arc<dyn heartline_probe::Sink>> = vec![recorder.clone()];
         if let Some(m) = &metrics {
             observers.push(m.observer());
+            // `incident_open` reads the recorder's tracker (the one incidents and exports use).
+            let tracker = recorder.clone();
+            m.set_incident_source(Arc::new(move || {
+                tracker
+                    .open_incidents()
+                    .into_iter()
+                    .map(|(endpoint, kind, cause)| heartline_metrics::OpenIncident {
+                        endpoint,
+                        kind: kind.as_str(),
+                        cause: cause.map_or("unexplained", |rule| rule.as_str()),
+                    })
+                    .collect()
+            }));
         }
         let engine = Arc::new(Engine::new(EngineOptions {
             observers,

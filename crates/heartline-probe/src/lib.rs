@@ -10,12 +10,14 @@
 //! Every event goes to a [`Sink`]; the health state machine runs beside the events.
 
 mod connect;
+mod controls;
 mod once;
 mod session;
 mod tls;
 mod watch;
 
 pub use connect::{Connector, Resolve, SystemResolver, Transport, WsStream};
+pub use controls::{controls, ControlReceiver, Controls, Stopped};
 pub use once::Once;
 pub use watch::{Control, Probe, Sink};
 

@@ -4,8 +4,8 @@ use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
-use tokio::time::{sleep_until, Instant, MissedTickBehavior};
+
+use tokio::time::{sleep_until, Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -19,6 +19,7 @@ use heartline_core::{
 
 use crate::connect::WsStream;
 use crate::watch::{Control, Reporter};
+use crate::ControlReceiver;
 
 /// How a session ended, and the control message that ended it, if one did.
 pub(crate) struct Outcome {
@@ -41,7 +42,7 @@ pub(crate) async fn run(
     endpoint: &Endpoint,
     matcher: Option<&ReplyMatcher>,
     rep: &mut Reporter,
-    controls: &mut mpsc::Receiver<Control>,
+    controls: &mut ControlReceiver,
 ) -> Outcome {
     let started = Instant::now();
     let mut stats = SessionStats::default();
@@ -145,9 +146,9 @@ pub(crate) async fn run(
 
     // The preset's own client heartbeat (graphql `ping`, MQTT PINGREQ, …): a round trip,
     // measured from send to the matching reply.
-    let mut preset_tick = tokio::time::interval(hb.ping_interval);
-    preset_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let preset_pings = proto.has_client_ping();
+    // Only when there is such a heartbeat: an interval allocates its timer.
+    let mut preset_tick = preset_pings.then(|| heartbeat_interval(hb.ping_interval));
     let mut preset_sent: Option<Instant> = None;
     let mut preset_misses: u32 = 0;
     let mut preset_deadline = pin!(sleep_until(far_future()));
@@ -161,8 +162,7 @@ pub(crate) async fn run(
     let mut beat_timer = pin!(sleep_until(far_future()));
 
     // Protocol heartbeat: the first ping goes out at once so RTT and Up arrive immediately.
-    let mut ping_tick = tokio::time::interval(hb.ping_interval);
-    ping_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut ping_tick = heartbeat_interval(hb.ping_interval);
     let mut ping_seq: u64 = 0;
     let mut ping_sent: Option<Instant> = None;
     let mut pong_misses: u32 = 0;
@@ -170,8 +170,7 @@ pub(crate) async fn run(
 
     // Application heartbeat.
     let app = endpoint.app_heartbeat.as_ref().zip(matcher);
-    let mut app_tick = tokio::time::interval(app.map_or(hb.ping_interval, |(a, _)| a.interval));
-    app_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut app_tick = app.map(|(a, _)| heartbeat_interval(a.interval));
     let mut app_sent: Option<Instant> = None;
     let mut app_misses: u32 = 0;
     let mut app_deadline = pin!(sleep_until(far_future()));
@@ -424,7 +423,7 @@ pub(crate) async fn run(
                 rep.signal(Signal::Unwell);
             }
 
-            _ = preset_tick.tick(), if preset_pings && proto.is_ready() && preset_sent.is_none() => {
+            () = tick(&mut preset_tick), if preset_pings && proto.is_ready() && preset_sent.is_none() => {
                 if let Some(frame) = proto.ping() {
                     send!(frame, CloseCause::AppPongTimeout);
                     if proto.ping_expects_reply() {
@@ -470,7 +469,7 @@ pub(crate) async fn run(
 
             // The application heartbeat talks to the application: only once its protocol
             // handshake completed (at once for a bare WebSocket).
-            _ = app_tick.tick(), if app.is_some() && proto.is_ready() => {
+            () = tick(&mut app_tick), if app.is_some() && proto.is_ready() => {
                 let Some((cfg, _)) = app else { continue };
                 send!(payload(&cfg.payload), CloseCause::AppPongTimeout);
                 let now = Instant::now();
@@ -478,6 +477,23 @@ pub(crate) async fn run(
                 app_deadline.as_mut().reset(now + cfg.timeout);
             }
         }
+    }
+}
+
+/// A heartbeat's ticker: the first tick at once, later ones delayed rather than bunched.
+fn heartbeat_interval(period: Duration) -> Interval {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticker
+}
+
+/// The next tick of a heartbeat that may not be configured (then never).
+async fn tick(ticker: &mut Option<Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

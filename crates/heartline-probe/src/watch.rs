@@ -4,15 +4,13 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio::sync::mpsc;
-
 use heartline_core::{
     CloseCause, Ended, Endpoint, EndpointId, Event, EventKind, HandshakeFailure, Health, Redactor,
     ReplyMatcher, Retry, SessionEnd, Signal, Timestamp,
 };
 
 use crate::connect::{Connector, Resolve};
-use crate::{session, Error, Result};
+use crate::{session, ControlReceiver, Error, Result};
 
 /// Where a watched endpoint's events go (the trait lives in heartline-core so that its
 /// implementors, the store's recorder and the metrics, need not depend on the probe).
@@ -89,7 +87,7 @@ impl Probe {
     pub fn watch(
         self,
         id: EndpointId,
-        controls: mpsc::Receiver<Control>,
+        controls: ControlReceiver,
         sink: Arc<dyn Sink>,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut probe = self;
@@ -234,7 +232,7 @@ impl Flow {
         control: Option<Control>,
         probe: &mut Probe,
         rep: &mut Reporter,
-        controls: &mut mpsc::Receiver<Control>,
+        controls: &mut ControlReceiver,
     ) -> Flow {
         match control {
             None => Flow::Exit,
@@ -246,7 +244,7 @@ impl Flow {
         control: Control,
         probe: &mut Probe,
         rep: &mut Reporter,
-        controls: &mut mpsc::Receiver<Control>,
+        controls: &mut ControlReceiver,
     ) -> Flow {
         match control {
             Control::Stop(_) => Flow::Exit,

@@ -12,7 +12,7 @@ use heartline_core::{
     SessionEnd, State,
 };
 use heartline_lab::{Lab, LabRecord};
-use heartline_probe::{Control, Probe, SystemResolver};
+use heartline_probe::{Probe, SystemResolver};
 use tokio::sync::mpsc;
 
 fn ms(n: u64) -> Duration {
@@ -38,14 +38,14 @@ fn fast(url: String) -> Endpoint {
 struct Watch {
     events: mpsc::UnboundedReceiver<Event>,
     /// Dropping it ends the watch (cause: shutdown).
-    _controls: mpsc::Sender<Control>,
+    _controls: heartline_probe::Controls,
     seen: Vec<EventKind>,
 }
 
 fn watch(endpoint: Endpoint) -> Watch {
     let probe = Probe::new(endpoint, Arc::new(SystemResolver)).expect("valid endpoint");
     let (tx, events) = mpsc::unbounded_channel();
-    let (controls, rx) = mpsc::channel(8);
+    let (controls, rx) = heartline_probe::controls();
     let sink = Arc::new(move |e: Event| {
         let _ = tx.send(e);
     });

@@ -38,7 +38,7 @@ fn fast(url: String) -> Endpoint {
 /// A running watch with its event stream.
 struct Watch {
     events: mpsc::UnboundedReceiver<Event>,
-    controls: mpsc::Sender<Control>,
+    controls: heartline_probe::Controls,
     seen: Vec<EventKind>,
     /// When the probe stamped each event in `seen`.
     stamps: Vec<heartline_core::Timestamp>,
@@ -51,7 +51,7 @@ fn watch(endpoint: Endpoint) -> Watch {
 fn watch_with(endpoint: Endpoint, resolver: Arc<dyn Resolve>) -> Watch {
     let probe = Probe::new(endpoint, resolver).expect("valid endpoint");
     let (tx, events) = mpsc::unbounded_channel();
-    let (controls, rx) = mpsc::channel(8);
+    let (controls, rx) = heartline_probe::controls();
     let sink = Arc::new(move |e: Event| {
         let _ = tx.send(e);
     });
@@ -119,7 +119,6 @@ impl Watch {
     async fn stop(&mut self, cause: CloseCause) {
         self.controls
             .send(Control::Stop(cause))
-            .await
             .expect("watch alive");
     }
 }
@@ -465,7 +464,7 @@ async fn credentials_failures_stop_retrying_and_say_why() {
             "{path}"
         );
         // Resuming (reconnect now) tries again.
-        w.controls.send(Control::Reconnect).await.unwrap();
+        w.controls.send(Control::Reconnect).unwrap();
         w.until(ms(2000), |k| {
             matches!(k, EventKind::Connecting { attempt: 1 })
         })
@@ -766,7 +765,7 @@ async fn pause_resume_and_reconnect_now() {
     let lab = Lab::start().await.unwrap();
     let mut w = watch(fast(lab.ws_url("/echo")));
     w.state(State::Up).await;
-    w.controls.send(Control::Pause).await.unwrap();
+    w.controls.send(Control::Pause).unwrap();
     let end = w.closed().await;
     assert_eq!((end.cause(), end.clean()), (Some(CloseCause::User), true));
     w.state(State::Paused).await;
@@ -777,10 +776,10 @@ async fn pause_resume_and_reconnect_now() {
             "paused: {e:?}"
         );
     }
-    w.controls.send(Control::Resume).await.unwrap();
+    w.controls.send(Control::Resume).unwrap();
     w.state(State::Connecting).await;
     w.state(State::Up).await;
-    w.controls.send(Control::Reconnect).await.unwrap();
+    w.controls.send(Control::Reconnect).unwrap();
     let end = w.closed().await;
     assert_eq!(end.cause(), Some(CloseCause::User));
     w.until(ms(2000), |k| {

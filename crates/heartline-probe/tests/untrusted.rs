@@ -115,7 +115,7 @@ async fn a_refused_upgrade_that_echoes_the_credential_comes_back_masked() {
 /// A running watch and everything it has emitted.
 struct Watch {
     events: mpsc::UnboundedReceiver<Event>,
-    controls: mpsc::Sender<Control>,
+    controls: heartline_probe::Controls,
     seen: Vec<EventKind>,
 }
 
@@ -123,7 +123,7 @@ impl Watch {
     fn start(endpoint: Endpoint) -> Watch {
         let probe = Probe::new(endpoint, Arc::new(SystemResolver)).expect("valid endpoint");
         let (tx, events) = mpsc::unbounded_channel();
-        let (controls, rx) = mpsc::channel(8);
+        let (controls, rx) = heartline_probe::controls();
         let sink = Arc::new(move |e: Event| {
             let _ = tx.send(e);
         });
@@ -215,10 +215,7 @@ async fn close_reasons_are_masked_with_the_secrets_of_the_current_configuration(
 
     // After an update the new configuration's secret is the one masked.
     let next = Probe::new(with_token(url, NEW), Arc::new(SystemResolver)).unwrap();
-    w.controls
-        .send(Control::Update(Box::new(next)))
-        .await
-        .unwrap();
+    w.controls.send(Control::Update(Box::new(next))).unwrap();
     w.seen.clear();
     let closed = w.until(|k| matches!(k, EventKind::Closed { .. })).await;
     let EventKind::Closed { end, .. } = closed else {

@@ -230,6 +230,23 @@ impl Recorder {
         open.cause.clone()
     }
 
+    /// Every open incident now: its endpoint, kind and the rule that explains it (if any).
+    pub fn open_incidents(
+        &self,
+    ) -> Vec<(
+        EndpointId,
+        heartline_core::IncidentKind,
+        Option<heartline_core::Rule>,
+    )> {
+        let Ok(tracker) = self.incidents.lock() else {
+            return Vec::new();
+        };
+        tracker
+            .open()
+            .map(|i| (i.endpoint, i.kind, i.cause.as_ref().map(|c| c.rule)))
+            .collect()
+    }
+
     fn record_rtt(&self, endpoint: EndpointId, kind: PingKind, at_ms: i64, rtt: Duration) {
         let minute = at_ms.div_euclid(60_000);
         let Ok(mut m) = self.minutes.lock() else {
@@ -270,7 +287,12 @@ impl Recorder {
         m.open.retain(|_, slot| {
             let done = before_minute.is_none_or(|b| slot.minute < b);
             if done && slot.rollup.count > 0 {
-                over.push(slot.clone());
+                // Moved out, not copied: at a minute's close every endpoint's rollup goes at
+                // once, and the entry is dropped right after.
+                over.push(MinuteRollup {
+                    rollup: std::mem::take(&mut slot.rollup),
+                    ..*slot
+                });
             }
             !done
         });

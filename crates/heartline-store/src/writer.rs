@@ -17,6 +17,9 @@ use crate::{Result, Store};
 
 /// Longest pause between retries while the disk refuses writes.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// Room the batch buffers keep between batches (events, incidents, minutes each).
+const KEEP_CAPACITY: usize = 1024;
+
 /// Longest the writer spends on retention per tick.
 const RETENTION_SLICE: Duration = Duration::from_millis(50);
 
@@ -192,9 +195,15 @@ impl Writer {
         }
         match self.write_batch().await {
             Ok(rows) => {
+                // Emptied, and given back beyond a steady second's worth: a burst (10,000
+                // endpoints connecting at once, a minute closing for all of them) would
+                // otherwise keep its peak allocated for the rest of the run.
                 self.events.clear();
+                self.events.shrink_to(KEEP_CAPACITY);
                 self.incidents.clear();
+                self.incidents.shrink_to(KEEP_CAPACITY);
                 self.minutes.clear();
+                self.minutes.shrink_to(KEEP_CAPACITY);
                 self.retry_at = None;
                 self.retry_delay = Duration::from_millis(500);
                 self.health.wrote(rows, 0);
@@ -379,13 +388,27 @@ impl Writer {
             bind_summary(query, r).execute(&mut *tx).await?;
             rows += 1;
             for (table, bucket, cache, touched) in [
-                ("rtt_hour", m.minute.div_euclid(60), &self.hours, &mut hours),
-                ("rtt_day", m.minute.div_euclid(1440), &self.days, &mut days),
+                (
+                    "rtt_hour",
+                    m.minute.div_euclid(60),
+                    &mut self.hours,
+                    &mut hours,
+                ),
+                (
+                    "rtt_day",
+                    m.minute.div_euclid(1440),
+                    &mut self.days,
+                    &mut days,
+                ),
             ] {
                 let key = (m.endpoint, m.kind, bucket);
                 if let std::collections::hash_map::Entry::Vacant(slot) = touched.entry(key) {
-                    let start = match cache.get(&key) {
-                        Some(r) => r.clone(),
+                    // Taken out of the cache, not copied: a minute closing for 10,000
+                    // endpoints would otherwise hold every current hour and day twice. The
+                    // commit puts it back; a failed batch leaves it out, and the retry reads
+                    // the row, which the failed batch did not change.
+                    let start = match cache.remove(&key) {
+                        Some(r) => r,
                         None => load_rollup(&mut tx, table, id, kind, bucket).await?,
                     };
                     slot.insert(start);

@@ -178,14 +178,14 @@ pub async fn mosquitto() -> Server {
 /// A running watch with its event stream.
 pub struct Watch {
     events: mpsc::UnboundedReceiver<Event>,
-    controls: mpsc::Sender<Control>,
+    controls: heartline_probe::Controls,
     pub seen: Vec<EventKind>,
 }
 
 pub fn watch(endpoint: Endpoint) -> Watch {
     let probe = Probe::new(endpoint, Arc::new(SystemResolver)).expect("valid endpoint");
     let (tx, events) = mpsc::unbounded_channel();
-    let (controls, rx) = mpsc::channel(8);
+    let (controls, rx) = heartline_probe::controls();
     let sink = Arc::new(move |e: Event| {
         let _ = tx.send(e);
     });
@@ -243,7 +243,6 @@ impl Watch {
     pub async fn stop(&mut self) -> EventKind {
         self.controls
             .send(Control::Stop(heartline_core::CloseCause::User))
-            .await
             .expect("watch running");
         self.until(Duration::from_secs(5), |k| {
             matches!(k, EventKind::Closed { .. })
