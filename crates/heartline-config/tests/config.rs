@@ -845,6 +845,11 @@ fn example_file_parses_and_resolves() {
         Some(&ReplyMatch::Contains("pong".into()))
     );
     assert_eq!(resolved[1].stored_secrets, ["X-Api-Key"]);
+    assert_eq!(resolved[1].stored_vars, ["session"]);
+    assert_eq!(
+        resolved[1].endpoint.secret_vars,
+        [SecretVar::new("session", "")]
+    );
     assert_eq!(resolved[1].endpoint.health.degraded_rtt, None);
     assert_eq!(resolved[1].endpoint.reconnect.max_attempts, Some(10));
     assert!(resolved[2].endpoint.tls.insecure);
