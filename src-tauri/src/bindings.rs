@@ -35,6 +35,7 @@ pub fn render() -> String {
         EndpointForm::decl(),
         StepForm::decl(),
         StepKind::decl(),
+        SecretVarForm::decl(),
         Window::decl(),
         RttBucket::decl(),
         StateSpan::decl(),

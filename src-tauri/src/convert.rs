@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use heartline_core::{AppHeartbeat, Endpoint, Header, ReplyMatch, Staleness, Step};
+use heartline_core::{AppHeartbeat, Endpoint, Header, ReplyMatch, SecretVar, Staleness, Step};
 
-use crate::dto::{EndpointForm, ErrorCode, FieldProblem, HeaderForm, IpcError, StepForm, StepKind};
+use crate::dto::{
+    EndpointForm, ErrorCode, FieldProblem, HeaderForm, IpcError, SecretVarForm, StepForm, StepKind,
+};
 
 pub type IpcResult<T> = Result<T, IpcError>;
 
@@ -73,7 +75,8 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The form showing `e`; secret header values are never sent to the UI.
+/// The form showing `e`; secret header values, secret query values and secret values for
+/// payloads are never sent to the UI.
 pub fn form_from(e: &Endpoint) -> EndpointForm {
     let app = e.app_heartbeat.as_ref();
     EndpointForm {
@@ -118,6 +121,15 @@ pub fn form_from(e: &Endpoint) -> EndpointForm {
         successes_before_up: e.health.successes_before_up,
         insecure_tls: e.tls.insecure,
         on_connect: e.on_connect.iter().map(step_form).collect(),
+        secret_vars: e
+            .secret_vars
+            .iter()
+            .map(|v| SecretVarForm {
+                name: v.name.clone(),
+                value: String::new(),
+                stored: true,
+            })
+            .collect(),
     }
 }
 
@@ -223,6 +235,14 @@ pub fn endpoint_from(form: &EndpointForm, base: Option<&Endpoint>) -> Endpoint {
     e.health.successes_before_up = form.successes_before_up;
     e.tls.insecure = form.insecure_tls;
     e.on_connect = form.on_connect.iter().map(step_from).collect();
+    // Rows the user added and left blank are dropped; an empty value of a named one keeps the
+    // stored value (`heartline_monitor::keep_secret_values`).
+    e.secret_vars = form
+        .secret_vars
+        .iter()
+        .filter(|v| !(v.name.trim().is_empty() && v.value.is_empty()))
+        .map(|v| SecretVar::new(v.name.trim(), v.value.clone()))
+        .collect();
     e
 }
 
@@ -370,6 +390,62 @@ mod tests {
         assert_eq!(
             removed.url, "wss://example.test/feed?room=1",
             "removed stays removed"
+        );
+    }
+
+    #[test]
+    fn secret_values_for_payloads_never_reach_the_form_and_are_kept_when_left_empty() {
+        let mut e = Endpoint::new("gql", "wss://example.test/graphql");
+        e.secret_vars = vec![
+            SecretVar::new("token", "gql-s3cret"),
+            SecretVar::new("user", "u-s3cret"),
+        ];
+        e.on_connect = vec![Step::from(r#"{"authToken":"{{secret:token}}"}"#)];
+        let form = form_from(&e);
+        assert_eq!(
+            form.secret_vars,
+            [
+                SecretVarForm {
+                    name: "token".into(),
+                    value: String::new(),
+                    stored: true
+                },
+                SecretVarForm {
+                    name: "user".into(),
+                    value: String::new(),
+                    stored: true
+                }
+            ]
+        );
+        assert!(!serde_json::to_string(&form).unwrap().contains("s3cret"));
+
+        let mut back = endpoint_from(&form, Some(&e));
+        keep_secret_values(&mut back, &e);
+        assert_eq!(back, e, "left empty: the stored values are kept");
+
+        // A new value replaces one; a removed one stays removed; a blank added row is dropped.
+        let mut edited = form.clone();
+        edited.secret_vars[0].value = "new-one".into();
+        edited.secret_vars.remove(1);
+        edited.secret_vars.push(SecretVarForm {
+            name: " ".into(),
+            value: String::new(),
+            stored: false,
+        });
+        let mut changed = endpoint_from(&edited, Some(&e));
+        keep_secret_values(&mut changed, &e);
+        assert_eq!(changed.secret_vars, [SecretVar::new("token", "new-one")]);
+
+        // A placeholder naming no secret value is a problem on its step.
+        let mut typo = form.clone();
+        typo.on_connect[0].value = r#"{"authToken":"{{secret:tokn}}"}"#.into();
+        let problems = IpcError::from_validation(endpoint_from(&typo, Some(&e)).validate());
+        assert_eq!(
+            problems,
+            [FieldProblem {
+                field: "on_connect[0]".into(),
+                problem: "no secret value \"tokn\"".into()
+            }]
         );
     }
 

@@ -117,6 +117,18 @@ pub struct EndpointForm {
     pub insecure_tls: bool,
     /// The conversation after every handshake: messages to send and replies to wait for.
     pub on_connect: Vec<StepForm>,
+    /// Named secret values the messages and the heartbeat payload use as `{{secret:NAME}}`.
+    pub secret_vars: Vec<SecretVarForm>,
+}
+
+/// A secret value for payloads in the form. Stored values come back from the app empty with
+/// `stored` set: leaving one empty when saving keeps the stored value.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+pub struct SecretVarForm {
+    pub name: String,
+    pub value: String,
+    /// Whether the app already keeps a value under this name.
+    pub stored: bool,
 }
 
 /// One step after connecting, as the form edits it.

@@ -6,11 +6,13 @@
 //! [`ConfigFile::resolve`] applies `[defaults]`, reads secrets and runs the core validation.
 //! Every problem names the file, line, endpoint and key as the user wrote them.
 //!
-//! Secrets: `secret_headers` values and `secret_query` values (credentials a service expects
-//! in the URL, `?token=…`) are never written out by [`ConfigFile::from_endpoints`] (they
+//! Secrets: `secret_headers` values, `secret_query` values (credentials a service expects
+//! in the URL, `?token=…`) and `secret_vars` values (credentials inside payloads, used as
+//! `{{secret:NAME}}`) are never written out by [`ConfigFile::from_endpoints`] (they
 //! become `{ stored = true }`, the URL keeping the parameter with an empty value), never
 //! appear in error or warning messages and are masked in `Debug` output. A credential written
-//! in the URL itself, or as a literal in `secret_query`, still works but comes with a warning
+//! in the URL itself, or as a literal in `secret_query` or `secret_vars`, still works but
+//! comes with a warning
 //! ([`Resolved::warnings`]) that names the endpoint and parameter, never the value.
 
 mod error;
@@ -50,7 +52,8 @@ pub struct ConfigFile {
 /// One endpoint ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
-    /// Secret header and query values are filled for literal and `{ env = … }` secrets; a
+    /// Secret header, query and `secret_vars` values are filled for literal and `{ env = … }`
+    /// secrets (a `{ stored = true }` secret value is there with an empty value); a
     /// `{ stored = true }` header has an empty value, and a `{ stored = true }` query
     /// parameter is in the URL with an empty value (`token=`), until the caller fills it.
     pub endpoint: heartline_core::Endpoint,
@@ -59,6 +62,9 @@ pub struct Resolved {
     /// Names of the query parameters whose value the caller must fill from its secret store
     /// (with [`fill_query`]).
     pub stored_query: Vec<String>,
+    /// Names of the secret values (`secret_vars`) the caller must fill from its secret store
+    /// (they are in `endpoint.secret_vars` with an empty value).
+    pub stored_vars: Vec<String>,
     /// What works but should change: a credential written in the URL or as a literal in
     /// `secret_query`. Each names the key (and, read from a file, the file, line and
     /// endpoint), never the value. Callers show them (the CLI on standard error).
@@ -242,7 +248,9 @@ fn write_toml_table(out: &mut String, header: &str, table: &toml::Table) {
     use std::fmt::Write as _;
 
     let is_section = |key: &str, value: &toml::Value| match value {
-        toml::Value::Table(_) => !["headers", "secret_headers", "secret_query"].contains(&key),
+        toml::Value::Table(_) => {
+            !["headers", "secret_headers", "secret_query", "secret_vars"].contains(&key)
+        }
         toml::Value::Array(items) => !items.is_empty() && items.iter().all(toml::Value::is_table),
         _ => false,
     };

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use heartline_core::{
     derived_timeout, AppHeartbeat, Endpoint, Header, HealthPolicy, Heartbeat, Limits, Protocol,
-    ReconnectPolicy, ReplyMatch, Staleness, Step, TlsOptions,
+    ReconnectPolicy, ReplyMatch, SecretVar, Staleness, Step, TlsOptions,
 };
 
 use crate::query::{fill_query, is_secret_param, query_secrets, unfit_for_query};
@@ -265,6 +265,12 @@ pub(crate) fn resolve(
 
     let (headers, header_keys, stored_secrets, mut secrets) = cx.headers(spec, env);
     let (url, stored_query) = cx.query(spec, env, &mut secrets);
+    let (secret_vars, stored_vars) = cx.vars(spec, env, &mut secrets);
+    let var_keys: Vec<Vec<Seg>> = spec
+        .secret_vars
+        .iter()
+        .map(|(name, _)| vec![key("secret_vars"), key(name)])
+        .collect();
 
     let endpoint = Endpoint {
         name: spec.name.clone(),
@@ -277,6 +283,7 @@ pub(crate) fn resolve(
         app_heartbeat,
         staleness,
         on_connect,
+        secret_vars,
         protocol,
         handshake_timeout,
         reconnect,
@@ -286,7 +293,7 @@ pub(crate) fn resolve(
 
     if let Err(errors) = endpoint.validate() {
         for e in errors.0 {
-            let path = file_path(&e.field, &header_keys, &rule_key);
+            let path = file_path(&e.field, &header_keys, &var_keys, &rule_key);
             if cx.failed.contains(&path) {
                 // Already reported: the value the core saw is a placeholder.
                 continue;
@@ -312,6 +319,7 @@ pub(crate) fn resolve(
             endpoint,
             stored_secrets,
             stored_query,
+            stored_vars,
             warnings: Vec::new(),
         },
         issues: cx.issues,
@@ -336,6 +344,11 @@ pub(crate) fn spec_from(e: &Endpoint) -> EndpointSpec {
     spec.secret_query = secret_params
         .into_iter()
         .map(|name| (name, SecretValue::Stored))
+        .collect();
+    spec.secret_vars = e
+        .secret_vars
+        .iter()
+        .map(|v| (v.name.clone(), SecretValue::Stored))
         .collect();
     spec.tags = e.tags.clone();
     spec.subprotocols = e.subprotocols.clone();
@@ -438,11 +451,17 @@ pub(crate) fn spec_from(e: &Endpoint) -> EndpointSpec {
 }
 
 /// Translates a core field name (`heartbeat.pong_timeout`, `headers[1]`) to the file's key.
-fn file_path(core: &str, header_keys: &[Vec<Seg>], rule_key: &[Seg]) -> Vec<Seg> {
+fn file_path(
+    core: &str,
+    header_keys: &[Vec<Seg>],
+    var_keys: &[Vec<Seg>],
+    rule_key: &[Seg],
+) -> Vec<Seg> {
     if let Some((list, rest)) = core.split_once('[') {
         let index = rest.trim_end_matches(']').parse::<usize>().ok();
         return match (list, index) {
             ("headers", Some(i)) if i < header_keys.len() => header_keys[i].clone(),
+            ("secret_vars", Some(i)) if i < var_keys.len() => var_keys[i].clone(),
             (_, Some(i)) => vec![key(list), Seg::Index(i)],
             (_, None) => vec![key(list)],
         };
@@ -818,6 +837,40 @@ impl Cx {
             });
         }
         (url, stored)
+    }
+
+    /// The `secret_vars` in order (`{ stored = true }` ones with an empty value for the caller
+    /// to fill), and the names of the stored ones. Values read are added to `secrets`; a
+    /// literal value is a warning, as for `secret_query`. Names are checked with the endpoint.
+    fn vars(
+        &mut self,
+        spec: &EndpointSpec,
+        env: &dyn Fn(&str) -> Option<String>,
+        secrets: &mut Vec<String>,
+    ) -> (Vec<SecretVar>, Vec<String>) {
+        let mut vars = Vec::new();
+        let mut stored = Vec::new();
+        for (name, given) in &spec.secret_vars {
+            let at = vec![key("secret_vars"), key(name)];
+            let value = match self.read_secret(&at, given, env, secrets) {
+                Some(v) => v,
+                None => {
+                    stored.push(name.clone());
+                    String::new()
+                }
+            };
+            if matches!(given, SecretValue::Literal(_)) {
+                self.warnings.push(Issue {
+                    path: at,
+                    set_in: SetIn::Endpoint,
+                    message: "the value is written in this file; keep it out with \
+                              `{ env = \"VAR\" }` or `{ stored = true }`"
+                        .into(),
+                });
+            }
+            vars.push(SecretVar::new(name.clone(), value));
+        }
+        (vars, stored)
     }
 
     /// The value of a secret written as a literal or `{ env = … }` (added to `secrets`), or

@@ -109,6 +109,11 @@ pub struct EndpointSpec {
     /// named here but absent from the URL is appended to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "ordered_map")]
     pub secret_query: Vec<(String, SecretValue)>,
+    /// Named secret values that `on_connect` messages and the application heartbeat's payload
+    /// use as `{{secret:NAME}}` (`secret_vars = { token = { env = "T" } }`): put in only when
+    /// a message is sent, never shown, logged or written out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "ordered_map")]
+    pub secret_vars: Vec<(String, SecretValue)>,
     /// The conversation after the handshake: strings are messages to send, tables replies to
     /// wait for (`{ match = "connection_ack", within = "5s" }`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -245,11 +250,12 @@ impl<'de> Deserialize<'de> for StepSpec {
     }
 }
 
-/// Where the value of a secret header or secret query parameter comes from.
+/// Where the value of a secret header, secret query parameter or secret value comes from.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecretValue {
-    /// Written in the file itself (`Authorization = "Bearer …"`). For a query parameter this
-    /// works but is reported as a warning: the file then holds the credential.
+    /// Written in the file itself (`Authorization = "Bearer …"`). For a query parameter or a
+    /// secret value this works but is reported as a warning: the file then holds the
+    /// credential.
     Literal(String),
     /// Read from this environment variable when the file is resolved (`{ env = "VAR" }`).
     Env(String),
@@ -334,6 +340,7 @@ impl EndpointSpec {
             headers: Vec::new(),
             secret_headers: Vec::new(),
             secret_query: Vec::new(),
+            secret_vars: Vec::new(),
             on_connect: Vec::new(),
             ping_interval: None,
             pong_timeout: None,

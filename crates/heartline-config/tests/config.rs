@@ -8,7 +8,9 @@ use heartline_config::{
     fill_query, parse_json, parse_toml, query_secrets, ConfigFile, Defaults, EndpointSpec, Error,
     Resolved, SecretValue,
 };
-use heartline_core::{AppHeartbeat, Endpoint, Header, Protocol, ReplyMatch, Staleness, Step};
+use heartline_core::{
+    AppHeartbeat, Endpoint, Header, Protocol, ReplyMatch, SecretVar, Staleness, Step,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -34,10 +36,21 @@ fn resolve_filled(config: &ConfigFile, store: &[(&str, &str)]) -> Vec<Endpoint> 
     resolved.into_iter().map(|r| fill(r, store)).collect()
 }
 
-/// Fills stored headers by name and stored query parameters by `?name` from `store`. A query
-/// parameter the store lacks stays empty (as it was when stored empty).
+/// Fills stored headers by name, stored query parameters by `?name` and stored secret values
+/// by `$name` from `store`. A query parameter the store lacks stays empty (as it was when
+/// stored empty).
 fn fill(r: Resolved, store: &[(&str, &str)]) -> Endpoint {
     let mut e = r.endpoint;
+    for name in &r.stored_vars {
+        let v = e.secret_vars.iter_mut().find(|v| &v.name == name).unwrap();
+        assert_eq!(v.value, "", "stored secret value {name} arrives empty");
+        let key = format!("${name}");
+        v.value = store
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+            .unwrap_or_else(|| panic!("test store lacks {key}"));
+    }
     for name in &r.stored_query {
         assert!(
             query_secrets(&e.url).iter().all(|(n, _)| n != name),
@@ -150,12 +163,18 @@ fn check_round_trip(e: Endpoint) {
         .into_iter()
         .map(|(name, value)| (format!("?{name}"), value))
         .collect();
+    let vars: Vec<(String, String)> = e
+        .secret_vars
+        .iter()
+        .map(|v| (format!("${}", v.name), v.value.clone()))
+        .collect();
     let store: Vec<(&str, &str)> = e
         .headers
         .iter()
         .filter(|h| h.secret)
         .map(|h| (h.name.as_str(), h.value.as_str()))
         .chain(query.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .chain(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .collect();
     let config = ConfigFile::from_endpoints(std::slice::from_ref(&e));
 
@@ -231,6 +250,27 @@ fn endpoints_round_trip_exactly() {
         e.app_heartbeat = Some(AppHeartbeat {
             payload: "base64:wAA=".into(),
             reply: ReplyMatch::Contains("hex:d000".into()),
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(5),
+            misses_allowed: 1,
+        });
+        e
+    });
+    // Secret values used in payloads: on_connect and the application heartbeat.
+    check_round_trip({
+        let mut e = Endpoint::new("graphql", "wss://h/graphql");
+        e.protocol = Protocol::GraphqlTransportWs;
+        e.secret_vars = vec![
+            SecretVar::new("token", "gql-t0ken.99"),
+            SecretVar::new("user-id", "u-4242"),
+        ];
+        e.on_connect = vec![
+            r#"{"type":"connection_init","payload":{"authToken":"{{secret:token}}"}}"#.into(),
+            r#"{"id":"1","type":"subscribe","payload":{"user":"{{secret:user-id}}"}}"#.into(),
+        ];
+        e.app_heartbeat = Some(AppHeartbeat {
+            payload: r#"{"beat":"{{secret:token}}"}"#.into(),
+            reply: ReplyMatch::Contains("beat".into()),
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(5),
             misses_allowed: 1,
@@ -840,6 +880,11 @@ fn example_file_parses_and_resolves() {
         Some(&ReplyMatch::Contains("pong".into()))
     );
     assert_eq!(resolved[1].stored_secrets, ["X-Api-Key"]);
+    assert_eq!(resolved[1].stored_vars, ["session"]);
+    assert_eq!(
+        resolved[1].endpoint.secret_vars,
+        [SecretVar::new("session", "")]
+    );
     assert_eq!(resolved[1].endpoint.health.degraded_rtt, None);
     assert_eq!(resolved[1].endpoint.reconnect.max_attempts, Some(10));
     assert!(resolved[2].endpoint.tls.insecure);
@@ -1061,4 +1106,126 @@ fn query_secret_mistakes_are_refused_without_the_value() {
     .resolve(&no_env)
     .unwrap_err();
     assert!(!err.to_string().contains("inline-s3cret"), "{err}");
+}
+
+// ---- secret values in payloads -----------------------------------------------------------
+
+#[test]
+fn secret_vars_come_from_env_literal_or_store() {
+    let config = parse_toml(
+        "[[endpoint]]\nname = \"gql\"\nurl = \"wss://h/graphql\"\nprotocol = \"graphql-transport-ws\"\n\
+         on_connect = ['{\"type\":\"connection_init\",\"payload\":{\"authToken\":\"{{secret:token}}\"}}']\n\
+         secret_vars = { token = { env = \"GQL_TOKEN\" }, spare = { stored = true } }\n\n\
+         [[endpoint]]\nname = \"lit\"\nurl = \"ws://h/\"\non_connect = [\"40{\\\"token\\\":\\\"{{secret:t}}\\\"}\"]\n\
+         secret_vars = { t = \"lit-s3cret\" }\n",
+        "v.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let resolved = config
+        .resolve(&env_of(&[("GQL_TOKEN", "env-t0ken.1")]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        resolved[0].endpoint.secret_vars,
+        [
+            SecretVar::new("token", "env-t0ken.1"),
+            SecretVar::new("spare", "")
+        ]
+    );
+    assert_eq!(resolved[0].stored_vars, ["spare"]);
+    assert!(resolved[0].warnings.is_empty());
+    // The placeholder stays in the configuration; only the probe puts the value in.
+    assert!(
+        matches!(&resolved[0].endpoint.on_connect[0], Step::Send(p) if p.contains("{{secret:token}}"))
+    );
+    assert_eq!(
+        resolved[0]
+            .endpoint
+            .expand_secrets(resolved[0].endpoint.on_connect[0].payload().unwrap())
+            .unwrap(),
+        r#"{"type":"connection_init","payload":{"authToken":"env-t0ken.1"}}"#
+    );
+    // A literal works, with the same warning as a literal secret query value.
+    assert_eq!(
+        resolved[1].endpoint.secret_vars,
+        [SecretVar::new("t", "lit-s3cret")]
+    );
+    let warnings: Vec<String> = resolved[1]
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        warnings,
+        ["v.toml:12: endpoint 2 (lit): secret_vars.t: the value is written in this file; keep it out with `{ env = \"VAR\" }` or `{ stored = true }`"]
+    );
+    assert!(!format!("{resolved:?}").contains("lit-s3cret"));
+    assert!(!format!("{resolved:?}").contains("env-t0ken"));
+    // The same tree in JSON; a store row names the value `{ stored = true }`.
+    check_same(
+        "[[endpoint]]\nname = \"a\"\nurl = \"ws://h/\"\non_connect = [\"{{secret:k}}\"]\n\
+         secret_vars = { k = { env = \"TICKER_TOKEN\" } }\n",
+        r#"{"endpoint": [{"name": "a", "url": "ws://h/", "on_connect": ["{{secret:k}}"],
+            "secret_vars": {"k": {"env": "TICKER_TOKEN"}}}]}"#,
+    );
+    let row = EndpointSpec::from_endpoint(&resolved[0].endpoint).to_json();
+    assert!(
+        row.contains(r#""secret_vars":{"token":{"stored":true},"spare":{"stored":true}}"#),
+        "{row}"
+    );
+    assert!(!row.contains("env-t0ken"), "{row}");
+}
+
+#[test]
+fn secret_var_mistakes_name_the_key_without_the_value() {
+    // A placeholder naming no secret value, in on_connect and the application heartbeat.
+    check_error(
+        Format::Toml,
+        &format!(
+            "{ENDPOINT}on_connect = [\"ok\", \"{{{{secret:tokn}}}}\"]\n\
+             secret_vars = {{ token = {{ env = \"T\" }} }}\n\
+             [endpoint.app_heartbeat]\npayload = \"{{{{secret:nope}}}}\"\nmatch = \"p\"\n"
+        ),
+        &[("T", "env-secret-value")],
+        &[
+            "heartline.toml:7: endpoint 1 (e): app_heartbeat.payload: no secret value \"nope\"",
+            "heartline.toml:4: endpoint 1 (e): on_connect[1]: no secret value \"tokn\"",
+        ],
+    );
+    // A bad name is reported at its key; a missing variable names the variable.
+    check_error(
+        Format::Toml,
+        &format!(
+            "{ENDPOINT}secret_vars = {{ \"a b\" = {{ env = \"T\" }}, token = {{ env = \"MISSING\" }} }}\n"
+        ),
+        &[("T", "env-secret-value")],
+        &[
+            "heartline.toml:4: endpoint 1 (e): secret_vars.token: environment variable `MISSING` is not set",
+            "heartline.toml:4: endpoint 1 (e): secret_vars.\"a b\": name may hold only letters, digits, `_` and `-`",
+        ],
+    );
+}
+
+#[test]
+fn exported_secret_vars_hold_no_value() {
+    let mut e = Endpoint::new("gql", "wss://h/graphql");
+    e.secret_vars = vec![SecretVar::new("token", "exp-t0ken-77")];
+    e.on_connect = vec![r#"{"payload":{"authToken":"{{secret:token}}"}}"#.into()];
+    let config = ConfigFile::from_endpoints(std::slice::from_ref(&e));
+    for out in [config.to_toml(), config.to_json(), format!("{config:?}")] {
+        assert!(!out.contains("exp-t0ken-77"), "{out}");
+        assert!(out.contains("{{secret:token}}"), "{out}");
+    }
+    assert!(
+        config
+            .to_toml()
+            .contains("secret_vars = { token = { stored = true } }"),
+        "{}",
+        config.to_toml()
+    );
+    let resolved = config.resolve(&no_env).unwrap();
+    assert_eq!(resolved[0].stored_vars, ["token"]);
+    assert_eq!(
+        resolved[0].endpoint.secret_vars,
+        [SecretVar::new("token", "")]
+    );
 }

@@ -1,5 +1,6 @@
 //! What a user watches: an endpoint and its policies, with validation that names the bad field.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use crate::health::HealthPolicy;
 use crate::protocol::{Frame, Protocol};
 use crate::reply::ReplyMatch;
 use crate::script::Step;
+use crate::secret_var::{self, ExpandError, SecretVar, MAX_SECRET_VARS};
 
 /// Identifies an endpoint inside one engine (and, later, one database).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,6 +42,10 @@ pub struct Endpoint {
     /// `hex:`/`base64:` payloads are binary frames, [`crate::protocol::Frame::parse`]) and
     /// replies to wait for before going on ([`Step::Expect`]).
     pub on_connect: Vec<Step>,
+    /// Named secret values that `on_connect` sends and the application heartbeat's payload
+    /// refer to as `{{secret:NAME}}` ([`crate::secret_var`]); put in only right before a
+    /// frame is sent, kept where secret header values are, never shown.
+    pub secret_vars: Vec<SecretVar>,
     /// The application protocol spoken over the socket ([`Protocol::WebSocket`]: none).
     pub protocol: Protocol,
     /// Deadline for DNS + TCP + TLS + HTTP upgrade together.
@@ -161,6 +167,7 @@ impl Endpoint {
             app_heartbeat: None,
             staleness: None,
             on_connect: Vec::new(),
+            secret_vars: Vec::new(),
             protocol: Protocol::WebSocket,
             handshake_timeout: Duration::from_secs(10),
             reconnect: ReconnectPolicy::default(),
@@ -238,8 +245,8 @@ impl Endpoint {
         if let Some(app) = &self.app_heartbeat {
             if app.payload.is_empty() {
                 bad("app_heartbeat.payload", "must not be empty".into());
-            } else if let Err(e) = Frame::parse(&app.payload) {
-                bad("app_heartbeat.payload", e.0);
+            } else if let Err(problem) = self.check_payload(&app.payload) {
+                bad("app_heartbeat.payload", problem);
             }
             if let Err(problem) = app.reply.check() {
                 bad("app_heartbeat.reply", problem);
@@ -275,10 +282,8 @@ impl Endpoint {
             let at = format!("on_connect[{i}]");
             match step {
                 Step::Send(m) => {
-                    if let Err(e) = Frame::parse(m) {
-                        bad(&at, e.0);
-                    } else if m.len() > self.limits.max_message_size {
-                        bad(&at, "is larger than limits.max_message_size".into());
+                    if let Err(problem) = self.check_payload(m) {
+                        bad(&at, problem);
                     }
                 }
                 Step::Expect { reply, within } => {
@@ -293,6 +298,23 @@ impl Endpoint {
                         }
                     }
                 }
+            }
+        }
+        if self.secret_vars.len() > MAX_SECRET_VARS {
+            bad(
+                "secret_vars",
+                format!(
+                    "has {} values; at most {MAX_SECRET_VARS}",
+                    self.secret_vars.len()
+                ),
+            );
+        }
+        for (i, var) in self.secret_vars.iter().enumerate() {
+            let at = format!("secret_vars[{i}]");
+            if let Err(problem) = secret_var::check_var_name(&var.name) {
+                bad(&at, format!("name {problem}"));
+            } else if self.secret_vars[..i].iter().any(|v| v.name == var.name) {
+                bad(&at, format!("\"{}\" is given twice", var.name));
             }
         }
         check_range(
@@ -328,6 +350,31 @@ impl Endpoint {
         } else {
             Err(ConfigErrors(errs))
         }
+    }
+
+    /// `text` (an `on_connect` message or the application heartbeat's payload) with its
+    /// `{{secret:NAME}}` placeholders filled from [`Endpoint::secret_vars`]; borrowed when it
+    /// has none. The result goes on the wire and nowhere else.
+    pub fn expand_secrets<'a>(&self, text: &'a str) -> Result<Cow<'a, str>, ExpandError> {
+        secret_var::expand(text, &self.secret_vars)
+    }
+
+    /// A payload as validation sees it: its placeholders name known secret values, and with
+    /// them filled it is a valid frame no larger than the message limit. Messages never quote
+    /// the filled text.
+    fn check_payload(&self, text: &str) -> Result<(), String> {
+        let expanded = self.expand_secrets(text).map_err(|e| e.to_string())?;
+        if let Err(e) = Frame::parse(&expanded) {
+            return Err(match expanded {
+                Cow::Borrowed(_) => e.0,
+                // The parser may quote what it could not read: part of a secret.
+                Cow::Owned(_) => "is not a valid payload once its secret values are put in".into(),
+            });
+        }
+        if expanded.len() > self.limits.max_message_size {
+            return Err("is larger than limits.max_message_size".into());
+        }
+        Ok(())
     }
 
     /// The subprotocols to offer: the configured ones, or the one the protocol preset needs
@@ -790,6 +837,84 @@ mod tests {
             &[("limits.max_frame_size", "1 KiB")],
         );
         check(|e| e.tags = vec!["a,b".into()], &[("tags[0]", "commas")]);
+    }
+
+    #[test]
+    fn secret_placeholders_are_checked_by_field() {
+        use crate::SecretVar;
+        let token = || SecretVar::new("token", "s3cret-value");
+        check(
+            |e| {
+                e.secret_vars = vec![token()];
+                e.on_connect = vec![
+                    Step::from(
+                        r#"{"type":"connection_init","payload":{"authToken":"{{secret:token}}"}}"#,
+                    ),
+                    Step::from("plain"),
+                    Step::from(r#"{"t":"{{secret:token}}{{secret:other}}"}"#),
+                    Step::from("{{secret:token"),
+                    Step::from("hex:{{secret:token}}"),
+                ];
+                e.app_heartbeat = Some(AppHeartbeat {
+                    payload: "ping {{secret:nope}}".into(),
+                    reply: ReplyMatch::Contains("pong".into()),
+                    interval: Duration::from_secs(10),
+                    timeout: Duration::from_secs(2),
+                    misses_allowed: 0,
+                });
+            },
+            &[
+                ("app_heartbeat.payload", "no secret value \"nope\""),
+                ("on_connect[2]", "no secret value \"other\""),
+                ("on_connect[3]", "no closing"),
+                // The parser's complaint would quote a piece of the secret.
+                ("on_connect[4]", "once its secret values are put in"),
+            ],
+        );
+        check(
+            |e| {
+                e.secret_vars = vec![
+                    token(),
+                    SecretVar::new("token", "x"),
+                    SecretVar::new("a b", "x"),
+                    SecretVar::new("", "x"),
+                ]
+            },
+            &[
+                ("secret_vars[1]", "\"token\" is given twice"),
+                ("secret_vars[2]", "only letters"),
+                ("secret_vars[3]", "empty"),
+            ],
+        );
+        // The size limit counts the values put in.
+        check(
+            |e| {
+                e.limits.max_frame_size = 1024;
+                e.limits.max_message_size = 1024;
+                e.secret_vars = vec![SecretVar::new("big", "x".repeat(2000))];
+                e.on_connect = vec![Step::from("{{secret:big}}")];
+            },
+            &[("on_connect[0]", "larger than limits.max_message_size")],
+        );
+        // A value not filled in yet (a stored secret before the store was read) is valid.
+        check(
+            |e| {
+                e.secret_vars = vec![SecretVar::new("token", "")];
+                e.on_connect = vec![Step::from("{{secret:token}}")];
+            },
+            &[],
+        );
+        let mut e = Endpoint::new("x", "ws://h");
+        e.secret_vars = vec![token()];
+        assert_eq!(
+            e.expand_secrets("40{\"token\":\"{{secret:token}}\"}")
+                .unwrap(),
+            "40{\"token\":\"s3cret-value\"}"
+        );
+        for err in e.validate().err().into_iter().flat_map(|e| e.0) {
+            assert!(!err.problem.contains("s3cret"), "{err:?}");
+        }
+        assert!(!format!("{e:?}").contains("s3cret-value"));
     }
 
     #[test]

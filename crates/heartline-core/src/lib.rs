@@ -20,6 +20,7 @@ pub mod reply;
 pub mod rollup;
 pub mod rtt_text;
 pub mod script;
+pub mod secret_var;
 pub mod sink;
 pub mod untrusted;
 
@@ -45,5 +46,6 @@ pub use reply::{ReplyMatch, ReplyMatcher};
 pub use rollup::{Histogram, Rollup};
 pub use rtt_text::{push_rtt, rtt_text};
 pub use script::{Script, Step, Waiting};
+pub use secret_var::{ExpandError, SecretVar};
 pub use sink::Sink;
 pub use untrusted::{escape_controls, Redactor};

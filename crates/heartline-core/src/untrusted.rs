@@ -56,8 +56,9 @@ impl PartialEq for Redactor {
 }
 
 impl Redactor {
-    /// A redactor for `endpoint`: its secret header values and the values of its
-    /// secret-looking query parameters (`token=`, `key=`, …), with their encodings.
+    /// A redactor for `endpoint`: its secret header values, the values of its
+    /// secret-looking query parameters (`token=`, `key=`, …) and its secret values for
+    /// payloads (`{{secret:NAME}}`), with their encodings.
     pub fn for_endpoint(endpoint: &Endpoint) -> Self {
         let headers = endpoint
             .headers
@@ -65,7 +66,8 @@ impl Redactor {
             .filter(|h| h.secret)
             .map(|h| h.value.as_str());
         let query = secret_query_values(&endpoint.url);
-        Redactor::from_secrets(headers.map(str::to_owned).chain(query))
+        let vars = endpoint.secret_vars.iter().map(|v| v.value.clone());
+        Redactor::from_secrets(headers.map(str::to_owned).chain(query).chain(vars))
     }
 
     /// A redactor for these secret values (each also in its obvious encodings).
@@ -399,6 +401,21 @@ mod tests {
         );
         assert!(format!("{r:?}").starts_with("Redactor { values: "));
         assert!(!format!("{r:?}").contains("tok-1234"));
+    }
+
+    #[test]
+    fn endpoint_secret_values_for_payloads_are_masked() {
+        let mut e = Endpoint::new("x", "wss://h/ws");
+        e.secret_vars
+            .push(crate::SecretVar::new("token", "gql-t0ken-99"));
+        e.secret_vars.push(crate::SecretVar::new("empty", ""));
+        let r = Redactor::for_endpoint(&e);
+        assert_eq!(
+            r.scrub("4403 Forbidden: bad authToken gql-t0ken-99 (gql-t0ken-99)"),
+            "4403 Forbidden: bad authToken •••••• (••••••)"
+        );
+        // Its base64 copy too, like a header value's.
+        assert_eq!(r.scrub("b64 Z3FsLXQwa2VuLTk5 end"), "b64 •••••• end");
     }
 
     #[test]

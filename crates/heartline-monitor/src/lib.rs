@@ -642,9 +642,15 @@ impl Monitor {
     }
 }
 
-/// Fills in the secret values a form leaves empty from `previous`: an empty secret header or
-/// secret query value (`token=`) keeps the stored one; a parameter removed stays removed.
+/// Fills in the secret values a form leaves empty from `previous`: an empty secret header,
+/// secret query value (`token=`) or secret value for payloads (`{{secret:NAME}}`, by name)
+/// keeps the stored one; a parameter or value removed stays removed.
 pub fn keep_secret_values(e: &mut Endpoint, previous: &Endpoint) {
+    for v in e.secret_vars.iter_mut().filter(|v| v.value.is_empty()) {
+        if let Some(old) = previous.secret_vars.iter().find(|o| o.name == v.name) {
+            v.value = old.value.clone();
+        }
+    }
     let (_, with_name) = heartline_config::strip_query_secrets(&e.url);
     let filled: Vec<String> = heartline_config::query_secrets(&e.url)
         .into_iter()

@@ -599,14 +599,20 @@ async fn an_update_keeps_secret_values_left_empty() {
         value: "Bearer HEADER-SECRET".into(),
         secret: true,
     });
+    e.secret_vars = vec![
+        heartline_core::SecretVar::new("token", "VAR-SECRET"),
+        heartline_core::SecretVar::new("other", "OTHER-SECRET"),
+    ];
+    e.on_connect = vec!["{\"auth\":\"{{secret:token}}\"}".into()];
     let id = monitor.add(e).await.expect("add");
     monitor.pause(id.0).await.expect("pause");
 
-    // What a form sends back: the secrets emptied, the name changed.
+    // What a form sends back: the secrets emptied, the name changed, one secret value gone.
     let mut edited = monitor.endpoint(id.0).expect("endpoint");
     edited.name = "feed-renamed".into();
     edited.url = "ws://127.0.0.1:9/feed?token=".into();
     edited.headers[0].value.clear();
+    edited.secret_vars = vec![heartline_core::SecretVar::new("token", "")];
     monitor.update(id.0, edited).await.expect("update");
     monitor
         .shutdown(CloseCause::Shutdown)
@@ -618,10 +624,26 @@ async fn an_update_keeps_secret_values_left_empty() {
     assert_eq!(kept.name, "feed-renamed");
     assert_eq!(kept.headers[0].value, "Bearer HEADER-SECRET");
     assert_eq!(kept.url, "ws://127.0.0.1:9/feed?token=URL-SECRET");
+    assert_eq!(
+        kept.secret_vars,
+        [heartline_core::SecretVar::new("token", "VAR-SECRET")]
+    );
+    // A new value replaces the stored one.
+    let mut edited = kept.clone();
+    edited.secret_vars[0].value = "VAR-NEW".into();
+    reopened.update(id.0, edited).await.expect("update");
+    assert_eq!(
+        reopened.endpoint(id.0).expect("endpoint").secret_vars[0].value,
+        "VAR-NEW"
+    );
     // The configuration shown or exported never carries them.
     let toml = reopened.export_endpoints(ConfigFormat::Toml);
     assert!(
         !toml.contains("HEADER-SECRET") && !toml.contains("URL-SECRET"),
+        "{toml}"
+    );
+    assert!(
+        !toml.contains("VAR-") && toml.contains("secret_vars = { token = { stored = true } }"),
         "{toml}"
     );
     reopened

@@ -98,15 +98,25 @@ pub(crate) async fn run(
         },
     );
     let bare = endpoint.protocol == Protocol::WebSocket;
+    // Payloads with their `{{secret:NAME}}` placeholders filled, right before they are
+    // framed. This text goes on the wire only: never into an event, a close reason or a log
+    // (an error names the step and the secret's name, never a value).
+    let (steps, app_frame) = match expanded_payloads(endpoint) {
+        Ok(expanded) => expanded,
+        Err(why) => {
+            let end = close(&mut ws, CloseCause::ProtocolError, &why).await;
+            ended!(end, None)
+        }
+    };
     // A first `on_connect` message that is the protocol's own handshake message (auth in a
     // Socket.IO `40{…}` or a graphql `connection_init`) replaces the preset's.
-    let skip = match endpoint.on_connect.first() {
+    let skip = match steps.first() {
         Some(Step::Send(first)) if !bare && proto.take_init(&payload(first)) => 1,
         _ => 0,
     };
     // The user's conversation (sends, and waits for the replies they expect), validated
     // with the endpoint.
-    let mut script = match Script::new(&endpoint.on_connect, skip, endpoint.handshake_timeout) {
+    let mut script = match Script::new(&steps, skip, endpoint.handshake_timeout) {
         Ok(script) => script,
         Err(why) => {
             let end = close(&mut ws, CloseCause::ProtocolError, &why).await;
@@ -470,8 +480,8 @@ pub(crate) async fn run(
             // The application heartbeat talks to the application: only once its protocol
             // handshake completed (at once for a bare WebSocket).
             () = tick(&mut app_tick), if app.is_some() && proto.is_ready() => {
-                let Some((cfg, _)) = app else { continue };
-                send!(payload(&cfg.payload), CloseCause::AppPongTimeout);
+                let (Some((cfg, _)), Some(frame)) = (app, &app_frame) else { continue };
+                send!(frame.clone(), CloseCause::AppPongTimeout);
                 let now = Instant::now();
                 app_sent = Some(now);
                 app_deadline.as_mut().reset(now + cfg.timeout);
@@ -495,6 +505,32 @@ async fn tick(ticker: &mut Option<Interval>) {
         }
         None => std::future::pending().await,
     }
+}
+
+/// The `on_connect` steps and the application heartbeat's frame with their secret values
+/// put in. An error (validation refuses these first) names the field and the secret's name.
+fn expanded_payloads(endpoint: &Endpoint) -> Result<(Vec<Step>, Option<Frame>), String> {
+    let steps = endpoint
+        .on_connect
+        .iter()
+        .enumerate()
+        .map(|(i, step)| match step {
+            Step::Send(text) => endpoint
+                .expand_secrets(text)
+                .map(|t| Step::Send(t.into_owned()))
+                .map_err(|e| format!("on_connect[{i}]: {e}")),
+            expect => Ok(expect.clone()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let app = match &endpoint.app_heartbeat {
+        Some(app) => Some(payload(
+            &endpoint
+                .expand_secrets(&app.payload)
+                .map_err(|e| format!("app_heartbeat.payload: {e}"))?,
+        )),
+        None => None,
+    };
+    Ok((steps, app))
 }
 
 /// A configured payload as a frame: `hex:`/`base64:` are binary (validated with the endpoint).

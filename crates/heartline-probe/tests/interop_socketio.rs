@@ -5,7 +5,7 @@ mod interop_common;
 
 use std::time::Duration;
 
-use heartline_core::{EventKind, PingKind, Protocol, RefusalClass, SessionEnd};
+use heartline_core::{EventKind, PingKind, Protocol, RefusalClass, SecretVar, SessionEnd};
 use interop_common::{fast, node_server, watch};
 
 const WITHIN: Duration = Duration::from_secs(10);
@@ -146,4 +146,49 @@ async fn socketio_auth_payload_in_a_configured_namespace_connect_is_sent_for_the
         "{:#?}",
         w.seen
     );
+}
+
+/// A token kept as a secret value (`{{secret:token}}` in the namespace connect) reaches the
+/// real server, which accepts the client only with it; no event carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_value_in_the_namespace_connect_reaches_the_server_and_no_event() {
+    const TOKEN: &str = "sv-t0ken-8d2f41";
+    let server = node_server(
+        "socketio-server.mjs",
+        &[
+            "--require-token",
+            TOKEN,
+            "--ping-interval",
+            "300",
+            "--ping-timeout",
+            "200",
+        ],
+    )
+    .await;
+    let mut e = fast(url(server.port, ""));
+    e.protocol = Protocol::SocketIo;
+    e.secret_vars = vec![SecretVar::new("token", TOKEN)];
+    e.on_connect = vec![r#"40{"token":"{{secret:token}}"}"#.into()];
+    let mut w = watch(e.clone());
+    w.nth(2, WITHIN, |k| matches!(k, EventKind::ServerBeat { .. }))
+        .await;
+    assert!(!w.any_closed(), "{:#?}", w.seen);
+    w.stop().await;
+    assert!(!format!("{:?}", w.seen).contains(TOKEN), "{:#?}", w.seen);
+
+    // With another value the same placeholder is refused: the value is what was sent.
+    e.secret_vars = vec![SecretVar::new("token", "sv-wrong-value")];
+    let mut w = watch(e);
+    assert!(
+        matches!(
+            w.closed().await,
+            SessionEnd::Refused {
+                class: RefusalClass::Credentials,
+                ..
+            }
+        ),
+        "{:#?}",
+        w.seen
+    );
+    assert!(!format!("{:?}", w.seen).contains("sv-wrong-value"));
 }

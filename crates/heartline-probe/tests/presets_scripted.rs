@@ -1,17 +1,23 @@
 //! Presets without a real server on this machine (STOMP, ActionCable), against small servers
 //! scripted here from each protocol's specification: the server's heartbeat and its deadline,
-//! the user's messages held until the protocol handshake, and a refusal.
+//! the user's messages held until the protocol handshake, and a refusal; and secret values
+//! put into the user's messages.
 
 mod interop_common;
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use heartline_core::{CloseCause, EventKind, PingKind, Protocol, RefusalClass, SessionEnd};
+use heartline_core::{
+    AppHeartbeat, CloseCause, EventKind, PingKind, Protocol, RefusalClass, ReplyMatch, SecretVar,
+    SessionEnd, Step,
+};
 use interop_common::{fast, watch};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Accepts one WebSocket connection and runs `script` on it; what the server received is
@@ -257,4 +263,88 @@ async fn pusher_ping_is_answered_and_a_4201_close_reconnects_promptly() {
             .any(|t| t == r#"{"event":"pusher:pong","data":{}}"#),
         "no answer to pusher:ping: {texts:?}"
     );
+}
+
+/// Secret values (`{{secret:NAME}}`) are put into `on_connect` messages and the application
+/// heartbeat right before they are sent: the server receives the real token; the close reason
+/// that echoes it comes back masked and no event carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_values_reach_the_server_and_come_back_masked() {
+    const TOKEN: &str = "sv-gql-t0ken-5a7c";
+    let (port, mut received) = serve_once(|mut ws, tx| async move {
+        let (mut beat, mut last) = (false, false);
+        while let Some(Ok(m)) = ws.next().await {
+            let Message::Text(text) = &m else { continue };
+            let text = text.as_str().to_owned();
+            let _ = tx.send(m.clone());
+            if text.contains("connection_init") {
+                ws.send(Message::text(r#"{"type":"connection_ack"}"#))
+                    .await
+                    .unwrap();
+            } else if text.starts_with("beat") {
+                beat = true;
+                ws.send(Message::text("pong")).await.unwrap();
+            } else if text.contains("subscribe") {
+                last = true;
+            }
+            if beat && last {
+                // An auth layer that quotes what it refused.
+                let _ = ws
+                    .close(Some(CloseFrame {
+                        code: CloseCode::from(4403),
+                        reason: format!("forbidden: {TOKEN}").into(),
+                    }))
+                    .await;
+                break;
+            }
+        }
+    })
+    .await;
+    let mut e = fast(format!("ws://127.0.0.1:{port}/graphql"));
+    e.reconnect.enabled = false;
+    e.secret_vars = vec![SecretVar::new("token", TOKEN)];
+    e.on_connect = vec![
+        r#"{"type":"connection_init","payload":{"authToken":"{{secret:token}}"}}"#.into(),
+        Step::Expect {
+            reply: ReplyMatch::JsonField {
+                path: "type".into(),
+                equals: "connection_ack".into(),
+            },
+            within: None,
+        },
+        r#"{"id":"1","type":"subscribe","auth":"{{secret:token}}"}"#.into(),
+    ];
+    e.app_heartbeat = Some(AppHeartbeat {
+        payload: "beat {{secret:token}}".into(),
+        reply: ReplyMatch::Contains("pong".into()),
+        interval: Duration::from_millis(150),
+        timeout: Duration::from_millis(100),
+        misses_allowed: 2,
+    });
+    let mut w = watch(e);
+    let end = w.closed().await;
+    let SessionEnd::ClosedByServer { code, reason } = &end else {
+        panic!("{end:?}; saw {:#?}", w.seen)
+    };
+    assert_eq!((*code, reason.as_str()), (4403, "forbidden: ••••••"));
+    assert!(!format!("{:?}", w.seen).contains(TOKEN), "{:#?}", w.seen);
+
+    let mut got = Vec::new();
+    while let Ok(m) = received.try_recv() {
+        got.push(m.into_text().unwrap().as_str().to_owned());
+    }
+    assert!(
+        got.contains(&format!(
+            r#"{{"type":"connection_init","payload":{{"authToken":"{TOKEN}"}}}}"#
+        )),
+        "{got:?}"
+    );
+    assert!(got.contains(&format!("beat {TOKEN}")), "{got:?}");
+    let subscribe = format!(r#"{{"id":"1","type":"subscribe","auth":"{TOKEN}"}}"#);
+    assert!(got.contains(&subscribe), "{got:?}");
+    // The script's order holds: the subscribe left only after the ack.
+    let init_at = got.iter().position(|m| m.contains("connection_init"));
+    let sub_at = got.iter().position(|m| *m == subscribe);
+    assert!(init_at < sub_at, "{got:?}");
+    assert!(got.iter().all(|m| !m.contains("{{secret:")), "{got:?}");
 }

@@ -1,6 +1,6 @@
-//! The watched endpoints: configuration as JSON rows; the values of secret headers and secret
-//! query parameters (`?token=…`) in [`Secrets`], the rows keeping `{ stored = true }` and the
-//! URL with the parameter left empty.
+//! The watched endpoints: configuration as JSON rows; the values of secret headers, secret
+//! query parameters (`?token=…`) and secret values for payloads (`{{secret:NAME}}`) in
+//! [`Secrets`], the rows keeping `{ stored = true }` and the URL with the parameter left empty.
 //!
 //! Invariant: history is written only by the writer; these rare configuration edits use short
 //! transactions of their own (WAL lets them wait their turn behind a batch).
@@ -12,18 +12,19 @@ use sqlx::Connection;
 use heartline_config::{fill_query, query_secrets, strip_query_secrets, EndpointSpec};
 use heartline_core::{Endpoint, EndpointId, Timestamp};
 
-use crate::secrets::{header_key, query_key, Secrets};
+use crate::secrets::{header_key, query_key, var_key, Secrets};
 use crate::{Error, Result, Store};
 
 /// An endpoint as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEndpoint {
     pub id: EndpointId,
-    /// With secret header values and secret query values filled in from the secret store.
+    /// With secret header values, secret query values and secret values for payloads filled
+    /// in from the secret store.
     pub endpoint: Endpoint,
     pub paused: bool,
     /// Secrets the secret store does not have: headers by name, query parameters as `?name`
-    /// (left empty in the URL).
+    /// (left empty in the URL), secret values for payloads as `{{secret:NAME}}` (left empty).
     pub missing_secrets: Vec<String>,
 }
 
@@ -69,6 +70,12 @@ impl Store {
                     None => missing.push(format!("?{name}")),
                 }
             }
+            for var in endpoint.secret_vars.iter_mut() {
+                match secrets.get(&var_key(e.id, &var.name))? {
+                    Some(value) => var.value = value,
+                    None => missing.push(format!("{{{{secret:{}}}}}", var.name)),
+                }
+            }
             out.push(StoredEndpoint {
                 id: e.id,
                 endpoint,
@@ -102,8 +109,9 @@ impl Store {
         Ok(id)
     }
 
-    /// Replaces an endpoint's configuration. A secret header, or a secret query parameter
-    /// (`?token=`), given with an empty value keeps the value already stored.
+    /// Replaces an endpoint's configuration. A secret header, a secret query parameter
+    /// (`?token=`) or a secret value for payloads given with an empty value keeps the value
+    /// already stored.
     pub async fn update_endpoint(
         &self,
         id: EndpointId,
@@ -147,6 +155,9 @@ impl Store {
         }
         for name in strip_query_secrets(&found.endpoint.url).1 {
             secrets.delete(&query_key(id, &name))?;
+        }
+        for var in &found.endpoint.secret_vars {
+            secrets.delete(&var_key(id, &var.name))?;
         }
         Ok(())
     }
@@ -318,9 +329,12 @@ fn check(endpoint: &Endpoint) -> Result<()> {
     Ok(())
 }
 
-/// Keeps the non-empty values of secret headers and secret query parameters in `secrets`
-/// (an empty one keeps the value stored before).
+/// Keeps the non-empty values of secret headers, secret query parameters and secret values
+/// for payloads in `secrets` (an empty one keeps the value stored before).
 fn keep_secrets(id: EndpointId, endpoint: &Endpoint, secrets: &Secrets) -> Result<()> {
+    for var in endpoint.secret_vars.iter().filter(|v| !v.value.is_empty()) {
+        secrets.set(&var_key(id, &var.name), &var.value)?;
+    }
     for h in endpoint
         .headers
         .iter()

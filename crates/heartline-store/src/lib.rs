@@ -31,7 +31,7 @@ pub use open::{default_path, Integrity, Store};
 pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
 pub use retention::Retention;
 pub use scrub::ScrubReport;
-pub use secrets::{header_key, query_key, SecretError, Secrets};
+pub use secrets::{header_key, query_key, var_key, SecretError, Secrets};
 
 use std::path::PathBuf;
 

@@ -1,4 +1,5 @@
-//! Where the values of secret headers and secret query parameters live: the operating system's
+//! Where the values of secret headers, secret query parameters and secret values for
+//! payloads live: the operating system's
 //! keychain when there is one, else a file only the user can read (0600, in a directory
 //! created 0700). Never in the database, never in exports.
 
@@ -114,6 +115,12 @@ pub fn header_key(endpoint: heartline_core::EndpointId, header: &str) -> String 
 /// names are case-sensitive, unlike header names).
 pub fn query_key(endpoint: heartline_core::EndpointId, param: &str) -> String {
     format!("endpoint/{}/query/{param}", endpoint.0)
+}
+
+/// The key of one endpoint's secret value for payloads (`{{secret:NAME}}`); names are
+/// case-sensitive, as in the placeholders.
+pub fn var_key(endpoint: heartline_core::EndpointId, name: &str) -> String {
+    format!("endpoint/{}/var/{name}", endpoint.0)
 }
 
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, SecretError> {

@@ -40,6 +40,7 @@ const blank: Form = {
   successes_before_up: 1,
   insecure_tls: false,
   on_connect: [],
+  secret_vars: [],
 };
 
 const connected: ProbeResult = {

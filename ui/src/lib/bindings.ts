@@ -90,7 +90,11 @@ stale_after_ms: number | null, stale_reconnect: boolean, handshake_timeout_ms: n
 /**
  * The conversation after every handshake: messages to send and replies to wait for.
  */
-on_connect: Array<StepForm>, };
+on_connect: Array<StepForm>, 
+/**
+ * Named secret values the messages and the heartbeat payload use as `{{secret:NAME}}`.
+ */
+secret_vars: Array<SecretVarForm>, };
 
 export type StepForm = { kind: StepKind, 
 /**
@@ -103,6 +107,12 @@ value: string,
 within_ms: number | null, };
 
 export type StepKind = "send" | "expect" | "expect_regex" | "expect_json";
+
+export type SecretVarForm = { name: string, value: string, 
+/**
+ * Whether the app already keeps a value under this name.
+ */
+stored: boolean, };
 
 export type Window = { from: number, to: number, };
 

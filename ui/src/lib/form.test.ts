@@ -3,12 +3,14 @@ import { ALL_PROBE_STEPS } from "./bindings";
 import {
   derivedTimeout,
   formField,
+  placeholder,
   plain,
   probeSummary,
   problemsByField,
   problemsByIndex,
   STEP_KINDS,
   secondsToMs,
+  secretVarProblems,
   splitHeader,
   splitList,
 } from "./form";
@@ -97,6 +99,22 @@ describe("form", () => {
     expect(new Set(STEP_KINDS.map((k) => k.kind)).size).toBe(STEP_KINDS.length);
     expect(new Set(STEP_KINDS.map((k) => k.label)).size).toBe(STEP_KINDS.length);
     expect(STEP_KINDS[0].kind).toBe("send");
+  });
+
+  it("words secret values: placeholders, new ones need a value, stored ones may stay empty", () => {
+    expect(placeholder(" token ")).toBe("{{secret:token}}");
+    expect(placeholder("")).toBe("{{secret:NAME}}");
+    const rows = secretVarProblems([
+      { name: "token", value: "", stored: true },
+      { name: "user", value: "", stored: false },
+      { name: "", value: "", stored: false },
+      { name: "key", value: "k", stored: false },
+    ]);
+    expect([...rows.keys()]).toEqual([1]);
+    expect(rows.get(1)).toMatch(/^Needs a value/);
+    const server = problemsByIndex([{ field: "secret_vars[0]", problem: '"token" is given twice' }], "secret_vars");
+    expect(server.get(0)).toBe('"token" is given twice');
+    expect(formField("secret_vars[0]")).toBe("secret_vars");
   });
 
   it("puts a step's problems on that step", () => {

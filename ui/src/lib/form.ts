@@ -1,6 +1,6 @@
 // The endpoint form: which input each validation problem belongs to, problems and test
 // results in plain words, header lines pasted whole, and timeouts derived from intervals.
-import type { FieldProblem, ProbeResult, ProbeStep, StepKind } from "./bindings";
+import type { FieldProblem, ProbeResult, ProbeStep, SecretVarForm, StepKind } from "./bindings";
 
 /** Form inputs that can carry a problem. */
 export type FormField =
@@ -26,6 +26,7 @@ export type FormField =
   | "failures_before_down"
   | "successes_before_up"
   | "on_connect"
+  | "secret_vars"
   | "general";
 
 const FIELDS: Record<string, FormField> = {
@@ -52,6 +53,7 @@ const FIELDS: Record<string, FormField> = {
   "health.failures_before_down": "failures_before_down",
   "health.successes_before_up": "successes_before_up",
   on_connect: "on_connect",
+  secret_vars: "secret_vars",
 };
 
 /** The kinds of step after connecting, as the form words them (every kind: the type says so). */
@@ -114,6 +116,23 @@ export function problemsByIndex(problems: FieldProblem[], list: string): Map<num
     const text = plain(p.problem);
     out.set(i, out.has(i) ? `${out.get(i)}; ${text}` : text);
   }
+  return out;
+}
+
+/** How a message or the heartbeat payload refers to the secret value named `name`. */
+export function placeholder(name: string): string {
+  return `{{secret:${name.trim() || "NAME"}}}`;
+}
+
+/**
+ * Problems the app cannot see, by row: a new secret value needs a value (an empty one keeps
+ * the stored value, and a new one has none stored).
+ */
+export function secretVarProblems(vars: SecretVarForm[]): Map<number, string> {
+  const out = new Map<number, string>();
+  vars.forEach((v, i) => {
+    if (!v.stored && v.name.trim() !== "" && v.value === "") out.set(i, "Needs a value: it is kept in the secret store, never shown again");
+  });
   return out;
 }
 
