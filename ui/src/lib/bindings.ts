@@ -150,6 +150,12 @@ export type ImportResult = { added: Array<string>, updated: Array<string>, };
 
 export type Lane = { id: number, name: string, states: Array<StateSpan>, closes: Array<CloseInfo>, };
 
+export type StripBand = { cell: number, state: StateName | null, };
+
+export type HistoryStrip = { id: number, bands: Array<StripBand>, drops: Array<[number, number]>, };
+
+export type Strips = { window: Window, cells: number, strips: Array<HistoryStrip>, };
+
 export type ProbeResult = { ok: boolean, phases: PhaseRow | null, rtt_us: number | null, subprotocol: string | null, 
 /**
  * The phase that failed (`dns`, `tcp`, `tls`, `upgrade`, `timeout`, …) and why.
