@@ -311,8 +311,26 @@ async function demo(t) {
     return state !== "Up" && /idle/i.test(text) ? `${state}: ${text}` : null;
   }, 90_000, 1_000);
   log("demo-proxy-idle:", idleTruth);
+  // The history strip over the last hour: proxy-idle's drops are ticks on its strip (the
+  // store's count for the window), and steady has none.
+  await (await b.$('select[aria-label="History window"]')).selectByAttribute("value", "1h");
+  const strip = (name) => row(b, name).then((r) => r.$("svg.strip"));
+  const drops = await until("demo-proxy-idle's drops on its history strip", async () => {
+    const n = Number(await (await strip("demo-proxy-idle")).getAttribute("data-drops"));
+    return n > 0 ? n : null;
+  }, 60_000, 1_000);
+  const steadyDrops = Number(await (await strip("demo-steady")).getAttribute("data-drops"));
+  if (steadyDrops !== 0) throw new Error(`demo-steady's strip shows ${steadyDrops} drops`);
+  const label = await (await strip("demo-proxy-idle")).getAttribute("aria-label");
+  if (!/^Last 1 h: .*unexpected session end/.test(label)) throw new Error(`proxy-idle's strip reads "${label}"`);
+  log("demo-proxy-idle strip:", label, `(${drops} drops)`);
   await sleep(2_000);
   const overview = await t.shot(b, "11-demo-overview");
+  await b.setWindowSize(1024, 700);
+  await sleep(1_000);
+  await t.shot(b, "11b-demo-overview-1024");
+  await b.setWindowSize(1280, 800);
+  await sleep(500);
   await (await row(b, "demo-kicked-4001")).click();
   await sleep(6_000);
   await t.shot(b, "12-demo-detail");
@@ -347,6 +365,14 @@ async function demo(t) {
   await (await row(b, "demo-kicked-4001")).waitForExist({ timeout: 10_000 });
   await sleep(1_000);
   await t.shot(b, "16-demo-1280-dark");
+  // The overview alone, dark, at both sizes: the history strip beside every column.
+  await (await b.$('button[aria-label="Close detail"]')).click();
+  await (await b.$("svg.strip")).waitForExist({ timeout: 10_000 });
+  await sleep(500);
+  await t.shot(b, "17-demo-overview-1280-dark");
+  await b.setWindowSize(1024, 700);
+  await sleep(1_000);
+  await t.shot(b, "18-demo-overview-1024-dark");
   copyFileSync(overview, path.join(shots, "overview.png"));
 }
 

@@ -214,6 +214,22 @@ pub async fn run(report: &mut Report, cfg: &Config) -> BoxResult<()> {
             .await?,
         );
     }
+    for (label, span) in [("24 h", DAY_MS), ("30 d", 30 * DAY_MS)] {
+        results.push(
+            time(
+                &format!("history strips (all endpoints, {label}, 60 cells)"),
+                ctx.strips(span),
+                w,
+                r,
+                || async move {
+                    Ok(s.strips(heartline_store::Scope::All, ago(span), to, 60)
+                        .await?
+                        .len())
+                },
+            )
+            .await?,
+        );
+    }
     results.push(
         time(
             "close_codes (all endpoints, 30 d)",
@@ -586,6 +602,31 @@ impl Ctx {
                 self.one, self.now
             ),
             self.state_at(from),
+        ]
+    }
+
+    /// The overview's history strips (`Store::strips`): state changes and closes grouped per
+    /// endpoint and cell, every endpoint (`Scope::All`), 60 cells.
+    fn strips(&self, span: i64) -> Vec<String> {
+        let (from, to) = (self.now - span, self.now);
+        let ids = "WITH ids(id) AS (SELECT id FROM endpoints)";
+        vec![
+            self.runs(from),
+            format!(
+                "{ids} SELECT id, -1 AS cell, \
+                   (SELECT state FROM states WHERE endpoint_id = id AND ts < {from} \
+                    ORDER BY ts DESC, seq DESC LIMIT 1) AS state, 0 AS ts, 0 AS seq FROM ids \
+                 UNION ALL \
+                 SELECT endpoint_id, ((ts - {from}) * 60) / ({to} - {from}), state, max(ts), seq FROM states \
+                   WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= {from} AND ts < {to} \
+                   GROUP BY 1, 2, 3"
+            ),
+            format!(
+                "{ids} SELECT endpoint_id, ((ts - {from}) * 60) / ({to} - {from}), initiator, cause, count(*) \
+                   FROM events \
+                   WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= {from} AND ts < {to} AND kind = 'closed' \
+                   GROUP BY 1, 2, 3, 4"
+            ),
         ]
     }
 
