@@ -333,6 +333,21 @@ async function demo(t) {
   await sleep(500);
   await (await row(b, "demo-kicked-4001")).click();
   await sleep(6_000);
+  // One cursor for the detail: pointing at the state band moves the RTT chart's cursor (its
+  // legend reads a time) and the band says the state at that time.
+  const band = await b.$('[aria-label="State band"]');
+  const { width: bandWidth } = await band.getSize();
+  await b.action("pointer").move({ origin: band, x: Math.round(bandWidth * 0.4), y: 0 }).perform();
+  const legendTime = await until("the chart's cursor following the state band", async () => {
+    const v = await b.$(".u-legend .u-series:first-child .u-value");
+    const text = (await v.isExisting()) ? String(await v.getProperty("textContent")).trim() : "";
+    return /\d{2}:\d{2}:\d{2}/.test(text) ? text : null;
+  }, 10_000);
+  const read = String(await (await b.$(".hover-read")).getProperty("textContent"));
+  if (!read.includes(legendTime)) throw new Error(`the band reads "${read}", the chart ${legendTime}`);
+  log("shared cursor:", legendTime, "/", read.trim());
+  await t.shot(b, "12b-demo-detail-cursor");
+  await b.action("pointer").move({ origin: await b.$("h1"), x: 0, y: 0 }).perform();
   await t.shot(b, "12-demo-detail");
   await b.setWindowSize(1024, 700);
   await t.shot(b, "13-demo-1024-light");
