@@ -622,10 +622,15 @@ impl Ctx {
                    GROUP BY 1, 2, 3"
             ),
             format!(
-                "{ids} SELECT endpoint_id, ((ts - {from}) * 60) / ({to} - {from}), initiator, cause, count(*) \
-                   FROM events \
-                   WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= {from} AND ts < {to} AND kind = 'closed' \
-                   GROUP BY 1, 2, 3, 4"
+                "{ids} SELECT endpoint_id, ((ts - {from}) * 60) / ({to} - {from}), initiator, NULL, count(*) \
+                   FROM events INDEXED BY events_closed_by_time \
+                   WHERE kind = 'closed' AND ts >= {from} AND ts < {to} AND endpoint_id IN (SELECT id FROM ids) \
+                   AND initiator <> 'client' GROUP BY 1, 2, 3 \
+                 UNION ALL \
+                 SELECT endpoint_id, ((ts - {from}) * 60) / ({to} - {from}), initiator, cause, count(*) \
+                   FROM events INDEXED BY events_closed_by_time \
+                   WHERE kind = 'closed' AND ts >= {from} AND ts < {to} AND endpoint_id IN (SELECT id FROM ids) \
+                   AND initiator = 'client' GROUP BY 1, 2, 3, 4"
             ),
         ]
     }
