@@ -592,10 +592,21 @@ async fn history_strips_bucket_the_window_worst_state_first() {
         // Both Up since before the window.
         (steady, at(-10, 0), state(State::Connecting, State::Up)),
         (storm, at(-10, 0), state(State::Connecting, State::Up)),
-        // Minute 10: three drops and a storm until minute 12.
+        // Minute 10: four drops and a storm until minute 12.
         (storm, at(10, 1), lost()),
         (storm, at(10, 9), lost()),
         (storm, at(10, 17), lost()),
+        // Our own close for a missed pong is a drop too.
+        (
+            storm,
+            at(10, 19),
+            closed(SessionEnd::ClosedByClient {
+                cause: CloseCause::PongTimeout,
+                code: 1001,
+                reason: String::new(),
+                clean: false,
+            }),
+        ),
         (storm, at(10, 20), state(State::Up, State::Unstable)),
         (storm, at(12, 30), state(State::Unstable, State::Up)),
         // Minute 20: a reconnect the user asked for is no drop.
@@ -664,9 +675,9 @@ async fn history_strips_bucket_the_window_worst_state_first() {
             band(40, None),
         ]
     );
-    assert_eq!(storm_strip.drops, [[10, 3]]);
+    assert_eq!(storm_strip.drops, [[10, 4]]);
 
-    // Coarser cells merge: one cell per 20 minutes holds all three drops and the storm.
+    // Coarser cells merge: one cell per 20 minutes holds all four drops and the storm.
     let coarse = monitor.strips(window, 3).await.expect("strips");
     assert_eq!(
         coarse.strips[1].bands,
@@ -676,7 +687,7 @@ async fn history_strips_bucket_the_window_worst_state_first() {
             band(2, None),
         ]
     );
-    assert_eq!(coarse.strips[1].drops, [[0, 3]]);
+    assert_eq!(coarse.strips[1].drops, [[0, 4]]);
 
     for cells in [0, heartline_monitor::Strips::MAX_CELLS + 1] {
         assert_eq!(

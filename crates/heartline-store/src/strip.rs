@@ -2,9 +2,10 @@
 //! worst state it saw and how many sessions ended unexpectedly in it (the overview's "a bad
 //! hour at a glance"). Two statements for any number of endpoints, both bucketed by SQLite:
 //! state changes grouped per (endpoint, cell, state) from the `states` primary key (one range
-//! seek per endpoint, the state before the window a seek of its own), and closes grouped per
-//! (endpoint, cell, initiator, cause) from the events' primary key. What reaches Rust is a few
-//! rows per cell that saw a change, not the history.
+//! seek per endpoint, the state before the window a seek of its own), and closes counted per
+//! (endpoint, cell) from the closes' partial index. Each returns one row per endpoint with its
+//! cells as short text: what reaches Rust is a few entries per cell that saw a change, not
+//! the history.
 
 use std::collections::HashMap;
 
@@ -124,37 +125,56 @@ fn fold(
     out
 }
 
-/// The statement that reads the state before the window and the window's state changes,
-/// grouped per (endpoint, cell, state): `?1` from, `?2` to, `?3` the scope, `?4` cells.
+/// Between the entries of a statement's per-endpoint list (ASCII record separator: none of
+/// the fields, our own vocabulary and numbers, contains it).
+const RS: char = '\u{1e}';
+
+/// The statement that reads, per endpoint, the state before the window and the window's
+/// state changes grouped per (cell, state) as one text (`cell state ts seq`, [`RS`] between
+/// them): `?1` from, `?2` to, `?3` the scope, `?4` cells. One row per endpoint, as the
+/// overview's statement: sqlx hands rows over one at a time, which cost more than the seeks.
 pub(crate) fn states_sql() -> String {
     format!(
-        "{IDS} SELECT id, -1 AS cell, \
+        "{IDS} SELECT id, \
            (SELECT state FROM states WHERE endpoint_id = id AND ts < ?1 \
-            ORDER BY ts DESC, seq DESC LIMIT 1) AS state, 0 AS ts, 0 AS seq FROM ids \
-         UNION ALL \
-         SELECT endpoint_id, ((ts - ?1) * ?4) / (?2 - ?1), state, max(ts), seq FROM states \
-           WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= ?1 AND ts < ?2 \
-           GROUP BY 1, 2, 3"
+            ORDER BY ts DESC, seq DESC LIMIT 1), \
+           (SELECT group_concat(c || ' ' || state || ' ' || t || ' ' || sq, char(30)) FROM \
+             (SELECT ((ts - ?1) * ?4) / (?2 - ?1) AS c, state, max(ts) AS t, seq AS sq \
+              FROM states WHERE endpoint_id = id AND ts >= ?1 AND ts < ?2 GROUP BY 1, 2)) \
+         FROM ids"
     )
 }
 
-/// The statement that counts the window's session ends per (endpoint, cell, initiator,
-/// cause): same parameters as [`states_sql`]. Read from the closes' partial index rather than
-/// each endpoint's events (a month of a fleet's events is ten times its closes): the ends by
-/// the server or the network are counted from the index alone (it carries the key, so the
-/// endpoint); only our own closes, whose cause says whether they were chosen, visit the row.
+/// The statement that counts the window's session ends per endpoint as one text (`cell count
+/// initiator cause`, [`RS`] between them): same parameters as [`states_sql`]. Read from the
+/// closes' partial index rather than each endpoint's events (a month of a fleet's events is
+/// ten times its closes): the ends by the server or the network are counted per cell from the
+/// index alone (it carries the key, so the endpoint); only our own closes, whose cause says
+/// whether they were chosen, visit the row.
 pub(crate) fn drops_sql() -> String {
     let cell = "((ts - ?1) * ?4) / (?2 - ?1)";
     let from = "FROM events INDEXED BY events_closed_by_time \
                 WHERE kind = 'closed' AND ts >= ?1 AND ts < ?2 \
                 AND endpoint_id IN (SELECT id FROM ids)";
     format!(
-        "{IDS} SELECT endpoint_id, {cell}, initiator, NULL, count(*) {from} \
-           AND initiator <> 'client' GROUP BY 1, 2, 3 \
-         UNION ALL \
-         SELECT endpoint_id, {cell}, initiator, cause, count(*) {from} \
-           AND initiator = 'client' GROUP BY 1, 2, 3, 4"
+        "{IDS} SELECT endpoint_id, \
+           group_concat(cell || ' ' || n || ' ' || initiator || ' ' || cause, char(30)) FROM ( \
+             SELECT endpoint_id, {cell} AS cell, count(*) AS n, 'other' AS initiator, '' AS cause \
+               {from} AND initiator <> 'client' GROUP BY 1, 2 \
+             UNION ALL \
+             SELECT endpoint_id, {cell}, count(*), 'client', COALESCE(cause, '') \
+               {from} AND initiator = 'client' GROUP BY 1, 2, 5) \
+         GROUP BY endpoint_id"
     )
+}
+
+/// The entries of a per-endpoint list, each split into `n` fields (the last takes the rest).
+fn entries(list: Option<&str>, n: usize) -> impl Iterator<Item = Vec<&str>> {
+    list.unwrap_or_default()
+        .split(RS)
+        .filter(|e| !e.is_empty())
+        .map(move |e| e.splitn(n, ' ').collect::<Vec<&str>>())
+        .filter(move |f| f.len() == n)
 }
 
 impl Store {
@@ -178,46 +198,51 @@ impl Store {
         let mut gathered: HashMap<i64, Gathered> = HashMap::new();
 
         let sql = states_sql();
-        let mut rows = sqlx::query_as::<_, (i64, i64, Option<String>, i64, i64)>(&sql)
+        let mut rows = sqlx::query_as::<_, (i64, Option<String>, Option<String>)>(&sql)
             .bind(from.0)
             .bind(to.0)
             .bind(scope.param())
             .bind(n)
             .fetch(self.reader());
-        while let Some((id, cell, state, ts, seq)) = rows.try_next().await? {
-            let Some(state) = state.as_deref().and_then(state_from) else {
-                continue;
-            };
+        while let Some((id, before, changes)) = rows.try_next().await? {
             let g = gathered.entry(id).or_default();
-            match usize::try_from(cell) {
-                Ok(c) if c < cells => g.changes.entry(c).or_default().push(Seen {
-                    state,
-                    last: (ts, seq),
-                }),
-                Ok(_) => {}
-                Err(_) => g.before = Some(state),
+            g.before = before.as_deref().and_then(state_from);
+            for f in entries(changes.as_deref(), 4) {
+                let (Ok(c), Some(state), Ok(ts), Ok(seq)) = (
+                    f[0].parse::<usize>(),
+                    state_from(f[1]),
+                    f[2].parse::<i64>(),
+                    f[3].parse::<i64>(),
+                ) else {
+                    continue;
+                };
+                if c < cells {
+                    g.changes.entry(c).or_default().push(Seen {
+                        state,
+                        last: (ts, seq),
+                    });
+                }
             }
         }
         drop(rows);
 
         let sql = drops_sql();
-        type DropRow = (i64, i64, Option<String>, Option<String>, i64);
-        let mut rows = sqlx::query_as::<_, DropRow>(&sql)
+        let mut rows = sqlx::query_as::<_, (i64, Option<String>)>(&sql)
             .bind(from.0)
             .bind(to.0)
             .bind(scope.param())
             .bind(n)
             .fetch(self.reader());
-        while let Some((id, cell, initiator, cause, count)) = rows.try_next().await? {
-            if !unexpected(initiator.as_deref(), cause.as_deref()) {
-                continue;
-            }
-            let (Ok(c), Ok(count)) = (usize::try_from(cell), u32::try_from(count)) else {
-                continue;
-            };
-            if c < cells {
-                let slot = gathered.entry(id).or_default().drops.entry(c).or_default();
-                *slot = slot.saturating_add(count);
+        while let Some((id, list)) = rows.try_next().await? {
+            for f in entries(list.as_deref(), 4) {
+                let (Ok(c), Ok(count)) = (f[0].parse::<usize>(), f[1].parse::<u32>()) else {
+                    continue;
+                };
+                let cause = Some(f[3]).filter(|c| !c.is_empty());
+                if c < cells && unexpected(Some(f[2]), cause) {
+                    let slot = gathered.entry(id).or_default().drops.entry(c).or_default();
+                    *slot = slot.saturating_add(count);
+                }
             }
         }
         drop(rows);

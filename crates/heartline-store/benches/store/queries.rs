@@ -610,27 +610,31 @@ impl Ctx {
     fn strips(&self, span: i64) -> Vec<String> {
         let (from, to) = (self.now - span, self.now);
         let ids = "WITH ids(id) AS (SELECT id FROM endpoints)";
+        let cell = format!("((ts - {from}) * 60) / ({to} - {from})");
+        let closes = format!(
+            "FROM events INDEXED BY events_closed_by_time WHERE kind = 'closed' \
+             AND ts >= {from} AND ts < {to} AND endpoint_id IN (SELECT id FROM ids)"
+        );
         vec![
             self.runs(from),
             format!(
-                "{ids} SELECT id, -1 AS cell, \
+                "{ids} SELECT id, \
                    (SELECT state FROM states WHERE endpoint_id = id AND ts < {from} \
-                    ORDER BY ts DESC, seq DESC LIMIT 1) AS state, 0 AS ts, 0 AS seq FROM ids \
-                 UNION ALL \
-                 SELECT endpoint_id, ((ts - {from}) * 60) / ({to} - {from}), state, max(ts), seq FROM states \
-                   WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= {from} AND ts < {to} \
-                   GROUP BY 1, 2, 3"
+                    ORDER BY ts DESC, seq DESC LIMIT 1), \
+                   (SELECT group_concat(c || ' ' || state || ' ' || t || ' ' || sq, char(30)) FROM \
+                     (SELECT {cell} AS c, state, max(ts) AS t, seq AS sq \
+                      FROM states WHERE endpoint_id = id AND ts >= {from} AND ts < {to} GROUP BY 1, 2)) \
+                 FROM ids"
             ),
             format!(
-                "{ids} SELECT endpoint_id, ((ts - {from}) * 60) / ({to} - {from}), initiator, NULL, count(*) \
-                   FROM events INDEXED BY events_closed_by_time \
-                   WHERE kind = 'closed' AND ts >= {from} AND ts < {to} AND endpoint_id IN (SELECT id FROM ids) \
-                   AND initiator <> 'client' GROUP BY 1, 2, 3 \
-                 UNION ALL \
-                 SELECT endpoint_id, ((ts - {from}) * 60) / ({to} - {from}), initiator, cause, count(*) \
-                   FROM events INDEXED BY events_closed_by_time \
-                   WHERE kind = 'closed' AND ts >= {from} AND ts < {to} AND endpoint_id IN (SELECT id FROM ids) \
-                   AND initiator = 'client' GROUP BY 1, 2, 3, 4"
+                "{ids} SELECT endpoint_id, \
+                   group_concat(cell || ' ' || n || ' ' || initiator || ' ' || cause, char(30)) FROM ( \
+                     SELECT endpoint_id, {cell} AS cell, count(*) AS n, 'other' AS initiator, '' AS cause \
+                       {closes} AND initiator <> 'client' GROUP BY 1, 2 \
+                     UNION ALL \
+                     SELECT endpoint_id, {cell}, count(*), 'client', COALESCE(cause, '') \
+                       {closes} AND initiator = 'client' GROUP BY 1, 2, 5) \
+                 GROUP BY endpoint_id"
             ),
         ]
     }
