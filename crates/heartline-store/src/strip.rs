@@ -3,7 +3,7 @@
 //! hour at a glance"). Two statements for any number of endpoints, both bucketed by SQLite:
 //! state changes grouped per (endpoint, cell, state) from the `states` primary key (one range
 //! seek per endpoint, the state before the window a seek of its own), and closes counted per
-//! (endpoint, cell) from the closes' partial index. Each returns one row per endpoint with its
+//! (endpoint, cell) from the events' primary key the same way. Each returns one row per endpoint with its
 //! cells as short text: what reaches Rust is a few entries per cell that saw a change, not
 //! the history.
 
@@ -146,24 +146,23 @@ pub(crate) fn states_sql() -> String {
 }
 
 /// The statement that counts the window's session ends per endpoint as one text (`cell count
-/// initiator cause`, [`RS`] between them): same parameters as [`states_sql`]. Read from the
-/// closes' partial index rather than each endpoint's events (a month of a fleet's events is
-/// ten times its closes): the ends by the server or the network are counted per cell from the
-/// index alone (it carries the key, so the endpoint); only our own closes, whose cause says
-/// whether they were chosen, visit the row.
+/// initiator cause`, [`RS`] between them): same parameters as [`states_sql`]. A range seek per
+/// endpoint on the events' key, grouped in key order; closes not ours are counted per cell
+/// whatever their initiator, ours per cause (which says whether they were chosen). Ends with
+/// no initiator recorded are not drops. (The closes' partial index was slower here: on the
+/// store bench's month of 1000 endpoints, 0.44 s against 0.12 s, sorting its 94k closes by
+/// endpoint again.)
 pub(crate) fn drops_sql() -> String {
-    let cell = "((ts - ?1) * ?4) / (?2 - ?1)";
-    let from = "FROM events INDEXED BY events_closed_by_time \
-                WHERE kind = 'closed' AND ts >= ?1 AND ts < ?2 \
-                AND endpoint_id IN (SELECT id FROM ids)";
     format!(
         "{IDS} SELECT endpoint_id, \
-           group_concat(cell || ' ' || n || ' ' || initiator || ' ' || cause, char(30)) FROM ( \
-             SELECT endpoint_id, {cell} AS cell, count(*) AS n, 'other' AS initiator, '' AS cause \
-               {from} AND initiator <> 'client' GROUP BY 1, 2 \
-             UNION ALL \
-             SELECT endpoint_id, {cell}, count(*), 'client', COALESCE(cause, '') \
-               {from} AND initiator = 'client' GROUP BY 1, 2, 5) \
+           group_concat(cell || ' ' || n || ' ' || who || ' ' || why, char(30)) FROM ( \
+             SELECT endpoint_id, ((ts - ?1) * ?4) / (?2 - ?1) AS cell, count(*) AS n, \
+               CASE WHEN initiator = 'client' THEN 'client' ELSE 'other' END AS who, \
+               CASE WHEN initiator = 'client' THEN COALESCE(cause, '') ELSE '' END AS why \
+             FROM events \
+             WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= ?1 AND ts < ?2 \
+               AND kind = 'closed' AND initiator IS NOT NULL \
+             GROUP BY 1, 2, 4, 5) \
          GROUP BY endpoint_id"
     )
 }
@@ -340,9 +339,8 @@ mod tests {
         assert!(severity(State::Degraded) > severity(State::Up));
     }
 
-    /// The states are a range seek per endpoint on the primary key, the closes a range of the
-    /// closes' index read from the index alone (for the ends that are not ours): neither
-    /// statement scans a history table, whatever the fleet or the window.
+    /// Both statements are a range seek per endpoint on a history table's primary key:
+    /// neither scans one, whatever the fleet or the window.
     #[tokio::test]
     async fn the_statements_seek_an_index_and_scan_no_history_table() {
         let dir = std::env::temp_dir().join(format!(
@@ -380,9 +378,8 @@ mod tests {
                     .any(|s| s.starts_with("SEARCH") && s.contains(what))
             };
             assert!(
-                seeks("states USING PRIMARY KEY (endpoint_id=? AND ts>? AND ts<?)")
-                    || seeks("events USING COVERING INDEX events_closed_by_time (ts>? AND ts<?)"),
-                "no range seek: {steps:#?}"
+                seeks("USING PRIMARY KEY (endpoint_id=? AND ts>? AND ts<?)"),
+                "no range seek per endpoint: {steps:#?}"
             );
         }
         store.close().await;

@@ -611,10 +611,6 @@ impl Ctx {
         let (from, to) = (self.now - span, self.now);
         let ids = "WITH ids(id) AS (SELECT id FROM endpoints)";
         let cell = format!("((ts - {from}) * 60) / ({to} - {from})");
-        let closes = format!(
-            "FROM events INDEXED BY events_closed_by_time WHERE kind = 'closed' \
-             AND ts >= {from} AND ts < {to} AND endpoint_id IN (SELECT id FROM ids)"
-        );
         vec![
             self.runs(from),
             format!(
@@ -628,12 +624,14 @@ impl Ctx {
             ),
             format!(
                 "{ids} SELECT endpoint_id, \
-                   group_concat(cell || ' ' || n || ' ' || initiator || ' ' || cause, char(30)) FROM ( \
-                     SELECT endpoint_id, {cell} AS cell, count(*) AS n, 'other' AS initiator, '' AS cause \
-                       {closes} AND initiator <> 'client' GROUP BY 1, 2 \
-                     UNION ALL \
-                     SELECT endpoint_id, {cell}, count(*), 'client', COALESCE(cause, '') \
-                       {closes} AND initiator = 'client' GROUP BY 1, 2, 5) \
+                   group_concat(cell || ' ' || n || ' ' || who || ' ' || why, char(30)) FROM ( \
+                     SELECT endpoint_id, {cell} AS cell, count(*) AS n, \
+                       CASE WHEN initiator = 'client' THEN 'client' ELSE 'other' END AS who, \
+                       CASE WHEN initiator = 'client' THEN COALESCE(cause, '') ELSE '' END AS why \
+                     FROM events \
+                     WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= {from} AND ts < {to} \
+                       AND kind = 'closed' AND initiator IS NOT NULL \
+                     GROUP BY 1, 2, 4, 5) \
                  GROUP BY endpoint_id"
             ),
         ]
