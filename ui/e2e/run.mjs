@@ -337,14 +337,18 @@ async function demo(t) {
   // legend reads a time) and the band says the state at that time.
   const band = await b.$('[aria-label="State band"]');
   const { width: bandWidth } = await band.getSize();
-  await b.action("pointer").move({ origin: band, x: Math.round(bandWidth * 0.4), y: 0 }).perform();
-  const legendTime = await until("the chart's cursor following the state band", async () => {
+  // Near the right end, where the live window has samples; moved again on each try, since a
+  // live sample arriving between the move and the read may redraw the chart.
+  let tries = 0;
+  const [legendTime, read] = await until("the chart's cursor following the state band", async () => {
+    const at = Math.round(bandWidth * (0.96 - (tries++ % 3) * 0.02) - bandWidth / 2);
+    await b.action("pointer").move({ origin: band, x: at, y: 0 }).perform();
     const v = await b.$(".u-legend .u-series:first-child .u-value");
-    const text = (await v.isExisting()) ? String(await v.getProperty("textContent")).trim() : "";
-    return /\d{2}:\d{2}:\d{2}/.test(text) ? text : null;
-  }, 10_000);
-  const read = String(await (await b.$(".hover-read")).getProperty("textContent"));
-  if (!read.includes(legendTime)) throw new Error(`the band reads "${read}", the chart ${legendTime}`);
+    const time = (await v.isExisting()) ? String(await v.getProperty("textContent")).trim() : "";
+    const hoverRead = await b.$(".hover-read");
+    const text = (await hoverRead.isExisting()) ? String(await hoverRead.getProperty("textContent")) : "";
+    return /\d{2}:\d{2}:\d{2}/.test(time) && text.includes(time) ? [time, text] : null;
+  }, 15_000, 300);
   log("shared cursor:", legendTime, "/", read.trim());
   await t.shot(b, "12b-demo-detail-cursor");
   await b.action("pointer").move({ origin: await b.$("h1"), x: 0, y: 0 }).perform();
