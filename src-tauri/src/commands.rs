@@ -5,6 +5,7 @@ use tauri::State;
 
 use crate::app::App;
 use crate::convert::{endpoint_from, form_from, IpcResult};
+use crate::dto::Strips;
 use crate::dto::{
     AppInfo, ConfigFormat, Detail, EndpointForm, EndpointRow, ErrorCode, ExportProgress,
     ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, IpcError, Lane,
@@ -133,6 +134,12 @@ pub async fn endpoint_detail(app: State<'_, App>, id: u64, window: Window) -> Ip
 #[tauri::command]
 pub async fn timeline(app: State<'_, App>, window: Window) -> IpcResult<Vec<Lane>> {
     Ok(app.monitor.timeline(window).await?)
+}
+
+/// Every endpoint's history strip over a window cut into `cells` cells.
+#[tauri::command]
+pub async fn history_strips(app: State<'_, App>, window: Window, cells: u32) -> IpcResult<Strips> {
+    Ok(app.monitor.strips(window, cells).await?)
 }
 
 #[tauri::command]

@@ -21,6 +21,8 @@ pub use heartline_monitor::view::{
     FindingRow, ImportResult, IncidentList, IncidentRow, Lane, LiveStatus, PhaseRow, ProbeResult,
     ReconnectRow, RttBucket, StateName, StateSpan, Window,
 };
+/// The overview's history strips (bucketed by the store; see `Monitor::strips`).
+pub use heartline_monitor::view::{HistoryStrip, StripBand, Strips};
 
 /// An IPC error: a stable `code` the UI can switch on, and a message for people.
 #[derive(Debug, Clone, Serialize, TS, thiserror::Error)]

@@ -143,6 +143,7 @@ pub fn run() {
             commands::test_connection,
             commands::endpoint_detail,
             commands::timeline,
+            commands::history_strips,
             commands::incidents,
             commands::start_demo,
             commands::export_history,

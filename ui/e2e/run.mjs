@@ -369,10 +369,47 @@ async function demo(t) {
     return state !== "Up" && /idle/i.test(text) ? `${state}: ${text}` : null;
   }, 90_000, 1_000);
   log("demo-proxy-idle:", idleTruth);
+  // The history strip over the last hour: proxy-idle's drops are ticks on its strip (the
+  // store's count for the window), and steady has none.
+  await (await b.$('select[aria-label="History window"]')).selectByAttribute("value", "1h");
+  const strip = (name) => row(b, name).then((r) => r.$("svg.strip"));
+  const drops = await until("demo-proxy-idle's drops on its history strip", async () => {
+    const n = Number(await (await strip("demo-proxy-idle")).getAttribute("data-drops"));
+    return n > 0 ? n : null;
+  }, 60_000, 1_000);
+  const steadyDrops = Number(await (await strip("demo-steady")).getAttribute("data-drops"));
+  if (steadyDrops !== 0) throw new Error(`demo-steady's strip shows ${steadyDrops} drops`);
+  const label = await (await strip("demo-proxy-idle")).getAttribute("aria-label");
+  if (!/^Last 1 h: .*unexpected session end/.test(label)) throw new Error(`proxy-idle's strip reads "${label}"`);
+  log("demo-proxy-idle strip:", label, `(${drops} drops)`);
   await sleep(2_000);
   const overview = await t.shot(b, "11-demo-overview");
+  await b.setWindowSize(1024, 700);
+  await sleep(1_000);
+  await t.shot(b, "11b-demo-overview-1024");
+  await b.setWindowSize(1280, 800);
+  await sleep(500);
   await (await row(b, "demo-kicked-4001")).click();
   await sleep(6_000);
+  // One cursor for the detail: pointing at the state band moves the RTT chart's cursor (its
+  // legend reads a time) and the band says the state at that time.
+  const band = await b.$('[aria-label="State band"]');
+  const { width: bandWidth } = await band.getSize();
+  // Near the right end, where the live window has samples; moved again on each try, since a
+  // live sample arriving between the move and the read may redraw the chart.
+  let tries = 0;
+  const [legendTime, read] = await until("the chart's cursor following the state band", async () => {
+    const at = Math.round(bandWidth * (0.96 - (tries++ % 3) * 0.02) - bandWidth / 2);
+    await b.action("pointer").move({ origin: band, x: at, y: 0 }).perform();
+    const v = await b.$(".u-legend .u-series:first-child .u-value");
+    const time = (await v.isExisting()) ? String(await v.getProperty("textContent")).trim() : "";
+    const hoverRead = await b.$(".hover-read");
+    const text = (await hoverRead.isExisting()) ? String(await hoverRead.getProperty("textContent")) : "";
+    return /\d{2}:\d{2}:\d{2}/.test(time) && text.includes(time) ? [time, text] : null;
+  }, 15_000, 300);
+  log("shared cursor:", legendTime, "/", read.trim());
+  await t.shot(b, "12b-demo-detail-cursor");
+  await b.action("pointer").move({ origin: await b.$("h1"), x: 0, y: 0 }).perform();
   await t.shot(b, "12-demo-detail");
   await b.setWindowSize(1024, 700);
   await t.shot(b, "13-demo-1024-light");
@@ -405,6 +442,14 @@ async function demo(t) {
   await (await row(b, "demo-kicked-4001")).waitForExist({ timeout: 10_000 });
   await sleep(1_000);
   await t.shot(b, "16-demo-1280-dark");
+  // The overview alone, dark, at both sizes: the history strip beside every column.
+  await (await b.$('button[aria-label="Close detail"]')).click();
+  await (await b.$("svg.strip")).waitForExist({ timeout: 10_000 });
+  await sleep(500);
+  await t.shot(b, "17-demo-overview-1280-dark");
+  await b.setWindowSize(1024, 700);
+  await sleep(1_000);
+  await t.shot(b, "18-demo-overview-1024-dark");
   copyFileSync(overview, path.join(shots, "overview.png"));
 }
 

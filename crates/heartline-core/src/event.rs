@@ -544,7 +544,15 @@ impl fmt::Display for HandshakeFailure {
                 status: Some(status),
                 ..
             } => {
-                write!(f, "upgrade refused with HTTP {status}: {}", self.error)
+                // The probe words a refusal as the status line says it ("503 Service
+                // Unavailable", then any body quote): the status is said once, here.
+                let code = status.to_string();
+                match self.error.strip_prefix(code.as_str()) {
+                    Some(rest) if rest.is_empty() || rest.starts_with([' ', ':']) => {
+                        write!(f, "upgrade refused with HTTP {status}{rest}")
+                    }
+                    _ => write!(f, "upgrade refused with HTTP {status}: {}", self.error),
+                }
             }
             FailedPhase::Http { status: None, .. } => write!(f, "upgrade failed: {}", self.error),
             FailedPhase::Timeout { during } => {
@@ -630,6 +638,39 @@ mod tests {
                 Some(reason)
             );
         }
+    }
+
+    #[test]
+    fn a_refused_upgrade_says_its_status_once() {
+        let refused = |status: u16, error: &str| {
+            HandshakeFailure {
+                phase: FailedPhase::Http {
+                    status: Some(status),
+                    retry_after: None,
+                },
+                error: error.into(),
+                elapsed: Duration::ZERO,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            refused(503, "503 Service Unavailable"),
+            "upgrade refused with HTTP 503 Service Unavailable"
+        );
+        assert_eq!(
+            refused(401, "401 Unauthorized: invalid token"),
+            "upgrade refused with HTTP 401 Unauthorized: invalid token"
+        );
+        assert_eq!(refused(429, "429"), "upgrade refused with HTTP 429");
+        // Text that does not start with the status is quoted after it, as before.
+        assert_eq!(
+            refused(503, "5030 widgets"),
+            "upgrade refused with HTTP 503: 5030 widgets"
+        );
+        assert_eq!(
+            refused(401, "a credentials problem"),
+            "upgrade refused with HTTP 401: a credentials problem"
+        );
     }
 
     #[test]

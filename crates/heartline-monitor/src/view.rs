@@ -16,7 +16,7 @@ use heartline_core::{
     PingKind, SessionEnd, State, Timestamp,
 };
 use heartline_engine::Status;
-use heartline_store::{RttPoint, SESSION_BUCKETS};
+use heartline_store::{RttPoint, Scope, StripCell, MAX_STRIP_CELLS, SESSION_BUCKETS};
 
 /// The closed vocabularies the views carry, as the domain crates define them (each serializes
 /// by the name its `as_str` gives, and derives its TypeScript union with the `ts` feature), so
@@ -254,6 +254,43 @@ impl IncidentList {
     pub const LIMIT: u32 = 1000;
 }
 
+/// A run of a history strip's cells in one state: from cell `cell` up to the next band's
+/// first cell (or the strip's end). `state` is `None` where nothing was known or no agent was
+/// recording.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StripBand {
+    pub cell: u32,
+    pub state: Option<StateName>,
+}
+
+/// One endpoint's history strip: the worst state of each cell, run-length coded, and the
+/// cells where sessions ended unexpectedly, as `[cell, count]` (other cells had none).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HistoryStrip {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: u64,
+    pub bands: Vec<StripBand>,
+    pub drops: Vec<[u32; 2]>,
+}
+
+/// Every endpoint's history strip over one window cut into `cells` equal cells (the
+/// overview's "a bad hour at a glance"). Endpoints with no history in or before the window
+/// have no strip.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Strips {
+    pub window: Window,
+    pub cells: u32,
+    pub strips: Vec<HistoryStrip>,
+}
+
+impl Strips {
+    /// The most cells a strip may be cut into.
+    pub const MAX_CELLS: u32 = MAX_STRIP_CELLS as u32;
+}
+
 /// What an import changed.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -465,6 +502,28 @@ fn buckets(points: Vec<RttPoint>) -> Vec<RttBucket> {
             max_us: micros(p.max),
         })
         .collect()
+}
+
+/// A strip's cells as the view sends them: bands where the worst state changes, and the
+/// cells with drops.
+fn strip_of(id: EndpointId, cells: &[StripCell]) -> HistoryStrip {
+    let mut bands: Vec<StripBand> = Vec::new();
+    let mut drops = Vec::new();
+    for (i, c) in cells.iter().enumerate() {
+        let cell = u32::try_from(i).unwrap_or(u32::MAX);
+        let state = c.worst.map(state_name);
+        if bands.last().is_none_or(|b| b.state != state) {
+            bands.push(StripBand { cell, state });
+        }
+        if c.drops > 0 {
+            drops.push([cell, c.drops]);
+        }
+    }
+    HistoryStrip {
+        id: id.0,
+        bands,
+        drops,
+    }
 }
 
 fn check_window(w: Window) -> Result<(Timestamp, Timestamp)> {
@@ -792,6 +851,33 @@ impl Monitor {
             }
         }
         Ok(lanes)
+    }
+
+    /// Every endpoint's history strip over a window cut into `cells` cells (1 to
+    /// [`Strips::MAX_CELLS`]): the worst state of each cell and its unexpected session ends,
+    /// bucketed by the store in two statements for the whole fleet.
+    pub async fn strips(&self, window: Window, cells: u32) -> Result<Strips> {
+        let (from, to) = check_window(window)?;
+        if cells == 0 || cells > Strips::MAX_CELLS {
+            return Err(Error::Request(format!(
+                "a history strip has 1 to {} cells, not {cells}",
+                Strips::MAX_CELLS
+            )));
+        }
+        let n = usize::try_from(cells).unwrap_or(MAX_STRIP_CELLS);
+        let mut strips: Vec<HistoryStrip> = self
+            .store()
+            .strips(Scope::All, from, to, n)
+            .await?
+            .into_iter()
+            .map(|(id, cells)| strip_of(id, &cells))
+            .collect();
+        strips.sort_by_key(|s| s.id);
+        Ok(Strips {
+            window,
+            cells,
+            strips,
+        })
     }
 
     /// The newest incidents overlapping a window (at most [`IncidentList::LIMIT`], newest

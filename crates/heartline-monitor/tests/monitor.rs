@@ -651,3 +651,156 @@ async fn an_update_keeps_secret_values_left_empty() {
         .await
         .expect("shutdown");
 }
+
+/// The overview's history strips: a synthetic hour in 60 one-minute cells, bucketed by the
+/// store for every endpoint at once. Each cell has the worst state it saw (carried on from the
+/// cell before), its unexpected ends (a reconnect the user asked for is none), and is blank
+/// where no agent was recording.
+#[tokio::test]
+async fn history_strips_bucket_the_window_worst_state_first() {
+    let dir = Dir::new("strips");
+    let monitor = dir.open().await;
+    let start = heartline_monitor::now().0;
+    // The window: an hour that ended two hours ago, before anything this test's runs record.
+    let from = start - 3 * 3_600_000;
+    let window = Window {
+        from,
+        to: from + 3_600_000,
+    };
+    let at = |min: i64, s: i64| Timestamp(from + min * 60_000 + s * 1000);
+    let mut ids = Vec::new();
+    for name in ["steady", "storm", "quiet"] {
+        let id = monitor
+            .add(Endpoint::new(name, "ws://127.0.0.1:9/"))
+            .await
+            .expect("add");
+        monitor.pause(id.0).await.expect("pause");
+        ids.push(id);
+    }
+    let (steady, storm) = (ids[0], ids[1]);
+    let state = |from, to| EventKind::StateChanged { from, to };
+    let closed = |end| EventKind::Closed {
+        end,
+        stats: SessionStats::default(),
+    };
+    let lost = || {
+        closed(SessionEnd::Lost {
+            error: "connection reset".into(),
+        })
+    };
+    let history = [
+        // Both Up since before the window.
+        (steady, at(-10, 0), state(State::Connecting, State::Up)),
+        (storm, at(-10, 0), state(State::Connecting, State::Up)),
+        // Minute 10: four drops and a storm until minute 12.
+        (storm, at(10, 1), lost()),
+        (storm, at(10, 9), lost()),
+        (storm, at(10, 17), lost()),
+        // Our own close for a missed pong is a drop too.
+        (
+            storm,
+            at(10, 19),
+            closed(SessionEnd::ClosedByClient {
+                cause: CloseCause::PongTimeout,
+                code: 1001,
+                reason: String::new(),
+                clean: false,
+            }),
+        ),
+        (storm, at(10, 20), state(State::Up, State::Unstable)),
+        (storm, at(12, 30), state(State::Unstable, State::Up)),
+        // Minute 20: a reconnect the user asked for is no drop.
+        (
+            storm,
+            at(20, 5),
+            closed(SessionEnd::ClosedByClient {
+                cause: CloseCause::User,
+                code: 1000,
+                reason: String::new(),
+                clean: true,
+            }),
+        ),
+        // Minute 30: Down for 40 s, back Up in the same minute.
+        (storm, at(30, 10), state(State::Up, State::Down)),
+        (storm, at(30, 50), state(State::Down, State::Up)),
+    ];
+    let recorder = monitor.recorder();
+    for (endpoint, at, kind) in history {
+        recorder.emit(Event { at, endpoint, kind });
+    }
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+    // An agent recorded the first 40 minutes of the window only.
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.0.join("heartline.db")),
+    )
+    .await
+    .expect("connect");
+    sqlx::query("INSERT INTO agent_runs (started_at, last_seen, stopped_at) VALUES (?, ?, ?)")
+        .bind(at(-20, 0).0)
+        .bind(at(40, 0).0)
+        .bind(at(40, 0).0)
+        .execute(&pool)
+        .await
+        .expect("run");
+    pool.close().await;
+
+    let monitor = dir.open().await;
+    let strips = monitor.strips(window, 60).await.expect("strips");
+    assert_eq!((strips.window, strips.cells), (window, 60));
+    let ids_with_strips: Vec<u64> = strips.strips.iter().map(|s| s.id).collect();
+    assert_eq!(
+        ids_with_strips,
+        [steady.0, storm.0],
+        "the endpoint without history has no strip"
+    );
+    let band = |cell: u32, state: Option<StateName>| heartline_monitor::StripBand { cell, state };
+    let steady_strip = &strips.strips[0];
+    assert_eq!(
+        steady_strip.bands,
+        [band(0, Some(StateName::Up)), band(40, None)]
+    );
+    assert!(steady_strip.drops.is_empty());
+    let storm_strip = &strips.strips[1];
+    assert_eq!(
+        storm_strip.bands,
+        [
+            band(0, Some(StateName::Up)),
+            band(10, Some(StateName::Unstable)),
+            band(13, Some(StateName::Up)),
+            band(30, Some(StateName::Down)),
+            band(31, Some(StateName::Up)),
+            band(40, None),
+        ]
+    );
+    assert_eq!(storm_strip.drops, [[10, 4]]);
+
+    // Coarser cells merge: one cell per 20 minutes holds all four drops and the storm.
+    let coarse = monitor.strips(window, 3).await.expect("strips");
+    assert_eq!(
+        coarse.strips[1].bands,
+        [
+            band(0, Some(StateName::Unstable)),
+            band(1, Some(StateName::Down)),
+            band(2, None),
+        ]
+    );
+    assert_eq!(coarse.strips[1].drops, [[0, 4]]);
+
+    for cells in [0, heartline_monitor::Strips::MAX_CELLS + 1] {
+        assert_eq!(
+            monitor
+                .strips(window, cells)
+                .await
+                .expect_err("bad cells")
+                .kind(),
+            ErrorKind::Invalid
+        );
+    }
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}

@@ -14,7 +14,7 @@ use crate::{Result, Store};
 
 /// Whether a session that ended with this closed event's initiator and cause ended without
 /// anybody choosing it (no closed event recorded: not counted as a drop).
-fn unexpected(initiator: Option<&str>, cause: Option<&str>) -> bool {
+pub(crate) fn unexpected(initiator: Option<&str>, cause: Option<&str>) -> bool {
     match (initiator, cause) {
         (None, _) => false,
         (Some("client"), Some(cause)) => cause_from(cause).is_none_or(|c| c.is_unexpected()),

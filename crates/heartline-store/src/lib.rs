@@ -21,6 +21,7 @@ mod recorder;
 pub mod retention;
 mod scrub;
 mod secrets;
+mod strip;
 mod writer;
 
 pub use dashboard::{OverviewRow, Reconnect, Resolution, RttPoint, SESSION_BUCKETS};
@@ -32,6 +33,7 @@ pub use recorder::{Recorder, RecorderOptions, WriterHandle, WriterHealth};
 pub use retention::Retention;
 pub use scrub::ScrubReport;
 pub use secrets::{header_key, query_key, var_key, SecretError, Secrets};
+pub use strip::{severity, StripCell, MAX_STRIP_CELLS};
 
 use std::path::PathBuf;
 

@@ -4,10 +4,14 @@
 // "things move under the pointer").
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
-import type { EndpointRow, LiveStatus } from "../lib/bindings";
+import type { EndpointRow, LiveStatus, Strips, Window } from "../lib/bindings";
 import { LiveModel } from "../lib/live";
 
-vi.mock("../lib/ipc", () => ({ api: {} }));
+// The history strips' poll is the overview's only call; none recorded here.
+vi.mock("../lib/ipc", () => ({
+  api: { historyStrips: async (window: Window, cells: number): Promise<Strips> => ({ window, cells, strips: [] }) },
+  toIpcError: (e: unknown) => ({ code: "engine", message: String(e), fields: [] }),
+}));
 // jsdom has no matchMedia (uPlot, the detail's chart imported with the overview, asks it at
 // load) nor ResizeObserver (the list's measured height; it keeps its first guess here).
 vi.hoisted(() => {

@@ -200,6 +200,12 @@ export type Lane = { id: number, name: string, states: Array<StateSpan>, closes:
 
 export type ProbeStep = "dns" | "tcp" | "tls" | "http" | "timeout" | "ping";
 
+export type StripBand = { cell: number, state: StateName | null, };
+
+export type HistoryStrip = { id: number, bands: Array<StripBand>, drops: Array<[number, number]>, };
+
+export type Strips = { window: Window, cells: number, strips: Array<HistoryStrip>, };
+
 export type ProbeResult = { ok: boolean, phases: PhaseRow | null, rtt_us: number | null, subprotocol: string | null, 
 /**
  * The step that failed, and why.

@@ -1,7 +1,7 @@
 // Generated from the #[tauri::command] functions in src-tauri/src/commands.rs; do not edit.
 // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings
 
-import type { AppInfo, AppSettings, ConfigFormat, Detail, EndpointForm, EndpointRow, ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, Lane, LiveStatus, ProbeResult, StartupMark, Window } from "./bindings";
+import type { AppInfo, AppSettings, ConfigFormat, Detail, EndpointForm, EndpointRow, ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, Lane, LiveStatus, ProbeResult, StartupMark, Strips, Window } from "./bindings";
 
 /** How a command is sent: `invoke` with errors turned into `IpcError` (see ipc.ts). */
 export type Call = <T>(command: string, args?: Record<string, unknown>) => Promise<T>;
@@ -26,6 +26,7 @@ export function commands(call: Call) {
     testConnection: (form: EndpointForm) => call<ProbeResult>("test_connection", { form }),
     endpointDetail: (id: number, window: Window) => call<Detail>("endpoint_detail", { id, window }),
     timeline: (window: Window) => call<Array<Lane>>("timeline", { window }),
+    historyStrips: (window: Window, cells: number) => call<Strips>("history_strips", { window, cells }),
     incidents: (window: Window) => call<IncidentList>("incidents", { window }),
     startDemo: () => call<string>("start_demo"),
     exportHistory: (request: ExportRequest) => call<ExportResult>("export_history", { request }),

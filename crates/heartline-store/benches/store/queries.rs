@@ -214,6 +214,22 @@ pub async fn run(report: &mut Report, cfg: &Config) -> BoxResult<()> {
             .await?,
         );
     }
+    for (label, span) in [("24 h", DAY_MS), ("30 d", 30 * DAY_MS)] {
+        results.push(
+            time(
+                &format!("history strips (all endpoints, {label}, 60 cells)"),
+                ctx.strips(span),
+                w,
+                r,
+                || async move {
+                    Ok(s.strips(heartline_store::Scope::All, ago(span), to, 60)
+                        .await?
+                        .len())
+                },
+            )
+            .await?,
+        );
+    }
     results.push(
         time(
             "close_codes (all endpoints, 30 d)",
@@ -586,6 +602,38 @@ impl Ctx {
                 self.one, self.now
             ),
             self.state_at(from),
+        ]
+    }
+
+    /// The overview's history strips (`Store::strips`): state changes and closes grouped per
+    /// endpoint and cell, every endpoint (`Scope::All`), 60 cells.
+    fn strips(&self, span: i64) -> Vec<String> {
+        let (from, to) = (self.now - span, self.now);
+        let ids = "WITH ids(id) AS (SELECT id FROM endpoints)";
+        let cell = format!("((ts - {from}) * 60) / ({to} - {from})");
+        vec![
+            self.runs(from),
+            format!(
+                "{ids} SELECT id, \
+                   (SELECT state FROM states WHERE endpoint_id = id AND ts < {from} \
+                    ORDER BY ts DESC, seq DESC LIMIT 1), \
+                   (SELECT group_concat(c || ' ' || state || ' ' || t || ' ' || sq, char(30)) FROM \
+                     (SELECT {cell} AS c, state, max(ts) AS t, seq AS sq \
+                      FROM states WHERE endpoint_id = id AND ts >= {from} AND ts < {to} GROUP BY 1, 2)) \
+                 FROM ids"
+            ),
+            format!(
+                "{ids} SELECT endpoint_id, \
+                   group_concat(cell || ' ' || n || ' ' || who || ' ' || why, char(30)) FROM ( \
+                     SELECT endpoint_id, {cell} AS cell, count(*) AS n, \
+                       CASE WHEN initiator = 'client' THEN 'client' ELSE 'other' END AS who, \
+                       CASE WHEN initiator = 'client' THEN COALESCE(cause, '') ELSE '' END AS why \
+                     FROM events \
+                     WHERE endpoint_id IN (SELECT id FROM ids) AND ts >= {from} AND ts < {to} \
+                       AND kind = 'closed' AND initiator IS NOT NULL \
+                     GROUP BY 1, 2, 4, 5) \
+                 GROUP BY endpoint_id"
+            ),
         ]
     }
 
