@@ -58,7 +58,7 @@ describe("format", () => {
 
 });
 
-import { ALL_CLOSE_CAUSES, type CloseCause, type CloseInfo } from "./bindings";
+import { ALL_CLOSE_CAUSES, ALL_RETRY_REASONS, type CloseCause, type CloseInfo } from "./bindings";
 import { causeLabel, closeSummary } from "./format";
 
 describe("close summaries", () => {
@@ -79,6 +79,11 @@ describe("close summaries", () => {
       "by server: try again later",
     );
     expect(closeSummary({ ...base, code: 1006, meaning: "abnormal closure", initiator: "network", cause: null })).toBe("lost: no close frame");
+  });
+  it("say why every reconnect waited, in words", () => {
+    const words = ALL_RETRY_REASONS.map((r) => fmt.retryLabel(r));
+    for (const w of words) expect(w).not.toMatch(/_/);
+    expect(new Set(words).size).toBe(ALL_RETRY_REASONS.length);
   });
   it("name every cause of ours in words", () => {
     const words = ALL_CLOSE_CAUSES.map((c: CloseCause) => causeLabel(c));

@@ -17,7 +17,7 @@ function usNumber(us: number): string {
   return String(Math.floor((us + 500) / 1000)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
 }
 
-import type { CloseCause, Initiator } from "./bindings";
+import type { CloseCause, Initiator, RetryReason } from "./bindings";
 
 /** A round trip in milliseconds, as a number with sensible precision (no unit). */
 export function msNumber(ms: number): string {
@@ -118,6 +118,18 @@ const CAUSE_WORDS: Record<CloseCause, string> = {
   server_beat_missed: "server beat missed",
   protocol_handshake_timeout: "protocol handshake timeout",
 };
+
+const RETRY_WORDS: Record<RetryReason, string> = {
+  backoff: "backoff after a failure",
+  service_restart: "server restarting (1012): soon",
+  try_again_later: "server busy (1013): later",
+  retry_after: "as the server's Retry-After asked",
+};
+
+/** Why a reconnect waited as long as it did, in words. */
+export function retryLabel(reason: RetryReason): string {
+  return RETRY_WORDS[reason];
+}
 
 /** A close cause of ours (`pong_timeout`, …) in words. */
 export function causeLabel(cause: CloseCause | null | undefined): string {
