@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use heartline_core::protocol::{Beat, SessionParams};
 use heartline_core::{
     CloseCause, Endpoint, EventKind, Frame, PingKind, Protocol, ProtocolSession, ReplyMatcher,
-    Script, SessionEnd, SessionStats, Signal, Step, Waiting,
+    Script, SessionEnd, SessionStats, Signal, Step,
 };
 
 use crate::connect::WsStream;
@@ -101,44 +101,27 @@ pub(crate) async fn run(
     // Payloads with their `{{secret:NAME}}` placeholders filled, right before they are
     // framed. This text goes on the wire only: never into an event, a close reason or a log
     // (an error names the step and the secret's name, never a value).
-    let (steps, app_frame) = match expanded_payloads(endpoint) {
-        Ok(expanded) => expanded,
+    //
+    // The expanded steps only live until they are compiled into the script: nothing of them
+    // stays in the session's state (a session is one future per endpoint, kept small).
+    let prepared = expanded_payloads(endpoint).and_then(|(steps, app_frame)| {
+        // A first `on_connect` message that is the protocol's own handshake message (auth in
+        // a Socket.IO `40{…}` or a graphql `connection_init`) replaces the preset's.
+        let skip = match steps.first() {
+            Some(Step::Send(first)) if !bare && proto.take_init(&payload(first)) => 1,
+            _ => 0,
+        };
+        // The user's conversation (sends, and waits for the replies they expect), validated
+        // with the endpoint.
+        Script::new(&steps, skip, endpoint.handshake_timeout).map(|script| (script, app_frame))
+    });
+    let (mut script, app_frame) = match prepared {
+        Ok(prepared) => prepared,
         Err(why) => {
             let end = close(&mut ws, CloseCause::ProtocolError, &why).await;
             ended!(end, None)
         }
     };
-    // A first `on_connect` message that is the protocol's own handshake message (auth in a
-    // Socket.IO `40{…}` or a graphql `connection_init`) replaces the preset's.
-    let skip = match steps.first() {
-        Some(Step::Send(first)) if !bare && proto.take_init(&payload(first)) => 1,
-        _ => 0,
-    };
-    // The user's conversation (sends, and waits for the replies they expect), validated
-    // with the endpoint.
-    let mut script = match Script::new(&steps, skip, endpoint.handshake_timeout) {
-        Ok(script) => script,
-        Err(why) => {
-            let end = close(&mut ws, CloseCause::ProtocolError, &why).await;
-            ended!(end, None)
-        }
-    };
-    let mut script_wait: Option<Waiting> = None;
-    let mut script_deadline = pin!(sleep_until(far_future()));
-    // Sends the steps that are due and arms the deadline of the wait that follows, if any.
-    macro_rules! run_script {
-        () => {{
-            let (frames, wait) = script.advance();
-            for frame in frames {
-                send!(frame, CloseCause::PongTimeout);
-            }
-            script_deadline.as_mut().reset(
-                wait.as_ref()
-                    .map_or_else(far_future, |w| Instant::now() + w.within),
-            );
-            script_wait = wait;
-        }};
-    }
 
     for frame in proto.on_open() {
         send!(frame, CloseCause::PongTimeout);
@@ -149,6 +132,20 @@ pub(crate) async fn run(
     } else {
         Instant::now() + endpoint.handshake_timeout
     }));
+    // Sends the steps that are due and arms the deadline of the wait that follows, if any.
+    // The script's waits start once the protocol's handshake is done, so they share its
+    // deadline timer.
+    macro_rules! run_script {
+        () => {{
+            let (frames, wait) = script.advance();
+            for frame in frames {
+                send!(frame, CloseCause::PongTimeout);
+            }
+            handshake_deadline
+                .as_mut()
+                .reset(wait.map_or_else(far_future, |w| Instant::now() + w.within));
+        }};
+    }
     if proto.is_ready() {
         on_connect_pending = false;
         run_script!();
@@ -259,7 +256,7 @@ pub(crate) async fn run(
                             beat_timer.as_mut().reset(now + d);
                         }
                         // Bodies are looked at only when a preset or a reply rule needs them.
-                        let frame = (!bare || app.is_some() || script_wait.is_some()).then(|| to_frame(message));
+                        let frame = (!bare || app.is_some() || (!on_connect_pending && script.is_waiting())).then(|| to_frame(message));
                         let reaction = match (&frame, bare) {
                             (Some(f), false) => proto.on_message(f),
                             _ => heartline_core::protocol::Reaction { app: true, ..Default::default() },
@@ -292,7 +289,7 @@ pub(crate) async fn run(
                                 on_connect_pending = false;
                                 run_script!();
                             }
-                        } else if script_wait.is_some() && frame.as_ref().is_some_and(|f| script.offer(f)) {
+                        } else if !on_connect_pending && script.is_waiting() && frame.as_ref().is_some_and(|f| script.offer(f)) {
                             // The reply the user's script waited for: on to its next steps.
                             run_script!();
                         }
@@ -390,19 +387,17 @@ pub(crate) async fn run(
                 rep.signal(Signal::Unwell);
             }
 
-            _ = &mut script_deadline, if script_wait.is_some() => {
-                let why = script_wait.as_ref().map_or_else(String::new, |w| format!(
-                    "no reply matching {} within {} (on_connect[{}])",
-                    w.rule,
-                    heartline_core::format_duration(w.within),
-                    w.step,
-                ));
-                let end = close(&mut ws, CloseCause::ProtocolHandshakeTimeout, &why).await;
-                ended!(end, None)
-            }
-
-            _ = &mut handshake_deadline, if on_connect_pending && !proto.is_ready() => {
-                let why = format!("no {} handshake reply within {}", endpoint.protocol.as_str(), heartline_core::format_duration(endpoint.handshake_timeout));
+            // The protocol's handshake, then the script's waits, on one timer.
+            _ = &mut handshake_deadline, if (on_connect_pending && !proto.is_ready()) || (!on_connect_pending && script.is_waiting()) => {
+                let why = match script.waiting().filter(|_| !on_connect_pending) {
+                    Some(w) => format!(
+                        "no reply matching {} within {} (on_connect[{}])",
+                        w.rule,
+                        heartline_core::format_duration(w.within),
+                        w.step,
+                    ),
+                    None => format!("no {} handshake reply within {}", endpoint.protocol.as_str(), heartline_core::format_duration(endpoint.handshake_timeout)),
+                };
                 let end = close(&mut ws, CloseCause::ProtocolHandshakeTimeout, &why).await;
                 ended!(end, None)
             }
