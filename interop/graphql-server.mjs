@@ -6,35 +6,7 @@
 // Subscription `tick` yields a number every 50 ms.
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
-import { GraphQLInt, GraphQLObjectType, GraphQLSchema, GraphQLString } from "graphql";
-
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const schema = new GraphQLSchema({
-  query: new GraphQLObjectType({
-    name: "Query",
-    fields: { hello: { type: GraphQLString, resolve: () => "world" } },
-  }),
-  subscription: new GraphQLObjectType({
-    name: "Subscription",
-    fields: {
-      tick: {
-        type: GraphQLInt,
-        subscribe: async function* () {
-          for (let i = 0; i < 100000; i++) {
-            await sleep(50);
-            yield { tick: i };
-          }
-        },
-      },
-    },
-  }),
-});
+import { arg, schema } from "./schema.mjs";
 
 const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, path: "/graphql" });
 useServer(

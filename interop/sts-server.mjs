@@ -5,35 +5,8 @@
 // A connection_init whose payload holds `"deny": true` is refused (connection_error, then
 // close 1011). Subscription `tick` yields a number every 50 ms.
 import { SubscriptionServer } from "subscriptions-transport-ws";
-import { execute, subscribe, GraphQLInt, GraphQLObjectType, GraphQLSchema, GraphQLString } from "graphql";
-
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const schema = new GraphQLSchema({
-  query: new GraphQLObjectType({
-    name: "Query",
-    fields: { hello: { type: GraphQLString, resolve: () => "world" } },
-  }),
-  subscription: new GraphQLObjectType({
-    name: "Subscription",
-    fields: {
-      tick: {
-        type: GraphQLInt,
-        subscribe: async function* () {
-          for (let i = 0; i < 100000; i++) {
-            await sleep(50);
-            yield { tick: i };
-          }
-        },
-      },
-    },
-  }),
-});
+import { execute, subscribe } from "graphql";
+import { arg, schema } from "./schema.mjs";
 
 const server = SubscriptionServer.create(
   {

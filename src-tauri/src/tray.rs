@@ -35,27 +35,13 @@ fn menu(handle: &AppHandle, status: &[String]) -> tauri::Result<Menu<tauri::Wry>
     if !status.is_empty() {
         menu.append(&PredefinedMenuItem::separator(handle)?)?;
     }
-    menu.append(&MenuItem::with_id(
-        handle,
-        "open",
-        "Open Heartline",
-        true,
-        None::<&str>,
-    )?)?;
-    menu.append(&MenuItem::with_id(
-        handle,
-        "pause_all",
-        "Pause all",
-        true,
-        None::<&str>,
-    )?)?;
-    menu.append(&MenuItem::with_id(
-        handle,
-        "quit",
-        "Quit",
-        true,
-        None::<&str>,
-    )?)?;
+    for (id, label) in [
+        ("open", "Open Heartline"),
+        ("pause_all", "Pause all"),
+        ("quit", "Quit"),
+    ] {
+        menu.append(&MenuItem::with_id(handle, id, label, true, None::<&str>)?)?;
+    }
     Ok(menu)
 }
 
