@@ -2,6 +2,7 @@
 // The overview as a component: rows hold their order while the pointer is over the list, and
 // move to their place when it leaves (issue: a dashboard a monitoring engineer would choose,
 // "things move under the pointer").
+import "../test/dom";
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import type { EndpointRow, LiveStatus, Strips, Window } from "../lib/bindings";
@@ -12,25 +13,6 @@ vi.mock("../lib/ipc", () => ({
   api: { historyStrips: async (window: Window, cells: number): Promise<Strips> => ({ window, cells, strips: [] }) },
   toIpcError: (e: unknown) => ({ code: "engine", message: String(e), fields: [] }),
 }));
-// jsdom has no matchMedia (uPlot, the detail's chart imported with the overview, asks it at
-// load) nor ResizeObserver (the list's measured height; it keeps its first guess here).
-vi.hoisted(() => {
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  };
-  window.matchMedia ??= ((media: string) => ({
-    matches: false,
-    media,
-    onchange: null,
-    addListener() {},
-    removeListener() {},
-    addEventListener() {},
-    removeEventListener() {},
-    dispatchEvent: () => false,
-  })) as unknown as typeof window.matchMedia;
-});
 
 import Overview from "./Overview.svelte";
 
