@@ -76,6 +76,9 @@ pub struct Script {
     /// [`Waiting::step`] counts from the endpoint's list.
     offset: usize,
     default_within: Duration,
+    /// Whether [`Script::advance`] has run: before it (the preset's handshake still under
+    /// way) the script waits for nothing, even when its first step is a wait.
+    started: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +115,7 @@ impl Script {
             at: 0,
             offset: skip,
             default_within,
+            started: false,
         })
     }
 
@@ -119,6 +123,7 @@ impl Script {
     /// with its deadline) or the end. Call once the session may talk (after the preset's
     /// handshake), then after every [`Script::offer`] that returned true.
     pub fn advance(&mut self) -> (Vec<Frame>, Option<Waiting>) {
+        self.started = true;
         let mut frames = Vec::new();
         while let Some(step) = self.steps.get(self.at) {
             match step {
@@ -134,7 +139,7 @@ impl Script {
 
     /// The wait the script is in, if any.
     pub fn waiting(&self) -> Option<Waiting> {
-        match self.steps.get(self.at)? {
+        match self.current()? {
             Compiled::Expect { rule, within, .. } => Some(Waiting {
                 step: self.offset + self.at,
                 rule: rule.clone(),
@@ -146,13 +151,18 @@ impl Script {
 
     /// Whether the script is waiting for a message (the probe then looks at bodies).
     pub fn is_waiting(&self) -> bool {
-        matches!(self.steps.get(self.at), Some(Compiled::Expect { .. }))
+        matches!(self.current(), Some(Compiled::Expect { .. }))
+    }
+
+    /// The step to act on, once the script has started.
+    fn current(&self) -> Option<&Compiled> {
+        self.steps.get(self.at).filter(|_| self.started)
     }
 
     /// A message arrived: true when it is the one the current wait expects (the wait is then
     /// over; [`Script::advance`] gives what follows). Other messages leave the wait as it is.
     pub fn offer(&mut self, frame: &Frame) -> bool {
-        match self.steps.get(self.at) {
+        match self.current() {
             Some(Compiled::Expect { matcher, .. }) if matcher.matches_frame(frame) => {
                 self.at += 1;
                 true
@@ -253,6 +263,26 @@ mod tests {
         let (frames, wait) = script.advance();
         assert_eq!(text(&frames), ["go"]);
         assert_eq!(wait, None);
+    }
+
+    /// A script whose first step is a wait waits for nothing before it is started: messages
+    /// of the preset's own handshake are not offered to it, nor does its deadline run.
+    #[test]
+    fn nothing_is_awaited_before_the_script_starts() {
+        let mut script = Script::new(
+            &[expect("hello"), Step::from("go")],
+            0,
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(!script.is_waiting());
+        assert_eq!(script.waiting(), None);
+        assert!(!script.offer(&Frame::Text("hello".into())));
+        let (frames, wait) = script.advance();
+        assert!(frames.is_empty());
+        assert_eq!(wait.map(|w| w.step), Some(0));
+        assert!(script.offer(&Frame::Text("hello".into())));
+        assert_eq!(text(&script.advance().0), ["go"]);
     }
 
     #[test]

@@ -4,7 +4,6 @@ use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-
 use tokio::time::{sleep_until, Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -256,7 +255,7 @@ pub(crate) async fn run(
                             beat_timer.as_mut().reset(now + d);
                         }
                         // Bodies are looked at only when a preset or a reply rule needs them.
-                        let frame = (!bare || app.is_some() || (!on_connect_pending && script.is_waiting())).then(|| to_frame(message));
+                        let frame = (!bare || app.is_some() || script.is_waiting()).then(|| to_frame(message));
                         let reaction = match (&frame, bare) {
                             (Some(f), false) => proto.on_message(f),
                             _ => heartline_core::protocol::Reaction { app: true, ..Default::default() },
@@ -289,7 +288,7 @@ pub(crate) async fn run(
                                 on_connect_pending = false;
                                 run_script!();
                             }
-                        } else if !on_connect_pending && script.is_waiting() && frame.as_ref().is_some_and(|f| script.offer(f)) {
+                        } else if script.is_waiting() && frame.as_ref().is_some_and(|f| script.offer(f)) {
                             // The reply the user's script waited for: on to its next steps.
                             run_script!();
                         }
@@ -388,8 +387,8 @@ pub(crate) async fn run(
             }
 
             // The protocol's handshake, then the script's waits, on one timer.
-            _ = &mut handshake_deadline, if (on_connect_pending && !proto.is_ready()) || (!on_connect_pending && script.is_waiting()) => {
-                let why = match script.waiting().filter(|_| !on_connect_pending) {
+            _ = &mut handshake_deadline, if (on_connect_pending && !proto.is_ready()) || script.is_waiting() => {
+                let why = match script.waiting() {
                     Some(w) => format!(
                         "no reply matching {} within {} (on_connect[{}])",
                         w.rule,
