@@ -1,7 +1,7 @@
 //! `heartline run` and `heartline endpoints` as an operator uses them: the real binary, a real
 //! database file, the lab on loopback, signals.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use heartline_lab::Lab;
 
 mod common;
-use common::{heartline, TempDir};
+use common::{heartline, http_get, TempDir};
 
 async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("run heartline"))
@@ -30,19 +30,6 @@ fn spawn_run(args: Vec<String>) -> (Child, String, BufReader<std::process::Child
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     (child, line, stderr)
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
 }
 
 fn signal(child: &Child, sig: &str) {

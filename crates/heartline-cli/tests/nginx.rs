@@ -8,7 +8,7 @@
 //! test's own process (no daemon, no master process) with a configuration written into a
 //! temporary directory. Without it the test fails and says so: nothing is skipped.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use heartline_lab::Lab;
 
 mod common;
-use common::{heartline, TempDir};
+use common::{heartline, http_get, TempDir};
 
 /// The idle timeout nginx is given, and what the diagnosis must find.
 const READ_TIMEOUT: &str = "2s";
@@ -141,19 +141,6 @@ fn start_nginx(dir: &TempDir, upstream: std::net::SocketAddr) -> Nginx {
         }
     }
     panic!("nginx could not start: {last_error}");
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect to /metrics");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
 }
 
 /// The value of the one sample line starting with `series`, if any.

@@ -116,25 +116,32 @@ async fn graphql_init_timeout_4408_is_explained() {
     assert!(meaning.meaning.contains("initialisation timeout"));
 }
 
+/// graphql-transport-ws spoken by hand, without the preset: init, wait for `reply` within
+/// `within`, then subscribe.
+fn by_hand(port: u16, reply: ReplyMatch, within: Duration) -> heartline_core::Endpoint {
+    let mut e = fast(format!("ws://127.0.0.1:{port}/graphql"));
+    e.subprotocols = vec!["graphql-transport-ws".into()];
+    e.on_connect = vec![
+        r#"{"type":"connection_init","payload":{}}"#.into(),
+        Step::Expect {
+            reply,
+            within: Some(within),
+        },
+        SUBSCRIBE.into(),
+    ];
+    e
+}
+
 /// Without the preset, a scripted conversation does what the preset does: init, wait for the
 /// server's `connection_ack`, then subscribe. The server accepts it (no 4401) and streams.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scripted_handshake_waits_for_the_ack_before_subscribing() {
     let server = node_server("graphql-server.mjs", &[]).await;
-    let mut e = fast(format!("ws://127.0.0.1:{}/graphql", server.port));
-    e.subprotocols = vec!["graphql-transport-ws".into()];
-    e.on_connect = vec![
-        r#"{"type":"connection_init","payload":{}}"#.into(),
-        Step::Expect {
-            reply: ReplyMatch::JsonField {
-                path: "type".into(),
-                equals: "connection_ack".into(),
-            },
-            within: Some(ms(2000)),
-        },
-        SUBSCRIBE.into(),
-    ];
-    let mut w = watch(e);
+    let ack = ReplyMatch::JsonField {
+        path: "type".into(),
+        equals: "connection_ack".into(),
+    };
+    let mut w = watch(by_hand(server.port, ack, ms(2000)));
     // Several heartbeats later the session still stands: the subscribe left after the ack.
     w.nth(5, WITHIN, |k| {
         matches!(
@@ -160,17 +167,8 @@ async fn a_scripted_handshake_waits_for_the_ack_before_subscribing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scripted_wait_that_is_not_answered_ends_the_session_and_says_which_step() {
     let server = node_server("graphql-server.mjs", &[]).await;
-    let mut e = fast(format!("ws://127.0.0.1:{}/graphql", server.port));
-    e.subprotocols = vec!["graphql-transport-ws".into()];
-    e.on_connect = vec![
-        r#"{"type":"connection_init","payload":{}}"#.into(),
-        Step::Expect {
-            reply: ReplyMatch::Contains("welcome".into()),
-            within: Some(ms(300)),
-        },
-        SUBSCRIBE.into(),
-    ];
-    let mut w = watch(e);
+    let welcome = ReplyMatch::Contains("welcome".into());
+    let mut w = watch(by_hand(server.port, welcome, ms(300)));
     match w.closed().await {
         SessionEnd::ClosedByClient {
             cause: CloseCause::ProtocolHandshakeTimeout,

@@ -3,9 +3,10 @@
 //! Each test file compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A directory of its own under the system temp dir, removed when dropped.
 pub struct TempDir(PathBuf);
@@ -42,4 +43,18 @@ pub fn heartline() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_heartline"));
     c.env("HEARTLINE_SECRETS", "file");
     c
+}
+
+/// A plain HTTP/1.1 GET (the agent's `/metrics`), the whole response as text.
+pub fn http_get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the HTTP server");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
 }
