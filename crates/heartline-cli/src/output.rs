@@ -166,9 +166,9 @@ fn ms_text(d: Duration) -> String {
     heartline_core::rtt_text(d)
 }
 
-/// A span people read in seconds once it is long (a silence, a session's length).
+/// A span people read in seconds from a second on (a silence, a session's length).
 fn span_text(d: Duration) -> String {
-    if d < Duration::from_secs(10) {
+    if d < Duration::from_secs(1) {
         ms_text(d)
     } else {
         format!("{:.1} s", d.as_secs_f64())
@@ -253,8 +253,16 @@ pub fn end_summary(end: &SessionEnd) -> String {
         SessionEnd::ClosedByServer { .. } => {
             format!("{code} ({}) by server", close_code::meaning(code))
         }
-        SessionEnd::ClosedByClient { cause, .. } => {
-            format!("{code} by us ({})", cause.as_str().replace('_', " "))
+        SessionEnd::ClosedByClient { cause, reason, .. } => {
+            let words = cause.as_str().replace('_', " ");
+            // A reason that says more than the cause (which step of a script went
+            // unanswered, which limit a message broke) is shown after it.
+            let said = reason.trim();
+            if said.is_empty() || said.eq_ignore_ascii_case(&words) || said == cause.as_str() {
+                format!("{code} by us ({words})")
+            } else {
+                format!("{code} by us ({words}): {}", escape_controls(said))
+            }
         }
         SessionEnd::Lost { error } => {
             format!("{code} (no close frame) lost: {}", escape_controls(error))
@@ -356,6 +364,37 @@ mod tests {
 
     fn raw_controls(line: &str) -> bool {
         line.chars().any(heartline_core::untrusted::is_unsafe_char)
+    }
+
+    /// Our own close says its cause, and the reason when it tells more (the script step left
+    /// unanswered), never the cause twice.
+    #[test]
+    fn our_closes_show_a_reason_that_says_more_than_the_cause() {
+        let closed = |cause, reason: &str| EventKind::Closed {
+            end: SessionEnd::ClosedByClient {
+                code: 1001,
+                reason: reason.into(),
+                cause,
+                clean: true,
+            },
+            stats: SessionStats {
+                duration: Duration::from_millis(2500),
+                ..SessionStats::default()
+            },
+        };
+        let line = describe(&closed(CloseCause::PongTimeout, "pong timeout"));
+        assert!(
+            line.starts_with("1001 by us (pong timeout), clean, after 2.5 s"),
+            "{line}"
+        );
+        let why = r#"no reply matching "welcome" within 300ms (on_connect[1])"#;
+        let line = describe(&closed(CloseCause::ProtocolHandshakeTimeout, why));
+        assert!(
+            line.starts_with(&format!(
+                "1001 by us (protocol handshake timeout): {why}, clean"
+            )),
+            "{line}"
+        );
     }
 
     #[test]
