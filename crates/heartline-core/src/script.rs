@@ -66,8 +66,8 @@ pub struct Waiting {
     pub within: Duration,
 }
 
-/// One session's run through the steps.
-#[derive(Debug, Clone)]
+/// One session's run through the steps (the default has none).
+#[derive(Debug, Clone, Default)]
 pub struct Script {
     steps: Vec<Compiled>,
     /// The next step to act on (an index into `steps`).

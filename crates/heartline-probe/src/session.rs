@@ -1,16 +1,18 @@
 //! One open session: heartbeats, staleness, message counting and exactly one classified end.
 
+use std::collections::VecDeque;
 use std::pin::pin;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
-use tokio::time::{sleep_until, Instant, Interval, MissedTickBehavior};
+use tokio::time::{sleep_until, Instant};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use heartline_core::protocol::{Beat, SessionParams};
+use heartline_core::protocol::{Beat, Refusal, SessionParams};
 use heartline_core::{
     CloseCause, Endpoint, EventKind, Frame, PingKind, Protocol, ProtocolSession, ReplyMatcher,
     Script, SessionEnd, SessionStats, Signal, Step,
@@ -36,6 +38,12 @@ const CLOSE_REPLY_DEADLINE: Duration = Duration::from_secs(1);
 const DEAD_PEER_CLOSE_DEADLINE: Duration = Duration::from_millis(100);
 
 /// Runs one session until it ends; emits heartbeat events through `rep` as they happen.
+///
+/// A session is one future per watched endpoint, so this function awaits in three places
+/// only: a write, the `select!` over controls, messages and the one timer, and the end (a
+/// close or a drain, boxed). Everything a message, a control or a deadline causes is decided
+/// synchronously by [`Session`], which queues frames and at most one way out: the future
+/// keeps its state once instead of once per await (it was 2.5 KB with an await per send).
 pub(crate) async fn run(
     mut ws: Box<WsStream>,
     endpoint: &Endpoint,
@@ -43,461 +51,735 @@ pub(crate) async fn run(
     rep: &mut Reporter,
     controls: &mut ControlReceiver,
 ) -> Outcome {
-    let started = Instant::now();
-    let mut stats = SessionStats::default();
-    let mut answered = false;
-    let hb = endpoint.heartbeat;
+    let mut s = Session::new(endpoint, matcher, rep.endpoint_id().0);
+    s.open();
     // Writes to a peer that stopped reading must not hang the loop: bound each by the
     // pong timeout, the time we would have waited for an answer anyway.
-    let write_deadline = hb.pong_timeout;
+    let write_deadline = endpoint.heartbeat.pong_timeout;
+    let mut timer = pin!(sleep_until(far_future()));
+    let mut armed: Option<Instant> = None;
 
-    let mut last_message = Instant::now();
-    // Every way out of the session goes through here, so the stats are finished once.
-    macro_rules! ended {
-        ($end:expr, $control:expr) => {{
-            let now = Instant::now();
-            stats.duration = now.saturating_duration_since(started);
-            stats.silent_for = now.saturating_duration_since(last_message);
-            return Outcome {
-                end: $end,
-                stats,
-                control: $control,
-                answered,
+    let exit = loop {
+        while let Some(Out {
+            message,
+            stalled,
+            then,
+        }) = s.outbox.pop_front()
+        {
+            let len = match &message {
+                Message::Ping(_) => None,
+                m => Some(m.len() as u64),
             };
-        }};
-    }
-
-    // Sends one data frame within the write deadline, counting it; ends the session on failure.
-    macro_rules! send {
-        ($frame:expr, $stalled:expr) => {{
-            let frame: Frame = $frame;
-            let len = frame.len() as u64;
-            match tokio::time::timeout(write_deadline, ws.send(to_message(frame))).await {
-                Ok(Ok(())) => {
-                    stats.messages_out += 1;
-                    stats.bytes_out += len;
-                }
-                Ok(Err(e)) => ended!(lost_or_closed(e), None),
-                Err(_) => {
-                    let end = close(&mut ws, $stalled, "write stalled").await;
-                    ended!(end, None)
+            // The write's deadline is on the session's one timer; the loop re-arms it for
+            // the session's own deadlines afterwards.
+            let deadline = Instant::now() + write_deadline;
+            armed = Some(deadline);
+            timer.as_mut().reset(deadline);
+            let written = tokio::select! {
+                biased;
+                written = ws.send(message) => Some(written),
+                () = &mut timer => None,
+            };
+            match written {
+                Some(Ok(())) => s.sent(len, then),
+                Some(Err(e)) => s.exit(Exit::End(lost_or_closed(e))),
+                None => s.close(stalled, "write stalled"),
+            }
+            if s.exit.is_some() {
+                break;
+            }
+        }
+        if let Some(exit) = s.exit.take() {
+            break exit;
+        }
+        let wake = s.next_deadline();
+        if wake != armed {
+            armed = wake;
+            timer.as_mut().reset(wake.unwrap_or_else(far_future));
+        }
+        tokio::select! {
+            biased;
+            control = controls.recv() => s.on_control(control),
+            message = ws.next() => s.on_message(message, rep),
+            () = &mut timer, if armed.is_some() => {
+                if !s.on_timer(rep) {
+                    // Nothing was due yet: arm the timer again on the next turn.
+                    armed = None;
                 }
             }
-        }};
-    }
-
-    // The application protocol: its handshake first; the user's `on_connect` messages wait
-    // until it completed (graphql's `subscribe` must not leave before `connection_ack`).
-    let mut proto = ProtocolSession::new(
-        endpoint.protocol,
-        SessionParams {
-            host: endpoint.target().map(|t| t.host).unwrap_or_default(),
-            client_id: format!("heartline{}x{}", std::process::id(), rep.endpoint_id().0),
-            heartbeat: hb.ping_interval,
-        },
-    );
-    let bare = endpoint.protocol == Protocol::WebSocket;
-    // Payloads with their `{{secret:NAME}}` placeholders filled, right before they are
-    // framed. This text goes on the wire only: never into an event, a close reason or a log
-    // (an error names the step and the secret's name, never a value).
-    //
-    // The expanded steps only live until they are compiled into the script: nothing of them
-    // stays in the session's state (a session is one future per endpoint, kept small).
-    let prepared = expanded_payloads(endpoint).and_then(|(steps, app_frame)| {
-        // A first `on_connect` message that is the protocol's own handshake message (auth in
-        // a Socket.IO `40{…}` or a graphql `connection_init`) replaces the preset's.
-        let skip = match steps.first() {
-            Some(Step::Send(first)) if !bare && proto.take_init(&payload(first)) => 1,
-            _ => 0,
-        };
-        // The user's conversation (sends, and waits for the replies they expect), validated
-        // with the endpoint.
-        Script::new(&steps, skip, endpoint.handshake_timeout).map(|script| (script, app_frame))
-    });
-    let (mut script, app_frame) = match prepared {
-        Ok(prepared) => prepared,
-        Err(why) => {
-            let end = close(&mut ws, CloseCause::ProtocolError, &why).await;
-            ended!(end, None)
         }
     };
 
-    for frame in proto.on_open() {
-        send!(frame, CloseCause::PongTimeout);
-    }
-    let mut on_connect_pending = true;
-    let mut handshake_deadline = pin!(sleep_until(if proto.is_ready() {
-        far_future()
-    } else {
-        Instant::now() + endpoint.handshake_timeout
-    }));
-    // Sends the steps that are due and arms the deadline of the wait that follows, if any.
-    // The script's waits start once the protocol's handshake is done, so they share its
-    // deadline timer.
-    macro_rules! run_script {
-        () => {{
-            let (frames, wait) = script.advance();
-            for frame in frames {
-                send!(frame, CloseCause::PongTimeout);
+    let end = match exit {
+        Exit::Close {
+            cause,
+            code,
+            reason,
+            refused,
+        } => {
+            let end = close_with(&mut ws, cause, code, &reason).await;
+            match refused {
+                Some(refusal) => SessionEnd::Refused {
+                    protocol: endpoint.protocol,
+                    class: refusal.class,
+                    code: end.code(),
+                    reason: refusal.reason,
+                },
+                None => end,
             }
-            handshake_deadline
-                .as_mut()
-                .reset(wait.map_or_else(far_future, |w| Instant::now() + w.within));
-        }};
+        }
+        Exit::Drain(end) => {
+            // tungstenite has queued our answering close frame; let it go out and the
+            // server end the TCP connection, within a deadline.
+            drain(&mut ws).await;
+            end
+        }
+        Exit::End(end) => end,
+    };
+    let now = Instant::now();
+    s.stats.duration = now.saturating_duration_since(s.started);
+    s.stats.silent_for = now.saturating_duration_since(s.last_message);
+    Outcome {
+        end,
+        stats: s.stats,
+        control: s.control,
+        answered: s.answered,
     }
-    if proto.is_ready() {
-        on_connect_pending = false;
-        run_script!();
-    }
+}
+
+/// How an open session ends.
+enum Exit {
+    /// We close: send our close frame and wait a moment for the server's. The session ends as
+    /// that close, or as the application's refusal with the code we sent.
+    Close {
+        cause: CloseCause,
+        code: CloseCode,
+        reason: String,
+        refused: Option<Refusal>,
+    },
+    /// The server closed: let our answer go out, read to the end, and end so.
+    Drain(SessionEnd),
+    /// Nothing more to send or read.
+    End(SessionEnd),
+}
+
+/// A frame waiting to be written, and what its write means.
+struct Out {
+    message: Message,
+    /// The cause to close with if the peer stops reading.
+    stalled: CloseCause,
+    then: Sent,
+}
+
+/// What a completed write starts.
+#[derive(Clone, Copy)]
+enum Sent {
+    Nothing,
+    /// Our protocol ping: its round trip runs from here.
+    Ping,
+    /// The preset's own heartbeat, answered by the protocol.
+    Preset,
+    /// The application heartbeat.
+    App,
+}
+
+/// The session's deadlines, in the order they are served when several are due at once.
+#[derive(Clone, Copy)]
+enum Due {
+    Pong,
+    AppReply,
+    Handshake,
+    PresetReply,
+    Beat,
+    PresetTick,
+    Stale,
+    Ping,
+    AppTick,
+}
+
+/// Everything an open session knows, and what it decides, without I/O: [`run`] writes what
+/// it queues and carries out its exit.
+///
+/// Every deadline is a plain instant and one timer wakes the loop for the earliest that
+/// applies ([`Session::deadlines`]): each tokio timer is ~110 bytes in every session, an
+/// instant 16.
+struct Session<'a> {
+    endpoint: &'a Endpoint,
+    hb: heartline_core::Heartbeat,
+    /// The application heartbeat, with its compiled reply rule and its frame (secret values
+    /// filled in: it goes on the wire only, never into an event).
+    app: Option<(&'a heartline_core::AppHeartbeat, &'a ReplyMatcher)>,
+    app_frame: Option<Frame>,
+    proto: ProtocolSession,
+    bare: bool,
+    script: Script,
+    stats: SessionStats,
+    /// Whether any heartbeat (protocol or application) was answered.
+    answered: bool,
+    started: Instant,
+    last_message: Instant,
+    outbox: VecDeque<Out>,
+    exit: Option<Exit>,
+    control: Option<Control>,
+
+    /// The user's `on_connect` waits for the protocol's handshake.
+    on_connect_pending: bool,
+    /// The protocol's handshake, then the script's waits, share one deadline.
+    handshake_at: Option<Instant>,
 
     // The preset's own client heartbeat (graphql `ping`, MQTT PINGREQ, …): a round trip,
     // measured from send to the matching reply.
-    let preset_pings = proto.has_client_ping();
-    // Only when there is such a heartbeat: an interval allocates its timer.
-    let mut preset_tick = preset_pings.then(|| heartbeat_interval(hb.ping_interval));
-    let mut preset_sent: Option<Instant> = None;
-    let mut preset_misses: u32 = 0;
-    let mut preset_deadline = pin!(sleep_until(far_future()));
+    preset_next: Option<Instant>,
+    preset_sent: Option<Instant>,
+    preset_misses: u32,
 
     // The server's own heartbeat: intervals between beats, and a deadline for the next sign
     // of life, learnt from the protocol (Engine.IO's open packet) or the preset's default.
-    let mut beat_deadline = proto.default_beat_deadline();
-    let mut last_beat: Option<Instant> = None;
-    let mut last_interval: Option<Duration> = None;
-    let mut beat_misses: u32 = 0;
-    let mut beat_timer = pin!(sleep_until(far_future()));
+    beat_deadline: Option<Duration>,
+    last_beat: Option<Instant>,
+    last_interval: Option<Duration>,
+    beat_misses: u32,
+    beat_at: Option<Instant>,
 
-    // Protocol heartbeat: the first ping goes out at once so RTT and Up arrive immediately.
-    let mut ping_tick = heartbeat_interval(hb.ping_interval);
-    let mut ping_seq: u64 = 0;
-    let mut ping_sent: Option<Instant> = None;
-    let mut pong_misses: u32 = 0;
-    let mut pong_deadline = pin!(sleep_until(far_future()));
+    // Protocol (RFC 6455) heartbeat.
+    ping_next: Instant,
+    ping_seq: u64,
+    ping_sent: Option<Instant>,
+    pong_misses: u32,
 
     // Application heartbeat.
-    let app = endpoint.app_heartbeat.as_ref().zip(matcher);
-    let mut app_tick = app.map(|(a, _)| heartbeat_interval(a.interval));
-    let mut app_sent: Option<Instant> = None;
-    let mut app_misses: u32 = 0;
-    let mut app_deadline = pin!(sleep_until(far_future()));
+    app_next: Option<Instant>,
+    app_sent: Option<Instant>,
+    app_misses: u32,
 
     // Staleness: re-armed lazily from `last_message` so a busy stream costs no timer churn.
-    let staleness = endpoint.staleness;
-    let mut stale_reported = false;
-    let mut stale_timer = pin!(sleep_until(
-        staleness.map_or(far_future(), |s| last_message + s.after)
-    ));
+    stale_reported: bool,
+    stale_at: Option<Instant>,
+}
 
-    loop {
-        tokio::select! {
-            biased;
+impl<'a> Session<'a> {
+    fn new(endpoint: &'a Endpoint, matcher: Option<&'a ReplyMatcher>, id: u64) -> Self {
+        let now = Instant::now();
+        let hb = endpoint.heartbeat;
+        let app = endpoint.app_heartbeat.as_ref().zip(matcher);
+        let proto = ProtocolSession::new(
+            endpoint.protocol,
+            SessionParams {
+                host: endpoint.target().map(|t| t.host).unwrap_or_default(),
+                client_id: format!("heartline{}x{id}", std::process::id()),
+                heartbeat: hb.ping_interval,
+            },
+        );
+        Session {
+            endpoint,
+            hb,
+            app,
+            app_frame: None,
+            beat_deadline: proto.default_beat_deadline(),
+            preset_next: proto.has_client_ping().then_some(now),
+            proto,
+            bare: endpoint.protocol == Protocol::WebSocket,
+            script: Script::default(),
+            stats: SessionStats::default(),
+            answered: false,
+            started: now,
+            last_message: now,
+            outbox: VecDeque::new(),
+            exit: None,
+            control: None,
+            on_connect_pending: true,
+            handshake_at: None,
+            preset_sent: None,
+            preset_misses: 0,
+            last_beat: None,
+            last_interval: None,
+            beat_misses: 0,
+            beat_at: None,
+            // The first ping goes out at once so RTT and Up arrive immediately.
+            ping_next: now,
+            ping_seq: 0,
+            ping_sent: None,
+            pong_misses: 0,
+            app_next: app.map(|_| now),
+            app_sent: None,
+            app_misses: 0,
+            stale_reported: false,
+            stale_at: endpoint.staleness.map(|s| now + s.after),
+        }
+    }
 
-            control = controls.recv() => {
-                let (cause, control) = match control {
-                    None => (CloseCause::Shutdown, None),
-                    Some(Control::Resume) => continue,
-                    Some(Control::Stop(cause)) => (cause, Some(Control::Stop(cause))),
-                    Some(c @ (Control::Pause | Control::Reconnect)) => (CloseCause::User, Some(c)),
-                    Some(c @ Control::Update(_)) => (CloseCause::Reconfigured, Some(c)),
-                };
-                let end = close(&mut ws, cause, cause.as_str()).await;
-                ended!(end, control)
+    /// The application protocol's handshake first; the user's `on_connect` messages wait
+    /// until it completed (graphql's `subscribe` must not leave before `connection_ack`).
+    fn open(&mut self) {
+        let endpoint = self.endpoint;
+        // Payloads with their `{{secret:NAME}}` placeholders filled, right before they are
+        // framed. This text goes on the wire only: never into an event, a close reason or a
+        // log (an error names the step and the secret's name, never a value). The expanded
+        // steps only live until they are compiled into the script.
+        let prepared = expanded_payloads(endpoint).and_then(|(steps, app_frame)| {
+            // A first `on_connect` message that is the protocol's own handshake message
+            // (auth in a Socket.IO `40{…}` or a graphql `connection_init`) replaces the
+            // preset's.
+            let skip = match steps.first() {
+                Some(Step::Send(first)) if !self.bare && self.proto.take_init(&payload(first)) => 1,
+                _ => 0,
+            };
+            // The user's conversation (sends, and waits for the replies they expect),
+            // validated with the endpoint.
+            Script::new(&steps, skip, endpoint.handshake_timeout).map(|script| (script, app_frame))
+        });
+        match prepared {
+            Ok((script, app_frame)) => {
+                self.script = script;
+                self.app_frame = app_frame;
             }
+            Err(why) => return self.close(CloseCause::ProtocolError, &why),
+        }
+        for frame in self.proto.on_open() {
+            self.queue(frame, CloseCause::PongTimeout, Sent::Nothing);
+        }
+        if self.proto.is_ready() {
+            self.on_connect_pending = false;
+            self.run_script();
+        } else {
+            self.handshake_at = Some(Instant::now() + endpoint.handshake_timeout);
+        }
+    }
 
-            message = ws.next() => {
-                let message = match message {
-                    Some(Ok(m)) => m,
-                    Some(Err(e)) => {
-                        let end = match e {
-                            WsError::Capacity(c) => {
-                                let why = capacity_text(&c, endpoint.limits);
-                                close_with(&mut ws, CloseCause::MessageTooBig, CloseCode::Size, &why).await
-                            }
-                            WsError::Utf8(_) => {
-                                close_with(&mut ws, CloseCause::ProtocolError, CloseCode::Invalid, "invalid UTF-8 in a text message").await
-                            }
-                            WsError::Protocol(p) if !is_connection_loss(&p) => {
-                                let why = p.to_string();
-                                close_with(&mut ws, CloseCause::ProtocolError, CloseCode::Protocol, &why).await
-                            }
-                            other => lost_or_closed(other),
-                        };
-                        ended!(end, None)
-                    }
-                    None => {
-                        ended!(SessionEnd::Lost { error: "connection closed".into() }, None)
-                    }
-                };
-                match message {
-                    Message::Pong(payload) => {
-                        let expected = ping_seq.to_be_bytes();
-                        if let Some(sent) = ping_sent.filter(|_| payload.as_ref() == expected) {
-                            let rtt = sent.elapsed();
-                            ping_sent = None;
-                            pong_misses = 0;
-                            pong_deadline.as_mut().reset(far_future());
-                            answered = true;
-                            rep.emit(EventKind::Rtt { kind: PingKind::Protocol, rtt });
-                            rep.signal(Signal::Heartbeat { rtt });
-                        }
-                    }
-                    Message::Text(_) | Message::Binary(_) => {
-                        let len = match &message {
-                            Message::Text(t) => t.len(),
-                            Message::Binary(b) => b.len(),
-                            _ => 0,
-                        };
-                        stats.messages_in += 1;
-                        stats.bytes_in += len as u64;
-                        let now = Instant::now();
-                        // Any message is a sign of life: the next server beat is due from now.
-                        if let Some(d) = beat_deadline.filter(|_| proto.is_ready()) {
-                            beat_timer.as_mut().reset(now + d);
-                        }
-                        // Bodies are looked at only when a preset or a reply rule needs them.
-                        let frame = (!bare || app.is_some() || script.is_waiting()).then(|| to_frame(message));
-                        let reaction = match (&frame, bare) {
-                            (Some(f), false) => proto.on_message(f),
-                            _ => heartline_core::protocol::Reaction { app: true, ..Default::default() },
-                        };
-                        for reply in reaction.replies {
-                            send!(reply, CloseCause::PongTimeout);
-                        }
-                        if let Some(d) = reaction.beat_deadline {
-                            beat_deadline = Some(d);
-                            if proto.is_ready() || reaction.ready {
-                                beat_timer.as_mut().reset(now + d);
-                            }
-                        }
-                        if let Some(refusal) = reaction.refused {
-                            let end = close(&mut ws, CloseCause::User, "refused by the application").await;
-                            ended!(SessionEnd::Refused {
-                                protocol: endpoint.protocol,
-                                class: refusal.class,
-                                code: end.code(),
-                                reason: refusal.reason,
-                            }, None)
-                        }
-                        if reaction.ready {
-                            handshake_deadline.as_mut().reset(far_future());
-                            last_beat = Some(now);
-                            if let Some(d) = beat_deadline {
-                                beat_timer.as_mut().reset(now + d);
-                            }
-                            if on_connect_pending {
-                                on_connect_pending = false;
-                                run_script!();
-                            }
-                        } else if script.is_waiting() && frame.as_ref().is_some_and(|f| script.offer(f)) {
-                            // The reply the user's script waited for: on to its next steps.
-                            run_script!();
-                        }
-                        match reaction.beat {
-                            Some(Beat::Pong) => {
-                                if let Some(sent) = preset_sent.take() {
-                                    let rtt = sent.elapsed();
-                                    preset_misses = 0;
-                                    preset_deadline.as_mut().reset(far_future());
-                                    answered = true;
-                                    rep.emit(EventKind::Rtt { kind: PingKind::App, rtt });
-                                    rep.signal(Signal::Heartbeat { rtt });
-                                }
-                            }
-                            Some(Beat::Server) => {
-                                // Answered above; recorded as an interval, never as a round trip.
-                                let since = last_beat.unwrap_or(started);
-                                let interval = now.saturating_duration_since(since);
-                                let jitter = last_interval.map_or(Duration::ZERO, |prev| prev.abs_diff(interval));
-                                last_beat = Some(now);
-                                last_interval = Some(interval);
-                                beat_misses = 0;
-                                answered = true;
-                                rep.emit(EventKind::ServerBeat { interval, jitter });
-                            }
-                            None => {}
-                        }
-                        if !reaction.app {
-                            continue;
-                        }
-                        if let (Some(sent), Some((_, m)), Some(frame)) = (app_sent, app, &frame) {
-                            if m.matches_frame(frame) {
-                                let rtt = sent.elapsed();
-                                app_sent = None;
-                                app_misses = 0;
-                                app_deadline.as_mut().reset(far_future());
-                                answered = true;
-                                rep.emit(EventKind::Rtt { kind: PingKind::App, rtt });
-                                rep.signal(Signal::Heartbeat { rtt });
-                                // A heartbeat reply is not the stream the user expects.
-                                continue;
-                            }
-                        }
-                        last_message = Instant::now();
-                        if stale_reported {
-                            stale_reported = false;
-                            if let Some(s) = staleness {
-                                stale_timer.as_mut().reset(last_message + s.after);
-                            }
-                        }
-                    }
-                    Message::Close(frame) => {
-                        let (code, reason) = match frame {
-                            Some(f) => (u16::from(f.code), f.reason.as_str().to_owned()),
-                            None => (1005, String::new()),
-                        };
-                        // tungstenite has queued our answering close frame; let it go out and
-                        // the server end the TCP connection, within a deadline.
-                        drain(&mut ws).await;
-                        // A code the protocol gives a refusal meaning (graphql-ws 4401, Pusher
-                        // 4009, …) ends the session as that refusal.
-                        let refusal = endpoint.protocol.close_meaning(code).and_then(|m| m.refusal);
-                        let end = match refusal {
-                            Some(class) => SessionEnd::Refused { protocol: endpoint.protocol, class, code, reason },
-                            None => SessionEnd::ClosedByServer { code, reason },
-                        };
-                        ended!(end, None)
-                    }
-                    Message::Ping(_) | Message::Frame(_) => {}
+    fn queue(&mut self, frame: Frame, stalled: CloseCause, then: Sent) {
+        self.outbox.push_back(Out {
+            message: to_message(frame),
+            stalled,
+            then,
+        });
+    }
+
+    /// A write went out: count data frames, start the round trip a heartbeat starts.
+    fn sent(&mut self, data_len: Option<u64>, then: Sent) {
+        if let Some(len) = data_len {
+            self.stats.messages_out += 1;
+            self.stats.bytes_out += len;
+        }
+        let now = Some(Instant::now());
+        match then {
+            Sent::Nothing => {}
+            Sent::Ping => self.ping_sent = now,
+            Sent::Preset => self.preset_sent = now,
+            Sent::App => self.app_sent = now,
+        }
+    }
+
+    /// Queues the steps that are due and arms the deadline of the wait that follows, if any.
+    fn run_script(&mut self) {
+        let (frames, wait) = self.script.advance();
+        for frame in frames {
+            self.queue(frame, CloseCause::PongTimeout, Sent::Nothing);
+        }
+        self.handshake_at = wait.map(|w| Instant::now() + w.within);
+    }
+
+    fn exit(&mut self, exit: Exit) {
+        self.exit.get_or_insert(exit);
+    }
+
+    /// We close for `cause`, with the code that cause calls for.
+    fn close(&mut self, cause: CloseCause, reason: &str) {
+        let code = match cause {
+            CloseCause::User | CloseCause::DurationElapsed | CloseCause::Reconfigured => {
+                CloseCode::Normal
+            }
+            _ => CloseCode::Away,
+        };
+        self.close_with(cause, code, reason);
+    }
+
+    fn close_with(&mut self, cause: CloseCause, code: CloseCode, reason: &str) {
+        self.exit(Exit::Close {
+            cause,
+            code,
+            reason: reason.to_owned(),
+            refused: None,
+        });
+    }
+
+    fn on_control(&mut self, control: Option<Control>) {
+        let (cause, control) = match control {
+            None => (CloseCause::Shutdown, None),
+            Some(Control::Resume) => return,
+            Some(Control::Stop(cause)) => (cause, Some(Control::Stop(cause))),
+            Some(c @ (Control::Pause | Control::Reconnect)) => (CloseCause::User, Some(c)),
+            Some(c @ Control::Update(_)) => (CloseCause::Reconfigured, Some(c)),
+        };
+        self.control = control;
+        self.close(cause, cause.as_str());
+    }
+
+    fn on_message(&mut self, message: Option<Result<Message, WsError>>, rep: &mut Reporter) {
+        let message = match message {
+            Some(Ok(m)) => m,
+            Some(Err(WsError::Capacity(c))) => {
+                let why = capacity_text(&c, self.endpoint.limits);
+                return self.close_with(CloseCause::MessageTooBig, CloseCode::Size, &why);
+            }
+            Some(Err(WsError::Utf8(_))) => {
+                return self.close_with(
+                    CloseCause::ProtocolError,
+                    CloseCode::Invalid,
+                    "invalid UTF-8 in a text message",
+                )
+            }
+            Some(Err(WsError::Protocol(p))) if !is_connection_loss(&p) => {
+                return self.close_with(
+                    CloseCause::ProtocolError,
+                    CloseCode::Protocol,
+                    &p.to_string(),
+                )
+            }
+            Some(Err(other)) => return self.exit(Exit::End(lost_or_closed(other))),
+            None => {
+                return self.exit(Exit::End(SessionEnd::Lost {
+                    error: "connection closed".into(),
+                }))
+            }
+        };
+        match message {
+            Message::Pong(payload) => {
+                let expected = self.ping_seq.to_be_bytes();
+                if let Some(sent) = self.ping_sent.filter(|_| payload.as_ref() == expected) {
+                    let rtt = sent.elapsed();
+                    self.ping_sent = None;
+                    self.pong_misses = 0;
+                    self.answered = true;
+                    rep.emit(EventKind::Rtt {
+                        kind: PingKind::Protocol,
+                        rtt,
+                    });
+                    rep.signal(Signal::Heartbeat { rtt });
                 }
             }
+            Message::Text(_) | Message::Binary(_) => self.on_data(message, rep),
+            Message::Close(frame) => {
+                let (code, reason) = match frame {
+                    Some(f) => (u16::from(f.code), f.reason.as_str().to_owned()),
+                    None => (1005, String::new()),
+                };
+                // A code the protocol gives a refusal meaning (graphql-ws 4401, Pusher 4009,
+                // …) ends the session as that refusal.
+                let protocol = self.endpoint.protocol;
+                let end = match protocol.close_meaning(code).and_then(|m| m.refusal) {
+                    Some(class) => SessionEnd::Refused {
+                        protocol,
+                        class,
+                        code,
+                        reason,
+                    },
+                    None => SessionEnd::ClosedByServer { code, reason },
+                };
+                self.exit(Exit::Drain(end));
+            }
+            Message::Ping(_) | Message::Frame(_) => {}
+        }
+    }
 
-            _ = &mut pong_deadline, if ping_sent.is_some() => {
-                ping_sent = None;
-                pong_deadline.as_mut().reset(far_future());
-                pong_misses += 1;
-                rep.emit(EventKind::PongMissed { kind: PingKind::Protocol, missed: pong_misses });
-                if pong_misses > hb.misses_allowed {
-                    let end = close(&mut ws, CloseCause::PongTimeout, "pong timeout").await;
-                    ended!(end, None)
+    /// A text or binary message: the protocol's, a script's awaited reply, an application
+    /// heartbeat's reply, or the stream the user watches.
+    fn on_data(&mut self, message: Message, rep: &mut Reporter) {
+        let len = match &message {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+            _ => 0,
+        };
+        self.stats.messages_in += 1;
+        self.stats.bytes_in += len as u64;
+        let now = Instant::now();
+        // Any message is a sign of life: the next server beat is due from now.
+        if let Some(d) = self.beat_deadline.filter(|_| self.proto.is_ready()) {
+            self.beat_at = Some(now + d);
+        }
+        // Bodies are looked at only when a preset or a reply rule needs them.
+        let frame = (!self.bare || self.app.is_some() || self.script.is_waiting())
+            .then(|| to_frame(message));
+        let reaction = match (&frame, self.bare) {
+            (Some(f), false) => self.proto.on_message(f),
+            _ => heartline_core::protocol::Reaction {
+                app: true,
+                ..Default::default()
+            },
+        };
+        for reply in reaction.replies {
+            self.queue(reply, CloseCause::PongTimeout, Sent::Nothing);
+        }
+        if let Some(d) = reaction.beat_deadline {
+            self.beat_deadline = Some(d);
+            if self.proto.is_ready() || reaction.ready {
+                self.beat_at = Some(now + d);
+            }
+        }
+        if let Some(refusal) = reaction.refused {
+            return self.exit(Exit::Close {
+                cause: CloseCause::User,
+                code: CloseCode::Normal,
+                reason: "refused by the application".to_owned(),
+                refused: Some(refusal),
+            });
+        }
+        if reaction.ready {
+            self.handshake_at = None;
+            self.last_beat = Some(now);
+            if let Some(d) = self.beat_deadline {
+                self.beat_at = Some(now + d);
+            }
+            if self.on_connect_pending {
+                self.on_connect_pending = false;
+                self.run_script();
+            }
+        } else if self.script.is_waiting() && frame.as_ref().is_some_and(|f| self.script.offer(f)) {
+            // The reply the user's script waited for: on to its next steps.
+            self.run_script();
+        }
+        match reaction.beat {
+            Some(Beat::Pong) => {
+                if let Some(sent) = self.preset_sent.take() {
+                    let rtt = sent.elapsed();
+                    self.preset_misses = 0;
+                    self.answered = true;
+                    rep.emit(EventKind::Rtt {
+                        kind: PingKind::App,
+                        rtt,
+                    });
+                    rep.signal(Signal::Heartbeat { rtt });
+                }
+            }
+            Some(Beat::Server) => {
+                // Answered above; recorded as an interval, never as a round trip.
+                let since = self.last_beat.unwrap_or(self.started);
+                let interval = now.saturating_duration_since(since);
+                let jitter = self
+                    .last_interval
+                    .map_or(Duration::ZERO, |prev| prev.abs_diff(interval));
+                self.last_beat = Some(now);
+                self.last_interval = Some(interval);
+                self.beat_misses = 0;
+                self.answered = true;
+                rep.emit(EventKind::ServerBeat { interval, jitter });
+            }
+            None => {}
+        }
+        if !reaction.app {
+            return;
+        }
+        if let (Some(sent), Some((_, m)), Some(frame)) = (self.app_sent, self.app, &frame) {
+            if m.matches_frame(frame) {
+                let rtt = sent.elapsed();
+                self.app_sent = None;
+                self.app_misses = 0;
+                self.answered = true;
+                rep.emit(EventKind::Rtt {
+                    kind: PingKind::App,
+                    rtt,
+                });
+                rep.signal(Signal::Heartbeat { rtt });
+                // A heartbeat reply is not the stream the user expects.
+                return;
+            }
+        }
+        self.last_message = Instant::now();
+        if self.stale_reported {
+            self.stale_reported = false;
+            if let Some(s) = self.endpoint.staleness {
+                self.stale_at = Some(self.last_message + s.after);
+            }
+        }
+    }
+
+    /// Every deadline, each only while it applies, in the order they are served.
+    fn deadlines(&self) -> [(Due, Option<Instant>); 9] {
+        let ready = self.proto.is_ready();
+        [
+            (Due::Pong, self.ping_sent.map(|s| s + self.hb.pong_timeout)),
+            (
+                Due::AppReply,
+                self.app_sent.zip(self.app).map(|(s, (a, _))| s + a.timeout),
+            ),
+            (
+                Due::Handshake,
+                self.handshake_at
+                    .filter(|_| (self.on_connect_pending && !ready) || self.script.is_waiting()),
+            ),
+            (
+                Due::PresetReply,
+                self.preset_sent.map(|s| s + self.hb.pong_timeout),
+            ),
+            (
+                Due::Beat,
+                self.beat_at
+                    .filter(|_| self.beat_deadline.is_some() && ready),
+            ),
+            (
+                Due::PresetTick,
+                self.preset_next
+                    .filter(|_| ready && self.preset_sent.is_none()),
+            ),
+            (Due::Stale, self.stale_at.filter(|_| !self.stale_reported)),
+            (Due::Ping, Some(self.ping_next)),
+            (Due::AppTick, self.app_next.filter(|_| ready)),
+        ]
+    }
+
+    /// When the loop must wake next.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines().into_iter().filter_map(|(_, at)| at).min()
+    }
+
+    /// Serves the first deadline that is due; false when none is yet.
+    fn on_timer(&mut self, rep: &mut Reporter) -> bool {
+        let now = Instant::now();
+        let due = self
+            .deadlines()
+            .into_iter()
+            .find(|(_, at)| at.is_some_and(|at| at <= now))
+            .map(|(due, _)| due);
+        let Some(due) = due else { return false };
+        let hb = self.hb;
+        match due {
+            Due::Pong => {
+                self.ping_sent = None;
+                self.pong_misses += 1;
+                let missed = self.pong_misses;
+                rep.emit(EventKind::PongMissed {
+                    kind: PingKind::Protocol,
+                    missed,
+                });
+                if missed > hb.misses_allowed {
+                    return self.dead(CloseCause::PongTimeout, "pong timeout");
                 }
                 rep.signal(Signal::Unwell);
             }
-
-            _ = &mut app_deadline, if app_sent.is_some() => {
-                app_sent = None;
-                app_deadline.as_mut().reset(far_future());
-                app_misses += 1;
-                rep.emit(EventKind::PongMissed { kind: PingKind::App, missed: app_misses });
-                let allowed = app.map_or(0, |(a, _)| a.misses_allowed);
-                if app_misses > allowed {
-                    let end = close(&mut ws, CloseCause::AppPongTimeout, "application heartbeat timeout").await;
-                    ended!(end, None)
+            Due::AppReply => {
+                self.app_sent = None;
+                self.app_misses += 1;
+                let missed = self.app_misses;
+                rep.emit(EventKind::PongMissed {
+                    kind: PingKind::App,
+                    missed,
+                });
+                let allowed = self.app.map_or(0, |(a, _)| a.misses_allowed);
+                if missed > allowed {
+                    return self.dead(CloseCause::AppPongTimeout, "application heartbeat timeout");
                 }
                 rep.signal(Signal::Unwell);
             }
-
-            // The protocol's handshake, then the script's waits, on one timer.
-            _ = &mut handshake_deadline, if (on_connect_pending && !proto.is_ready()) || script.is_waiting() => {
-                let why = match script.waiting() {
+            Due::Handshake => {
+                let why = match self.script.waiting() {
                     Some(w) => format!(
                         "no reply matching {} within {} (on_connect[{}])",
                         w.rule,
                         heartline_core::format_duration(w.within),
                         w.step,
                     ),
-                    None => format!("no {} handshake reply within {}", endpoint.protocol.as_str(), heartline_core::format_duration(endpoint.handshake_timeout)),
+                    None => format!(
+                        "no {} handshake reply within {}",
+                        self.endpoint.protocol.as_str(),
+                        heartline_core::format_duration(self.endpoint.handshake_timeout)
+                    ),
                 };
-                let end = close(&mut ws, CloseCause::ProtocolHandshakeTimeout, &why).await;
-                ended!(end, None)
+                self.close(CloseCause::ProtocolHandshakeTimeout, &why);
             }
-
-            _ = &mut preset_deadline, if preset_sent.is_some() => {
-                preset_sent = None;
-                preset_deadline.as_mut().reset(far_future());
-                preset_misses += 1;
-                rep.emit(EventKind::PongMissed { kind: PingKind::App, missed: preset_misses });
-                if preset_misses > hb.misses_allowed {
-                    let why = format!("{} heartbeat timeout", endpoint.protocol.as_str());
-                    let end = close(&mut ws, CloseCause::AppPongTimeout, &why).await;
-                    ended!(end, None)
+            Due::PresetReply => {
+                self.preset_sent = None;
+                self.preset_misses += 1;
+                let missed = self.preset_misses;
+                rep.emit(EventKind::PongMissed {
+                    kind: PingKind::App,
+                    missed,
+                });
+                if missed > hb.misses_allowed {
+                    let why = format!("{} heartbeat timeout", self.endpoint.protocol.as_str());
+                    return self.dead(CloseCause::AppPongTimeout, &why);
                 }
                 rep.signal(Signal::Unwell);
             }
-
-            _ = &mut beat_timer, if beat_deadline.is_some() && proto.is_ready() => {
-                beat_misses += 1;
-                rep.emit(EventKind::PongMissed { kind: PingKind::Server, missed: beat_misses });
-                if beat_misses > hb.misses_allowed {
-                    let end = close(&mut ws, CloseCause::ServerBeatMissed, "server heartbeat missed").await;
-                    ended!(end, None)
+            Due::Beat => {
+                self.beat_misses += 1;
+                let missed = self.beat_misses;
+                rep.emit(EventKind::PongMissed {
+                    kind: PingKind::Server,
+                    missed,
+                });
+                if missed > hb.misses_allowed {
+                    return self.dead(CloseCause::ServerBeatMissed, "server heartbeat missed");
                 }
-                if let Some(d) = beat_deadline {
-                    beat_timer.as_mut().reset(Instant::now() + d);
-                }
+                self.beat_at = self.beat_deadline.map(|d| now + d);
                 rep.signal(Signal::Unwell);
             }
-
-            () = tick(&mut preset_tick), if preset_pings && proto.is_ready() && preset_sent.is_none() => {
-                if let Some(frame) = proto.ping() {
-                    send!(frame, CloseCause::AppPongTimeout);
-                    if proto.ping_expects_reply() {
-                        let now = Instant::now();
-                        preset_sent = Some(now);
-                        preset_deadline.as_mut().reset(now + hb.pong_timeout);
-                    }
+            Due::PresetTick => {
+                self.preset_next = self
+                    .preset_next
+                    .map(|at| next_tick(at, hb.ping_interval, now));
+                if let Some(frame) = self.proto.ping() {
+                    let then = if self.proto.ping_expects_reply() {
+                        Sent::Preset
+                    } else {
+                        Sent::Nothing
+                    };
+                    self.queue(frame, CloseCause::AppPongTimeout, then);
                 }
             }
-
-            _ = &mut stale_timer, if staleness.is_some() && !stale_reported => {
-                let after = staleness.map_or(Duration::MAX, |s| s.after);
-                let silent = last_message.elapsed();
+            Due::Stale => {
+                let after = self.endpoint.staleness.map_or(Duration::MAX, |s| s.after);
+                let silent = self.last_message.elapsed();
                 if silent < after {
-                    stale_timer.as_mut().reset(last_message + after);
-                    continue;
+                    self.stale_at = Some(self.last_message + after);
+                    return true;
                 }
                 rep.emit(EventKind::Stale { silent });
-                if staleness.is_some_and(|s| s.reconnect) {
-                    let end = close(&mut ws, CloseCause::Stale, "no message within the staleness window").await;
-                    ended!(end, None)
+                if self.endpoint.staleness.is_some_and(|s| s.reconnect) {
+                    self.close(CloseCause::Stale, "no message within the staleness window");
+                    return true;
                 }
-                stale_reported = true;
+                self.stale_reported = true;
                 rep.signal(Signal::Unwell);
             }
-
-            _ = ping_tick.tick() => {
-                ping_seq = ping_seq.wrapping_add(1);
-                let payload = ping_seq.to_be_bytes().to_vec();
-                match tokio::time::timeout(write_deadline, ws.send(Message::Ping(payload.into()))).await {
-                    Ok(Ok(())) => {
-                        let now = Instant::now();
-                        ping_sent = Some(now);
-                        pong_deadline.as_mut().reset(now + hb.pong_timeout);
-                    }
-                    Ok(Err(e)) => ended!(lost_or_closed(e), None),
-                    Err(_) => {
-                        let end = close(&mut ws, CloseCause::PongTimeout, "write stalled").await;
-                        ended!(end, None)
-                    }
-                }
+            Due::Ping => {
+                self.ping_next = next_tick(self.ping_next, hb.ping_interval, now);
+                self.ping_seq = self.ping_seq.wrapping_add(1);
+                let payload = self.ping_seq.to_be_bytes().to_vec();
+                self.outbox.push_back(Out {
+                    message: Message::Ping(payload.into()),
+                    stalled: CloseCause::PongTimeout,
+                    then: Sent::Ping,
+                });
             }
-
             // The application heartbeat talks to the application: only once its protocol
             // handshake completed (at once for a bare WebSocket).
-            () = tick(&mut app_tick), if app.is_some() && proto.is_ready() => {
-                let (Some((cfg, _)), Some(frame)) = (app, &app_frame) else { continue };
-                send!(frame.clone(), CloseCause::AppPongTimeout);
-                let now = Instant::now();
-                app_sent = Some(now);
-                app_deadline.as_mut().reset(now + cfg.timeout);
-            }
+            Due::AppTick => match (self.app, &self.app_frame) {
+                (Some((cfg, _)), Some(frame)) => {
+                    let at = self.app_next.unwrap_or(now);
+                    self.app_next = Some(next_tick(at, cfg.interval, now));
+                    let frame = frame.clone();
+                    self.queue(frame, CloseCause::AppPongTimeout, Sent::App);
+                }
+                _ => self.app_next = None,
+            },
         }
+        true
+    }
+
+    /// A heartbeat went unanswered once too often: close for `cause` (true: served).
+    fn dead(&mut self, cause: CloseCause, reason: &str) -> bool {
+        self.close(cause, reason);
+        true
     }
 }
 
-/// A heartbeat's ticker: the first tick at once, later ones delayed rather than bunched.
-fn heartbeat_interval(period: Duration) -> Interval {
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    ticker
-}
-
-/// The next tick of a heartbeat that may not be configured (then never).
-async fn tick(ticker: &mut Option<Interval>) {
-    match ticker {
-        Some(ticker) => {
-            ticker.tick().await;
-        }
-        None => std::future::pending().await,
+/// A heartbeat's next tick after the one `due` served at `now`: one period later, or one
+/// period from now when the tick was served late, so late ticks are delayed rather than
+/// bunched (tokio's `MissedTickBehavior::Delay`, with its 5 ms of grace).
+fn next_tick(due: Instant, period: Duration, now: Instant) -> Instant {
+    if now.saturating_duration_since(due) > Duration::from_millis(5) {
+        now + period
+    } else {
+        due + period
     }
 }
 
@@ -602,20 +884,21 @@ fn close_reply_deadline(cause: CloseCause) -> Duration {
     }
 }
 
-/// Closes the session from our side for `cause`, with the code that cause calls for.
-async fn close(ws: &mut WsStream, cause: CloseCause, reason: &str) -> SessionEnd {
-    let code = match cause {
-        CloseCause::User | CloseCause::DurationElapsed | CloseCause::Reconfigured => {
-            CloseCode::Normal
-        }
-        _ => CloseCode::Away,
-    };
-    close_with(ws, cause, code, reason).await
-}
-
 /// Sends our close frame and waits a bounded time for the server's answer. A dead peer is
 /// abandoned at the deadline: dropping the stream closes the TCP connection.
-async fn close_with(
+///
+/// Boxed, like [`drain`]: a session closes once, and the closing's state (timers, the close
+/// frame) would otherwise be reserved in every session's future for its whole life.
+fn close_with<'a>(
+    ws: &'a mut WsStream,
+    cause: CloseCause,
+    code: CloseCode,
+    reason: &'a str,
+) -> BoxFuture<'a, SessionEnd> {
+    Box::pin(closing(ws, cause, code, reason))
+}
+
+async fn closing(
     ws: &mut WsStream,
     cause: CloseCause,
     code: CloseCode,
@@ -654,7 +937,9 @@ async fn wait_close_reply(ws: &mut WsStream, deadline: Instant) -> bool {
 }
 
 /// After the server's close frame: flush our reply and read to the end, within a deadline.
-async fn drain(ws: &mut WsStream) {
-    let deadline = Instant::now() + CLOSE_REPLY_DEADLINE;
-    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, ws.next()).await {}
+fn drain(ws: &mut WsStream) -> BoxFuture<'_, ()> {
+    Box::pin(async move {
+        let deadline = Instant::now() + CLOSE_REPLY_DEADLINE;
+        while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, ws.next()).await {}
+    })
 }

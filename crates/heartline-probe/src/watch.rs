@@ -107,7 +107,7 @@ impl Probe {
                 let connected = tokio::select! {
                     biased;
                     control = controls.recv() => {
-                        match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
+                        match Box::pin(Flow::after(control, &mut probe, &mut rep, &mut controls)).await {
                             Flow::Exit => return,
                             Flow::Restart => { streak = 0; continue; }
                         }
@@ -116,16 +116,25 @@ impl Probe {
                     // staying reserved in every watch for the whole session.
                     result = Box::pin(probe.connector.connect()) => result,
                 };
+                // Only the stream is kept across the session (the handshake's figures go out
+                // in the event at once, a failure is boxed): this value stays reserved in the
+                // watch's future for as long as the session runs.
+                let connected = match connected {
+                    Ok((ws, handshake)) => {
+                        rep.emit(EventKind::Connected { attempt, handshake });
+                        Ok(ws)
+                    }
+                    Err(failure) => Err(Box::new(failure)),
+                };
 
                 let last = match connected {
                     Err(failure) => {
-                        rep.emit(EventKind::HandshakeFailed(failure.clone()));
+                        rep.emit(EventKind::HandshakeFailed((*failure).clone()));
                         rep.signal(Signal::Failure);
                         streak += 1;
                         Last::Handshake(failure)
                     }
-                    Ok((ws, handshake)) => {
-                        rep.emit(EventKind::Connected { attempt, handshake });
+                    Ok(ws) => {
                         let outcome = Box::pin(session::run(
                             ws,
                             &probe.endpoint,
@@ -140,7 +149,14 @@ impl Probe {
                             stats: outcome.stats,
                         });
                         if let Some(control) = outcome.control {
-                            match Flow::apply(control, &mut probe, &mut rep, &mut controls).await {
+                            match Box::pin(Flow::apply(
+                                control,
+                                &mut probe,
+                                &mut rep,
+                                &mut controls,
+                            ))
+                            .await
+                            {
                                 Flow::Exit => return,
                                 Flow::Restart => {
                                     streak = 0;
@@ -186,7 +202,9 @@ impl Probe {
                         rep.signal(Signal::GaveUp);
                         // Nothing more happens until someone says so.
                         let control = controls.recv().await;
-                        match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
+                        match Box::pin(Flow::after(control, &mut probe, &mut rep, &mut controls))
+                            .await
+                        {
                             Flow::Exit => return,
                             Flow::Restart => streak = 0,
                         }
@@ -200,12 +218,13 @@ impl Probe {
                         tokio::select! {
                             biased;
                             control = controls.recv() => {
-                                match Flow::after(control, &mut probe, &mut rep, &mut controls).await {
+                                match Box::pin(Flow::after(control, &mut probe, &mut rep, &mut controls)).await {
                                     Flow::Exit => return,
                                     Flow::Restart => streak = 0,
                                 }
                             }
-                            () = tokio::time::sleep(delay) => {}
+                            // Boxed: one timer per backoff, not one reserved in every watch.
+                            () = Box::pin(tokio::time::sleep(delay)) => {}
                         }
                     }
                 }
@@ -217,7 +236,7 @@ impl Probe {
 /// What ended the last attempt, owned.
 enum Last {
     Session(SessionEnd),
-    Handshake(HandshakeFailure),
+    Handshake(Box<HandshakeFailure>),
 }
 
 /// What the watch loop does after a control message.
