@@ -60,12 +60,15 @@ pub(crate) async fn run(
     let mut armed: Option<Instant> = None;
 
     let exit = loop {
-        while let Some(Out {
-            message,
-            stalled,
-            then,
-        }) = s.outbox.pop_front()
-        {
+        loop {
+            let Some(Out {
+                message,
+                stalled,
+                then,
+            }) = s.next_out()
+            else {
+                break;
+            };
             let len = match &message {
                 Message::Ping(_) => None,
                 m => Some(m.len() as u64),
@@ -244,6 +247,8 @@ struct Session<'a> {
     // Protocol (RFC 6455) heartbeat.
     ping_next: Instant,
     ping_seq: u64,
+    /// A ping is due to be written (see [`Session::next_out`]).
+    ping_pending: bool,
     ping_sent: Option<Instant>,
     pong_misses: u32,
 
@@ -298,6 +303,7 @@ impl<'a> Session<'a> {
             // The first ping goes out at once so RTT and Up arrive immediately.
             ping_next: now,
             ping_seq: 0,
+            ping_pending: false,
             ping_sent: None,
             pong_misses: 0,
             app_next: app.map(|_| now),
@@ -344,6 +350,24 @@ impl<'a> Session<'a> {
         } else {
             self.handshake_at = Some(Instant::now() + endpoint.handshake_timeout);
         }
+    }
+
+    /// The next frame to write: our protocol ping first (it has a slot of its own, so a bare
+    /// WebSocket never allocates a queue), then the queue, which is given back once empty
+    /// (most sessions queue a frame a minute or none; 256 bytes kept per session add up).
+    fn next_out(&mut self) -> Option<Out> {
+        if std::mem::take(&mut self.ping_pending) {
+            return Some(Out {
+                message: Message::Ping(self.ping_seq.to_be_bytes().to_vec().into()),
+                stalled: CloseCause::PongTimeout,
+                then: Sent::Ping,
+            });
+        }
+        let out = self.outbox.pop_front();
+        if self.outbox.is_empty() && self.outbox.capacity() > 0 {
+            self.outbox = VecDeque::new();
+        }
+        out
     }
 
     fn queue(&mut self, frame: Frame, stalled: CloseCause, then: Sent) {
@@ -743,12 +767,7 @@ impl<'a> Session<'a> {
             Due::Ping => {
                 self.ping_next = next_tick(self.ping_next, hb.ping_interval, now);
                 self.ping_seq = self.ping_seq.wrapping_add(1);
-                let payload = self.ping_seq.to_be_bytes().to_vec();
-                self.outbox.push_back(Out {
-                    message: Message::Ping(payload.into()),
-                    stalled: CloseCause::PongTimeout,
-                    then: Sent::Ping,
-                });
+                self.ping_pending = true;
             }
             // The application heartbeat talks to the application: only once its protocol
             // handshake completed (at once for a bare WebSocket).
