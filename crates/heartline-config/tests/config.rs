@@ -256,6 +256,12 @@ fn endpoints_round_trip_exactly() {
         });
         e
     });
+    // MQTT 5: its own name, the same subprotocol as 3.1.1.
+    check_round_trip({
+        let mut e = Endpoint::new("broker5", "wss://h/mqtt");
+        e.protocol = Protocol::Mqtt5;
+        e
+    });
     // Secret values used in payloads: on_connect and the application heartbeat.
     check_round_trip({
         let mut e = Endpoint::new("graphql", "wss://h/graphql");
