@@ -155,6 +155,9 @@ pub(crate) async fn run(
     let preset_pings = proto.has_client_ping();
     // Only when there is such a heartbeat: an interval allocates its timer.
     let mut preset_tick = preset_pings.then(|| heartbeat_interval(hb.ping_interval));
+    // How long each of those pings waits for its reply: the pong timeout, shortened when the
+    // server sets a keep-alive that needs more frequent pings.
+    let mut preset_timeout = hb.pong_timeout;
     let mut preset_sent: Option<Instant> = None;
     let mut preset_misses: u32 = 0;
     let mut preset_deadline = pin!(sleep_until(far_future()));
@@ -267,6 +270,21 @@ pub(crate) async fn run(
                             beat_deadline = Some(d);
                             if proto.is_ready() || reaction.ready {
                                 beat_timer.as_mut().reset(now + d);
+                            }
+                        }
+                        if let (Some(keep_alive), Some(ticker)) = (reaction.keep_alive, preset_tick.as_mut()) {
+                            // MQTT 5 Server Keep Alive replaces the keep-alive we asked for:
+                            // ping well within it, and wait no longer than a ping's period.
+                            let every = heartline_core::protocol::client_beat_within(hb.ping_interval, keep_alive);
+                            tracing::info!(
+                                endpoint = rep.endpoint_id().0,
+                                server_keep_alive_s = keep_alive.as_secs(),
+                                ping_every_ms = every.as_millis() as u64,
+                                "the server set the keep-alive"
+                            );
+                            if every < hb.ping_interval {
+                                *ticker = heartbeat_interval(every);
+                                preset_timeout = preset_timeout.min(every);
                             }
                         }
                         if let Some(refusal) = reaction.refused {
@@ -433,7 +451,7 @@ pub(crate) async fn run(
                     if proto.ping_expects_reply() {
                         let now = Instant::now();
                         preset_sent = Some(now);
-                        preset_deadline.as_mut().reset(now + hb.pong_timeout);
+                        preset_deadline.as_mut().reset(now + preset_timeout);
                     }
                 }
             }
