@@ -586,7 +586,7 @@ fn bad_values_name_line_field_and_fix() {
         Format::Toml,
         &format!("{ENDPOINT}protocol = \"soap\"\n"),
         &[],
-        &["heartline.toml:4: endpoint 1 (e): protocol: unknown protocol `soap`; expected one of websocket, socketio, socketio3, graphql-transport-ws, subscriptions-transport-ws, mqtt, actioncable, pusher, phoenix, signalr, stomp"],
+        &["heartline.toml:4: endpoint 1 (e): protocol: unknown protocol `soap`; expected one of websocket, socketio, socketio3, graphql-transport-ws, subscriptions-transport-ws, mqtt, mqtt5, actioncable, pusher, phoenix, signalr, stomp"],
     );
     check_error(
         Format::Toml,
