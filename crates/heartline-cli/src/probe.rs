@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use heartline_core::{
     derived_timeout, AppHeartbeat, CloseCause, Endpoint, EndpointId, Event, EventKind, Header,
-    Protocol, ReplyMatch, Staleness, State, Step,
+    Protocol, ReplyMatch, SecretVar, Staleness, State, Step,
 };
 use heartline_probe::{Control, Probe, SystemResolver};
 
@@ -27,8 +27,8 @@ pub struct ProbeArgs {
     #[arg(long = "subprotocol", value_name = "P")]
     pub subprotocols: Vec<String>,
     /// Application protocol to speak: websocket (default), socketio, socketio3,
-    /// graphql-transport-ws, subscriptions-transport-ws, mqtt, actioncable, pusher, phoenix,
-    /// signalr, stomp. Answers the server's heartbeats and does the protocol's handshake.
+    /// graphql-transport-ws, subscriptions-transport-ws, mqtt (3.1.1), mqtt5, actioncable,
+    /// pusher, phoenix, signalr, stomp. Answers the server's heartbeats and does the protocol's handshake.
     #[arg(long, value_name = "NAME", value_parser = protocol)]
     pub protocol: Option<Protocol>,
     /// Protocol ping interval.
@@ -77,6 +77,11 @@ pub struct ProbeArgs {
     /// Like --expect, for a JSON message whose field at the dotted PATH equals VALUE.
     #[arg(long = "expect-json", value_name = "PATH=VALUE")]
     pub expect_json: Vec<String>,
+    /// A secret value for `{{secret:NAME}}` in --send and --app-ping, read from the environment
+    /// variable ENV_VAR (repeatable). The value never goes on the command line, where `ps`
+    /// shows it, and never into the output.
+    #[arg(long = "secret-var", value_name = "NAME=ENV_VAR")]
+    pub secret_vars: Vec<String>,
     /// How long each --expect* waits before the session is ended (default: the handshake
     /// timeout).
     #[arg(long, value_name = "D", value_parser = duration)]
@@ -176,6 +181,12 @@ impl ProbeArgs {
         e.health.degraded_rtt = Some(self.degraded_rtt);
         e.handshake_timeout = self.handshake_timeout;
         e.on_connect = self.steps()?;
+        e.secret_vars = self
+            .secret_vars
+            .iter()
+            .map(|spec| secret_var(spec, &|var| std::env::var_os(var)))
+            .collect::<Result<_, _>>()
+            .map_err(|why| Failure::Usage(format!("--secret-var: {why}")))?;
         e.tls.insecure = self.insecure;
         e.tls.ca_file = self.ca_file.clone();
         e.reconnect.enabled = self.reconnect;
@@ -221,6 +232,41 @@ impl ProbeArgs {
         e.validate()
             .map_err(|errs| Failure::Usage(option_names(&errs.to_string())))?;
         Ok(e)
+    }
+}
+
+/// A `--secret-var NAME=ENV_VAR` with its value read through `env`. Errors name the
+/// variable, never a value.
+fn secret_var(
+    spec: &str,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<SecretVar, String> {
+    let (name, var) = spec
+        .split_once('=')
+        .map(|(n, v)| (n.trim(), v.trim()))
+        .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "`{}` is not NAME=ENV_VAR (the value is read from the environment variable ENV_VAR)",
+                heartline_core::escape_controls(spec)
+            )
+        })?;
+    heartline_core::secret_var::check_var_name(name)
+        .map_err(|why| format!("the name `{}` {why}", heartline_core::escape_controls(name)))?;
+    let shown = heartline_core::escape_controls(var);
+    match env(var) {
+        None => Err(format!(
+            "environment variable `{shown}` (for {{{{secret:{name}}}}}) is not set"
+        )),
+        Some(v) if v.is_empty() => Err(format!(
+            "environment variable `{shown}` (for {{{{secret:{name}}}}}) is empty"
+        )),
+        Some(v) => v
+            .into_string()
+            .map(|v| SecretVar::new(name, v))
+            .map_err(|_| {
+                format!("environment variable `{shown}` (for {{{{secret:{name}}}}}) is not UTF-8")
+            }),
     }
 }
 
@@ -313,6 +359,7 @@ pub(crate) fn option_names(text: &str) -> String {
         ("on_connect", "--send/--expect step"),
         ("health.degraded_rtt", "--degraded-rtt"),
         ("protocol", "--protocol"),
+        ("secret_vars", "--secret-var"),
     ]
     .iter()
     .fold(text.replace("url:", "URL:"), |acc, (field, flag)| {
@@ -529,5 +576,25 @@ mod tests {
         let plain = Endpoint::new("feed", "ws://127.0.0.1:3000/feed");
         assert_eq!(protocol_hint(&plain), None);
         assert!(protocol("soap").unwrap_err().contains("expected one of"));
+    }
+
+    #[test]
+    fn secret_vars_come_from_the_environment_and_errors_name_the_variable() {
+        let env = |var: &str| (var == "TOKEN_VAR").then(|| std::ffi::OsString::from("s3cret"));
+        let var = secret_var("token=TOKEN_VAR", &env).expect("set");
+        assert_eq!((var.name.as_str(), var.value.as_str()), ("token", "s3cret"));
+        let unset = secret_var("token=MISSING_VAR", &env).unwrap_err();
+        assert!(
+            unset.contains("`MISSING_VAR`") && unset.contains("not set"),
+            "{unset}"
+        );
+        let empty = |_: &str| Some(std::ffi::OsString::new());
+        assert!(secret_var("token=E", &empty)
+            .unwrap_err()
+            .contains("is empty"));
+        for bad in ["token", "=VAR", "token=", "to ken=TOKEN_VAR"] {
+            let why = secret_var(bad, &env).unwrap_err();
+            assert!(!why.contains("s3cret"), "{why}");
+        }
     }
 }

@@ -394,3 +394,96 @@ async fn an_unset_pong_timeout_follows_the_ping_interval() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--pong-timeout"), "{err}");
 }
+
+/// `--secret-var NAME=ENV_VAR`: the value comes from the environment (never the command line),
+/// reaches the server inside `--send` and `--app-ping`, and is never printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_vars_come_from_the_environment_and_are_never_printed() {
+    const VALUE: &str = "env-SECRET-7f3a";
+    let lab = Lab::start().await.unwrap();
+    for mode in [&["--json"][..], &[]] {
+        let mut extra = vec![
+            "--for",
+            "1000ms",
+            "--secret-var",
+            "token=HEARTLINE_TEST_TOKEN",
+            "--send",
+            "auth {{secret:token}}",
+            "--app-ping",
+            "beat {{secret:token}}",
+            "--app-pong-match",
+            "beat ",
+        ];
+        extra.extend_from_slice(mode);
+        let argv = args(lab.ws_url("/echo"), &extra);
+        assert!(!argv.iter().any(|a| a.contains(VALUE)));
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_heartline"))
+                .args(&argv)
+                .env("HEARTLINE_TEST_TOKEN", VALUE)
+                .output()
+                .expect("run heartline")
+        })
+        .await
+        .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {all}");
+        assert!(!all.contains("SECRET"), "{mode:?}: {all}");
+        if mode == ["--json"] {
+            // The echoed heartbeat, with the value in it, was recognised: application RTTs.
+            let lines = json_lines(&out);
+            assert!(
+                events(&lines, "rtt").iter().any(|r| r["kind"] == "app"),
+                "{all}"
+            );
+        }
+    }
+    // The server received the values put in.
+    let texts: Vec<String> = lab
+        .log()
+        .into_iter()
+        .filter_map(|r| match r {
+            heartline_lab::LabRecord::Text { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert!(texts.contains(&format!("auth {VALUE}")), "{texts:?}");
+    assert!(texts.contains(&format!("beat {VALUE}")), "{texts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unset_secret_var_is_refused_naming_the_variable() {
+    let lab = Lab::start().await.unwrap();
+    let argv = args(
+        lab.ws_url("/echo"),
+        &[
+            "--secret-var",
+            "token=HEARTLINE_TEST_UNSET_VAR",
+            "--send",
+            "auth {{secret:token}}",
+        ],
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_heartline"))
+            .args(&argv)
+            .env_remove("HEARTLINE_TEST_UNSET_VAR")
+            .output()
+            .expect("run heartline")
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--secret-var")
+            && err.contains("`HEARTLINE_TEST_UNSET_VAR`")
+            && err.contains("not set"),
+        "{err}"
+    );
+    // Refused before connecting: the server saw nobody.
+    assert!(lab.log().is_empty(), "{:?}", lab.log());
+}

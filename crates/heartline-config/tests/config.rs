@@ -256,6 +256,12 @@ fn endpoints_round_trip_exactly() {
         });
         e
     });
+    // MQTT 5: its own name, the same subprotocol as 3.1.1.
+    check_round_trip({
+        let mut e = Endpoint::new("broker5", "wss://h/mqtt");
+        e.protocol = Protocol::Mqtt5;
+        e
+    });
     // Secret values used in payloads: on_connect and the application heartbeat.
     check_round_trip({
         let mut e = Endpoint::new("graphql", "wss://h/graphql");
@@ -580,7 +586,7 @@ fn bad_values_name_line_field_and_fix() {
         Format::Toml,
         &format!("{ENDPOINT}protocol = \"soap\"\n"),
         &[],
-        &["heartline.toml:4: endpoint 1 (e): protocol: unknown protocol `soap`; expected one of websocket, socketio, socketio3, graphql-transport-ws, subscriptions-transport-ws, mqtt, actioncable, pusher, phoenix, signalr, stomp"],
+        &["heartline.toml:4: endpoint 1 (e): protocol: unknown protocol `soap`; expected one of websocket, socketio, socketio3, graphql-transport-ws, subscriptions-transport-ws, mqtt, mqtt5, actioncable, pusher, phoenix, signalr, stomp"],
     );
     check_error(
         Format::Toml,

@@ -208,6 +208,8 @@ enum Due {
 /// instant 16.
 struct Session<'a> {
     endpoint: &'a Endpoint,
+    /// The endpoint's id, for logs.
+    id: u64,
     hb: heartline_core::Heartbeat,
     /// The application heartbeat, with its compiled reply rule and its frame (secret values
     /// filled in: it goes on the wire only, never into an event).
@@ -233,6 +235,10 @@ struct Session<'a> {
     // The preset's own client heartbeat (graphql `ping`, MQTT PINGREQ, …): a round trip,
     // measured from send to the matching reply.
     preset_next: Option<Instant>,
+    /// The period of those pings and how long each waits for its reply: the endpoint's,
+    /// shortened when the server sets a keep-alive that needs more frequent pings (MQTT 5).
+    preset_every: Duration,
+    preset_timeout: Duration,
     preset_sent: Option<Instant>,
     preset_misses: u32,
 
@@ -277,6 +283,7 @@ impl<'a> Session<'a> {
         );
         Session {
             endpoint,
+            id,
             hb,
             app,
             app_frame: None,
@@ -294,6 +301,8 @@ impl<'a> Session<'a> {
             control: None,
             on_connect_pending: true,
             handshake_at: None,
+            preset_every: hb.ping_interval,
+            preset_timeout: hb.pong_timeout,
             preset_sent: None,
             preset_misses: 0,
             last_beat: None,
@@ -539,6 +548,24 @@ impl<'a> Session<'a> {
                 self.beat_at = Some(now + d);
             }
         }
+        if let (Some(keep_alive), true) = (reaction.keep_alive, self.preset_next.is_some()) {
+            // MQTT 5 Server Keep Alive replaces the keep-alive we asked for: ping well within
+            // it, and wait no longer than a ping's period.
+            let every =
+                heartline_core::protocol::client_beat_within(self.hb.ping_interval, keep_alive);
+            tracing::info!(
+                endpoint = self.id,
+                server_keep_alive_s = keep_alive.as_secs(),
+                ping_every_ms = every.as_millis() as u64,
+                "the server set the keep-alive"
+            );
+            if every < self.hb.ping_interval {
+                // A new period from now, its first ping at once (as a new ticker's would be).
+                self.preset_next = Some(now);
+                self.preset_every = every;
+                self.preset_timeout = self.preset_timeout.min(every);
+            }
+        }
         if let Some(refusal) = reaction.refused {
             return self.exit(Exit::Close {
                 cause: CloseCause::User,
@@ -632,7 +659,7 @@ impl<'a> Session<'a> {
             ),
             (
                 Due::PresetReply,
-                self.preset_sent.map(|s| s + self.hb.pong_timeout),
+                self.preset_sent.map(|s| s + self.preset_timeout),
             ),
             (
                 Due::Beat,
@@ -739,7 +766,7 @@ impl<'a> Session<'a> {
             Due::PresetTick => {
                 self.preset_next = self
                     .preset_next
-                    .map(|at| next_tick(at, hb.ping_interval, now));
+                    .map(|at| next_tick(at, self.preset_every, now));
                 if let Some(frame) = self.proto.ping() {
                     let then = if self.proto.ping_expects_reply() {
                         Sent::Preset

@@ -1,4 +1,5 @@
-//! Presets without a real server on this machine (STOMP, ActionCable), against small servers
+//! Presets without a real server on this machine (STOMP, ActionCable), and what mosquitto
+//! does not show over WebSockets (an MQTT 5 DISCONNECT), against small servers
 //! scripted here from each protocol's specification: the server's heartbeat and its deadline,
 //! the user's messages held until the protocol handshake, and a refusal; and secret values
 //! put into the user's messages.
@@ -347,4 +348,60 @@ async fn secret_values_reach_the_server_and_come_back_masked() {
     let sub_at = got.iter().position(|m| *m == subscribe);
     assert!(init_at < sub_at, "{got:?}");
     assert!(got.iter().all(|m| !m.contains("{{secret:")), "{got:?}");
+}
+
+/// MQTT 5: the broker's DISCONNECT with a reason code (mosquitto closes its WebSocket
+/// listeners' connections without flushing one) ends the session as the application's end,
+/// with the reason's class and the broker's Reason String.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_disconnect_from_the_broker_ends_the_session_with_its_reason() {
+    let (port, mut received) = serve_once(|mut ws, tx| async move {
+        // CONNECT, then CONNACK (success, no properties).
+        if let Some(Ok(m)) = ws.next().await {
+            let _ = tx.send(m);
+        }
+        ws.send(Message::binary(vec![0x20, 3, 0, 0, 0]))
+            .await
+            .unwrap();
+        // PINGREQ → PINGRESP, then DISCONNECT 0x8B with Reason String "upgrade".
+        while let Some(Ok(m)) = ws.next().await {
+            if matches!(&m, Message::Binary(b) if b.as_ref() == [0xC0, 0]) {
+                let _ = tx.send(m);
+                ws.send(Message::binary(vec![0xD0, 0])).await.unwrap();
+                let mut disconnect = vec![0xE0, 12, 0x8B, 10, 0x1F, 0, 7];
+                disconnect.extend_from_slice(b"upgrade");
+                ws.send(Message::binary(disconnect)).await.unwrap();
+                break;
+            }
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+    let mut e = fast(format!("ws://127.0.0.1:{port}/mqtt"));
+    e.protocol = Protocol::Mqtt5;
+    let mut w = watch(e);
+    match w.closed().await {
+        SessionEnd::Refused {
+            protocol: Protocol::Mqtt5,
+            class: RefusalClass::ServerRestart,
+            reason,
+            ..
+        } => assert_eq!(reason, "DISCONNECT 0x8b: server shutting down (upgrade)"),
+        other => panic!(
+            "expected the broker's DISCONNECT, got {other:?}\n{:#?}",
+            w.seen
+        ),
+    }
+    // The client spoke MQTT 5 (protocol level 5) and its ping was answered before the end.
+    let Some(Message::Binary(connect)) = received.recv().await else {
+        panic!("no CONNECT")
+    };
+    assert_eq!(connect.get(8), Some(&5), "{connect:02x?}");
+    assert!(w.seen.iter().any(|k| matches!(
+        k,
+        EventKind::Rtt {
+            kind: PingKind::App,
+            ..
+        }
+    )));
 }

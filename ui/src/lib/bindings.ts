@@ -67,7 +67,7 @@ cause: string | null, p95_us: number | null, missing_secrets: Array<string>, };
 
 export type HeaderForm = { name: string, value: string, secret: boolean, };
 
-export type Protocol = "websocket" | "socketio" | "socketio3" | "graphql-transport-ws" | "subscriptions-transport-ws" | "mqtt" | "actioncable" | "pusher" | "phoenix" | "signalr" | "stomp";
+export type Protocol = "websocket" | "socketio" | "socketio3" | "graphql-transport-ws" | "subscriptions-transport-ws" | "mqtt" | "mqtt5" | "actioncable" | "pusher" | "phoenix" | "signalr" | "stomp";
 
 export type EndpointForm = { name: string, url: string, headers: Array<HeaderForm>, subprotocols: Array<string>, 
 /**
@@ -279,7 +279,7 @@ export const ALL_PROBE_STEPS: readonly ProbeStep[] = ["dns", "tcp", "tls", "http
 export const ALL_EXPORT_FORMATS: readonly ExportFormat[] = ["md", "csv", "json", "ndjson", "html", "svg", "png"];
 
 /** Every `Protocol`, in Rust's order. */
-export const ALL_PROTOCOLS: readonly Protocol[] = ["websocket", "socketio", "socketio3", "graphql-transport-ws", "subscriptions-transport-ws", "mqtt", "actioncable", "pusher", "phoenix", "signalr", "stomp"];
+export const ALL_PROTOCOLS: readonly Protocol[] = ["websocket", "socketio", "socketio3", "graphql-transport-ws", "subscriptions-transport-ws", "mqtt", "mqtt5", "actioncable", "pusher", "phoenix", "signalr", "stomp"];
 
 /** The event carrying coalesced status deltas. */
 export const STATUS_EVENT = "heartline://status";

@@ -14,6 +14,7 @@ export const PROTOCOLS: ProtocolChoice[] = [
   { name: "graphql-transport-ws", label: "GraphQL over WebSocket (graphql-transport-ws)" },
   { name: "subscriptions-transport-ws", label: "GraphQL subscriptions-transport-ws (legacy)" },
   { name: "mqtt", label: "MQTT 3.1.1" },
+  { name: "mqtt5", label: "MQTT 5" },
   { name: "actioncable", label: "Rails ActionCable" },
   { name: "pusher", label: "Pusher protocol 7" },
   { name: "phoenix", label: "Phoenix Channels v2" },
@@ -24,6 +25,7 @@ export const PROTOCOLS: ProtocolChoice[] = [
 const BY_SUBPROTOCOL: Record<string, Protocol> = {
   "graphql-transport-ws": "graphql-transport-ws",
   "graphql-ws": "subscriptions-transport-ws",
+  // MQTT 3.1.1 and 5 share the subprotocol; 3.1.1 is the one every broker accepts.
   mqtt: "mqtt",
   "mqttv3.1": "mqtt",
   "actioncable-v1-json": "actioncable",

@@ -48,6 +48,9 @@ pub enum Protocol {
     /// MQTT 3.1.1 over WebSocket (subprotocol `mqtt`, binary frames): CONNECT → CONNACK,
     /// PINGREQ → PINGRESP.
     Mqtt,
+    /// MQTT 5 over WebSocket (subprotocol `mqtt`, binary frames): CONNECT → CONNACK with
+    /// reason codes and the server's keep-alive, PINGREQ → PINGRESP, the broker's DISCONNECT.
+    Mqtt5,
     /// Rails ActionCable: `welcome`, server pings every 3 s, `disconnect` with a reason.
     ActionCable,
     /// Pusher protocol 7: `pusher:connection_established`, `pusher:ping`/`pusher:pong`.
@@ -62,13 +65,14 @@ pub enum Protocol {
 
 impl Protocol {
     /// Every preset, in the order a form lists them.
-    pub const ALL: [Protocol; 11] = [
+    pub const ALL: [Protocol; 12] = [
         Protocol::WebSocket,
         Protocol::SocketIo,
         Protocol::SocketIo3,
         Protocol::GraphqlTransportWs,
         Protocol::SubscriptionsTransportWs,
         Protocol::Mqtt,
+        Protocol::Mqtt5,
         Protocol::ActionCable,
         Protocol::Pusher,
         Protocol::Phoenix,
@@ -85,6 +89,7 @@ impl Protocol {
             Protocol::GraphqlTransportWs => "graphql-transport-ws",
             Protocol::SubscriptionsTransportWs => "subscriptions-transport-ws",
             Protocol::Mqtt => "mqtt",
+            Protocol::Mqtt5 => "mqtt5",
             Protocol::ActionCable => "actioncable",
             Protocol::Pusher => "pusher",
             Protocol::Phoenix => "phoenix",
@@ -102,6 +107,7 @@ impl Protocol {
             Protocol::GraphqlTransportWs => "GraphQL over WebSocket (graphql-transport-ws)",
             Protocol::SubscriptionsTransportWs => "GraphQL subscriptions-transport-ws (legacy)",
             Protocol::Mqtt => "MQTT 3.1.1",
+            Protocol::Mqtt5 => "MQTT 5",
             Protocol::ActionCable => "Rails ActionCable",
             Protocol::Pusher => "Pusher protocol 7",
             Protocol::Phoenix => "Phoenix Channels v2",
@@ -115,7 +121,7 @@ impl Protocol {
         match self {
             Protocol::GraphqlTransportWs => Some("graphql-transport-ws"),
             Protocol::SubscriptionsTransportWs => Some("graphql-ws"),
-            Protocol::Mqtt => Some("mqtt"),
+            Protocol::Mqtt | Protocol::Mqtt5 => Some("mqtt"),
             Protocol::ActionCable => Some("actioncable-v1-json"),
             Protocol::Stomp => Some("v12.stomp"),
             Protocol::WebSocket
@@ -153,6 +159,8 @@ impl std::str::FromStr for Protocol {
             "graphql" => Some(Protocol::GraphqlTransportWs),
             "action-cable" => Some(Protocol::ActionCable),
             "stomp12" => Some(Protocol::Stomp),
+            "mqtt3" | "mqtt311" | "mqtt3.1.1" => Some(Protocol::Mqtt),
+            "mqttv5" | "mqtt-5" => Some(Protocol::Mqtt5),
             _ => None,
         };
         alias
@@ -169,7 +177,9 @@ impl std::str::FromStr for Protocol {
 
 /// The preset a URL or an offered subprotocol suggests, if any: `/socket.io/` → Socket.IO
 /// (`EIO=3` → Engine.IO 3), `/cable` → ActionCable, `/socket/websocket` → Phoenix, `/app/<key>`
-/// with `protocol=7` → Pusher, and the subprotocols each preset uses.
+/// with `protocol=7` → Pusher, and the subprotocols each preset uses. MQTT's subprotocol is
+/// the same for 3.1.1 and 5; the suggestion is 3.1.1, which every broker accepts (a 3.1.1-only
+/// broker refuses an MQTT 5 CONNECT).
 pub fn suggest(url: &str, subprotocols: &[String]) -> Option<Protocol> {
     for p in subprotocols {
         let p = p.to_ascii_lowercase();
@@ -223,6 +233,17 @@ pub struct SessionParams {
     pub client_id: String,
     /// How often the client heartbeats; MQTT's keep-alive and STOMP's heart-beat derive from it.
     pub heartbeat: Duration,
+}
+
+/// How often the client heartbeats once the server has set its keep-alive: the configured
+/// interval, or half the server's keep-alive when that is shorter (so a beat always arrives
+/// well within it). A zero keep-alive sets no limit.
+pub fn client_beat_within(configured: Duration, keep_alive: Duration) -> Duration {
+    if keep_alive.is_zero() {
+        configured
+    } else {
+        configured.min(keep_alive / 2)
+    }
 }
 
 /// Why the application refused a session whose WebSocket was fine.
@@ -360,6 +381,10 @@ pub struct Reaction {
     /// A server heartbeat schedule learnt from this message (Engine.IO's `pingInterval` +
     /// `pingTimeout`, Pusher's `activity_timeout`, STOMP's negotiated heart-beat).
     pub beat_deadline: Option<Duration>,
+    /// The server set the client's keep-alive (MQTT 5 Server Keep Alive): the longest the
+    /// client may stay silent, replacing the one it asked for; zero means no limit. See
+    /// [`client_beat_within`].
+    pub keep_alive: Option<Duration>,
 }
 
 impl Reaction {
@@ -456,7 +481,9 @@ impl ProtocolSession {
                     .and_then(|v| json::str_field(v, "type"))
                     == Some("connection_init")
             }
-            (Protocol::Mqtt, Frame::Binary(b)) => b.first().is_some_and(|b| b >> 4 == 1),
+            (Protocol::Mqtt | Protocol::Mqtt5, Frame::Binary(b)) => {
+                b.first().is_some_and(|b| b >> 4 == 1)
+            }
             (Protocol::Stomp, Frame::Text(t)) => {
                 t.starts_with("CONNECT\n") || t.starts_with("STOMP\n")
             }

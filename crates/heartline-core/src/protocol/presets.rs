@@ -25,10 +25,11 @@ pub(super) fn on_open(protocol: Protocol, params: &SessionParams) -> (Vec<Frame>
         Protocol::GraphqlTransportWs | Protocol::SubscriptionsTransportWs => {
             (text(r#"{"type":"connection_init","payload":{}}"#), false)
         }
-        Protocol::Mqtt => (
+        Protocol::Mqtt | Protocol::Mqtt5 => (
             vec![Frame::Binary(mqtt::connect(
                 &params.client_id,
                 mqtt_keep_alive(params.heartbeat),
+                mqtt_version(protocol),
             ))],
             false,
         ),
@@ -60,6 +61,14 @@ pub(super) fn mqtt_keep_alive(heartbeat: Duration) -> Duration {
         .max(Duration::from_secs(1))
 }
 
+fn mqtt_version(protocol: Protocol) -> mqtt::Version {
+    if protocol == Protocol::Mqtt5 {
+        mqtt::Version::V5
+    } else {
+        mqtt::Version::V311
+    }
+}
+
 pub(super) fn ping(s: &mut ProtocolSession) -> Option<Frame> {
     let text = |t: &str| Some(Frame::Text(t.to_owned()));
     match s.protocol {
@@ -69,7 +78,7 @@ pub(super) fn ping(s: &mut ProtocolSession) -> Option<Frame> {
         | Protocol::ActionCable => None,
         Protocol::SocketIo3 => text("2"),
         Protocol::GraphqlTransportWs => text(r#"{"type":"ping"}"#),
-        Protocol::Mqtt => Some(Frame::Binary(mqtt::PINGREQ.to_vec())),
+        Protocol::Mqtt | Protocol::Mqtt5 => Some(Frame::Binary(mqtt::PINGREQ.to_vec())),
         Protocol::Pusher => text(r#"{"event":"pusher:ping","data":{}}"#),
         Protocol::Phoenix => {
             s.next_ref += 1;
@@ -91,7 +100,7 @@ pub(super) fn on_message(s: &mut ProtocolSession, frame: &Frame) -> Reaction {
         Protocol::SocketIo3 => socketio(frame, 3, None),
         Protocol::GraphqlTransportWs => graphql_transport_ws(frame),
         Protocol::SubscriptionsTransportWs => subscriptions_transport_ws(frame),
-        Protocol::Mqtt => mqtt_message(frame),
+        Protocol::Mqtt | Protocol::Mqtt5 => mqtt_message(frame, mqtt_version(s.protocol)),
         Protocol::ActionCable => actioncable(frame),
         Protocol::Pusher => pusher(frame),
         Protocol::Phoenix => phoenix(s, frame),
@@ -182,23 +191,63 @@ fn subscriptions_transport_ws(frame: &Frame) -> Reaction {
     }
 }
 
-fn mqtt_message(frame: &Frame) -> Reaction {
+/// MQTT packets from the broker; a frame may carry several. One that is not well formed is
+/// traffic the preset does not understand (the application's), never a reason to panic.
+fn mqtt_message(frame: &Frame, version: mqtt::Version) -> Reaction {
     let Frame::Binary(bytes) = frame else {
         return Reaction::app();
     };
-    match mqtt::decode(bytes) {
-        mqtt::Packet::ConnAck { code: 0 } => Reaction::ready(),
-        mqtt::Packet::ConnAck { code } => {
-            let (class, words) = mqtt::refusal(code);
-            Reaction::refused(class, format!("CONNACK {code}: {words}"))
+    let Ok(packets) = mqtt::decode_all(bytes, version) else {
+        return Reaction::app();
+    };
+    let v5 = version == mqtt::Version::V5;
+    let mut out = Reaction::housekeeping();
+    for packet in packets {
+        match packet {
+            mqtt::Packet::ConnAck {
+                code: 0,
+                properties,
+            } => {
+                out.ready = true;
+                out.keep_alive = properties
+                    .server_keep_alive
+                    .map(|s| Duration::from_secs(u64::from(s)));
+            }
+            mqtt::Packet::ConnAck { code, properties } => {
+                let (class, words) = mqtt::connack_refusal(code);
+                let head = if v5 {
+                    format!("CONNACK {code:#04x}: {words}")
+                } else {
+                    format!("CONNACK {code}: {words}")
+                };
+                return Reaction::refused(class, with_server_words(head, &properties));
+            }
+            mqtt::Packet::Disconnect { code, properties } => {
+                let (class, words) = mqtt::disconnect_reason(code);
+                let head = format!("DISCONNECT {code:#04x}: {words}");
+                return Reaction::refused(class, with_server_words(head, &properties));
+            }
+            mqtt::Packet::PingResp => out.beat = Some(Beat::Pong),
+            mqtt::Packet::Other => out.app = true,
         }
-        mqtt::Packet::Disconnect { code } => {
-            let (class, words) = mqtt::refusal(code);
-            Reaction::refused(class, format!("DISCONNECT {code:#04x}: {words}"))
-        }
-        mqtt::Packet::PingResp => Reaction::pong(),
-        mqtt::Packet::Other | mqtt::Packet::Malformed => Reaction::app(),
     }
+    out
+}
+
+/// A refusal's reason with what the broker said about it (MQTT 5 Reason String and Server
+/// Reference; untrusted text, cleaned by the probe like every server reason).
+fn with_server_words(mut head: String, properties: &mqtt::Properties) -> String {
+    if let Some(reason) = properties.reason.as_deref().filter(|r| !r.is_empty()) {
+        head.push_str(&format!(" ({reason})"));
+    }
+    if let Some(to) = properties
+        .server_reference
+        .as_deref()
+        .filter(|r| !r.is_empty())
+    {
+        head.push_str(&format!(", server reference {to}"));
+    }
+    head
 }
 
 /// ActionCable (rails/rails actioncable, `ActionCable::INTERNAL`).

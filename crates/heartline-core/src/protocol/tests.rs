@@ -291,6 +291,247 @@ fn mqtt_keep_alive_covers_the_ping_interval() {
 }
 
 #[test]
+fn mqtt5_connect_has_level_5_and_an_empty_property_block() {
+    let mut s = session(Protocol::Mqtt5);
+    let open = s.on_open();
+    let [Frame::Binary(connect)] = open.as_slice() else {
+        panic!("one binary CONNECT expected, got {open:?}");
+    };
+    // Fixed header, remaining length, "MQTT", level 5, clean start, keep-alive 10 s, no
+    // properties, then the client identifier.
+    assert_eq!(
+        &connect[..13],
+        &[0x10, 26, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 10, 0]
+    );
+    assert_eq!(&connect[13..15], &[0, 13]);
+    assert_eq!(&connect[15..], b"heartlinetest");
+    assert_eq!(Protocol::Mqtt5.subprotocol(), Some("mqtt"));
+    assert!(s.take_init(&Frame::Binary(connect.clone())));
+}
+
+/// A v5 CONNACK: flags, reason code, then properties.
+fn connack5(code: u8, props: &[u8]) -> Frame {
+    let mut body = vec![0, code];
+    body.push(u8::try_from(props.len()).expect("short properties"));
+    body.extend_from_slice(props);
+    let mut packet = vec![0x20, u8::try_from(body.len()).expect("short packet")];
+    packet.extend_from_slice(&body);
+    Frame::Binary(packet)
+}
+
+#[test]
+fn mqtt5_connack_success_carries_the_server_keep_alive() {
+    let mut s = session(Protocol::Mqtt5);
+    s.on_open();
+    // Receive Maximum 20, Server Keep Alive 3 s, a user property, Topic Alias Maximum 10.
+    let props = [
+        0x21, 0, 20, 0x13, 0, 3, 0x26, 0, 1, b'k', 0, 1, b'v', 0x22, 0, 10,
+    ];
+    let r = s.on_message(&connack5(0, &props));
+    assert_eq!(
+        r,
+        Reaction {
+            ready: true,
+            keep_alive: Some(Duration::from_secs(3)),
+            ..Reaction::default()
+        }
+    );
+    assert!(s.is_ready());
+    // Without the property the client keeps its own keep-alive.
+    let mut s = session(Protocol::Mqtt5);
+    check(&mut s, connack5(0, &[]), Reaction::ready());
+    assert_eq!(s.ping(), Some(Frame::Binary(vec![0xC0, 0])));
+    check(&mut s, Frame::Binary(vec![0xD0, 0]), Reaction::pong());
+}
+
+#[test]
+fn the_client_beats_within_the_servers_keep_alive() {
+    let s = Duration::from_secs;
+    assert_eq!(client_beat_within(s(5), s(3)), Duration::from_millis(1500));
+    assert_eq!(client_beat_within(s(5), s(60)), s(5));
+    assert_eq!(client_beat_within(s(5), Duration::ZERO), s(5));
+}
+
+#[test]
+fn mqtt5_connack_reason_codes_are_classed() {
+    for (code, class, words) in [
+        (
+            0x86,
+            RefusalClass::Credentials,
+            "CONNACK 0x86: bad user name or password",
+        ),
+        (
+            0x87,
+            RefusalClass::Credentials,
+            "CONNACK 0x87: not authorized",
+        ),
+        (0x89, RefusalClass::Overload, "CONNACK 0x89: server busy"),
+        (0x97, RefusalClass::Overload, "CONNACK 0x97: quota exceeded"),
+        (
+            0x9F,
+            RefusalClass::Overload,
+            "CONNACK 0x9f: connection rate exceeded",
+        ),
+        (
+            0x88,
+            RefusalClass::Overload,
+            "CONNACK 0x88: server unavailable",
+        ),
+        (0x8A, RefusalClass::Policy, "CONNACK 0x8a: banned"),
+        (
+            0x84,
+            RefusalClass::Protocol,
+            "CONNACK 0x84: unsupported protocol version",
+        ),
+        (0x80, RefusalClass::Other, "CONNACK 0x80: unspecified error"),
+    ] {
+        let mut s = session(Protocol::Mqtt5);
+        check(&mut s, connack5(code, &[]), refused(class, words));
+    }
+    // The broker's Reason String goes with the reason (the probe cleans it).
+    let mut s = session(Protocol::Mqtt5);
+    let props = [0x1F, 0, 4, b'n', b'o', b'p', b'e'];
+    check(
+        &mut s,
+        connack5(0x87, &props),
+        refused(
+            RefusalClass::Credentials,
+            "CONNACK 0x87: not authorized (nope)",
+        ),
+    );
+    // A 3.1.1-only broker answers an MQTT 5 CONNECT with a 3.1.1 CONNACK: return code 1.
+    let mut s = session(Protocol::Mqtt5);
+    let r = s.on_message(&Frame::Binary(vec![0x20, 2, 0, 1]));
+    let refusal = r.refused.expect("a refusal");
+    assert_eq!(refusal.class, RefusalClass::Protocol);
+    assert!(refusal.reason.contains("3.1.1 only"), "{}", refusal.reason);
+}
+
+#[test]
+fn mqtt5_disconnect_from_the_broker_ends_with_its_reason() {
+    let disconnect = |code: u8, props: &[u8]| {
+        let mut p = vec![0xE0, u8::try_from(2 + props.len()).expect("short"), code];
+        p.push(u8::try_from(props.len()).expect("short"));
+        p.extend_from_slice(props);
+        Frame::Binary(p)
+    };
+    for (code, class, words) in [
+        (
+            0x8B,
+            RefusalClass::ServerRestart,
+            "DISCONNECT 0x8b: server shutting down",
+        ),
+        (
+            0x8D,
+            RefusalClass::Protocol,
+            "DISCONNECT 0x8d: keep alive timeout",
+        ),
+        (
+            0x8E,
+            RefusalClass::Other,
+            "DISCONNECT 0x8e: session taken over",
+        ),
+        (
+            0x87,
+            RefusalClass::Credentials,
+            "DISCONNECT 0x87: not authorized",
+        ),
+        (
+            0x9C,
+            RefusalClass::ServerRestart,
+            "DISCONNECT 0x9c: use another server",
+        ),
+        (
+            0x00,
+            RefusalClass::Other,
+            "DISCONNECT 0x00: normal disconnection",
+        ),
+    ] {
+        let mut s = session(Protocol::Mqtt5);
+        check(&mut s, connack5(0, &[]), Reaction::ready());
+        check(&mut s, disconnect(code, &[]), refused(class, words));
+    }
+    let mut s = session(Protocol::Mqtt5);
+    let moved = [0x1C, 0, 6, b'b', b'r', b'o', b'k', b'e', b'r'];
+    check(
+        &mut s,
+        disconnect(0x9D, &moved),
+        refused(
+            RefusalClass::ServerRestart,
+            "DISCONNECT 0x9d: server moved, server reference broker",
+        ),
+    );
+    // Remaining length 0 or 1: the reason code defaults to 0 or has no properties.
+    check(
+        &mut s,
+        Frame::Binary(vec![0xE0, 1, 0x8B]),
+        refused(
+            RefusalClass::ServerRestart,
+            "DISCONNECT 0x8b: server shutting down",
+        ),
+    );
+}
+
+#[test]
+fn mqtt_frames_with_several_packets_are_read_in_order() {
+    let mut s = session(Protocol::Mqtt5);
+    // CONNACK then a PUBLISH in one frame.
+    let mut both = vec![0x20, 3, 0, 0, 0];
+    both.extend_from_slice(&[0x30, 5, 0, 1, b't', b'h', b'i']);
+    let r = s.on_message(&Frame::Binary(both));
+    assert!(r.ready && r.app && r.refused.is_none(), "{r:?}");
+    // A PUBLISH then a PINGRESP: still the reply to our ping.
+    let r = s.on_message(&Frame::Binary(vec![0x30, 3, 0, 1, b't', 0xD0, 0]));
+    assert_eq!(r.beat, Some(Beat::Pong));
+    assert!(r.app);
+}
+
+#[test]
+fn malformed_mqtt_packets_are_errors_never_panics() {
+    use super::mqtt::{decode, decode_all, Version};
+    let bad: &[&[u8]] = &[
+        &[],
+        &[0x20],
+        &[0x20, 0x80],
+        &[0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
+        &[0x20, 3, 0, 0],
+        &[0x20, 1, 0],
+        &[0x21, 2, 0, 0],
+        &[0xD0, 1, 0],
+        &[0xD0, 0, 0xD0],
+        // Property length longer than the packet, a truncated two-byte property, an unknown
+        // property, a string cut short, a string that is not UTF-8.
+        &[0x20, 3, 0, 0, 5],
+        &[0x20, 5, 0, 0, 2, 0x13, 0],
+        &[0x20, 4, 0, 0, 1, 0x7F],
+        &[0x20, 7, 0, 0, 4, 0x1F, 0, 5, b'x'],
+        &[0x20, 7, 0, 0, 4, 0x1F, 0, 1, 0xFF],
+        &[0xE0, 3, 0x8B, 3, 0x26],
+    ];
+    for bytes in bad {
+        assert!(
+            decode_all(bytes, Version::V5).is_err(),
+            "{bytes:02x?} should be malformed"
+        );
+    }
+    // Under 3.1.1 a CONNACK is exactly two bytes.
+    assert!(decode(&[0x20, 3, 0, 0, 0], Version::V311).is_err());
+    // Every prefix of well-formed packets decodes or errs, never panics.
+    let good = [
+        0x20, 16, 0, 0, 13, 0x13, 0, 3, 0x26, 0, 1, b'k', 0, 1, b'v', 0x0B, 0x81, 0x01,
+    ];
+    for end in 0..=good.len() {
+        let _ = decode_all(&good[..end], Version::V5);
+        let _ = decode_all(&good[..end], Version::V311);
+    }
+    assert!(decode_all(&good, Version::V5).is_ok());
+    // A malformed frame is traffic the preset does not understand, not a refusal.
+    let mut s = session(Protocol::Mqtt5);
+    check(&mut s, Frame::Binary(vec![0x20, 3, 0, 0]), Reaction::app());
+    assert!(!s.is_ready());
+}
+
+#[test]
 fn actioncable_welcome_pings_and_disconnect_reasons() {
     let mut s = session(Protocol::ActionCable);
     assert!(s.on_open().is_empty());

@@ -107,6 +107,11 @@ impl Drop for TempDir {
 /// Starts mosquitto with two WebSocket listeners: `port` open to anonymous clients,
 /// `other_port` requiring a password (an empty password file: every CONNECT is refused).
 pub async fn mosquitto() -> Server {
+    mosquitto_with("").await
+}
+
+/// [`mosquitto`] with extra general settings (e.g. `max_keepalive 1\n`) before the listeners.
+pub async fn mosquitto_with(general: &str) -> Server {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("heartline-mosquitto-{}-{n}", std::process::id()));
@@ -118,7 +123,8 @@ pub async fn mosquitto() -> Server {
     // mosquitto 2.0.11 exits ("Unable to start any listening sockets") when only WebSocket
     // listeners are configured, so a plain MQTT listener on loopback comes first.
     let conf = format!(
-        "per_listener_settings true\n\
+        "{general}\
+         per_listener_settings true\n\
          persistence false\n\
          log_dest stderr\n\
          listener {tcp} 127.0.0.1\n\
