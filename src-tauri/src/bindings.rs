@@ -61,8 +61,8 @@ pub fn render() -> String {
         ExportRequest::decl(),
         ExportResult::decl(),
         ExportProgress::decl(),
-        crate::settings::AppSettings::decl(),
-        crate::settings::EndpointDefaults::decl(),
+        AppSettings::decl(),
+        EndpointDefaults::decl(),
     ];
     let mut out = String::from(
         "// Generated from src-tauri/src/dto.rs by ts-rs; do not edit.\n\
