@@ -10,9 +10,9 @@
 //!                                                                       timeline, incidents, export
 //! ```
 //!
-//! Like rust-analyzer's `ide` layer: operations take and return plain data ([`view`]'s types,
-//! core's `Endpoint`), never a framework's type. A shell maps them to its own wire (IPC DTOs,
-//! terminal lines) and holds no wiring and no logic of its own.
+//! Like rust-analyzer's `ide` layer: operations take and return plain data ([`view`]'s and
+//! [`form`]'s types, core's `Endpoint`), never a framework's type. A shell maps them to its own
+//! wire (IPC DTOs, terminal lines) and holds no wiring and no logic of its own.
 //!
 //! Invariants:
 //! - An edit reaches the store and the engine together or not at all: when the engine refuses
