@@ -44,7 +44,7 @@ impl App {
             });
         }
         if let Some(addr) = metrics {
-            match crate::settings::metrics_address(&addr) {
+            match heartline_monitor::settings::metrics_address(&addr) {
                 Ok(addr) => match monitor.serve_metrics(addr).await {
                     Ok(bound) => tracing::info!(%bound, "serving /metrics"),
                     Err(err) => tracing::warn!(%err, "cannot serve /metrics"),

@@ -61,8 +61,8 @@ pub fn render() -> String {
         ExportRequest::decl(),
         ExportResult::decl(),
         ExportProgress::decl(),
-        crate::settings::AppSettings::decl(),
-        crate::settings::EndpointDefaults::decl(),
+        AppSettings::decl(),
+        EndpointDefaults::decl(),
     ];
     let mut out = String::from(
         "// Generated from src-tauri/src/dto.rs by ts-rs; do not edit.\n\
@@ -115,55 +115,6 @@ fn names<T: serde::Serialize>(all: impl IntoIterator<Item = T>) -> Vec<String> {
         .collect()
 }
 
-/// The one palette (`heartline_monitor::palette`), as the UI reads it: a colour per state and
-/// per close class for each theme, with the legend words of the close classes.
-pub fn render_palette() -> String {
-    use heartline_monitor::palette;
-    let mut out = String::from(
-        "// Generated from crates/heartline-report/src/palette.rs; do not edit.\n\
-         // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings\n\n\
-         import type { CloseClass, StateName } from \"./bindings\";\n\n\
-         /** A colour for each theme. */\n\
-         export type Swatch = { light: string; dark: string };\n\n\
-         /** The colour of each health state. */\n\
-         export const STATE_COLORS: Record<StateName, Swatch> = {\n",
-    );
-    for state in palette::STATES {
-        let s = palette::state_swatch(state);
-        let name = match heartline_monitor::state_name(state) {
-            StateName::Connecting => "Connecting",
-            StateName::Up => "Up",
-            StateName::Degraded => "Degraded",
-            StateName::Unstable => "Unstable",
-            StateName::Down => "Down",
-            StateName::Paused => "Paused",
-        };
-        out.push_str(&format!(
-            "  {name}: {{ light: {:?}, dark: {:?} }},\n",
-            s.light.hex(),
-            s.dark.hex()
-        ));
-    }
-    out.push_str(
-        "};\n\n/** Close-code classes as heartline-core names them: legend words and colours. */\n\
-         export const CLOSE_CLASSES: Record<CloseClass, Swatch & { label: string }> = {\n",
-    );
-    for (class, label) in palette::CLOSE_CLASSES {
-        let s = palette::close_class_swatch(class);
-        out.push_str(&format!(
-            "  {}: {{ label: {label:?}, light: {:?}, dark: {:?} }},\n",
-            class.as_str(),
-            s.light.hex(),
-            s.dark.hex()
-        ));
-    }
-    out.push_str(&format!(
-        "}};\n\n/** Time with no known state. */\nexport const UNKNOWN = {:?};\n",
-        palette::UNKNOWN.hex()
-    ));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -187,7 +138,7 @@ mod tests {
     #[test]
     fn palette_bindings_are_current() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(super::PALETTE_PATH);
-        let fresh = super::render_palette();
+        let fresh = heartline_monitor::palette::typescript();
         if std::env::var_os("UPDATE_BINDINGS").is_some() {
             std::fs::write(&path, &fresh).expect("write palette");
             return;

@@ -4,14 +4,13 @@
 use tauri::State;
 
 use crate::app::App;
-use crate::convert::{endpoint_from, form_from, IpcResult};
-use crate::dto::Strips;
+use crate::convert::IpcResult;
 use crate::dto::{
-    AppInfo, ConfigFormat, Detail, EndpointForm, EndpointRow, ErrorCode, ExportProgress,
-    ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, IpcError, Lane,
-    LiveStatus, ProbeResult, StartupMark, Window, EXPORT_PROGRESS_EVENT,
+    AppInfo, AppSettings, ConfigFormat, Detail, EndpointForm, EndpointRow, ExportProgress,
+    ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, Lane, LiveStatus,
+    ProbeResult, StartupMark, Strips, Window, EXPORT_PROGRESS_EVENT,
 };
-use crate::settings::{AppSettings, Settings};
+use heartline_monitor::settings::Settings;
 
 #[tauri::command]
 pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResult<AppInfo> {
@@ -69,28 +68,24 @@ pub fn new_endpoint_form(settings: State<'_, Settings>) -> EndpointForm {
 
 #[tauri::command]
 pub fn endpoint_form(app: State<'_, App>, id: u64) -> IpcResult<EndpointForm> {
-    Ok(form_from(&app.monitor.endpoint(id)?))
+    Ok(app.monitor.endpoint_form(id)?)
 }
 
 /// Every problem of a form, for marking fields as the user types.
 #[tauri::command]
 pub fn validate_endpoint(form: EndpointForm) -> Vec<FieldProblem> {
-    IpcError::from_validation(endpoint_from(&form, None).validate())
+    form.problems()
 }
 
 #[tauri::command]
 pub async fn add_endpoint(app: State<'_, App>, form: EndpointForm) -> IpcResult<u64> {
-    Ok(app.monitor.add(endpoint_from(&form, None)).await?.0)
+    Ok(app.monitor.add_form(&form).await?.0)
 }
 
 /// Secret values left empty in the form keep the stored ones.
 #[tauri::command]
 pub async fn update_endpoint(app: State<'_, App>, id: u64, form: EndpointForm) -> IpcResult<()> {
-    let previous = app.monitor.endpoint(id)?;
-    Ok(app
-        .monitor
-        .update(id, endpoint_from(&form, Some(&previous)))
-        .await?)
+    Ok(app.monitor.update_form(id, &form).await?)
 }
 
 #[tauri::command]
@@ -118,12 +113,15 @@ pub async fn reconnect_endpoint(app: State<'_, App>, id: u64) -> IpcResult<()> {
     Ok(app.monitor.reconnect(id).await?)
 }
 
+/// `id`: the endpoint the form edits (`null` for a new one); secret values left empty in the
+/// form are the stored ones, as when saving.
 #[tauri::command]
-pub async fn test_connection(app: State<'_, App>, form: EndpointForm) -> IpcResult<ProbeResult> {
-    Ok(app
-        .monitor
-        .test_connection(&endpoint_from(&form, None))
-        .await?)
+pub async fn test_connection(
+    app: State<'_, App>,
+    form: EndpointForm,
+    id: Option<u64>,
+) -> IpcResult<ProbeResult> {
+    Ok(app.monitor.test_form(id, &form).await?)
 }
 
 #[tauri::command]
@@ -156,7 +154,6 @@ pub async fn start_demo(app: State<'_, App>) -> IpcResult<String> {
 #[tauri::command]
 pub async fn export_history(
     app: State<'_, App>,
-    exported: State<'_, crate::export::Exported>,
     handle: tauri::AppHandle,
     request: ExportRequest,
 ) -> IpcResult<ExportResult> {
@@ -164,23 +161,17 @@ pub async fn export_history(
     let progress = |p: ExportProgress| {
         let _ = handle.emit(EXPORT_PROGRESS_EVENT, p);
     };
-    let result = app
+    Ok(app
         .monitor
         .export(&request, heartline_monitor::now(), &progress)
-        .await?;
-    exported.remember(std::path::Path::new(&result.path));
-    Ok(result)
+        .await?)
 }
 
 /// Opens a file this session exported with the desktop's program for it, or (`reveal`) shows
 /// it in its folder.
 #[tauri::command]
-pub fn open_export(
-    exported: State<'_, crate::export::Exported>,
-    path: String,
-    reveal: bool,
-) -> IpcResult<()> {
-    crate::export::open(&exported, &path, reveal)
+pub fn open_export(app: State<'_, App>, path: String, reveal: bool) -> IpcResult<()> {
+    crate::export::open(&app.monitor, &path, reveal)
 }
 
 /// The endpoint configuration in the `heartline endpoints` format (`toml` or `json`);
@@ -216,39 +207,5 @@ pub async fn set_settings(
     settings: State<'_, Settings>,
     value: AppSettings,
 ) -> IpcResult<()> {
-    let problems = value.endpoint_defaults.problems();
-    if !problems.is_empty() {
-        let list: Vec<String> = problems
-            .iter()
-            .map(|p| format!("{}: {}", p.field, p.problem))
-            .collect();
-        return Err(IpcError {
-            code: ErrorCode::Invalid,
-            message: format!("defaults for new endpoints: {}", list.join("; ")),
-            fields: problems,
-        });
-    }
-    let metrics = match value.metrics_address.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(
-            crate::settings::metrics_address(text).map_err(|message| IpcError {
-                code: ErrorCode::Invalid,
-                message: format!("metrics address: {message}"),
-                fields: Vec::new(),
-            })?,
-        ),
-    };
-    let changed = settings.get().metrics_address != value.metrics_address;
-    let stopped = metrics.is_some() && app.monitor.metrics_address().is_none();
-    if changed || stopped {
-        match metrics {
-            Some(addr) => {
-                app.monitor.serve_metrics(addr).await?;
-            }
-            None => app.monitor.stop_metrics(),
-        }
-    }
-    settings
-        .set(value)
-        .map_err(|e| IpcError::new(ErrorCode::Storage, e.to_string()))
+    Ok(app.monitor.apply_settings(&settings, value).await?)
 }

@@ -2,11 +2,17 @@
 //! `ui/src/lib/bindings.ts` (see [`crate::bindings`]). Times are milliseconds since the Unix
 //! epoch (UTC); round trips are microseconds.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use ts_rs::TS;
 
 /// The application protocol presets of the endpoint form.
 pub use heartline_core::Protocol;
+/// The endpoint form, its problems, and the settings (heartline-monitor's `form` and
+/// `settings`).
+pub use heartline_monitor::form::{
+    EndpointForm, FieldProblem, HeaderForm, SecretVarForm, StepForm, StepKind,
+};
+pub use heartline_monitor::settings::{AppSettings, EndpointDefaults};
 /// The closed vocabularies inside those views, each the domain crate's own enum (serialized by
 /// its `as_str` name): TypeScript gets a string-literal union per enum, so the UI's switches
 /// and maps over them are checked against the variants.
@@ -48,13 +54,6 @@ pub enum ErrorCode {
     Export,
 }
 
-/// One invalid field of an endpoint form, as `Endpoint::validate` names it.
-#[derive(Debug, Clone, Serialize, TS, PartialEq, Eq)]
-pub struct FieldProblem {
-    pub field: String,
-    pub problem: String,
-}
-
 /// The event the app emits (name [`STATUS_EVENT`]) a few times a second with the endpoints
 /// whose status changed since the last one.
 #[derive(Debug, Clone, Serialize, TS, PartialEq)]
@@ -66,94 +65,6 @@ pub struct StatusDelta {
 }
 
 pub const STATUS_EVENT: &str = "heartline://status";
-
-/// A header in the form. Secret values come back from the app empty with `secret` set:
-/// leaving one empty when saving keeps the stored value.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
-pub struct HeaderForm {
-    pub name: String,
-    pub value: String,
-    pub secret: bool,
-}
-
-/// The add / edit form of an endpoint. Durations in milliseconds.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
-pub struct EndpointForm {
-    pub name: String,
-    pub url: String,
-    pub headers: Vec<HeaderForm>,
-    pub subprotocols: Vec<String>,
-    /// Application protocol preset (`websocket` for none, `socketio`, `graphql-transport-ws`,
-    /// `mqtt`, …), by its configuration name.
-    pub protocol: Protocol,
-    pub tags: Vec<String>,
-    #[ts(type = "number")]
-    pub ping_interval_ms: u64,
-    #[ts(type = "number")]
-    pub pong_timeout_ms: u64,
-    pub misses_allowed: u32,
-    /// Application heartbeat payload; empty = none.
-    pub app_payload: String,
-    /// Text the reply must contain.
-    pub app_reply_contains: String,
-    #[ts(type = "number")]
-    pub app_interval_ms: u64,
-    #[ts(type = "number")]
-    pub app_timeout_ms: u64,
-    /// Expect an application message at least this often; `null` = no staleness check.
-    #[ts(type = "number | null")]
-    pub stale_after_ms: Option<u64>,
-    pub stale_reconnect: bool,
-    #[ts(type = "number")]
-    pub handshake_timeout_ms: u64,
-    pub reconnect_enabled: bool,
-    #[ts(type = "number")]
-    pub reconnect_initial_ms: u64,
-    #[ts(type = "number")]
-    pub reconnect_cap_ms: u64,
-    pub max_attempts: Option<u32>,
-    #[ts(type = "number | null")]
-    pub degraded_rtt_ms: Option<u64>,
-    pub failures_before_down: u32,
-    pub successes_before_up: u32,
-    pub insecure_tls: bool,
-    /// The conversation after every handshake: messages to send and replies to wait for.
-    pub on_connect: Vec<StepForm>,
-    /// Named secret values the messages and the heartbeat payload use as `{{secret:NAME}}`.
-    pub secret_vars: Vec<SecretVarForm>,
-}
-
-/// A secret value for payloads in the form. Stored values come back from the app empty with
-/// `stored` set: leaving one empty when saving keeps the stored value.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
-pub struct SecretVarForm {
-    pub name: String,
-    pub value: String,
-    /// Whether the app already keeps a value under this name.
-    pub stored: bool,
-}
-
-/// One step after connecting, as the form edits it.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
-pub struct StepForm {
-    pub kind: StepKind,
-    /// The message to send, or the rule's text (`PATH=VALUE` for a JSON rule).
-    pub value: String,
-    /// How long a wait lasts, in milliseconds; `null`: the handshake timeout.
-    #[ts(type = "number | null")]
-    pub within_ms: Option<u64>,
-}
-
-/// What a step does: send, or wait for a message containing a text, matching a regular
-/// expression, or JSON with a field equal to a value.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum StepKind {
-    Send,
-    Expect,
-    ExpectRegex,
-    ExpectJson,
-}
 
 /// Where the app keeps things, for the Settings view.
 #[derive(Debug, Clone, Serialize, TS, PartialEq)]

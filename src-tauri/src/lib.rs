@@ -17,7 +17,6 @@ pub mod dto;
 pub mod export;
 pub mod forward;
 pub mod notify;
-pub mod settings;
 pub mod startup;
 pub mod tray;
 mod webview;
@@ -25,7 +24,7 @@ mod webview;
 use tauri::{Manager, RunEvent, WindowEvent};
 
 use crate::app::App;
-use crate::settings::Settings;
+use heartline_monitor::settings::Settings;
 
 /// Builds and runs the app until the user quits.
 pub fn run() {
@@ -94,7 +93,6 @@ pub fn run() {
             startup::mark("setup:app-opened");
             tauri_app.manage(settings);
             tauri_app.manage(heartline_monitor::alerts::Notifier::default());
-            tauri_app.manage(export::Exported::default());
             let events = opened.monitor.subscribe();
             let has_demo = demo::present(&opened);
             tauri_app.manage(opened);

@@ -10,7 +10,7 @@ use tauri_plugin_notification::NotificationExt;
 use heartline_monitor::alerts::{message, Notifier};
 
 use crate::dto::StatusDelta;
-use crate::settings::Settings;
+use heartline_monitor::settings::Settings;
 
 /// Announces the changes in `delta` (when notifications are on).
 pub fn observe(handle: &AppHandle, delta: &StatusDelta) {

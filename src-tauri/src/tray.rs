@@ -1,4 +1,4 @@
-//! The tray icon: the aggregate state as its colour, a tooltip naming the endpoints in trouble
+//! The tray icon: the worst state (`Monitor::worst_state`) as its colour, a tooltip naming the endpoints in trouble
 //! and their causes (and the same lines atop the menu, for Linux trays, which show no
 //! tooltip), and a menu (open, pause all, quit). Monitoring continues while the window
 //! is hidden.
@@ -48,7 +48,7 @@ fn menu(handle: &AppHandle, status: &[String]) -> tauri::Result<Menu<tauri::Wry>
 pub fn build(handle: &AppHandle) -> tauri::Result<()> {
     let menu = menu(handle, &[])?;
     TrayIconBuilder::with_id(ID)
-        .icon(dot(aggregate(&[])))
+        .icon(dot(None))
         .tooltip("Heartline")
         .menu(&menu)
         .on_menu_event(|handle, event| match event.id.as_ref() {
@@ -91,20 +91,6 @@ pub fn available(handle: &AppHandle) -> bool {
     handle.tray_by_id(ID).is_some()
 }
 
-/// The worst state among `states` (Down before Unstable before Degraded before Connecting
-/// before Up).
-pub fn aggregate(states: &[State]) -> Option<State> {
-    let rank = |s: &State| match s {
-        State::Down => 5,
-        State::Unstable => 4,
-        State::Degraded => 3,
-        State::Connecting => 2,
-        State::Up => 1,
-        State::Paused => 0,
-    };
-    states.iter().copied().max_by_key(rank)
-}
-
 /// What the tray shows now, so that a refresh only touches what changed: setting the icon
 /// re-encodes and re-writes its PNG (and the desktop redraws it), which at a status delta a
 /// second was a steady cost for a colour that rarely changes.
@@ -139,7 +125,7 @@ pub fn refresh(handle: &AppHandle) {
         return;
     };
     let monitor = &handle.state::<App>().monitor;
-    let worst = aggregate(&monitor.states());
+    let worst = monitor.worst_state();
     let (tooltip, lines) = monitor.tray_status();
     let Ok((icon, tooltip)) = SHOWN.lock().map(|mut s| s.update(worst, tooltip)) else {
         return;
@@ -188,15 +174,5 @@ mod tests {
         assert_eq!(shown.update(Some(State::Up), t("a")), (true, None));
         assert_eq!(shown.update(Some(State::Up), t("b")), (false, Some(t("b"))));
         assert_eq!(shown.update(Some(State::Up), t("b")), (false, None));
-    }
-
-    #[test]
-    fn the_tray_shows_the_worst_state() {
-        assert_eq!(aggregate(&[]), None);
-        assert_eq!(aggregate(&[State::Up, State::Paused]), Some(State::Up));
-        assert_eq!(
-            aggregate(&[State::Up, State::Down, State::Degraded]),
-            Some(State::Down)
-        );
     }
 }

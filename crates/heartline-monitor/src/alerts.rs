@@ -266,9 +266,42 @@ fn markup_escape(text: &str) -> String {
     out
 }
 
+/// The worst state among `states`, the tray's colour: Down before Unstable before Degraded
+/// before Connecting before Up; Paused only when every endpoint is; `None` without any.
+pub fn worst(
+    states: impl IntoIterator<Item = heartline_core::State>,
+) -> Option<heartline_core::State> {
+    use heartline_core::State;
+    let rank = |s: &State| match s {
+        State::Down => 5,
+        State::Unstable => 4,
+        State::Degraded => 3,
+        State::Connecting => 2,
+        State::Up => 1,
+        State::Paused => 0,
+    };
+    states.into_iter().max_by_key(rank)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tray_shows_the_worst_state() {
+        use heartline_core::State;
+        assert_eq!(worst([]), None);
+        assert_eq!(worst([State::Up, State::Paused]), Some(State::Up));
+        assert_eq!(worst([State::Paused]), Some(State::Paused));
+        assert_eq!(
+            worst([State::Up, State::Down, State::Degraded]),
+            Some(State::Down)
+        );
+        assert_eq!(
+            worst([State::Connecting, State::Unstable, State::Degraded]),
+            Some(State::Unstable)
+        );
+    }
 
     fn status(last_failure: Option<String>) -> LiveStatus {
         LiveStatus {

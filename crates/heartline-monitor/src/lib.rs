@@ -10,9 +10,9 @@
 //!                                                                       timeline, incidents, export
 //! ```
 //!
-//! Like rust-analyzer's `ide` layer: operations take and return plain data ([`view`]'s types,
-//! core's `Endpoint`), never a framework's type. A shell maps them to its own wire (IPC DTOs,
-//! terminal lines) and holds no wiring and no logic of its own.
+//! Like rust-analyzer's `ide` layer: operations take and return plain data ([`view`]'s and
+//! [`form`]'s types, core's `Endpoint`), never a framework's type. A shell maps them to its own
+//! wire (IPC DTOs, terminal lines) and holds no wiring and no logic of its own.
 //!
 //! Invariants:
 //! - An edit reaches the store and the engine together or not at all: when the engine refuses
@@ -23,11 +23,13 @@
 
 pub mod alerts;
 mod export;
+pub mod form;
 pub mod live;
 mod probe;
+pub mod settings;
 pub mod view;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -39,6 +41,7 @@ use heartline_store::{Recorder, RecorderOptions, Store, WriterHandle};
 use tokio::task::JoinHandle;
 
 pub use export::target_path;
+pub use form::{EndpointForm, FieldProblem, HeaderForm, SecretVarForm, StepForm, StepKind};
 pub use heartline_engine::{Delivery, Subscription};
 pub use heartline_report::palette;
 pub use heartline_store::{default_path, Retention, ScrubReport, Secrets, WriterHealth};
@@ -68,11 +71,20 @@ pub enum Error {
     /// The export could not be written (folder missing, disk full, no permission…).
     #[error("{0}")]
     Export(String),
+    /// A file exported earlier is no longer there.
+    #[error("{0}")]
+    Gone(String),
     /// The metrics server could not start.
     #[error(transparent)]
     Metrics(#[from] heartline_metrics::Error),
     #[error("cannot serve metrics: {0}")]
     Serve(std::io::Error),
+    /// The defaults for new endpoints in the settings are invalid: every bad field at once.
+    #[error("defaults for new endpoints: {0}")]
+    Defaults(heartline_core::ConfigErrors),
+    /// The settings file could not be written.
+    #[error(transparent)]
+    Settings(std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -104,12 +116,17 @@ impl Error {
             Error::Store(St::UnknownEndpoint(_)) => ErrorKind::NotFound,
             Error::Store(St::Config(_)) => ErrorKind::Invalid,
             Error::Store(_) => ErrorKind::Storage,
-            Error::Engine(En::UnknownEndpoint(_)) | Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Engine(En::UnknownEndpoint(_)) | Error::NotFound(_) | Error::Gone(_) => {
+                ErrorKind::NotFound
+            }
             Error::Engine(En::DuplicateId(_)) => ErrorKind::Duplicate,
             Error::Engine(_) => ErrorKind::Engine,
-            Error::Invalid(_) | Error::Request(_) | Error::Metrics(_) | Error::Serve(_) => {
-                ErrorKind::Invalid
-            }
+            Error::Invalid(_)
+            | Error::Defaults(_)
+            | Error::Request(_)
+            | Error::Metrics(_)
+            | Error::Serve(_) => ErrorKind::Invalid,
+            Error::Settings(_) => ErrorKind::Storage,
             Error::Config(_) => ErrorKind::Config,
             Error::Report(e) if e.is_selection() => ErrorKind::Invalid,
             Error::Report(heartline_report::Error::Store(_)) => ErrorKind::Storage,
@@ -117,14 +134,11 @@ impl Error {
         }
     }
 
-    /// The per-field problems of an invalid endpoint (none for other errors).
-    pub fn field_problems(&self) -> Vec<(String, String)> {
+    /// The per-field problems of an invalid endpoint or invalid defaults for new endpoints
+    /// (none for other errors).
+    pub fn field_problems(&self) -> Vec<FieldProblem> {
         match self {
-            Error::Invalid(e) => {
-                e.0.iter()
-                    .map(|f| (f.field.clone(), f.problem.clone()))
-                    .collect()
-            }
+            Error::Invalid(e) | Error::Defaults(e) => FieldProblem::list(Err(e.clone())),
             _ => Vec::new(),
         }
     }
@@ -194,6 +208,8 @@ pub struct Monitor {
     missing: Vec<(String, Vec<String>)>,
     /// Edits one at a time, so that store and engine see them in the same order.
     edits: tokio::sync::Mutex<()>,
+    /// The files [`Monitor::export`] wrote since the monitor opened.
+    exported: Mutex<HashSet<PathBuf>>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -299,6 +315,7 @@ impl Monitor {
             refused,
             missing,
             edits: tokio::sync::Mutex::new(()),
+            exported: Mutex::new(HashSet::new()),
         })
     }
 
@@ -564,7 +581,8 @@ impl Monitor {
         }
     }
 
-    /// "Test connection": one handshake and one ping against an endpoint not yet saved.
+    /// "Test connection": one handshake and one ping against an endpoint as given (see
+    /// [`Monitor::test_form`] for a form, with the stored secret values it leaves empty).
     pub async fn test_connection(&self, endpoint: &Endpoint) -> Result<ProbeResult> {
         probe::test(endpoint).await
     }
@@ -617,7 +635,31 @@ impl Monitor {
         now: heartline_core::Timestamp,
         progress: &(dyn Fn(ExportProgress) + Send + Sync),
     ) -> Result<ExportResult> {
-        export::write(&self.store, request, now, progress).await
+        let result = export::write(&self.store, request, now, progress).await?;
+        if let Ok(mut known) = self.exported.lock() {
+            known.insert(PathBuf::from(&result.path));
+        }
+        Ok(result)
+    }
+
+    /// `path` when it is a file [`Monitor::export`] wrote since the monitor opened, for a
+    /// shell to hand to the desktop (to open, or to show in its folder), and no other file:
+    /// refused otherwise, and named when it has gone since.
+    pub fn exported_file(&self, path: &str) -> Result<PathBuf> {
+        let path = PathBuf::from(path);
+        if !self.exported.lock().is_ok_and(|k| k.contains(&path)) {
+            return Err(Error::Request(format!(
+                "{} is not a file Heartline exported in this session",
+                path.display()
+            )));
+        }
+        if !path.is_file() {
+            return Err(Error::Gone(format!(
+                "{} is no longer there (moved or deleted since the export)",
+                path.display()
+            )));
+        }
+        Ok(path)
     }
 
     /// The recorder, as an event sink (tests feed it events of their own).

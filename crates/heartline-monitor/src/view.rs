@@ -653,13 +653,9 @@ impl Monitor {
             .collect()
     }
 
-    /// The live states of every watched endpoint (the tray's colour).
-    pub fn states(&self) -> Vec<State> {
-        self.engine()
-            .statuses()
-            .into_iter()
-            .map(|(_, s)| s.state)
-            .collect()
+    /// The worst live state of the watched endpoints (`alerts::worst`), the tray's colour.
+    pub fn worst_state(&self) -> Option<State> {
+        crate::alerts::worst(self.engine().statuses().into_iter().map(|(_, s)| s.state))
     }
 
     /// The title of the diagnosis finding that explains the endpoint's open incident, as the

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use heartline_core::{
-    CloseCause, Endpoint, EndpointId, Event, EventKind, IncidentKind, Initiator, SessionEnd,
-    SessionStats, State, Timestamp,
+    CloseCause, Endpoint, EndpointId, Event, EventKind, Header, IncidentKind, Initiator,
+    SessionEnd, SessionStats, State, Timestamp,
 };
 use heartline_lab::Lab;
 use heartline_monitor::{
@@ -288,6 +288,179 @@ async fn test_connection_goes_through_the_probe() {
     lab.shutdown().await;
 }
 
+/// A WebSocket server of the test's own on loopback that accepts every upgrade, answers pings
+/// and reports each request's path and query with its `Authorization` header, in order.
+async fn recording_server() -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<(String, Option<String>)>,
+) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                #[allow(clippy::result_large_err)] // tungstenite's callback signature
+                let record = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+                    let auth = req.headers().get("authorization");
+                    let auth = auth.and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let _ = tx.send((req.uri().to_string(), auth));
+                    Ok(resp)
+                };
+                if let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, record).await {
+                    // Reading answers the client's pings.
+                    while let Some(Ok(_)) = ws.next().await {}
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// "Test connection" while editing: the form comes with its secret values empty, and the
+/// stored ones (a secret header and a secret query value) are what reaches the server, as
+/// saving would keep them; none of them comes back in the result.
+#[tokio::test]
+async fn testing_an_edited_form_sends_the_stored_secret_values() {
+    let (addr, mut requests) = recording_server().await;
+    let dir = Dir::new("test-form");
+    let monitor = dir.open().await;
+    let mut stored = Endpoint::new("feed", format!("ws://{addr}/watch?room=1&token=q-s3cret"));
+    stored.headers.push(Header {
+        name: "Authorization".into(),
+        value: "Bearer h-s3cret".into(),
+        secret: true,
+    });
+    let id = monitor.add(stored).await.expect("add");
+
+    let mut form = monitor.endpoint_form(id.0).expect("form");
+    assert_eq!(form.headers[0].value, "", "the form holds no secret");
+    assert_eq!(form.url, format!("ws://{addr}/watch?room=1&token="));
+    // The test goes to another path than the watch's, to tell the two connections apart.
+    form.url = form.url.replace("/watch", "/test");
+    let result = monitor.test_form(Some(id.0), &form).await.expect("tested");
+    assert!(result.ok, "{result:?}");
+    assert!(!format!("{result:?}").contains("s3cret"), "{result:?}");
+
+    // The probe returned after its handshake, so its request was recorded before this.
+    let mut seen = Vec::new();
+    while let Ok(request) = requests.try_recv() {
+        seen.push(request);
+    }
+    let tested: Vec<_> = seen
+        .iter()
+        .filter(|(uri, _)| uri.starts_with("/test"))
+        .collect();
+    assert_eq!(
+        tested,
+        [&(
+            "/test?room=1&token=q-s3cret".to_owned(),
+            Some("Bearer h-s3cret".to_owned())
+        )],
+        "{seen:?}"
+    );
+
+    // A new endpoint's form has no stored values to fill; an id not watched is named.
+    let fresh = monitor.test_form(None, &form).await.expect("tested");
+    assert!(fresh.ok, "{fresh:?}");
+    let mut last = None;
+    while let Ok(request) = requests.try_recv() {
+        last = Some(request)
+            .filter(|(uri, _)| uri.starts_with("/test"))
+            .or(last);
+    }
+    assert_eq!(
+        last,
+        Some(("/test?room=1&token=".to_owned(), Some(String::new())))
+    );
+    let missing = monitor
+        .test_form(Some(99), &form)
+        .await
+        .expect_err("no #99");
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
+
+/// Settings are checked before anything is saved or served: invalid defaults name their
+/// fields, a bad metrics address is named, and a good one serves `/metrics` and is kept.
+#[tokio::test]
+async fn settings_are_checked_then_saved_and_applied() {
+    use heartline_monitor::settings::{AppSettings, EndpointDefaults, Settings};
+    let dir = Dir::new("settings");
+    let mut options = dir.options();
+    options.metrics = true;
+    let monitor = Monitor::open(options).await.expect("open");
+    let path = dir.0.join("settings.json");
+    let settings = Settings::load(path.clone());
+
+    let bad_defaults = AppSettings {
+        endpoint_defaults: EndpointDefaults {
+            ping_interval_ms: 5_000,
+            pong_timeout_ms: 9_000,
+            ..EndpointDefaults::default()
+        },
+        ..AppSettings::default()
+    };
+    let err = monitor
+        .apply_settings(&settings, bad_defaults)
+        .await
+        .expect_err("invalid defaults");
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(
+        err.to_string().starts_with("defaults for new endpoints: "),
+        "{err}"
+    );
+    assert!(
+        err.field_problems()
+            .iter()
+            .any(|p| p.field.contains("pong_timeout")),
+        "{:?}",
+        err.field_problems()
+    );
+
+    let bad_address = AppSettings {
+        metrics_address: Some("localhost".into()),
+        ..AppSettings::default()
+    };
+    let err = monitor
+        .apply_settings(&settings, bad_address)
+        .await
+        .expect_err("bad address");
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(err.to_string().starts_with("metrics address: "), "{err}");
+    assert!(!path.exists(), "nothing saved");
+    assert_eq!(monitor.metrics_address(), None);
+
+    let good = AppSettings {
+        metrics_address: Some("127.0.0.1:0".into()),
+        notifications: false,
+        ..AppSettings::default()
+    };
+    monitor
+        .apply_settings(&settings, good.clone())
+        .await
+        .expect("saved");
+    assert!(monitor.metrics_address().is_some(), "served");
+    assert_eq!(Settings::load(path).get(), good);
+    monitor
+        .apply_settings(&settings, AppSettings::default())
+        .await
+        .expect("saved");
+    assert_eq!(monitor.metrics_address(), None, "stopped");
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+}
+
 /// The cause a notification or the tray names is the live incident tracker's: known as soon as
 /// the incident opens, gone when it closes.
 #[tokio::test]
@@ -476,6 +649,26 @@ async fn views_read_the_recorded_history() {
     assert_eq!((done.endpoints, done.incidents), (1, 1));
     let text = std::fs::read_to_string(&path).expect("written");
     assert!(text.contains("feed"), "{text}");
+
+    // Only a file this monitor exported is handed to a shell to open, and one deleted since
+    // is named.
+    assert_eq!(monitor.exported_file(&done.path).expect("exported"), path);
+    let other = dir.0.join("other.md");
+    std::fs::write(&other, "x").expect("write");
+    let refused = monitor
+        .exported_file(&other.display().to_string())
+        .expect_err("not exported");
+    assert_eq!(refused.kind(), ErrorKind::Invalid);
+    assert!(
+        refused
+            .to_string()
+            .contains("not a file Heartline exported"),
+        "{refused}"
+    );
+    std::fs::remove_file(&path).expect("remove");
+    let gone = monitor.exported_file(&done.path).expect_err("deleted");
+    assert_eq!(gone.kind(), ErrorKind::NotFound);
+    assert!(gone.to_string().contains("no longer there"), "{gone}");
     monitor
         .shutdown(CloseCause::Shutdown)
         .await

@@ -116,6 +116,48 @@ pub const MUTED: Rgb = Rgb(0x5f, 0x66, 0x70);
 pub const GRID: Rgb = Rgb(0xe6, 0xe8, 0xeb);
 pub const BACKGROUND: Rgb = Rgb(0xff, 0xff, 0xff);
 
+/// The palette as the desktop UI reads it (`ui/src/lib/palette.generated.ts`, which the app's
+/// bindings test keeps current): a colour per state and per close class for each theme, with
+/// the legend words of the close classes. States are keyed by their variant names, which is
+/// how the app's `StateName` union spells them; close classes by `as_str`.
+pub fn typescript() -> String {
+    let mut out = String::from(
+        "// Generated from crates/heartline-report/src/palette.rs; do not edit.\n\
+         // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings\n\n\
+         import type { CloseClass, StateName } from \"./bindings\";\n\n\
+         /** A colour for each theme. */\n\
+         export type Swatch = { light: string; dark: string };\n\n\
+         /** The colour of each health state. */\n\
+         export const STATE_COLORS: Record<StateName, Swatch> = {\n",
+    );
+    for state in STATES {
+        let s = state_swatch(state);
+        out.push_str(&format!(
+            "  {state:?}: {{ light: {:?}, dark: {:?} }},\n",
+            s.light.hex(),
+            s.dark.hex()
+        ));
+    }
+    out.push_str(
+        "};\n\n/** Close-code classes as heartline-core names them: legend words and colours. */\n\
+         export const CLOSE_CLASSES: Record<CloseClass, Swatch & { label: string }> = {\n",
+    );
+    for (class, label) in CLOSE_CLASSES {
+        let s = close_class_swatch(class);
+        out.push_str(&format!(
+            "  {}: {{ label: {label:?}, light: {:?}, dark: {:?} }},\n",
+            class.as_str(),
+            s.light.hex(),
+            s.dark.hex()
+        ));
+    }
+    out.push_str(&format!(
+        "}};\n\n/** Time with no known state. */\nexport const UNKNOWN = {:?};\n",
+        UNKNOWN.hex()
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ import type { EndpointForm as Form, FieldProblem, ProbeResult } from "../lib/bin
 
 const app = vi.hoisted(() => ({
   newEndpointForm: vi.fn(),
+  endpointForm: vi.fn(),
   validateEndpoint: vi.fn(),
   testConnection: vi.fn(),
 }));
@@ -89,6 +90,28 @@ describe("EndpointForm", () => {
     expect(result.textContent).toContain("0.850 ms");
     await fireEvent.input(screen.getByPlaceholderText("orders-feed"), { target: { value: "feed" } });
     await waitFor(() => expect(screen.queryByRole("status", { name: "Test result" })).toBeNull());
+  });
+
+  it("tests an edited endpoint with its id, so the stored secret values it leaves empty are used", async () => {
+    const stored: Form = { ...structuredClone(blank), name: "feed", url: "wss://example.test/feed", headers: [{ name: "Authorization", value: "", secret: true }] };
+    app.endpointForm.mockResolvedValue(stored);
+    render(EndpointForm, { props: { id: 7, onsaved: () => {}, oncancel: () => {} } });
+    await waitFor(() => expect(screen.getByRole("heading", { name: "Edit endpoint" })).toBeTruthy());
+    await waitFor(() => expect((screen.getByPlaceholderText("wss://example.com/stream") as HTMLInputElement).value).toBe("wss://example.test/feed"));
+    await fireEvent.click(screen.getByRole("button", { name: "Test connection" }));
+    await screen.findByRole("status", { name: "Test result" });
+    expect(app.endpointForm).toHaveBeenCalledWith(7);
+    const [form, id] = app.testConnection.mock.calls.at(-1) ?? [];
+    expect(id).toBe(7);
+    expect((form as Form).headers[0]).toEqual({ name: "Authorization", value: "", secret: true });
+  });
+
+  it("tests a new endpoint without an id", async () => {
+    await open();
+    await fireEvent.input(screen.getByPlaceholderText("wss://example.com/stream"), { target: { value: "ws://127.0.0.1:1/x" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Test connection" }));
+    await screen.findByRole("status", { name: "Test result" });
+    expect(app.testConnection.mock.calls.at(-1)?.[1]).toBeNull();
   });
 
   it("splits a pasted header line and marks a credential secret", async () => {

@@ -23,7 +23,7 @@ export function commands(call: Call) {
     pauseEndpoint: (id: number) => call<void>("pause_endpoint", { id }),
     resumeEndpoint: (id: number) => call<void>("resume_endpoint", { id }),
     reconnectEndpoint: (id: number) => call<void>("reconnect_endpoint", { id }),
-    testConnection: (form: EndpointForm) => call<ProbeResult>("test_connection", { form }),
+    testConnection: (form: EndpointForm, id: number | null) => call<ProbeResult>("test_connection", { form, id }),
     endpointDetail: (id: number, window: Window) => call<Detail>("endpoint_detail", { id, window }),
     timeline: (window: Window) => call<Array<Lane>>("timeline", { window }),
     historyStrips: (window: Window, cells: number) => call<Strips>("history_strips", { window, cells }),

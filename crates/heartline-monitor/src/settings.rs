@@ -1,17 +1,19 @@
-//! App settings, in `settings.json` beside the database.
+//! The desktop app's settings, in `settings.json` beside the database: what they hold, their
+//! defaults, how they are kept, and applying a change ([`Monitor::apply_settings`]). A shell
+//! holds a [`Settings`] and reads it; nothing here knows the shell.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use heartline_core::Endpoint;
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
-use crate::convert::{endpoint_from, form_from};
-use crate::dto::{EndpointForm, FieldProblem, IpcError};
+use heartline_core::{ConfigErrors, Endpoint};
+
+use crate::{EndpointForm, Error, Monitor, Result};
 
 /// What the Settings view changes.
-#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct AppSettings {
     /// Desktop notifications on Down and recovery.
@@ -28,30 +30,31 @@ pub struct AppSettings {
 }
 
 /// The address of the metrics setting, or why it is not one.
-pub fn metrics_address(text: &str) -> Result<std::net::SocketAddr, String> {
+pub fn metrics_address(text: &str) -> std::result::Result<std::net::SocketAddr, String> {
     text.trim()
         .parse()
         .map_err(|_| format!("`{text}` is not an address like 127.0.0.1:9464"))
 }
 
 /// The policies a new endpoint starts with (durations in milliseconds, as in the form).
-#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct EndpointDefaults {
-    #[ts(type = "number")]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ping_interval_ms: u64,
-    #[ts(type = "number")]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pong_timeout_ms: u64,
     pub misses_allowed: u32,
-    #[ts(type = "number")]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub handshake_timeout_ms: u64,
     pub reconnect_enabled: bool,
-    #[ts(type = "number")]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub reconnect_initial_ms: u64,
-    #[ts(type = "number")]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub reconnect_cap_ms: u64,
     pub max_attempts: Option<u32>,
-    #[ts(type = "number | null")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub degraded_rtt_ms: Option<u64>,
     pub failures_before_down: u32,
     pub successes_before_up: u32,
@@ -60,7 +63,7 @@ pub struct EndpointDefaults {
 impl Default for EndpointDefaults {
     /// Heartline's own defaults (those of `Endpoint::new`).
     fn default() -> Self {
-        let f = form_from(&Endpoint::new("", "wss://"));
+        let f = EndpointForm::of(&Endpoint::new("", "wss://"));
         EndpointDefaults {
             ping_interval_ms: f.ping_interval_ms,
             pong_timeout_ms: f.pong_timeout_ms,
@@ -80,7 +83,7 @@ impl Default for EndpointDefaults {
 impl EndpointDefaults {
     /// The add form of a new endpoint with these policies.
     pub fn new_form(&self) -> EndpointForm {
-        let mut f = form_from(&Endpoint::new("", "wss://"));
+        let mut f = EndpointForm::of(&Endpoint::new("", "wss://"));
         f.ping_interval_ms = self.ping_interval_ms;
         f.pong_timeout_ms = self.pong_timeout_ms;
         f.misses_allowed = self.misses_allowed;
@@ -96,11 +99,11 @@ impl EndpointDefaults {
     }
 
     /// Every problem these policies would give an endpoint, as the form names the fields.
-    pub fn problems(&self) -> Vec<FieldProblem> {
+    pub fn validate(&self) -> std::result::Result<(), ConfigErrors> {
         let mut form = self.new_form();
         form.name = "defaults".into();
         form.url = "wss://example.com/".into();
-        IpcError::from_validation(endpoint_from(&form, None).validate())
+        form.endpoint(None).validate()
     }
 }
 
@@ -116,6 +119,8 @@ impl Default for AppSettings {
     }
 }
 
+/// The settings as they stand, and the file they are kept in.
+#[derive(Debug)]
 pub struct Settings {
     path: PathBuf,
     current: Mutex<AppSettings>,
@@ -149,9 +154,39 @@ impl Settings {
     }
 }
 
+impl Monitor {
+    /// Checks and saves new settings; a changed metrics address starts, moves or stops
+    /// `/metrics` now. Nothing is saved when the defaults or the address are invalid.
+    pub async fn apply_settings(&self, settings: &Settings, value: AppSettings) -> Result<()> {
+        value
+            .endpoint_defaults
+            .validate()
+            .map_err(Error::Defaults)?;
+        let metrics = match value.metrics_address.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                metrics_address(text)
+                    .map_err(|message| Error::Request(format!("metrics address: {message}")))?,
+            ),
+        };
+        let changed = settings.get().metrics_address != value.metrics_address;
+        let stopped = metrics.is_some() && self.metrics_address().is_none();
+        if changed || stopped {
+            match metrics {
+                Some(addr) => {
+                    self.serve_metrics(addr).await?;
+                }
+                None => self.stop_metrics(),
+            }
+        }
+        settings.set(value).map_err(Error::Settings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FieldProblem;
 
     #[test]
     fn metrics_are_off_by_default_and_a_bad_address_is_named() {
@@ -193,7 +228,7 @@ mod tests {
             max_attempts: Some(7),
             ..EndpointDefaults::default()
         };
-        assert!(defaults.problems().is_empty());
+        assert_eq!(defaults.validate(), Ok(()));
         let form = defaults.new_form();
         assert_eq!(
             (
@@ -204,14 +239,14 @@ mod tests {
             (5_000, 2_000, Some(7))
         );
         assert_eq!(form.url, "wss://");
-        assert!(EndpointDefaults::default().problems().is_empty());
+        assert_eq!(EndpointDefaults::default().validate(), Ok(()));
 
         let bad = EndpointDefaults {
             pong_timeout_ms: 9_000,
             ping_interval_ms: 5_000,
             ..EndpointDefaults::default()
         };
-        let problems = bad.problems();
+        let problems = FieldProblem::list(bad.validate());
         assert!(
             problems.iter().any(|p| p.field.contains("pong_timeout")),
             "{problems:?}"
