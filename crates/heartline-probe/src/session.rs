@@ -548,7 +548,7 @@ impl<'a> Session<'a> {
                 self.beat_at = Some(now + d);
             }
         }
-        if let (Some(keep_alive), true) = (reaction.keep_alive, self.preset_next.is_some()) {
+        if let Some(keep_alive) = reaction.keep_alive.filter(|_| self.preset_next.is_some()) {
             // MQTT 5 Server Keep Alive replaces the keep-alive we asked for: ping well within
             // it, and wait no longer than a ping's period.
             let every =
