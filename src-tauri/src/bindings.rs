@@ -43,6 +43,7 @@ pub fn render() -> String {
         ReconnectRow::decl(),
         PhaseRow::decl(),
         FindingRow::decl(),
+        BeatSummary::decl(),
         Resolution::decl(),
         Detail::decl(),
         IncidentKind::decl(),

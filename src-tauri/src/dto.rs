@@ -13,19 +13,19 @@ pub use heartline_monitor::form::{
     EndpointForm, FieldProblem, HeaderForm, SecretVarForm, StepForm, StepKind,
 };
 pub use heartline_monitor::settings::{AppSettings, EndpointDefaults};
+/// The views and requests the monitor serves, handed over IPC as they are (heartline-monitor
+/// derives their TypeScript with its `ts` feature).
+pub use heartline_monitor::view::{
+    BeatSummary, CloseInfo, ConfigFormat, Detail, EndpointRow, ExportProgress, ExportRequest,
+    ExportResult, FindingRow, ImportResult, IncidentList, IncidentRow, Lane, LiveStatus, PhaseRow,
+    ProbeResult, ReconnectRow, RttBucket, StateName, StateSpan, Window,
+};
 /// The closed vocabularies inside those views, each the domain crate's own enum (serialized by
 /// its `as_str` name): TypeScript gets a string-literal union per enum, so the UI's switches
 /// and maps over them are checked against the variants.
 pub use heartline_monitor::view::{
     CloseCause, CloseClass, ExportFormat, IncidentKind, Initiator, ProbeStep, Resolution,
     RetryReason,
-};
-/// The views and requests the monitor serves, handed over IPC as they are (heartline-monitor
-/// derives their TypeScript with its `ts` feature).
-pub use heartline_monitor::view::{
-    CloseInfo, ConfigFormat, Detail, EndpointRow, ExportProgress, ExportRequest, ExportResult,
-    FindingRow, ImportResult, IncidentList, IncidentRow, Lane, LiveStatus, PhaseRow, ProbeResult,
-    ReconnectRow, RttBucket, StateName, StateSpan, Window,
 };
 /// The overview's history strips (bucketed by the store; see `Monitor::strips`).
 pub use heartline_monitor::view::{HistoryStrip, StripBand, Strips};

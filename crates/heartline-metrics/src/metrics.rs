@@ -22,7 +22,9 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use heartline_core::close_code::class_of_end;
-use heartline_core::{EndpointId, Event, EventKind, Phase, PingKind, State, Timestamp};
+use heartline_core::{
+    EndpointId, Event, EventKind, Phase, PingKind, RefusalClass, SessionEnd, State, Timestamp,
+};
 
 /// One open incident as `/metrics` shows it: `heartline_incident_open{endpoint,kind,cause} 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +190,9 @@ impl Metrics {
                 if end.is_unexpected() {
                     bump(&mut rare.unexpected_ends, class_of_end(end).as_str());
                 }
+                if let SessionEnd::Refused { class, .. } = end {
+                    rare.refusals.get_or_insert_with(Box::default)[refusal_index(*class)] += 1;
+                }
             }
             EventKind::HandshakeFailed(failure) => {
                 let mut s = known.series();
@@ -222,11 +227,15 @@ impl Metrics {
                 known.series().pong_missed[kind_index(*kind)] += 1;
             }
             EventKind::Stale { .. } => known.series().stale += 1,
+            // A server's own heartbeat is an interval, not a latency: counted, its interval
+            // kept as the last one, never an RTT sample.
+            EventKind::ServerBeat { interval, .. } => {
+                let mut s = known.series();
+                s.beats = s.beats.saturating_add(1);
+                s.last_beat_ms = u32::try_from(interval.as_millis()).unwrap_or(u32::MAX);
+            }
             // Attempts show up as handshakes or failures; giving up shows up as state `down`.
-            // A server's own heartbeat is an interval, not a latency: no RTT sample.
-            EventKind::Connecting { .. }
-            | EventKind::GaveUp { .. }
-            | EventKind::ServerBeat { .. } => {}
+            EventKind::Connecting { .. } | EventKind::GaveUp { .. } => {}
         }
     }
 
@@ -274,6 +283,27 @@ const STATES: [State; 6] = [
 /// Heartbeat kinds, in the order of [`kind_index`].
 const PING_KINDS: [PingKind; 3] = [PingKind::Protocol, PingKind::App, PingKind::Server];
 const PHASES: [Phase; 4] = [Phase::Dns, Phase::Tcp, Phase::Tls, Phase::Upgrade];
+
+/// Refusal classes, in the order of [`refusal_index`].
+const REFUSAL_CLASSES: [RefusalClass; 6] = [
+    RefusalClass::Credentials,
+    RefusalClass::Policy,
+    RefusalClass::Overload,
+    RefusalClass::ServerRestart,
+    RefusalClass::Protocol,
+    RefusalClass::Other,
+];
+
+fn refusal_index(class: RefusalClass) -> usize {
+    match class {
+        RefusalClass::Credentials => 0,
+        RefusalClass::Policy => 1,
+        RefusalClass::Overload => 2,
+        RefusalClass::ServerRestart => 3,
+        RefusalClass::Protocol => 4,
+        RefusalClass::Other => 5,
+    }
+}
 
 fn kind_index(kind: PingKind) -> usize {
     match kind {
@@ -422,6 +452,11 @@ struct Series {
     last_phases: [f64; 4],
     /// The last ended session's length in seconds.
     last_session: Option<f64>,
+    /// Server heartbeats received (saturating: at one a second, 136 years).
+    beats: u32,
+    /// The interval before the last server heartbeat, in milliseconds; meaningful once
+    /// `beats` > 0.
+    last_beat_ms: u32,
     /// Counters by open-ended label values, created on first occurrence; most endpoints
     /// never need them.
     rare: Option<Box<Rare>>,
@@ -439,6 +474,8 @@ impl Series {
             rtt: [None, None, None],
             last_phases: [f64::NAN; 4],
             last_session: None,
+            beats: 0,
+            last_beat_ms: 0,
             rare: None,
         }
     }
@@ -477,6 +514,9 @@ struct Rare {
     unexpected_ends: Vec<(&'static str, u64)>,
     handshake_failures: Vec<(&'static str, u64)>,
     http_statuses: Vec<(u16, u64)>,
+    /// Sessions the application protocol refused, by [`refusal_index`]; created by the
+    /// first refusal (most endpoints never see one).
+    refusals: Option<Box<[u64; REFUSAL_CLASSES.len()]>>,
 }
 
 fn bump<K: PartialEq>(counts: &mut Vec<(K, u64)>, key: K) {
@@ -905,6 +945,66 @@ impl Collector for PerEndpoint {
                         class,
                     };
                     count(m, &labels, n)?;
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            counter(
+                "refusals",
+                "Sessions the application protocol refused on an open WebSocket (connected at \
+                 the WebSocket layer, refused by the application), by the refusal's class",
+            ),
+            |s| rare(s).is_some_and(|r| r.refusals.is_some()),
+            |e, s, m| {
+                let Some(refusals) = rare(s).and_then(|r| r.refusals.as_deref()) else {
+                    return Ok(());
+                };
+                for (class, &n) in REFUSAL_CLASSES.iter().zip(refusals) {
+                    if n > 0 {
+                        let labels = ClassLabels {
+                            endpoint: e.clone(),
+                            class: class.as_str(),
+                        };
+                        count(m, &labels, n)?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        let has_beats = |s: &Series| s.beats > 0;
+        Self::family(
+            enc,
+            all,
+            counter(
+                "server_beats",
+                "Heartbeats the server itself sent (and Heartline answered); intervals, never \
+                 round trips",
+            ),
+            has_beats,
+            |e, s, m| {
+                if s.beats > 0 {
+                    count(m, &one(e), u64::from(s.beats))?;
+                }
+                Ok(())
+            },
+        )?;
+        Self::family(
+            enc,
+            all,
+            Desc {
+                name: "last_server_beat_interval",
+                help: "Time between the server's last two heartbeats (the first: since the \
+                       protocol handshake)",
+                unit: Some(&self.seconds),
+                kind: MetricType::Gauge,
+            },
+            has_beats,
+            |e, s, m| {
+                if s.beats > 0 {
+                    set(m, &one(e), f64::from(s.last_beat_ms) / 1000.0)?;
                 }
                 Ok(())
             },
@@ -1509,6 +1609,94 @@ mod tests {
         );
         open.lock().unwrap().clear();
         assert!(!m.encode().contains("heartline_incident_open"));
+    }
+
+    /// A server's heartbeats are counted and their last interval kept, never as a round
+    /// trip; refusals by the application are counted by class beside the close they are.
+    #[test]
+    fn server_beats_and_refusals_have_series_of_their_own() {
+        use heartline_core::{Protocol, RefusalClass};
+        let m = Metrics::new();
+        m.set_endpoint(FEED, "feed");
+        // Nothing yet: neither family appears for an endpoint without beats or refusals.
+        let text = m.encode();
+        assert_no_mention(&text, "heartline_server_beats_total{");
+        assert_no_mention(&text, "heartline_refusals_total{");
+        for (interval, jitter) in [(25_000, 0), (25_250, 250), (24_900, 350)] {
+            m.observe(&event(
+                FEED,
+                EventKind::ServerBeat {
+                    interval: Duration::from_millis(interval),
+                    jitter: Duration::from_millis(jitter),
+                },
+            ));
+        }
+        m.observe(&event(
+            FEED,
+            EventKind::PongMissed {
+                kind: PingKind::Server,
+                missed: 1,
+            },
+        ));
+        let refused = |class| {
+            closed(
+                SessionEnd::Refused {
+                    protocol: Protocol::SocketIo,
+                    class,
+                    code: 1000,
+                    reason: "not authorized".into(),
+                },
+                1,
+            )
+        };
+        m.observe(&event(FEED, refused(RefusalClass::Credentials)));
+        m.observe(&event(FEED, refused(RefusalClass::Credentials)));
+        m.observe(&event(FEED, refused(RefusalClass::Overload)));
+        let text = m.encode();
+        assert_lines(
+            &text,
+            &[
+                "# TYPE heartline_server_beats counter",
+                r#"heartline_server_beats_total{endpoint="feed"} 3"#,
+                "# TYPE heartline_last_server_beat_interval_seconds gauge",
+                r#"heartline_last_server_beat_interval_seconds{endpoint="feed"} 24.9"#,
+                r#"heartline_pong_missed_total{endpoint="feed",kind="server"} 1"#,
+                "# TYPE heartline_refusals counter",
+                r#"heartline_refusals_total{endpoint="feed",class="credentials"} 2"#,
+                r#"heartline_refusals_total{endpoint="feed",class="overload"} 1"#,
+                // A refusal is also a close and, being the server's decision, a drop.
+                r#"heartline_closes_total{endpoint="feed",code="1000",initiator="server"} 3"#,
+                r#"heartline_unexpected_ends_total{endpoint="feed",class="policy"} 2"#,
+                r#"heartline_unexpected_ends_total{endpoint="feed",class="try_again"} 1"#,
+            ],
+        );
+        // Classes that never happened have no series; beats are no round trips.
+        assert_no_mention(
+            &text,
+            r#"heartline_refusals_total{endpoint="feed",class="policy"}"#,
+        );
+        assert_no_mention(&text, "heartline_rtt_seconds");
+        assert_no_mention(&text, "heartline_last_rtt_seconds");
+        // A plain WebSocket endpoint beside it shows neither family.
+        m.set_endpoint(EndpointId(2), "plain");
+        let text = m.encode();
+        assert_no_mention(&text, r#"heartline_server_beats_total{endpoint="plain"}"#);
+        assert_no_mention(&text, r#"heartline_refusals_total{endpoint="plain""#);
+        // Removal takes them away with the rest.
+        m.remove_endpoint(FEED);
+        let text = m.encode();
+        assert_no_mention(&text, "heartline_server_beats_total{");
+        assert_no_mention(&text, "heartline_refusals_total{");
+    }
+
+    /// Per-endpoint memory is what the agent's RSS at 10,000 endpoints is made of: the beat
+    /// series add 8 bytes to `Series` (two `u32`s) and refusals 8 to the lazily created
+    /// `Rare` (a pointer, allocated at the first refusal).
+    #[test]
+    fn per_endpoint_series_stay_small() {
+        assert_eq!(std::mem::size_of::<Series>(), 144);
+        assert_eq!(std::mem::size_of::<Option<Box<Rare>>>(), 8);
+        assert_eq!(std::mem::size_of::<Rare>(), 128);
     }
 
     #[test]

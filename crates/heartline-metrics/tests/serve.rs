@@ -203,6 +203,86 @@ async fn scrape_shows_engine_events() {
     lab.shutdown().await;
 }
 
+/// What an engine observer hands over for a Socket.IO endpoint — its server's heartbeats, a
+/// missed one and an application refusal — is scraped over HTTP as beats and refusals, never
+/// as round trips.
+#[tokio::test]
+async fn server_beats_and_refusals_are_scraped() {
+    use heartline_core::{
+        Event, EventKind, PingKind, Protocol, RefusalClass, SessionEnd, SessionStats, Timestamp,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let id = EndpointId(1);
+    metrics.set_endpoint(id, "chat");
+    let sink = metrics.observer();
+    let event = |s: i64, kind| Event {
+        at: Timestamp(1_700_000_000_000 + s * 1000),
+        endpoint: id,
+        kind,
+    };
+    for (s, interval) in [(25, 25_000), (50, 25_000), (76, 26_500)] {
+        sink.emit(event(
+            s,
+            EventKind::ServerBeat {
+                interval: ms(interval),
+                jitter: ms(interval.abs_diff(25_000)),
+            },
+        ));
+    }
+    sink.emit(event(
+        120,
+        EventKind::PongMissed {
+            kind: PingKind::Server,
+            missed: 1,
+        },
+    ));
+    sink.emit(event(
+        121,
+        EventKind::Closed {
+            end: SessionEnd::Refused {
+                protocol: Protocol::SocketIo,
+                class: RefusalClass::Policy,
+                code: 1000,
+                reason: "banned".into(),
+            },
+            stats: SessionStats::default(),
+        },
+    ));
+    let server = start(metrics).await;
+    let text = request(server.addr, "GET", "/metrics").await.body;
+    assert_eq!(
+        sample(&text, r#"heartline_server_beats_total{endpoint="chat"}"#),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"heartline_last_server_beat_interval_seconds{endpoint="chat"}"#
+        ),
+        Some(26.5),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"heartline_pong_missed_total{endpoint="chat",kind="server"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"heartline_refusals_total{endpoint="chat",class="policy"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(!text.contains("heartline_rtt_seconds"), "{text}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn routes_other_than_metrics() {
     let server = start(Arc::new(Metrics::new())).await;

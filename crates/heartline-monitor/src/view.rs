@@ -16,7 +16,7 @@ use heartline_core::{
     PingKind, SessionEnd, State, Timestamp,
 };
 use heartline_engine::Status;
-use heartline_store::{RttPoint, Scope, StripCell, MAX_STRIP_CELLS, SESSION_BUCKETS};
+use heartline_store::{BeatTotals, RttPoint, Scope, StripCell, MAX_STRIP_CELLS, SESSION_BUCKETS};
 
 /// The closed vocabularies the views carry, as the domain crates define them (each serializes
 /// by the name its `as_str` gives, and derives its TypeScript union with the `ts` feature), so
@@ -178,6 +178,22 @@ pub struct PhaseRow {
     pub upgrade_us: u64,
 }
 
+/// The server's own heartbeats over a window, from the recorded rollups: how many arrived and
+/// the time between them, in milliseconds. Intervals, never round trips.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BeatSummary {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub beats: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub mean_interval_ms: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub min_interval_ms: u64,
+    /// The longest wait for a beat: how close the server came to the missed-beat deadline.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub max_interval_ms: u64,
+}
+
 /// A diagnosis finding in plain language.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -210,6 +226,9 @@ pub struct Detail {
     #[cfg_attr(feature = "ts", ts(type = "Array<number>"))]
     pub session_bounds_s: Vec<u64>,
     pub findings: Vec<FindingRow>,
+    /// The server's own heartbeats in the window (protocols whose server beats: Socket.IO,
+    /// ActionCable, …); `None` when none was recorded.
+    pub server_beats: Option<BeatSummary>,
 }
 
 /// One incident for the list.
@@ -728,6 +747,13 @@ impl Monitor {
         let (_, app_rtt) = store
             .rtt_series(id, PingKind::App, from, to, MAX_POINTS)
             .await?;
+        let (_, beats) = store.beat_series(id, from, to, MAX_POINTS).await?;
+        let server_beats = BeatTotals::of(&beats).map(|b| BeatSummary {
+            beats: b.beats,
+            mean_interval_ms: millis(b.mean_interval),
+            min_interval_ms: millis(b.min_interval),
+            max_interval_ms: millis(b.max_interval),
+        });
         let events = store.history(&[id], from, to).await?;
 
         let mut states = Vec::new();
@@ -806,6 +832,7 @@ impl Monitor {
             session_counts,
             session_bounds_s: SESSION_BUCKETS.to_vec(),
             findings,
+            server_beats,
         })
     }
 

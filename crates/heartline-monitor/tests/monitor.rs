@@ -573,6 +573,21 @@ async fn views_read_the_recorded_history() {
         ),
         (299, state(State::Up, State::Down)),
         (200, state(State::Down, State::Up)),
+        // The server's own heartbeats: intervals, never round trips.
+        (
+            190,
+            EventKind::ServerBeat {
+                interval: Duration::from_secs(10),
+                jitter: Duration::ZERO,
+            },
+        ),
+        (
+            164,
+            EventKind::ServerBeat {
+                interval: Duration::from_secs(26),
+                jitter: Duration::from_secs(16),
+            },
+        ),
     ] {
         recorder.emit(Event {
             at: at(t),
@@ -603,6 +618,17 @@ async fn views_read_the_recorded_history() {
         "{states:?}"
     );
     assert_eq!(detail.closes.len(), 1);
+    let beats = detail.server_beats.clone().expect("the recorded beats");
+    assert_eq!(
+        (
+            beats.beats,
+            beats.mean_interval_ms,
+            beats.min_interval_ms,
+            beats.max_interval_ms
+        ),
+        (2, 18_000, 10_000, 26_000)
+    );
+    assert!(detail.rtt.is_empty(), "beats are no round trips");
 
     let lanes = monitor.timeline(window).await.expect("timeline");
     assert_eq!(lanes.len(), 1);

@@ -11,7 +11,7 @@ use heartline_core::{
 use heartline_store::{Availability, Scope, Store};
 
 use crate::model::{
-    CloseCount, EndpointSummary, FindingSummary, IncidentSummary, Mark, RttSummary,
+    CloseCount, EndpointSummary, FindingSummary, IncidentSummary, Mark, RttSummary, ServerBeats,
 };
 use crate::{Error, Result, Selection};
 
@@ -142,6 +142,7 @@ fn join_quoted<'a>(items: impl Iterator<Item = &'a str>) -> String {
 pub(crate) struct Aggregates {
     pub uptime: HashMap<EndpointId, Availability>,
     pub rtt: HashMap<EndpointId, RttSummary>,
+    pub beats: HashMap<EndpointId, ServerBeats>,
     pub incidents: Vec<Incident>,
     pub close_codes: Vec<CloseCount>,
 }
@@ -152,6 +153,7 @@ impl Aggregates {
         !self.incidents.is_empty()
             || !self.close_codes.is_empty()
             || !self.rtt.is_empty()
+            || !self.beats.is_empty()
             || self
                 .uptime
                 .values()
@@ -166,9 +168,10 @@ pub(crate) async fn aggregates(
     since: Timestamp,
     until: Timestamp,
 ) -> Result<Aggregates> {
-    // Four independent statements, on the pool's connections at once.
-    let (rtt, uptime, incidents, close_codes) = futures_util::future::try_join4(
+    // Five independent statements, on the pool's connections at once.
+    let (rtt, beats, uptime, incidents, close_codes) = futures_util::future::try_join5(
         store.export_rtt(scope, PingKind::Protocol, since, until, SUMMARY_RTT_POINTS),
+        store.export_beats(scope, since, until, SUMMARY_RTT_POINTS),
         store.availability_of(scope, since, until),
         store.incidents(ids, since, until),
         store.export_close_codes(scope, since, until),
@@ -182,14 +185,24 @@ pub(crate) async fn aggregates(
                 (
                     id,
                     RttSummary {
-                        resolution: match r.resolution {
-                            heartline_store::Resolution::Minute => "minute",
-                            heartline_store::Resolution::Hour => "hour",
-                            heartline_store::Resolution::Day => "day",
-                        },
+                        resolution: resolution_name(r.resolution),
                         samples: r.samples,
                         mean: r.mean,
                         worst_p95: r.worst_p95,
+                    },
+                )
+            })
+            .collect(),
+        beats: beats
+            .into_iter()
+            .map(|(id, b)| {
+                (
+                    id,
+                    ServerBeats {
+                        resolution: resolution_name(b.resolution),
+                        beats: b.samples,
+                        mean_interval: b.mean,
+                        worst_p95_interval: b.worst_p95,
                     },
                 )
             })
@@ -204,6 +217,14 @@ pub(crate) async fn aggregates(
             })
             .collect(),
     })
+}
+
+fn resolution_name(r: heartline_store::Resolution) -> &'static str {
+    match r {
+        heartline_store::Resolution::Minute => "minute",
+        heartline_store::Resolution::Hour => "hour",
+        heartline_store::Resolution::Day => "day",
+    }
 }
 
 /// Per-endpoint counts made while streaming.
@@ -503,6 +524,7 @@ pub(crate) fn endpoint_summaries(
                 reconnects: c.reconnects,
                 incidents: incidents.get(&e.id).copied().unwrap_or(0),
                 rtt: agg.rtt.get(&e.id).cloned(),
+                server_beats: agg.beats.get(&e.id).cloned(),
             }
         })
         .collect()

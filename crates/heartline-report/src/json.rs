@@ -286,6 +286,12 @@ fn endpoint_json(e: &crate::model::EndpointSummary) -> Value {
             "mean_ms": ms_f(r.mean),
             "worst_p95_ms": ms_f(r.worst_p95),
         })),
+        "server_beats": e.server_beats.as_ref().map(|b| json!({
+            "resolution": b.resolution,
+            "beats": b.beats,
+            "mean_interval_ms": ms_f(b.mean_interval),
+            "worst_p95_interval_ms": ms_f(b.worst_p95_interval),
+        })),
     })
 }
 

@@ -44,8 +44,8 @@ pub use chart::{
 pub use gather::DIAGNOSIS_SLICE_EVENTS;
 pub use json::{event_json, VERSION};
 pub use model::{
-    CloseCount, EndpointSummary, FindingSummary, IncidentSummary, Mark, Row, RttSummary, Summary,
-    COLUMNS,
+    CloseCount, EndpointSummary, FindingSummary, IncidentSummary, Mark, Row, RttSummary,
+    ServerBeats, Summary, COLUMNS,
 };
 pub use time::{iso_utc, parse_instant, readable, Zone, ZoneView};
 

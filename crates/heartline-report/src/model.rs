@@ -392,6 +392,9 @@ pub struct EndpointSummary {
     pub reconnects: u64,
     pub incidents: u64,
     pub rtt: Option<RttSummary>,
+    /// The server's own heartbeats over the window (protocols whose server beats), from the
+    /// stored rollups: intervals, never round trips.
+    pub server_beats: Option<ServerBeats>,
 }
 
 /// Protocol round trips over the window, from the stored rollups.
@@ -403,6 +406,18 @@ pub struct RttSummary {
     pub mean: Duration,
     /// The highest p95 of any bucket: the worst stretch, not the window's p95.
     pub worst_p95: Duration,
+}
+
+/// The server's own heartbeats over the window, from the stored rollups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerBeats {
+    /// Bucket size the figures come from: "minute", "hour" or "day".
+    pub resolution: &'static str,
+    pub beats: u64,
+    /// Mean time between beats.
+    pub mean_interval: Duration,
+    /// The highest p95 of the intervals in any bucket.
+    pub worst_p95_interval: Duration,
 }
 
 /// One incident overlapping the window.

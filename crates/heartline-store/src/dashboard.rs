@@ -83,6 +83,54 @@ pub struct RttPoint {
     pub p99: Duration,
 }
 
+/// One bucket of a server's own heartbeats: how many arrived and the intervals between them.
+/// The spread of the intervals (`max_interval` against `p50_interval`) is their jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeatPoint {
+    /// Start of the bucket.
+    pub at: Timestamp,
+    pub beats: u64,
+    pub min_interval: Duration,
+    pub mean_interval: Duration,
+    pub max_interval: Duration,
+    pub p50_interval: Duration,
+    pub p95_interval: Duration,
+}
+
+/// Server heartbeats over a whole window, folded from its [`BeatPoint`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeatTotals {
+    pub beats: u64,
+    pub mean_interval: Duration,
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    /// The largest of the buckets' 95th percentiles (percentiles do not add up).
+    pub worst_p95_interval: Duration,
+}
+
+impl BeatTotals {
+    /// The window's beats, or `None` when none arrived.
+    pub fn of(points: &[BeatPoint]) -> Option<BeatTotals> {
+        let beats: u64 = points.iter().map(|p| p.beats).sum();
+        if beats == 0 {
+            return None;
+        }
+        let weighted: u128 = points
+            .iter()
+            .map(|p| p.mean_interval.as_micros() * u128::from(p.beats))
+            .sum();
+        let mean_us = u64::try_from(weighted / u128::from(beats)).unwrap_or(u64::MAX);
+        let with_beats = || points.iter().filter(|p| p.beats > 0);
+        Some(BeatTotals {
+            beats,
+            mean_interval: Duration::from_micros(mean_us),
+            min_interval: with_beats().map(|p| p.min_interval).min()?,
+            max_interval: with_beats().map(|p| p.max_interval).max()?,
+            worst_p95_interval: with_beats().map(|p| p.p95_interval).max()?,
+        })
+    }
+}
+
 /// A scheduled reconnect and what came of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reconnect {
@@ -268,7 +316,54 @@ impl Store {
 
     /// RTT of one endpoint over `[from, to)` at the finest resolution that gives at most
     /// `max_points` buckets (minute rows are kept a week, hours a year, days five years).
+    /// [`PingKind::Server`] has no round trips (an empty series): its beats are
+    /// [`Store::beat_series`].
     pub async fn rtt_series(
+        &self,
+        endpoint: EndpointId,
+        kind: PingKind,
+        from: Timestamp,
+        to: Timestamp,
+        max_points: usize,
+    ) -> Result<(Resolution, Vec<RttPoint>)> {
+        if kind == PingKind::Server {
+            return Ok((Resolution::fitting(from, to, max_points), Vec::new()));
+        }
+        self.duration_series(endpoint, kind, from, to, max_points)
+            .await
+    }
+
+    /// The server's own heartbeats of one endpoint over `[from, to)`, bucketed as
+    /// [`Store::rtt_series`] buckets round trips: per bucket how many arrived and the
+    /// intervals between them (never a round trip). Each beat's interval is counted in the
+    /// minute it arrived in.
+    pub async fn beat_series(
+        &self,
+        endpoint: EndpointId,
+        from: Timestamp,
+        to: Timestamp,
+        max_points: usize,
+    ) -> Result<(Resolution, Vec<BeatPoint>)> {
+        let (resolution, points) = self
+            .duration_series(endpoint, PingKind::Server, from, to, max_points)
+            .await?;
+        let beats = points
+            .into_iter()
+            .map(|p| BeatPoint {
+                at: p.at,
+                beats: p.count,
+                min_interval: p.min,
+                mean_interval: p.mean,
+                max_interval: p.max,
+                p50_interval: p.p50,
+                p95_interval: p.p95,
+            })
+            .collect();
+        Ok((resolution, beats))
+    }
+
+    /// The rollup rows of one kind as points: round trips, or server-beat intervals.
+    async fn duration_series(
         &self,
         endpoint: EndpointId,
         kind: PingKind,

@@ -472,8 +472,39 @@ impl Store {
 
     /// RTT of every endpoint of `scope` over `[from, to)` at the resolution
     /// [`Store::rtt_series`] would choose for `max_points` buckets, in one statement.
-    /// Endpoints without samples are left out.
+    /// Endpoints without samples are left out; [`PingKind::Server`] has no round trips (its
+    /// beats' intervals are [`Store::export_beats`]).
     pub async fn export_rtt(
+        &self,
+        scope: Scope<'_>,
+        kind: PingKind,
+        from: Timestamp,
+        to: Timestamp,
+        max_points: usize,
+    ) -> Result<HashMap<EndpointId, RttTotals>> {
+        if kind == PingKind::Server {
+            return Ok(HashMap::new());
+        }
+        self.export_durations(scope, kind, from, to, max_points)
+            .await
+    }
+
+    /// The server's own heartbeats of every endpoint of `scope` over `[from, to)`, in one
+    /// statement like [`Store::export_rtt`]: `samples` is the number of beats, `mean` their
+    /// mean interval and `worst_p95` the highest 95th percentile of the intervals in any
+    /// bucket. Never round trips. Endpoints without beats are left out.
+    pub async fn export_beats(
+        &self,
+        scope: Scope<'_>,
+        from: Timestamp,
+        to: Timestamp,
+        max_points: usize,
+    ) -> Result<HashMap<EndpointId, RttTotals>> {
+        self.export_durations(scope, PingKind::Server, from, to, max_points)
+            .await
+    }
+
+    async fn export_durations(
         &self,
         scope: Scope<'_>,
         kind: PingKind,

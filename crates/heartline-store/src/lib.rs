@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! engine observer ──▶ Recorder ──┬─ RTT samples ─▶ per-minute rollups in memory ─┐
-//!  (never blocks)                └─ other events ─▶ bounded queue ───────────────┴▶ Writer
+//!  (never blocks)                ├─ server beats ─▶ (their intervals, own kind) ─┤
+//!                                └─ other events ─▶ bounded queue ───────────────┴▶ Writer
 //!                                                    (one connection, batched transactions)
 //! readers: their own pooled connections (WAL) ──▶ queries for the UI, CLI and exports
 //! ```
@@ -24,7 +25,9 @@ mod secrets;
 mod strip;
 mod writer;
 
-pub use dashboard::{OverviewRow, Reconnect, Resolution, RttPoint, SESSION_BUCKETS};
+pub use dashboard::{
+    BeatPoint, BeatTotals, OverviewRow, Reconnect, Resolution, RttPoint, SESSION_BUCKETS,
+};
 pub use endpoints::{ImportReport, StoredEndpoint};
 pub use export::{ExportEndpoint, RttTotals, Scope};
 pub use heartline_core::Availability;

@@ -1,6 +1,7 @@
-//! The recorder: an engine observer that never blocks. Round trips are folded into per-minute
-//! rollups in memory; every other event, and every minute once it is over, goes to the writer
-//! through one bounded queue (the writer never reaches back into the recorder).
+//! The recorder: an engine observer that never blocks. Round trips, and the intervals between
+//! a server's own heartbeats (under their own kind, never as round trips), are folded into
+//! per-minute rollups in memory; every other event, and every minute once it is over, goes to
+//! the writer through one bounded queue (the writer never reaches back into the recorder).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,7 +52,8 @@ impl Default for RecorderOptions {
     }
 }
 
-/// One minute of one endpoint's round trips of one kind.
+/// One minute of one endpoint's round trips of one kind, or (kind [`PingKind::Server`]) of the
+/// intervals between its server's heartbeats.
 #[derive(Debug, Clone)]
 pub(crate) struct MinuteRollup {
     pub endpoint: EndpointId,
@@ -66,7 +68,7 @@ pub(crate) struct MinuteRollup {
 pub(crate) enum Op {
     Event(Event),
     Incident(IncidentChange),
-    /// A minute of round trips that is over.
+    /// A minute of round trips (or of server-beat intervals) that is over.
     Minute(MinuteRollup),
 }
 
@@ -247,7 +249,9 @@ impl Recorder {
             .collect()
     }
 
-    fn record_rtt(&self, endpoint: EndpointId, kind: PingKind, at_ms: i64, rtt: Duration) {
+    /// Folds one duration into its minute: a round trip of `kind`, or for [`PingKind::Server`]
+    /// the interval before a server heartbeat.
+    fn record_minute(&self, endpoint: EndpointId, kind: PingKind, at_ms: i64, value: Duration) {
         let minute = at_ms.div_euclid(60_000);
         let Ok(mut m) = self.minutes.lock() else {
             return;
@@ -275,7 +279,7 @@ impl Recorder {
                 self.send(Op::Minute(finished));
             }
         }
-        slot.rollup.record(rtt);
+        slot.rollup.record(value);
     }
 
     /// Sends the writer every minute before `before_minute` (all of them, at shutdown).
@@ -330,10 +334,23 @@ impl heartline_core::Sink for Recorder {
             self.send(Op::Incident(change));
         }
         match event.kind {
-            EventKind::Rtt { kind, rtt } => self.record_rtt(event.endpoint, kind, event.at.0, rtt),
-            // Attempts are visible through their outcome (connected / handshake_failed); a
-            // server's heartbeats, like raw pings, are live-only (a missed one is stored).
-            EventKind::Connecting { .. } | EventKind::ServerBeat { .. } => {}
+            // No round trip is ever of kind `Server` (the probe never measures one); one that
+            // claimed to be would land among the beat intervals, so it is dropped.
+            EventKind::Rtt {
+                kind: PingKind::Server,
+                ..
+            } => {}
+            EventKind::Rtt { kind, rtt } => {
+                self.record_minute(event.endpoint, kind, event.at.0, rtt);
+            }
+            // A server's heartbeat is rolled up like a raw ping, by its interval, under its own
+            // kind: count, min/mean/max and percentiles of the time between beats (their
+            // spread is the jitter). Never a round trip. A missed one is an event, stored.
+            EventKind::ServerBeat { interval, .. } => {
+                self.record_minute(event.endpoint, PingKind::Server, event.at.0, interval);
+            }
+            // Attempts are visible through their outcome (connected / handshake_failed).
+            EventKind::Connecting { .. } => {}
             _ => self.send(Op::Event(event)),
         }
     }

@@ -585,7 +585,8 @@ pub(crate) fn kind_code(kind: PingKind) -> i64 {
     match kind {
         PingKind::Protocol => 0,
         PingKind::App => 1,
-        // Server beats are never rolled up as round trips; the code only keeps this total.
+        // The intervals between a server's own heartbeats: in the same rollup tables, under
+        // their own kind, so every RTT read (which names kind 0 or 1) leaves them out.
         PingKind::Server => 2,
     }
 }

@@ -2414,3 +2414,163 @@ async fn a_drop_storm_is_stored_as_an_incident_with_its_cause() {
     assert_eq!(cause.rule, Rule::IdleTimeout);
     assert!(cause.title.contains("about 6 s"), "{}", cause.title);
 }
+
+/// A server's own heartbeats are rolled up by their intervals under a kind of their own: read
+/// back per minute, hour and day as beats, never among round trips (every RTT figure reads as
+/// if there had been no beat), and packed by retention like the rest.
+#[tokio::test]
+async fn server_beats_are_rolled_up_apart_from_round_trips() {
+    use heartline_store::{BeatTotals, Resolution, Scope};
+    let dir = TempDir::new("beats");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    let ms = Duration::from_millis;
+    for s in 0..120 {
+        recorder.emit(ev(
+            1,
+            t(s),
+            EventKind::Rtt {
+                kind: PingKind::Protocol,
+                rtt: ms(2),
+            },
+        ));
+    }
+    // (second, interval, jitter): the first beat's interval runs from the protocol handshake.
+    let beats = [
+        (10, 10_000, 0),
+        (35, 25_000, 15_000),
+        (61, 26_000, 1_000),
+        (85, 24_000, 2_000),
+        (110, 25_000, 1_000),
+    ];
+    for (s, interval, jitter) in beats {
+        recorder.emit(ev(
+            1,
+            t(s),
+            EventKind::ServerBeat {
+                interval: ms(interval),
+                jitter: ms(jitter),
+            },
+        ));
+    }
+    // A round trip claiming to be the server's (the probe never measures one) is neither.
+    recorder.emit(ev(
+        1,
+        t(50),
+        EventKind::Rtt {
+            kind: PingKind::Server,
+            rtt: ms(1),
+        },
+    ));
+    writer.shutdown().await.unwrap();
+    assert_eq!(recorder.dropped(), 0);
+
+    let secs = Duration::from_secs;
+    let (resolution, minutes) = store
+        .beat_series(EndpointId(1), t(0), t(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(resolution, Resolution::Minute);
+    let shape = |p: &heartline_store::BeatPoint| {
+        (
+            p.at,
+            p.beats,
+            p.min_interval,
+            p.mean_interval,
+            p.max_interval,
+        )
+    };
+    assert_eq!(
+        minutes.iter().map(shape).collect::<Vec<_>>(),
+        [
+            (t(0), 2, secs(10), ms(17_500), secs(25)),
+            (t(60), 3, secs(24), secs(25), secs(26)),
+        ]
+    );
+    // Percentiles come from the interval histogram, within the exact min and max.
+    assert!(minutes
+        .iter()
+        .all(|p| p.p95_interval <= p.max_interval && p.p50_interval >= p.min_interval));
+    let totals = BeatTotals::of(&minutes).expect("beats in the window");
+    assert_eq!(
+        (
+            totals.beats,
+            totals.mean_interval,
+            totals.min_interval,
+            totals.max_interval
+        ),
+        (5, secs(22), secs(10), secs(26))
+    );
+    assert_eq!(BeatTotals::of(&[]), None);
+    // Rolled up into the hour and the day like round trips are.
+    for (to, want) in [(t(3600), Resolution::Hour), (t(86_400), Resolution::Day)] {
+        let (resolution, points) = store
+            .beat_series(EndpointId(1), t(0), to, 10)
+            .await
+            .unwrap();
+        assert_eq!(resolution, want);
+        assert_eq!(
+            points.iter().map(shape).collect::<Vec<_>>(),
+            [(t(0), 5, secs(10), secs(22), secs(26))],
+            "{want:?}"
+        );
+    }
+
+    // Every RTT figure is what the round trips alone make.
+    let (_, rtt) = store
+        .rtt_series(EndpointId(1), PingKind::Protocol, t(0), t(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rtt.iter()
+            .map(|p| (p.count, p.min, p.max, p.mean))
+            .collect::<Vec<_>>(),
+        [(60, ms(2), ms(2), ms(2)), (60, ms(2), ms(2), ms(2))]
+    );
+    let (_, none) = store
+        .rtt_series(EndpointId(1), PingKind::Server, t(0), t(120), 10)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    // Exports name endpoints (this store has none configured, only history).
+    let only = Scope::Only(&[EndpointId(1)]);
+    let rtt_totals = store
+        .export_rtt(only, PingKind::Protocol, t(0), t(3600), 10)
+        .await
+        .unwrap();
+    let one = &rtt_totals[&EndpointId(1)];
+    assert_eq!((one.samples, one.mean, one.worst_p95), (120, ms(2), ms(2)));
+    assert!(store
+        .export_rtt(only, PingKind::Server, t(0), t(3600), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let beat_totals = store.export_beats(only, t(0), t(3600), 10).await.unwrap();
+    let b = &beat_totals[&EndpointId(1)];
+    assert_eq!((b.samples, b.mean), (5, secs(22)));
+    let hour_kinds: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT kind, count, max_us FROM rtt_hour WHERE endpoint_id = 1 ORDER BY kind",
+    )
+    .fetch_all(store.reader())
+    .await
+    .unwrap();
+    assert_eq!(hour_kinds, [(0, 120, 2000), (2, 5, 26_000_000)]);
+
+    // Three hours on, retention packs the minutes (beats with them); they read the same.
+    let report = store
+        .apply_retention(&heartline_store::Retention::default(), t(3 * 3600))
+        .await
+        .unwrap();
+    assert!(report.packed > 0, "{report:?}");
+    let (plain,): (i64,) = sqlx::query_as("SELECT count(*) FROM rtt_minute WHERE endpoint_id = 1")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(plain, 0, "every minute packed");
+    let (_, packed) = store
+        .beat_series(EndpointId(1), t(0), t(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(packed, minutes);
+    store.close().await;
+}

@@ -132,6 +132,12 @@ export type PhaseRow = { at: number, dns_us: number, tcp_us: number, tls_us: num
 
 export type FindingRow = { rule: string, title: string, explanation: string, evidence: Array<string>, suggestion: string, };
 
+export type BeatSummary = { beats: number, mean_interval_ms: number, min_interval_ms: number, 
+/**
+ * The longest wait for a beat: how close the server came to the missed-beat deadline.
+ */
+max_interval_ms: number, };
+
 export type Resolution = "minute" | "hour" | "day";
 
 export type Detail = { id: number, window: Window, 
@@ -142,7 +148,12 @@ resolution: Resolution, rtt: Array<RttBucket>, app_rtt: Array<RttBucket>, states
 /**
  * Session counts per bucket; bounds in seconds in `session_bounds_s` (last open-ended).
  */
-session_counts: Array<number>, session_bounds_s: Array<number>, findings: Array<FindingRow>, };
+session_counts: Array<number>, session_bounds_s: Array<number>, findings: Array<FindingRow>, 
+/**
+ * The server's own heartbeats in the window (protocols whose server beats: Socket.IO,
+ * ActionCable, …); `None` when none was recorded.
+ */
+server_beats: BeatSummary | null, };
 
 export type IncidentKind = "down" | "degraded" | "unstable";
 
