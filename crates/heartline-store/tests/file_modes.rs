@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::Mode;
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
 use heartline_core::Endpoint;
 use heartline_store::{Secrets, Store};
@@ -75,7 +75,10 @@ async fn files_and_directories_are_private_even_under_a_permissive_umask() {
     assert_eq!(found, created, "modes as created");
     // A directory Heartline did not create keeps its mode.
     assert_eq!(mode(&root), 0o755);
-    drop(writer);
+    // Closed and waited for, not dropped: a dropped sqlx connection closes on its worker
+    // thread later, and could still be checkpointing into the -wal this test replaces below
+    // (then the next open reads a WAL shorter than the -shm says: SQLITE_IOERR_SHORT_READ).
+    writer.close().await.unwrap();
     store.close().await;
 
     // Files made readable by others (an older Heartline, a copy, a restore) are tightened:
