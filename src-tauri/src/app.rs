@@ -60,6 +60,7 @@ impl App {
 
     /// Closes every session, flushes the writer and stops the demo lab.
     pub async fn shutdown(&self) {
+        tracing::info!("shutdown: stopping the sessions, then flushing the writer");
         if let Err(err) = self
             .monitor
             .shutdown(heartline_core::CloseCause::Shutdown)
@@ -67,6 +68,7 @@ impl App {
         {
             tracing::warn!(%err, "the last events could not be written");
         }
+        tracing::info!("shutdown: sessions stopped, writer flushed, store closed");
         if let Some(lab) = self.demo.lock().await.take() {
             lab.shutdown().await;
         }

@@ -172,6 +172,9 @@ pub fn run() {
     });
 }
 
+/// How long a quit by signal may take before the process ends without it.
+const QUIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// SIGTERM (a session logout, `kill`, systemd) and SIGINT quit the way the tray's Quit does: the
 /// `Exit` event stops every session and flushes the writer, so the last second of events seen
 /// live is on disk, not lost with the process.
@@ -199,6 +202,17 @@ async fn quit_on_signal(handle: tauri::AppHandle) {
             "quitting: stopping sessions and writing what is pending"
         );
     }
+    // Whoever sent the signal waits for us only so long (a session logout, systemd's stop
+    // timeout): if the orderly quit has not ended the process by then, end it anyway, saying
+    // so; the shutdown's own log lines tell how far it got.
+    std::thread::spawn(|| {
+        std::thread::sleep(QUIT_DEADLINE);
+        tracing::error!(
+            deadline_s = QUIT_DEADLINE.as_secs(),
+            "the quit did not finish in time: exiting without it"
+        );
+        std::process::exit(1);
+    });
     #[cfg(not(unix))]
     {
         if tokio::signal::ctrl_c().await.is_err() {

@@ -327,11 +327,13 @@ impl Monitor {
             scrub.abort();
         }
         self.engine.stop_all(cause).await;
+        tracing::debug!("shutdown: every session stopped");
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
         let flushed = match writer {
             Some(writer) => writer.shutdown().await,
             None => Ok(()),
         };
+        tracing::debug!("shutdown: the writer flushed and stopped");
         if let Some((_, stop)) = self.metrics_server.lock().ok().and_then(|mut s| s.take()) {
             let _ = stop.send(());
         }
