@@ -460,3 +460,82 @@ async fn the_packaged_config_runs_an_idle_agent_only_when_allowed() {
     assert!(status.success(), "{rest}");
     assert!(rest.contains("add [[endpoint]] tables to"), "{rest}");
 }
+
+/// A desktop session's soft open-file limit is often 1,024; the agent raises it to the hard
+/// limit, so more endpoints than the soft limit allows all hold their sessions. Run here
+/// under a soft limit of 128 with 200 endpoints (without the raise, about 70 of them fail
+/// with "too many open files").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_endpoints_than_the_soft_open_file_limit_all_connect() {
+    const ENDPOINTS: usize = 200;
+    let lab = Lab::start().await.unwrap();
+    let dir = TempDir::new("agent", "nofile");
+    let mut body = String::from("[defaults]\nping_interval = \"1s\"\npong_timeout = \"500ms\"\n");
+    for i in 0..ENDPOINTS {
+        body.push_str(&format!(
+            "\n[[endpoint]]\nname = \"e{i:03}\"\nurl = \"{}\"\n",
+            lab.ws_url("/echo")
+        ));
+    }
+    let config = write_config(&dir, &body);
+    let db = dir.path("heartline.db");
+    // The soft limit is lowered by the shell that then becomes the agent; the hard limit is
+    // left as it is (it must allow 200 sockets, as it does on any Linux).
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", r#"ulimit -Sn 128 && exec "$0" "$@""#])
+        .arg(env!("CARGO_BIN_EXE_heartline"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--db")
+        .arg(&db)
+        .args(["--metrics", "127.0.0.1:0"])
+        .env("HEARTLINE_SECRETS", "file")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start heartline run under sh");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // The reader stays open to the end: the agent writes to stderr when it stops.
+    let (first, _stderr) = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        (line, stderr)
+    })
+    .await
+    .unwrap();
+    assert!(
+        first.contains(&format!("watching {ENDPOINTS} endpoints")),
+        "{first}"
+    );
+    let addr = first
+        .split("metrics http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("metrics address")
+        .to_owned();
+    let up = |body: &str| {
+        body.lines()
+            .filter(|l| l.starts_with("heartline_endpoint_up{") && l.ends_with(" 1"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let a = addr.clone();
+        let body = tokio::task::spawn_blocking(move || http_get(&a, "/metrics"))
+            .await
+            .unwrap();
+        if up(&body) == ENDPOINTS || Instant::now() > deadline {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    signal(&child, "-TERM");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        up(&body),
+        ENDPOINTS,
+        "endpoints up under a soft limit of 128"
+    );
+    assert!(status.success(), "{status:?}");
+}

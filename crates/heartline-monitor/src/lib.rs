@@ -263,6 +263,7 @@ impl Monitor {
             observers,
             ..EngineOptions::default()
         }));
+        open_file_room(all.len());
         let mut refused = Vec::new();
         let mut missing = Vec::new();
         for e in &all {
@@ -713,5 +714,27 @@ pub fn keep_secret_values(e: &mut Endpoint, previous: &Endpoint) {
         if let Some(old) = previous.headers.iter().find(|o| o.name == h.name) {
             h.value = old.value.clone();
         }
+    }
+}
+
+/// Files a monitor keeps open besides its sessions' sockets: the database and its sidecars,
+/// the metrics listener, the runtime's own, with room to spare.
+const FILES_BESIDES_SESSIONS: u64 = 64;
+
+/// Every watched endpoint holds a socket, and a desktop session's soft open-file limit is
+/// often 1,024: past it, sessions fail with "too many open files". The soft limit is raised to
+/// the hard one (what servers commonly do at start; it affects this process only), and a hard
+/// limit too low for the stored endpoints is said once.
+fn open_file_room(endpoints: usize) {
+    let needed = endpoints as u64 + FILES_BESIDES_SESSIONS;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < needed => tracing::warn!(
+            limit,
+            endpoints,
+            "the open-file limit is lower than the endpoints need: sessions past it fail with \
+             'too many open files' (raise it: ulimit -n, or LimitNOFILE= for a service)"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(err) => tracing::warn!(%err, "cannot raise the open-file limit"),
     }
 }
