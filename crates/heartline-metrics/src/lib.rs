@@ -24,11 +24,12 @@ use std::net::SocketAddr;
 /// Why the metrics endpoint could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot listen for metrics on {addr}: {source}")]
+    /// The reason is in the message, not a `source` as well: whoever prints the chain would
+    /// say it twice ("…: Too many open files: Too many open files").
+    #[error("cannot listen for metrics on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

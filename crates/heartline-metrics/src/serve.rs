@@ -29,7 +29,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr)
         .await
-        .map_err(|source| Error::Bind { addr, source })
+        .map_err(|error| Error::Bind { addr, error })
 }
 
 /// Serves `GET /metrics` (and `GET /` with a one-line pointer to it; 404 for anything else) on

@@ -369,4 +369,7 @@ async fn bind_names_the_address_in_use() {
     let err = bind(addr).await.unwrap_err();
     assert!(matches!(err, Error::Bind { addr: a, .. } if a == addr));
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    // The reason once, in the message: a printed chain must not repeat it.
+    assert!(err.to_string().contains("in use"), "{err}");
+    assert!(std::error::Error::source(&err).is_none());
 }
