@@ -44,109 +44,110 @@ const DEAD_PEER_CLOSE_DEADLINE: Duration = Duration::from_millis(100);
 /// close or a drain, boxed). Everything a message, a control or a deadline causes is decided
 /// synchronously by [`Session`], which queues frames and at most one way out: the future
 /// keeps its state once instead of once per await (it was 2.5 KB with an await per send).
-pub(crate) async fn run(
-    mut ws: Box<WsStream>,
-    endpoint: &Endpoint,
-    matcher: Option<&ReplyMatcher>,
-    rep: &mut Reporter,
-    controls: &mut ControlReceiver,
-) -> Outcome {
-    let mut s = Session::new(endpoint, matcher, rep.endpoint_id().0);
-    s.open();
-    // Writes to a peer that stopped reading must not hang the loop: bound each by the
-    // pong timeout, the time we would have waited for an answer anyway.
-    let write_deadline = endpoint.heartbeat.pong_timeout;
-    let mut timer = pin!(sleep_until(far_future()));
-    let mut armed: Option<Instant> = None;
+pub(crate) fn run<'a>(
+    ws: Box<WsStream>,
+    endpoint: &'a Endpoint,
+    matcher: Option<&'a ReplyMatcher>,
+    rep: &'a mut Reporter,
+    controls: &'a mut ControlReceiver,
+) -> impl std::future::Future<Output = Outcome> + Send + 'a {
+    // A plain function returning `async move`, not an `async fn`: an async fn keeps each
+    // argument twice in its future (as passed and as bound).
+    let mut ws = ws;
+    async move {
+        let mut s = Session::new(endpoint, matcher, rep.endpoint_id().0);
+        s.open();
+        // Writes to a peer that stopped reading must not hang the loop: bound each by the
+        // pong timeout, the time we would have waited for an answer anyway.
+        let write_deadline = endpoint.heartbeat.pong_timeout;
+        let mut timer = pin!(sleep_until(far_future()));
+        let mut armed: Option<Instant> = None;
 
-    let exit = loop {
-        loop {
-            let Some(Out {
-                message,
-                stalled,
-                then,
-            }) = s.next_out()
-            else {
-                break;
-            };
-            let len = match &message {
-                Message::Ping(_) => None,
-                m => Some(m.len() as u64),
-            };
-            // The write's deadline is on the session's one timer; the loop re-arms it for
-            // the session's own deadlines afterwards.
-            let deadline = Instant::now() + write_deadline;
-            armed = Some(deadline);
-            timer.as_mut().reset(deadline);
-            let written = tokio::select! {
-                biased;
-                written = ws.send(message) => Some(written),
-                () = &mut timer => None,
-            };
-            match written {
-                Some(Ok(())) => s.sent(len, then),
-                Some(Err(e)) => s.exit(Exit::End(lost_or_closed(e))),
-                None => s.close(stalled, "write stalled"),
-            }
-            if s.exit.is_some() {
-                break;
-            }
-        }
-        if let Some(exit) = s.exit.take() {
-            break exit;
-        }
-        let wake = s.next_deadline();
-        if wake != armed {
-            armed = wake;
-            timer.as_mut().reset(wake.unwrap_or_else(far_future));
-        }
-        tokio::select! {
-            biased;
-            control = controls.recv() => s.on_control(control),
-            message = ws.next() => s.on_message(message, rep),
-            () = &mut timer, if armed.is_some() => {
-                if !s.on_timer(rep) {
-                    // Nothing was due yet: arm the timer again on the next turn.
-                    armed = None;
+        let exit = loop {
+            loop {
+                let (message, stalled, then) = match s.next_out() {
+                    Some(out) => (out.message, out.stalled, out.then),
+                    None => break,
+                };
+                let len = match &message {
+                    Message::Ping(_) => None,
+                    m => Some(m.len() as u64),
+                };
+                // The write's deadline is on the session's one timer; the loop re-arms it for
+                // the session's own deadlines afterwards.
+                let deadline = Instant::now() + write_deadline;
+                armed = Some(deadline);
+                timer.as_mut().reset(deadline);
+                let written = tokio::select! {
+                    biased;
+                    written = ws.send(message) => Some(written),
+                    () = &mut timer => None,
+                };
+                match written {
+                    Some(Ok(())) => s.sent(len, then),
+                    Some(Err(e)) => s.exit(Exit::End(lost_or_closed(e))),
+                    None => s.close(stalled, "write stalled"),
+                }
+                if s.exit.is_some() {
+                    break;
                 }
             }
-        }
-    };
-
-    let end = match exit {
-        Exit::Close {
-            cause,
-            code,
-            reason,
-            refused,
-        } => {
-            let end = close_with(&mut ws, cause, code, &reason).await;
-            match refused {
-                Some(refusal) => SessionEnd::Refused {
-                    protocol: endpoint.protocol,
-                    class: refusal.class,
-                    code: end.code(),
-                    reason: refusal.reason,
-                },
-                None => end,
+            if let Some(exit) = s.exit.take() {
+                break *exit;
             }
+            let wake = s.next_deadline();
+            if wake != armed {
+                armed = wake;
+                timer.as_mut().reset(wake.unwrap_or_else(far_future));
+            }
+            tokio::select! {
+                biased;
+                control = controls.recv() => s.on_control(control),
+                message = ws.next() => s.on_message(message, rep),
+                () = &mut timer, if armed.is_some() => {
+                    if !s.on_timer(rep) {
+                        // Nothing was due yet: arm the timer again on the next turn.
+                        armed = None;
+                    }
+                }
+            }
+        };
+
+        let end = match exit {
+            Exit::Close {
+                cause,
+                code,
+                reason,
+                refused,
+            } => {
+                let end = close_with(&mut ws, cause, code, &reason).await;
+                match refused {
+                    Some(refusal) => SessionEnd::Refused {
+                        protocol: endpoint.protocol,
+                        class: refusal.class,
+                        code: end.code(),
+                        reason: refusal.reason,
+                    },
+                    None => end,
+                }
+            }
+            Exit::Drain(end) => {
+                // tungstenite has queued our answering close frame; let it go out and the
+                // server end the TCP connection, within a deadline.
+                drain(&mut ws).await;
+                end
+            }
+            Exit::End(end) => end,
+        };
+        let now = Instant::now();
+        s.stats.duration = now.saturating_duration_since(s.started);
+        s.stats.silent_for = now.saturating_duration_since(s.last_message);
+        Outcome {
+            end,
+            stats: s.stats,
+            control: s.control,
+            answered: s.answered,
         }
-        Exit::Drain(end) => {
-            // tungstenite has queued our answering close frame; let it go out and the
-            // server end the TCP connection, within a deadline.
-            drain(&mut ws).await;
-            end
-        }
-        Exit::End(end) => end,
-    };
-    let now = Instant::now();
-    s.stats.duration = now.saturating_duration_since(s.started);
-    s.stats.silent_for = now.saturating_duration_since(s.last_message);
-    Outcome {
-        end,
-        stats: s.stats,
-        control: s.control,
-        answered: s.answered,
     }
 }
 
@@ -224,7 +225,8 @@ struct Session<'a> {
     started: Instant,
     last_message: Instant,
     outbox: VecDeque<Out>,
-    exit: Option<Exit>,
+    /// Boxed: set once per session, and 64 bytes inline in every session otherwise.
+    exit: Option<Box<Exit>>,
     control: Option<Control>,
 
     /// The user's `on_connect` waits for the protocol's handshake.
@@ -412,7 +414,7 @@ impl<'a> Session<'a> {
     }
 
     fn exit(&mut self, exit: Exit) {
-        self.exit.get_or_insert(exit);
+        self.exit.get_or_insert_with(|| Box::new(exit));
     }
 
     /// We close for `cause`, with the code that cause calls for.
