@@ -18,8 +18,10 @@ struct Args {
     /// Connection counts to measure, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     sizes: Vec<usize>,
-    /// Measured window per run (after warm-up).
-    #[arg(long, default_value = "30s", value_parser = duration)]
+    /// Measured window per run (after warm-up). A minute at least: the agent's recorder
+    /// hands every endpoint's finished minute to the writer at each minute's end, so a
+    /// shorter window measures the agent with or without that flush depending on the clock.
+    #[arg(long, default_value = "60s", value_parser = duration)]
     hold: Duration,
     /// Time between all connected and the start of the measured window.
     #[arg(long, default_value = "5s", value_parser = duration)]
