@@ -1,5 +1,15 @@
 //! The `heartline` command.
 
+/// A line for the person or the log on stderr. A command keeps going when nobody reads it any
+/// more (a log pipe that went away): `eprintln!` would panic on the broken pipe and end, say,
+/// the agent in the middle of its watch.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod endpoints;
 mod export;
 mod output;
@@ -80,7 +90,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("heartline: cannot start the runtime: {e}");
+            say!("heartline: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -97,12 +107,12 @@ fn main() -> ExitCode {
         Err(probe::Failure::Config(problems)) => {
             // One problem a line; what a line quotes from the file is escaped.
             for line in problems.lines() {
-                eprintln!("{}", escape_controls(line));
+                say!("{}", escape_controls(line));
             }
             ExitCode::from(2)
         }
         Err(probe::Failure::Other(e)) => {
-            eprintln!("heartline: {}", escape_controls(&format!("{e:#}")));
+            say!("heartline: {}", escape_controls(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -111,7 +121,7 @@ fn main() -> ExitCode {
 /// Bad usage: one line on stderr, exit status 2. The reason may quote what the user typed:
 /// escaped, so it stays one line.
 fn usage_error(reason: &str) -> ExitCode {
-    eprintln!(
+    say!(
         "heartline: {} (see heartline --help)",
         escape_controls(reason)
     );

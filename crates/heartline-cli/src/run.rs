@@ -151,7 +151,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         return Err(failure);
     }
     for (name, missing) in monitor.missing_secrets() {
-        eprintln!(
+        say!(
             "heartline: warning: {} has no stored value for {} (set it again with `heartline endpoints import`)",
             escape_controls(name),
             escape_controls(&missing.join(", "))
@@ -168,7 +168,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         None => None,
     };
     let watching = monitor.watching();
-    eprintln!(
+    say!(
         "heartline: watching {} endpoints · database {} · secrets in {} · metrics {}",
         watching,
         monitor.database().display(),
@@ -178,11 +178,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 
     if watching == 0 {
         match &args.config {
-            Some(path) => eprintln!(
+            Some(path) => say!(
                 "heartline: no endpoints to watch yet: add [[endpoint]] tables to {} and restart",
                 path.display()
             ),
-            None => eprintln!(
+            None => say!(
                 "heartline: no endpoints to watch yet: add some with `heartline endpoints add` and restart"
             ),
         }
@@ -214,8 +214,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                 let now = monitor.writer_health().last_error();
                 if now != reported {
                     match &now {
-                        Some(e) => eprintln!("heartline: cannot write to the database ({e}); keeping events in memory and retrying"),
-                        None => eprintln!("heartline: writing to the database again"),
+                        Some(e) => say!("heartline: cannot write to the database ({e}); keeping events in memory and retrying"),
+                        None => say!("heartline: writing to the database again"),
                     }
                     reported = now;
                 }
@@ -229,7 +229,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let health = monitor.writer_health();
     let flushed = monitor.shutdown(cause).await;
     let lost = health.dropped() + monitor.recorder_dropped();
-    eprintln!(
+    say!(
         "heartline: stopped; {} rows written{}",
         health.rows(),
         if lost > 0 {
@@ -249,23 +249,23 @@ fn report_scrub(
     match done {
         Ok(Ok(report)) => {
             if report.rows > 0 {
-                eprintln!(
+                say!(
                     "heartline: masked echoed secrets in {} stored history rows of {} endpoints",
                     report.rows, report.endpoints
                 );
             }
             if !report.waiting.is_empty() {
-                eprintln!(
+                say!(
                     "heartline: warning: the history of {} may quote secrets that have no stored value; it is cleaned once they are set again",
                     escape_controls(&report.waiting.join(", "))
                 );
             }
         }
-        Ok(Err(e)) => eprintln!(
+        Ok(Err(e)) => say!(
             "heartline: warning: cannot clean stored history of echoed secrets ({}); trying again next start",
             escape_controls(&e.to_string())
         ),
-        Err(e) => eprintln!("heartline: warning: the history clean-up stopped: {e}"),
+        Err(e) => say!("heartline: warning: the history clean-up stopped: {e}"),
     }
 }
 

@@ -539,3 +539,52 @@ async fn more_endpoints_than_the_soft_open_file_limit_all_connect() {
     );
     assert!(status.success(), "{status:?}");
 }
+
+/// An agent whose stderr nobody reads any more (a log pipe that went away) keeps watching and
+/// stops cleanly: its lines for the operator are dropped, not a panic on the broken pipe
+/// (which ended it with status 101 at its "stopped" line).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_stops_cleanly_after_its_stderr_went_away() {
+    let lab = Lab::start().await.unwrap();
+    let dir = TempDir::new("agent", "epipe");
+    let config = write_config(
+        &dir,
+        &format!(
+            "[defaults]\nping_interval = \"200ms\"\npong_timeout = \"100ms\"\n\n\
+             [[endpoint]]\nname = \"steady\"\nurl = \"{}\"\n",
+            lab.ws_url("/echo"),
+        ),
+    );
+    let db = dir.path("heartline.db");
+    let args: Vec<String> = [
+        "--config",
+        config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (child, first, stderr) = tokio::task::spawn_blocking(move || spawn_run(args))
+        .await
+        .unwrap();
+    assert!(first.contains("watching 1 endpoints"), "{first}");
+    drop(stderr);
+    // Round trips recorded before the stop: the agent was watching with its stderr gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sql(&db, "SELECT COUNT(*) FROM events WHERE kind = 'connected'").await == "0"
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    signal(&child, "-TERM");
+    let mut child = child;
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        sql(&db, "SELECT COUNT(*) FROM events WHERE kind = 'connected'").await,
+        "1"
+    );
+}
