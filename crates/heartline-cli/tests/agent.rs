@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use heartline_lab::Lab;
 
 mod common;
-use common::{heartline, http_get, TempDir};
+use common::{heartline, http_get, metrics_addr, TempDir};
 
 async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("run heartline"))
@@ -95,12 +95,7 @@ async fn run_records_history_serves_metrics_and_stops_cleanly() {
         .await
         .unwrap();
     assert!(first.contains("watching 2 endpoints"), "{first}");
-    let addr = first
-        .split("metrics http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .expect("metrics address")
-        .to_owned();
+    let addr = metrics_addr(&first);
 
     // Scrape until both the round trips and the 4001 closes show.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -442,12 +437,7 @@ async fn the_packaged_config_runs_an_idle_agent_only_when_allowed() {
         .await
         .unwrap();
     assert!(first.contains("watching 0 endpoints"), "{first}");
-    let addr = first
-        .split("metrics http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .expect("metrics address")
-        .to_owned();
+    let addr = metrics_addr(&first);
     let body = tokio::task::spawn_blocking(move || http_get(&addr, "/metrics"))
         .await
         .unwrap();
@@ -506,12 +496,7 @@ async fn more_endpoints_than_the_soft_open_file_limit_all_connect() {
         first.contains(&format!("watching {ENDPOINTS} endpoints")),
         "{first}"
     );
-    let addr = first
-        .split("metrics http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .expect("metrics address")
-        .to_owned();
+    let addr = metrics_addr(&first);
     let up = |body: &str| {
         body.lines()
             .filter(|l| l.starts_with("heartline_endpoint_up{") && l.ends_with(" 1"))

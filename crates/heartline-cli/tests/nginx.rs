@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use heartline_lab::Lab;
 
 mod common;
-use common::{heartline, http_get, TempDir};
+use common::{heartline, http_get, metrics_addr, TempDir};
 
 /// The idle timeout nginx is given, and what the diagnosis must find.
 const READ_TIMEOUT: &str = "2s";
@@ -182,12 +182,7 @@ async fn behind_nginx_the_agent_exports_and_metrics_tell_why_sessions_drop() {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
-    let addr = first
-        .split("metrics http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .unwrap_or_else(|| panic!("no metrics address in {first:?}"))
-        .to_owned();
+    let addr = metrics_addr(&first);
 
     // /metrics: Unstable, explained by an idle timeout, with the drops counted.
     let open =

@@ -58,3 +58,14 @@ pub fn http_get(addr: &str, path: &str) -> String {
     s.read_to_string(&mut body).unwrap();
     body
 }
+
+/// The `/metrics` address (`host:port`) in `heartline run`'s first line
+/// ("… metrics http://127.0.0.1:PORT/metrics").
+pub fn metrics_addr(first_line: &str) -> String {
+    first_line
+        .split("metrics http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_else(|| panic!("no metrics address in {first_line:?}"))
+        .to_owned()
+}
