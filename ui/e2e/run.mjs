@@ -187,10 +187,23 @@ async function downRecovery(t) {
   await until("sorted again once the pointer left", async () => (await order()).join() === "flappy,echo", 10_000);
   // Recovered: a session answers again. After two drops in a row the instability rule may
   // already count it as Unstable (connected, but dropping), which is recovery from Down too.
-  const back = await until("flappy recovered (Up or Unstable)", async () => {
-    const st = await stateOf(b, "flappy");
-    return st === "Up" || st === "Unstable" ? st : null;
-  }, 60_000, 250);
+  let back;
+  try {
+    back = await until("flappy recovered (Up or Unstable)", async () => {
+      const st = await stateOf(b, "flappy");
+      return st === "Up" || st === "Unstable" ? st : null;
+    }, 60_000, 250);
+  } catch (e) {
+    // Tell the engine's side from the page's: what the row shows, and what the backend's own
+    // live statuses say (over IPC, as the page gets them).
+    const text = await (await row(b, "flappy")).getText().catch(() => "(no row)");
+    const engine = await b.executeAsync((done) => {
+      const invoke = window.__TAURI_INTERNALS__?.invoke;
+      if (!invoke) return done("no IPC");
+      invoke("live_statuses").then((s) => done(JSON.stringify(s))).catch((err) => done(`live_statuses failed: ${err}`));
+    }).catch((err) => `(cannot ask: ${err.message})`);
+    throw new Error(`${e.message}; flappy's row: ${text.replace(/\s+/g, " ")}; the engine's statuses: ${engine}`);
+  }
   log("flappy recovered:", back);
 }
 
