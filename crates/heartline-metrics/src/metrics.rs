@@ -284,15 +284,8 @@ const STATES: [State; 6] = [
 const PING_KINDS: [PingKind; 3] = [PingKind::Protocol, PingKind::App, PingKind::Server];
 const PHASES: [Phase; 4] = [Phase::Dns, Phase::Tcp, Phase::Tls, Phase::Upgrade];
 
-/// Refusal classes, in the order of [`refusal_index`].
-const REFUSAL_CLASSES: [RefusalClass; 6] = [
-    RefusalClass::Credentials,
-    RefusalClass::Policy,
-    RefusalClass::Overload,
-    RefusalClass::ServerRestart,
-    RefusalClass::Protocol,
-    RefusalClass::Other,
-];
+/// Refusal classes, in the order of [`refusal_index`] (the core's own list).
+const REFUSAL_CLASSES: [RefusalClass; 6] = RefusalClass::ALL;
 
 fn refusal_index(class: RefusalClass) -> usize {
     match class {

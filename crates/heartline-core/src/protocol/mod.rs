@@ -264,6 +264,16 @@ pub enum RefusalClass {
 }
 
 impl RefusalClass {
+    /// Every class, in a fixed order (the metrics index their counters by it).
+    pub const ALL: [RefusalClass; 6] = [
+        RefusalClass::Credentials,
+        RefusalClass::Policy,
+        RefusalClass::Overload,
+        RefusalClass::ServerRestart,
+        RefusalClass::Protocol,
+        RefusalClass::Other,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RefusalClass::Credentials => "credentials",
@@ -276,16 +286,7 @@ impl RefusalClass {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            RefusalClass::Credentials,
-            RefusalClass::Policy,
-            RefusalClass::Overload,
-            RefusalClass::ServerRestart,
-            RefusalClass::Protocol,
-            RefusalClass::Other,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+        RefusalClass::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
     /// Whether reconnecting cannot help until a person changes something.
