@@ -1,5 +1,5 @@
-//! The one writer: batches events and finished minutes into transactions, keeps the hour and
-//! day rollups current, runs retention, and survives a disk that refuses writes.
+//! The one writer: batches events and finished minutes into transactions, merges each minute
+//! into its hour and day rows (read back, not cached), runs retention, and survives a disk that refuses writes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,8 +23,6 @@ const KEEP_CAPACITY: usize = 1024;
 /// Longest the writer spends on retention per tick.
 const RETENTION_SLICE: Duration = Duration::from_millis(50);
 
-type RollupKey = (EndpointId, PingKind, i64);
-
 pub(crate) struct Writer {
     conn: SqliteConnection,
     rx: mpsc::Receiver<Op>,
@@ -34,9 +32,6 @@ pub(crate) struct Writer {
     seq: i64,
     /// The row key of each endpoint's open session.
     open_sessions: HashMap<EndpointId, (i64, i64)>,
-    /// Current hour and day rollups, so a minute merges without reading its hour back.
-    hours: HashMap<RollupKey, Rollup>,
-    days: HashMap<RollupKey, Rollup>,
     events: Vec<Event>,
     incidents: Vec<IncidentChange>,
     minutes: Vec<MinuteRollup>,
@@ -85,8 +80,6 @@ impl Writer {
             // Unique across runs without reading anything back.
             seq: run_id << 32,
             open_sessions: HashMap::new(),
-            hours: HashMap::new(),
-            days: HashMap::new(),
             events: Vec::new(),
             incidents: Vec::new(),
             minutes: Vec::new(),
@@ -153,13 +146,17 @@ impl Writer {
 
     fn accept(&mut self, op: Op) {
         if self.events.len() + self.incidents.len() >= self.options.max_pending {
-            self.health.lost(1);
+            self.health.lost(op.records());
             return;
         }
         match op {
             Op::Event(e) => self.events.push(e),
             Op::Incident(change) => self.incidents.push(change),
-            Op::Minute(minute) => self.minutes.push(minute),
+            // Taken as they come when nothing is pending (the usual case), not copied.
+            Op::Minutes(mut minutes) if self.minutes.is_empty() => {
+                std::mem::swap(&mut self.minutes, &mut minutes);
+            }
+            Op::Minutes(mut minutes) => self.minutes.append(&mut minutes),
         }
     }
 
@@ -225,8 +222,6 @@ impl Writer {
         let mut rows = 0u64;
         let mut seq = self.seq;
         let mut sessions: HashMap<EndpointId, Option<(i64, i64)>> = HashMap::new();
-        let mut hours: HashMap<RollupKey, Rollup> = HashMap::new();
-        let mut days: HashMap<RollupKey, Rollup> = HashMap::new();
         let mut tx = self.conn.begin().await?;
 
         for event in &self.events {
@@ -387,50 +382,19 @@ impl Writer {
             .bind(m.minute);
             bind_summary(query, r).execute(&mut *tx).await?;
             rows += 1;
-            for (table, bucket, cache, touched) in [
-                (
-                    "rtt_hour",
-                    m.minute.div_euclid(60),
-                    &mut self.hours,
-                    &mut hours,
-                ),
-                (
-                    "rtt_day",
-                    m.minute.div_euclid(1440),
-                    &mut self.days,
-                    &mut days,
-                ),
-            ] {
-                let key = (m.endpoint, m.kind, bucket);
-                if let std::collections::hash_map::Entry::Vacant(slot) = touched.entry(key) {
-                    // Taken out of the cache, not copied: a minute closing for 10,000
-                    // endpoints would otherwise hold every current hour and day twice. The
-                    // commit puts it back; a failed batch leaves it out, and the retry reads
-                    // the row, which the failed batch did not change.
-                    let start = match cache.remove(&key) {
-                        Some(r) => r,
-                        None => load_rollup(&mut tx, table, id, kind, bucket).await?,
-                    };
-                    slot.insert(start);
-                }
-                if let Some(acc) = touched.get_mut(&key) {
-                    acc.merge(&m.rollup);
-                }
-            }
-        }
-        for (table, touched) in [("rtt_hour", &hours), ("rtt_day", &days)] {
-            for (&(endpoint, kind, bucket), r) in touched {
-                let column = if table == "rtt_hour" { "hour" } else { "day" };
-                let sql = format!(
-                    "INSERT OR REPLACE INTO {table} (endpoint_id, kind, {column}, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us, histogram) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                );
-                let query = sqlx::query(&sql)
-                    .bind(i64::try_from(endpoint.0).unwrap_or(i64::MAX))
-                    .bind(kind_code(kind))
-                    .bind(bucket);
-                bind_summary(query, r)
-                    .bind(r.histogram.encode())
+            // The hour and the day this minute belongs to: read back, merged, written again.
+            // Nothing about them is kept in memory between batches (a cache of the current
+            // hour and day with their histograms held about 1 KiB per endpoint, and a batch
+            // that closed a minute for every endpoint held them all twice). The read is inside
+            // this transaction, so a second minute of the same hour in one batch sees the
+            // first; a failed batch changes nothing and its retry reads the same rows.
+            for table in [RollupTable::Hour, RollupTable::Day] {
+                let bucket = table.bucket(m.minute);
+                let mut acc = load_rollup(&mut tx, table, id, kind, bucket).await?;
+                acc.merge(&m.rollup);
+                let query = sqlx::query(table.upsert()).bind(id).bind(kind).bind(bucket);
+                bind_summary(query, &acc)
+                    .bind(acc.histogram.encode())
                     .execute(&mut *tx)
                     .await?;
                 rows += 1;
@@ -451,11 +415,6 @@ impl Writer {
                 None => self.open_sessions.remove(&endpoint),
             };
         }
-        let hour_now = now_ms().div_euclid(3_600_000);
-        self.hours.extend(hours);
-        self.hours.retain(|&(_, _, h), _| h >= hour_now - 1);
-        self.days.extend(days);
-        self.days.retain(|&(_, _, d), _| d >= hour_now / 24 - 1);
         Ok(rows)
     }
 
@@ -539,22 +498,52 @@ async fn insert_event(
     Ok(())
 }
 
+/// The two rollup tables a finished minute is merged into.
+#[derive(Debug, Clone, Copy)]
+enum RollupTable {
+    Hour,
+    Day,
+}
+
+impl RollupTable {
+    /// The table's bucket (Unix hour or day) of a Unix minute.
+    fn bucket(self, minute: i64) -> i64 {
+        match self {
+            RollupTable::Hour => minute.div_euclid(60),
+            RollupTable::Day => minute.div_euclid(1440),
+        }
+    }
+
+    fn select(self) -> &'static str {
+        match self {
+            RollupTable::Hour => "SELECT count, min_us, max_us, sum_us, histogram FROM rtt_hour WHERE endpoint_id = ? AND kind = ? AND hour = ?",
+            RollupTable::Day => "SELECT count, min_us, max_us, sum_us, histogram FROM rtt_day WHERE endpoint_id = ? AND kind = ? AND day = ?",
+        }
+    }
+
+    fn upsert(self) -> &'static str {
+        match self {
+            RollupTable::Hour => "INSERT OR REPLACE INTO rtt_hour (endpoint_id, kind, hour, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us, histogram) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            RollupTable::Day => "INSERT OR REPLACE INTO rtt_day (endpoint_id, kind, day, count, min_us, max_us, sum_us, p50_us, p95_us, p99_us, histogram) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        }
+    }
+}
+
 async fn load_rollup(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    table: &str,
+    table: RollupTable,
     id: i64,
     kind: i64,
     bucket: i64,
 ) -> Result<Rollup> {
-    let column = if table == "rtt_hour" { "hour" } else { "day" };
-    let row: Option<(i64, i64, i64, i64, Vec<u8>)> = sqlx::query_as(&format!(
-        "SELECT count, min_us, max_us, sum_us, histogram FROM {table} WHERE endpoint_id = ? AND kind = ? AND {column} = ?"
-    ))
-    .bind(id)
-    .bind(kind)
-    .bind(bucket)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row: Option<(i64, i64, i64, i64, Vec<u8>)> = sqlx::query_as(table.select())
+        .bind(id)
+        .bind(kind)
+        .bind(bucket)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(
         row.map_or_else(Rollup::default, |(count, min, max, sum, hist)| Rollup {
             count: count.max(0).unsigned_abs(),
