@@ -70,6 +70,12 @@ impl Histogram {
         self.add(bucket_of(us), 1);
     }
 
+    /// Gives back the room beyond its buckets (a finished period's histogram waiting to be
+    /// written holds no more than it needs).
+    pub fn shrink_to_fit(&mut self) {
+        self.buckets.shrink_to_fit();
+    }
+
     pub fn merge(&mut self, other: &Histogram) {
         for &(b, n) in &other.buckets {
             self.add(b, n);
@@ -210,6 +216,20 @@ pub fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shrunk_histogram_is_exactly_its_buckets_and_reads_the_same() {
+        let mut r = Rollup::default();
+        for us in [100, 5_000, 70_000, 900_000, 3_000] {
+            r.record(Duration::from_micros(us));
+        }
+        let before = r.clone();
+        assert!(r.histogram.buckets.capacity() > r.histogram.buckets.len());
+        r.histogram.shrink_to_fit();
+        assert_eq!(r.histogram.buckets.capacity(), r.histogram.buckets.len());
+        assert_eq!(r, before);
+        assert_eq!(r.quantile_us(0.5), before.quantile_us(0.5));
+    }
 
     #[test]
     fn buckets_cover_every_value_and_stay_ordered() {

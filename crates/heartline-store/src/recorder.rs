@@ -68,8 +68,20 @@ pub(crate) struct MinuteRollup {
 pub(crate) enum Op {
     Event(Event),
     Incident(IncidentChange),
-    /// A minute of round trips (or of server-beat intervals) that is over.
-    Minute(MinuteRollup),
+    /// Minutes of round trips (or of server-beat intervals) that are over: every endpoint's
+    /// at a minute's end in one message, so a minute closing for 10,000 endpoints is one
+    /// vector on the queue rather than 10,000 slots of the size of an event.
+    Minutes(Vec<MinuteRollup>),
+}
+
+impl Op {
+    /// How many records it carries (what is lost if it is dropped).
+    pub(crate) fn records(&self) -> u64 {
+        match self {
+            Op::Minutes(minutes) => minutes.len() as u64,
+            Op::Event(_) | Op::Incident(_) => 1,
+        }
+    }
 }
 
 /// The observer half. Cheap to call from every session's task.
@@ -85,10 +97,36 @@ pub struct Recorder {
 
 #[derive(Debug, Default)]
 struct Minutes {
-    open: HashMap<(EndpointId, PingKind), MinuteRollup>,
+    open: HashMap<(EndpointId, PingKind), OpenMinute>,
     /// The latest Unix minute an event was stamped in: when an event of a later one arrives,
     /// every minute before it is over and is sent (once a minute, not once an event).
     latest: i64,
+}
+
+/// The minute an endpoint's round trips of one kind are being folded into.
+#[derive(Debug)]
+struct OpenMinute {
+    /// Unix minute.
+    minute: i64,
+    rollup: Rollup,
+}
+
+impl OpenMinute {
+    /// The minute for the writer, if anything was recorded in it, moved out (its histogram
+    /// cut to its buckets while it waits for the writer); this one is left empty.
+    fn finish(&mut self, endpoint: EndpointId, kind: PingKind) -> Option<MinuteRollup> {
+        if self.rollup.count == 0 {
+            return None;
+        }
+        let mut rollup = std::mem::take(&mut self.rollup);
+        rollup.histogram.shrink_to_fit();
+        Some(MinuteRollup {
+            endpoint,
+            kind,
+            minute: self.minute,
+            rollup,
+        })
+    }
 }
 
 /// What the writer reports about itself.
@@ -259,50 +297,52 @@ impl Recorder {
         let slot = m
             .open
             .entry((endpoint, kind))
-            .or_insert_with(|| MinuteRollup {
-                endpoint,
-                kind,
+            .or_insert_with(|| OpenMinute {
                 minute,
                 rollup: Rollup::default(),
             });
+        let mut finished = None;
         if slot.minute != minute {
-            let finished = std::mem::replace(
-                slot,
-                MinuteRollup {
-                    endpoint,
-                    kind,
-                    minute,
-                    rollup: Rollup::default(),
-                },
-            );
-            if finished.rollup.count > 0 {
-                self.send(Op::Minute(finished));
-            }
+            finished = slot.finish(endpoint, kind);
+            slot.minute = minute;
         }
         slot.rollup.record(value);
+        drop(m);
+        if let Some(finished) = finished {
+            self.send_minutes(vec![finished]);
+        }
     }
 
-    /// Sends the writer every minute before `before_minute` (all of them, at shutdown).
+    /// Sends the writer every minute before `before_minute` (all of them, at shutdown), in one
+    /// message. An endpoint that recorded nothing in a whole minute (quiet, or removed) loses
+    /// its entry; the others keep theirs (without a histogram until the next value).
     fn close_minutes(&self, before_minute: Option<i64>) {
         let Ok(mut m) = self.minutes.lock() else {
             return;
         };
-        let mut over = Vec::new();
-        m.open.retain(|_, slot| {
-            let done = before_minute.is_none_or(|b| slot.minute < b);
-            if done && slot.rollup.count > 0 {
-                // Moved out, not copied: at a minute's close every endpoint's rollup goes at
-                // once, and the entry is dropped right after.
-                over.push(MinuteRollup {
-                    rollup: std::mem::take(&mut slot.rollup),
-                    ..*slot
-                });
+        let over_now = |slot: &OpenMinute| before_minute.is_none_or(|b| slot.minute < b);
+        // Exactly as many as go: at a minute's end that is every endpoint's.
+        let going = m
+            .open
+            .values()
+            .filter(|slot| over_now(slot) && slot.rollup.count > 0)
+            .count();
+        let mut over = Vec::with_capacity(going);
+        m.open.retain(|&(endpoint, kind), slot| {
+            if !over_now(slot) {
+                return true;
             }
-            !done
+            match slot.finish(endpoint, kind) {
+                Some(finished) => {
+                    over.push(finished);
+                    before_minute.is_some()
+                }
+                None => false,
+            }
         });
         drop(m);
-        for minute in over {
-            self.send(Op::Minute(minute));
+        if !over.is_empty() {
+            self.send_minutes(over);
         }
     }
 
@@ -358,8 +398,13 @@ impl heartline_core::Sink for Recorder {
 
 impl Recorder {
     fn send(&self, op: Op) {
+        let lost = op.records();
         if self.tx.try_send(op).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.dropped.fetch_add(lost, Ordering::Relaxed);
         }
+    }
+
+    fn send_minutes(&self, minutes: Vec<MinuteRollup>) {
+        self.send(Op::Minutes(minutes));
     }
 }

@@ -2350,6 +2350,81 @@ async fn finished_minutes_reach_the_writer_on_its_queue() {
     store.close().await;
 }
 
+/// An endpoint's open minute is emptied, not dropped, when it is sent: nothing of one minute
+/// leaks into the next, a minute with nothing recorded writes no row, and the
+/// hour and day rows (read back and merged inside each batch, not cached) add every minute up,
+/// across batches and within one.
+#[tokio::test]
+async fn minutes_in_a_row_keep_their_own_figures_and_add_up_in_the_hour_and_day() {
+    let dir = TempDir::new("minutes-in-a-row");
+    let store = Store::open(&dir.db()).await.unwrap();
+    let (recorder, writer) = store.record(fast_options()).await.unwrap();
+    let rtt = |ms| EventKind::Rtt {
+        kind: PingKind::Protocol,
+        rtt: Duration::from_millis(ms),
+    };
+    let minute_rows = || async {
+        sqlx::query_as::<_, (i64, i64, i64, i64, i64)>(
+            "SELECT minute, count, min_us, max_us, p50_us FROM rtt_minute \
+             WHERE endpoint_id = 1 AND kind = 0 ORDER BY minute",
+        )
+        .fetch_all(store.reader())
+        .await
+        .unwrap()
+    };
+    // Minute 0: ten round trips of 2 ms. The first of minute 1 closes it; its row is written
+    // in a batch of its own before anything else happens.
+    for s in 0..10 {
+        recorder.emit(ev(1, t(s), rtt(2)));
+    }
+    recorder.emit(ev(1, t(60), rtt(40)));
+    for _ in 0..200 {
+        if !minute_rows().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(minute_rows().await.len(), 1, "minute 0 written on its own");
+    // Minute 1: four more of 40 ms. Minute 2: nothing from endpoint 1 (endpoint 2's event
+    // closes minute 1). Minute 3: three of 7 ms, closed at shutdown.
+    for s in 61..65 {
+        recorder.emit(ev(1, t(s), rtt(40)));
+    }
+    recorder.emit(ev(2, t(125), rtt(1)));
+    for s in 180..183 {
+        recorder.emit(ev(1, t(s), rtt(7)));
+    }
+    writer.shutdown().await.unwrap();
+    assert_eq!(recorder.dropped(), 0);
+
+    let m0 = t(0).0 / 60_000;
+    assert_eq!(
+        minute_rows().await,
+        [
+            (m0, 10, 2_000, 2_000, 2_000),
+            (m0 + 1, 5, 40_000, 40_000, 40_000),
+            (m0 + 3, 3, 7_000, 7_000, 7_000),
+        ],
+        "each minute has its own figures, and the quiet minute no row"
+    );
+    for (table, column, bucket) in [("rtt_hour", "hour", m0 / 60), ("rtt_day", "day", m0 / 1440)] {
+        let (count, min, max, sum): (i64, i64, i64, i64) = sqlx::query_as(&format!(
+            "SELECT count, min_us, max_us, sum_us FROM {table} \
+             WHERE endpoint_id = 1 AND kind = 0 AND {column} = ?"
+        ))
+        .bind(bucket)
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+        assert_eq!(
+            (count, min, max, sum),
+            (18, 2_000, 40_000, 10 * 2_000 + 5 * 40_000 + 3 * 7_000),
+            "{table} adds up minutes written in separate batches"
+        );
+    }
+    store.close().await;
+}
+
 /// A drop storm behind an idle timeout is stored as one Unstable incident with its cause.
 #[tokio::test]
 async fn a_drop_storm_is_stored_as_an_incident_with_its_cause() {
