@@ -15,7 +15,7 @@ pub use status::Status;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -72,7 +72,11 @@ impl Default for EngineOptions {
 
 /// Watches many endpoints. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Engine {
-    events: broadcast::Sender<Event>,
+    /// The subscribers' ring, made by the first [`Engine::subscribe`]: an engine nobody
+    /// subscribes to (the agent's; its observers are the recorder and the metrics) does not
+    /// keep `event_capacity` events of room, and its sessions clone nothing into it.
+    events: Arc<OnceLock<broadcast::Sender<Event>>>,
+    event_capacity: usize,
     endpoints: Mutex<BTreeMap<EndpointId, Entry>>,
     next_id: AtomicU64,
     resolver: Arc<dyn Resolve>,
@@ -114,9 +118,9 @@ pub const STOP_DEADLINE: Duration = Duration::from_secs(3);
 
 impl Engine {
     pub fn new(options: EngineOptions) -> Self {
-        let (events, _) = broadcast::channel(options.event_capacity.max(16));
         Engine {
-            events,
+            events: Arc::new(OnceLock::new()),
+            event_capacity: options.event_capacity.max(16),
             endpoints: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             resolver: options.resolver,
@@ -126,7 +130,10 @@ impl Engine {
 
     /// Subscribes to every event from now on.
     pub fn subscribe(&self) -> Subscription {
-        Subscription(self.events.subscribe())
+        let ring = self
+            .events
+            .get_or_init(|| broadcast::channel(self.event_capacity).0);
+        Subscription(ring.subscribe())
     }
 
     /// Starts watching a new endpoint; returns its id. Must run inside a tokio runtime.
@@ -174,8 +181,10 @@ impl Engine {
             for observer in observers.iter() {
                 observer.emit(event.clone());
             }
-            // No receivers is fine: nobody is listening right now.
-            let _ = events.send(event);
+            // No ring yet, or no receivers: nobody is listening right now.
+            if let Some(ring) = events.get() {
+                let _ = ring.send(event);
+            }
         });
         let task = tokio::spawn(probe.watch(id, rx, sink));
         map.insert(

@@ -319,3 +319,23 @@ async fn an_endpoint_inserted_paused_never_dials_until_resumed() {
     engine.stop_all(CloseCause::Shutdown).await;
     lab.shutdown().await;
 }
+
+/// The subscribers' ring is made by the first subscription: an endpoint watched before anyone
+/// subscribed delivers its later events to a subscriber that came afterwards.
+#[tokio::test]
+async fn a_subscriber_that_comes_late_hears_endpoints_added_before_it() {
+    let lab = Lab::start().await.unwrap();
+    let engine = Engine::new(EngineOptions::default());
+    let a = engine.add(fast("a", lab.ws_url("/echo"))).unwrap();
+    wait_for(&engine, Duration::from_secs(5), |s| {
+        s.iter().any(|(id, st)| *id == a && st.connected)
+    })
+    .await;
+    let mut sub = engine.subscribe();
+    engine.reconnect(a).await.unwrap();
+    until(&mut sub, Duration::from_secs(5), |id, k| {
+        id == a && matches!(k, EventKind::Connected { .. })
+    })
+    .await;
+    engine.stop_all(CloseCause::Shutdown).await;
+}
