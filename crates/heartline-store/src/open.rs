@@ -130,6 +130,16 @@ impl Store {
             .disable_statement_logging();
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            // A reader going back to the pool gives back its page cache: readers work in
+            // bursts (a shell's start-up list of every endpoint, a view, an export), and an idle
+            // one kept up to 2 MiB of pages (SQLite's default cache) for nobody. Warm pages stay
+            // in the operating system's file cache.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA shrink_memory").execute(conn).await?;
+                    Ok(true)
+                })
+            })
             .connect_with(read_options)
             .await?;
         let (report, integrity) = tokio::sync::watch::channel(if full_check_pending {
