@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use heartline_core::{Endpoint, EventKind, PingKind};
+use heartline_core::{Endpoint, Event, EventKind, PingKind};
 use heartline_engine::{Delivery, Engine, EngineOptions};
 
 use crate::procfs;
@@ -128,6 +128,8 @@ pub fn run(cfg: ChildConfig) -> anyhow::Result<RunReport> {
 
 async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> {
     let tag = format!("[{} n={}]", cfg.kind.as_str(), cfg.n);
+    // The agent counts through an observer (`Counter`), the others through a subscriber.
+    let no_subscribe = cfg.no_subscribe;
     let shared = Arc::new(Shared::new()?);
     let rss_idle = procfs::rss_kib().unwrap_or(0);
 
@@ -151,7 +153,7 @@ async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> 
         }
         ClientKind::Engine | ClientKind::Agent => {
             let e = if cfg.kind == ClientKind::Agent {
-                let a = Agent::start(&cfg).await?;
+                let a = Agent::start(&cfg, &shared).await?;
                 let e = a.engine.clone();
                 agent = Some(a);
                 e
@@ -159,7 +161,7 @@ async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> 
                 Arc::new(Engine::new(EngineOptions::default()))
             };
             let ids = agent.as_ref().map(|a| a.ids.clone());
-            if !cfg.no_subscribe {
+            if !no_subscribe && cfg.kind != ClientKind::Agent {
                 tokio::spawn(engine_subscriber(e.subscribe(), shared.clone()));
             }
             engine = Some(e.clone());
@@ -174,7 +176,7 @@ async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> 
             let count = || {
                 // Counting `Connected` events is exact unless the subscriber fell behind (or
                 // there is none); then ask every endpoint's live status instead.
-                if cfg.no_subscribe || shared.events_missed.load(Relaxed) > 0 {
+                if no_subscribe || shared.events_missed.load(Relaxed) > 0 {
                     e.statuses().iter().filter(|(_, s)| s.connected).count()
                 } else {
                     shared.connected.load(Relaxed) as usize
@@ -219,7 +221,7 @@ async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> 
     let events = shared.events.load(Relaxed) - events0;
 
     let connected_now = match &engine {
-        Some(e) if cfg.no_subscribe => e.statuses().iter().filter(|(_, s)| s.connected).count(),
+        Some(e) if no_subscribe => e.statuses().iter().filter(|(_, s)| s.connected).count(),
         _ => (shared.connected.load(Relaxed) - shared.closed.load(Relaxed)) as usize,
     };
     let is_engine = cfg.kind != ClientKind::Baseline;
@@ -240,7 +242,7 @@ async fn measure(cfg: ChildConfig, workers: usize) -> anyhow::Result<RunReport> 
         rtt_per_sec: samples as f64 / wall,
         pongs_missed,
         sessions_closed: shared.closed.load(Relaxed),
-        events_per_sec: (is_engine && !cfg.no_subscribe).then(|| events as f64 / wall),
+        events_per_sec: (is_engine && !no_subscribe).then(|| events as f64 / wall),
         events_missed: is_engine.then(|| shared.events_missed.load(Relaxed)),
         lab_cpu_percent: lab0
             .zip(lab1)
@@ -281,7 +283,7 @@ struct Agent {
 }
 
 impl Agent {
-    async fn start(cfg: &ChildConfig) -> anyhow::Result<Agent> {
+    async fn start(cfg: &ChildConfig, shared: &Arc<Shared>) -> anyhow::Result<Agent> {
         use heartline_store::{RecorderOptions, Secrets, Store};
         let dir = std::env::temp_dir().join(format!("heartline-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -317,7 +319,15 @@ impl Agent {
             .await
             .context("starting the recorder")?;
         let engine = Arc::new(Engine::new(EngineOptions {
-            observers: vec![recorder.clone(), metrics.observer()],
+            observers: if cfg.no_subscribe {
+                vec![recorder.clone(), metrics.observer()]
+            } else {
+                vec![
+                    recorder.clone(),
+                    metrics.observer(),
+                    Arc::new(Counter(shared.clone())),
+                ]
+            },
             ..EngineOptions::default()
         }));
         let listener = heartline_metrics::bind("127.0.0.1:0".parse()?)
@@ -473,27 +483,45 @@ async fn engine_subscriber(mut sub: heartline_engine::Subscription, shared: Arc<
                 continue;
             }
         };
-        shared.events.fetch_add(1, Relaxed);
+        shared.count(&event);
+    }
+}
+
+/// The agent's instrument: an observer beside the recorder and the metrics, as `heartline run`
+/// has no subscriber (so its engine keeps no event ring). Observers see every event; nothing
+/// can be missed.
+struct Counter(Arc<Shared>);
+
+impl heartline_core::Sink for Counter {
+    fn emit(&self, event: Event) {
+        self.0.count(&event);
+    }
+}
+
+impl Shared {
+    /// Counts and records what the benchmark reports of one engine event.
+    fn count(&self, event: &Event) {
+        self.events.fetch_add(1, Relaxed);
         match event.kind {
             EventKind::Rtt {
                 kind: PingKind::Protocol,
                 rtt,
-            } => shared.record_rtt(rtt),
+            } => self.record_rtt(rtt),
             EventKind::Connected { .. } => {
-                shared.connected.fetch_add(1, Relaxed);
-                shared.progress.notify_one();
+                self.connected.fetch_add(1, Relaxed);
+                self.progress.notify_one();
             }
             EventKind::HandshakeFailed(_) => {
-                shared.connect_failures.fetch_add(1, Relaxed);
+                self.connect_failures.fetch_add(1, Relaxed);
             }
             EventKind::PongMissed {
                 kind: PingKind::Protocol,
                 ..
             } => {
-                shared.pongs_missed.fetch_add(1, Relaxed);
+                self.pongs_missed.fetch_add(1, Relaxed);
             }
             EventKind::Closed { .. } => {
-                shared.closed.fetch_add(1, Relaxed);
+                self.closed.fetch_add(1, Relaxed);
             }
             _ => {}
         }

@@ -50,7 +50,8 @@ struct Args {
     /// PID of that lab, to report its CPU.
     #[arg(long, value_name = "PID")]
     lab_pid: Option<u32>,
-    /// Diagnostic: run the engine without an event subscriber (no RTT figures).
+    /// Diagnostic: run the engine without an event subscriber, and the agent without its
+    /// counting observer (no RTT figures).
     #[arg(long)]
     no_subscribe: bool,
 
