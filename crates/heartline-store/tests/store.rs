@@ -2425,6 +2425,52 @@ async fn minutes_in_a_row_keep_their_own_figures_and_add_up_in_the_hour_and_day(
     store.close().await;
 }
 
+/// Hour and day rows are read back a few hundred endpoints at a time: with more endpoints than
+/// one read holds, and rows already stored by an earlier run, every endpoint's hour and day add
+/// its own minutes and nobody else's.
+#[tokio::test]
+async fn hours_and_days_of_many_endpoints_add_up_across_runs() {
+    let dir = TempDir::new("many-hours");
+    let rtt = |us| EventKind::Rtt {
+        kind: PingKind::Protocol,
+        rtt: Duration::from_micros(us),
+    };
+    const N: u64 = 700;
+    for run in 0..2i64 {
+        let store = Store::open(&dir.db()).await.unwrap();
+        let (recorder, writer) = store.record(fast_options()).await.unwrap();
+        // Run 0 records minute 0, run 1 minute 2; endpoint n's round trip is 1000 + n µs.
+        for n in 1..=N {
+            recorder.emit(ev(n, t(120 * run + 1), rtt(1_000 + n)));
+        }
+        writer.shutdown().await.unwrap();
+        assert_eq!(recorder.dropped(), 0);
+        store.close().await;
+    }
+    let store = Store::open(&dir.db()).await.unwrap();
+    let m0 = t(0).0 / 60_000;
+    for (table, column, bucket) in [("rtt_hour", "hour", m0 / 60), ("rtt_day", "day", m0 / 1440)] {
+        let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT endpoint_id, count, min_us, max_us, sum_us FROM {table} \
+             WHERE kind = 0 AND {column} = ? ORDER BY endpoint_id"
+        ))
+        .bind(bucket)
+        .fetch_all(store.reader())
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), N as usize, "{table}: a row per endpoint");
+        for (id, count, min, max, sum) in rows {
+            let us = 1_000 + id;
+            assert_eq!(
+                (count, min, max, sum),
+                (2, us, us, 2 * us),
+                "{table}: endpoint {id} has its two minutes"
+            );
+        }
+    }
+    store.close().await;
+}
+
 /// A drop storm behind an idle timeout is stored as one Unstable incident with its cause.
 #[tokio::test]
 async fn a_drop_storm_is_stored_as_an_incident_with_its_cause() {
