@@ -266,6 +266,7 @@ impl Monitor {
         open_file_room(all.len());
         let mut refused = Vec::new();
         let mut missing = Vec::new();
+        let mut start = Vec::with_capacity(all.len());
         for e in &all {
             let watched = match &options.only {
                 Some(names) => names.contains(&e.endpoint.name),
@@ -282,11 +283,15 @@ impl Monitor {
             if let Some(m) = &metrics {
                 m.set_endpoint(e.id, &e.endpoint.name);
             }
-            let inserted = if paused {
-                engine.insert_paused(e.id, e.endpoint.clone())
-            } else {
-                engine.insert(e.id, e.endpoint.clone())
-            };
+            start.push((e, paused));
+        }
+        // Started together: their first connects ramp up (`heartline_engine::Ramp`).
+        let results = engine.insert_all(
+            start
+                .iter()
+                .map(|(e, paused)| (e.id, e.endpoint.clone(), *paused)),
+        );
+        for ((e, _), inserted) in start.iter().zip(results) {
             if let Err(err) = inserted {
                 tracing::warn!(endpoint = %e.id, %err, "cannot watch a stored endpoint");
                 if let Some(m) = &metrics {
