@@ -46,6 +46,9 @@ pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResul
 #[tauri::command]
 pub async fn list_endpoints(app: State<'_, App>) -> IpcResult<Vec<EndpointRow>> {
     crate::startup::mark("list_endpoints:first:start");
+    // Before the rows are read: whatever changes after them reaches the page as a delta.
+    app.page_listening
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let rows = app.monitor.overview_rows().await.map_err(Into::into);
     crate::startup::mark("list_endpoints:first:end");
     rows
