@@ -150,6 +150,42 @@ describe("first-minute figures", () => {
   });
 });
 
+describe("deltas before the first rows", () => {
+  it("count where they are newer than the first answer, and are dropped where older", () => {
+    const m = new LiveModel();
+    // Sent while the first list_endpoints was on its way (endpoints still connecting).
+    m.apply({ statuses: [status(1, { state: "Up", sessions: 1, since: 50 }), status(2, { state: "Connecting", sessions: 0, since: null })], missed: 0 }, 1);
+    expect(m.rows.size).toBe(0);
+    // The answer: 1 built before its connect, 2 after its own.
+    m.replace([row(1, "a", { history: null }, { state: "Connecting", sessions: 0, since: null }), row(2, "b", { history: null }, { state: "Up", sessions: 1, since: 60 })], 2);
+    expect(m.rows.get(1)?.live.state).toBe("Up");
+    expect(m.rows.get(2)?.live.state).toBe("Up");
+    // Only before the first rows: later unknown endpoints are not kept for the next answer.
+    m.apply({ statuses: [status(3, { state: "Down", sessions: 7, since: 120 })], missed: 0 }, 3);
+    m.replace([row(3, "c", { history: null }, { state: "Up", sessions: 6, since: 100 })], 4);
+    expect(m.rows.get(3)?.live.state).toBe("Up");
+  });
+});
+
+describe("catching up once the page listens", () => {
+  it("folds in the statuses that are newer and leaves the rest", () => {
+    const m = new LiveModel([
+      row(1, "a", { history: null }, { state: "Connecting", sessions: 0, since: null }),
+      row(2, "b", { history: null }, { state: "Down", sessions: 2, since: 90 }),
+    ]);
+    const changed = m.catchUp([
+      status(1, { state: "Up", sessions: 1, since: 40 }),
+      // Older than what a delta already brought: not taken.
+      status(2, { state: "Up", sessions: 2, since: 80 }),
+      status(9, { state: "Up" }),
+    ]);
+    expect(changed).toBe(true);
+    expect(m.rows.get(1)?.live.state).toBe("Up");
+    expect(m.rows.get(2)?.live.state).toBe("Down");
+    expect(m.rows.has(9)).toBe(false);
+  });
+});
+
 describe("two-phase overview", () => {
   it("has rows before their history, then folds the history in", () => {
     const m = new LiveModel();

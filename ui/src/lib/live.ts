@@ -20,6 +20,13 @@ export function liveP95(samples: Sample[] | undefined): number | null {
   return v[Math.min(v.length - 1, Math.ceil(0.95 * v.length) - 1)];
 }
 
+/** Whether status `a` is at least as new as `b`: a later session, or the same session and a
+ *  state that began no earlier (a status knows no clock of its own). */
+function notOlder(a: LiveStatus, b: LiveStatus): boolean {
+  if (a.sessions !== b.sessions) return a.sessions > b.sessions;
+  return (a.since ?? Number.NEGATIVE_INFINITY) >= (b.since ?? Number.NEGATIVE_INFINITY);
+}
+
 export class LiveModel {
   rows = new Map<number, EndpointRow>();
   samples = new Map<number, Sample[]>();
@@ -27,6 +34,10 @@ export class LiveModel {
    *  minute rollup). Uptime is the store's alone: one definition, in heartline-core, and no
    *  estimate of the UI's own. */
   private stored = new Map<number, RowHistory>();
+  /** Deltas that came before the first rows, by endpoint: the page listens before the first
+   *  `list_endpoints` answers, and while endpoints are still connecting (the engine's start-up
+   *  ramp) a change sent meanwhile would otherwise be lost until the endpoint's next one. */
+  private early: Map<number, LiveStatus> | null = new Map();
 
   constructor(rows: EndpointRow[] = []) {
     this.replace(rows);
@@ -42,6 +53,15 @@ export class LiveModel {
     for (const r of rows) {
       this.sample(r.live, now);
       this.rows.set(r.id, this.withHistory(r));
+    }
+    // The first rows: a delta that came before them counts where it is not older than the
+    // row (the answer and the deltas travel apart, in either order).
+    if (rows.length > 0 && this.early) {
+      for (const [id, s] of this.early) {
+        const row = this.rows.get(id);
+        if (row && notOlder(s, row.live)) this.fold(row, s, now);
+      }
+      this.early = null;
     }
   }
 
@@ -60,25 +80,47 @@ export class LiveModel {
     return changed;
   }
 
+  /** Every endpoint's status as the app has it now (`live_statuses`), folded in where it is not
+   *  older than the row: once the page listens, to catch up with the changes sent before it
+   *  did (those reached nobody). Returns whether any row changed. */
+  catchUp(statuses: LiveStatus[], now: number = Date.now()): boolean {
+    let changed = false;
+    for (const s of statuses) {
+      const row = this.rows.get(s.id);
+      if (!row || !notOlder(s, row.live)) continue;
+      this.fold(row, s, now);
+      changed = true;
+    }
+    return changed;
+  }
+
   /** Folds one delta in; returns whether anything shown changed. */
   apply(delta: StatusDelta, now: number = Date.now()): boolean {
     let changed = false;
     for (const s of delta.statuses) {
       const row = this.rows.get(s.id);
-      if (!row) continue;
-      // The engine knows closes and state changes of this run only; until one happens, keep
-      // the last close and `since` the store had (overview_history reads them back after a
-      // restart) rather than blank them.
-      const seen = s.last_close ?? row.live.last_close;
-      // Paused lives in the store; the monitor starts and keeps the engine in step with it,
-      // so the engine's state says it (a pause from the tray shows here too).
-      const live = { ...s, last_close: seen, since: s.since ?? row.live.since };
-      this.sample(s, now);
-      // A new object, so that views keyed on rows see the change.
-      this.rows.set(s.id, this.withP95({ ...row, paused: live.state === "Paused", live }));
+      if (!row) {
+        // Before the first rows: kept, the newest per endpoint, for `replace` to weigh.
+        this.early?.set(s.id, s);
+        continue;
+      }
+      this.fold(row, s, now);
       changed = true;
     }
     return changed;
+  }
+
+  private fold(row: EndpointRow, s: LiveStatus, now: number) {
+    // The engine knows closes and state changes of this run only; until one happens, keep
+    // the last close and `since` the store had (overview_history reads them back after a
+    // restart) rather than blank them.
+    const seen = s.last_close ?? row.live.last_close;
+    // Paused lives in the store; the monitor starts and keeps the engine in step with it,
+    // so the engine's state says it (a pause from the tray shows here too).
+    const live = { ...s, last_close: seen, since: s.since ?? row.live.since };
+    this.sample(s, now);
+    // A new object, so that views keyed on rows see the change.
+    this.rows.set(s.id, this.withP95({ ...row, paused: live.state === "Paused", live }));
   }
 
   /** Whether a row's p95 is still the app's own estimate from live samples (the store has no
