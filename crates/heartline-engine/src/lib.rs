@@ -94,7 +94,7 @@ impl Ramp {
 impl Default for Ramp {
     /// A few hundred endpoints connect at once, as without a ramp; 10,000 spread over about
     /// 2.4 s (the agent's goal is all 10,000 connected within 5 s; unramped, 0.8 s on two
-    /// cores, with the desktop's window starting 0.7 s late meanwhile).
+    /// cores, every handshake at once).
     fn default() -> Self {
         Ramp {
             burst: 500,
