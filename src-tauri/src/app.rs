@@ -13,6 +13,11 @@ pub struct App {
     pub monitor: Monitor,
     /// The lab the demo started, kept alive while the app runs.
     pub demo: tokio::sync::Mutex<Option<heartline_lab::Lab>>,
+    /// The page has asked for its first overview: status deltas are sent to it from then on.
+    /// Before, nobody listens, and at start-up (thousands of endpoints connecting) each delta
+    /// is every endpoint's status, which the web process would evaluate while it is still
+    /// loading the page.
+    pub page_listening: std::sync::atomic::AtomicBool,
 }
 
 /// The database the app opens: `$HEARTLINE_DB`, or the default path.
@@ -55,6 +60,7 @@ impl App {
         Ok(App {
             monitor,
             demo: tokio::sync::Mutex::new(None),
+            page_listening: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

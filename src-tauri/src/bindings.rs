@@ -30,6 +30,7 @@ pub fn render() -> String {
         LiveStatus::decl(),
         StatusDelta::decl(),
         EndpointRow::decl(),
+        RowHistory::decl(),
         HeaderForm::decl(),
         Protocol::decl(),
         EndpointForm::decl(),

@@ -8,7 +8,7 @@ use crate::convert::IpcResult;
 use crate::dto::{
     AppInfo, AppSettings, ConfigFormat, Detail, EndpointForm, EndpointRow, ExportProgress,
     ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, Lane, LiveStatus,
-    ProbeResult, StartupMark, Strips, Window, EXPORT_PROGRESS_EVENT,
+    ProbeResult, RowHistory, StartupMark, Strips, Window, EXPORT_PROGRESS_EVENT,
 };
 use heartline_monitor::settings::Settings;
 
@@ -41,12 +41,26 @@ pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResul
     })
 }
 
+/// The overview's rows with their live states, without history (`history: null`): from
+/// memory, for the first screen; `overview_history` brings the history columns.
 #[tauri::command]
 pub async fn list_endpoints(app: State<'_, App>) -> IpcResult<Vec<EndpointRow>> {
     crate::startup::mark("list_endpoints:first:start");
-    let rows = app.monitor.overview().await.map_err(Into::into);
+    // Before the rows are read: whatever changes after them reaches the page as a delta.
+    app.page_listening
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let rows = app.monitor.overview_rows().await.map_err(Into::into);
     crate::startup::mark("list_endpoints:first:end");
     rows
+}
+
+/// The overview's history columns of every endpoint (24 h summaries, causes, stored closes).
+#[tauri::command]
+pub async fn overview_history(app: State<'_, App>) -> IpcResult<Vec<RowHistory>> {
+    crate::startup::mark("overview_history:first:start");
+    let history = app.monitor.overview_history().await.map_err(Into::into);
+    crate::startup::mark("overview_history:first:end");
+    history
 }
 
 /// The start-up marks so far (ui/e2e/bench.mjs).

@@ -18,7 +18,7 @@ pub use heartline_monitor::settings::{AppSettings, EndpointDefaults};
 pub use heartline_monitor::view::{
     BeatSummary, CloseInfo, ConfigFormat, Detail, EndpointRow, ExportProgress, ExportRequest,
     ExportResult, FindingRow, ImportResult, IncidentList, IncidentRow, Lane, LiveStatus, PhaseRow,
-    ProbeResult, ReconnectRow, RttBucket, StateName, StateSpan, Window,
+    ProbeResult, ReconnectRow, RowHistory, RttBucket, StateName, StateSpan, Window,
 };
 /// The closed vocabularies inside those views, each the domain crate's own enum (serialized by
 /// its `as_str` name): TypeScript gets a string-literal union per enum, so the UI's switches

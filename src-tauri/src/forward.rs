@@ -1,7 +1,9 @@
 //! Monitor events to the UI: the changed endpoints' statuses, coalesced (by
 //! `heartline_monitor::live::Coalescer`) to a few a second.
 //! Invariant: the UI gets deltas, never history; a slow webview never stalls a session (the
-//! engine's subscription drops for us and counts what it dropped).
+//! engine's subscription drops for us and counts what it dropped). Deltas go to the page
+//! once it has asked for its first overview (`App::page_listening`); notifications and the
+//! tray follow every flush from the start.
 
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -27,6 +29,9 @@ pub async fn run(handle: AppHandle, mut events: heartline_monitor::Subscription)
                 let delta = StatusDelta { statuses: app.monitor.statuses(&changed), missed };
                 crate::notify::observe(&handle, &delta);
                 crate::tray::refresh(&handle);
+                if !app.page_listening.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 if let Err(err) = handle.emit(STATUS_EVENT, &delta) {
                     tracing::debug!(%err, "no window to tell about status changes");
                 }

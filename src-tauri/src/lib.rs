@@ -127,6 +127,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::list_endpoints,
+            commands::overview_history,
             commands::live_statuses,
             commands::new_endpoint_form,
             commands::endpoint_form,

@@ -186,6 +186,35 @@ impl MonitorOptions {
     }
 }
 
+/// A stored endpoint as the overview lists it: what a row shows besides its live state and
+/// history, without the endpoint's secrets.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    pub id: EndpointId,
+    pub name: String,
+    /// With secrets in its query redacted.
+    pub url: String,
+    pub tags: Vec<String>,
+    pub paused: bool,
+    pub missing_secrets: Vec<String>,
+}
+
+impl Listed {
+    fn of(stored: &[heartline_store::StoredEndpoint]) -> Arc<[Listed]> {
+        stored
+            .iter()
+            .map(|e| Listed {
+                id: e.id,
+                name: e.endpoint.name.clone(),
+                url: e.endpoint.display_url(),
+                tags: e.endpoint.tags.clone(),
+                paused: e.paused,
+                missing_secrets: e.missing_secrets.clone(),
+            })
+            .collect()
+    }
+}
+
 /// A stored endpoint the engine would not watch at start, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
@@ -208,6 +237,10 @@ pub struct Monitor {
     missing: Vec<(String, Vec<String>)>,
     /// Edits one at a time, so that store and engine see them in the same order.
     edits: tokio::sync::Mutex<()>,
+    /// The stored endpoints as the overview lists them, kept from the last read of the store
+    /// (at open, or the first overview after an edit). Filled and cleared only under
+    /// `edits`, so a list read before an edit can never be kept after it.
+    listed: Mutex<Option<Arc<[Listed]>>>,
     /// The files [`Monitor::export`] wrote since the monitor opened.
     exported: Mutex<HashSet<PathBuf>>,
 }
@@ -266,6 +299,7 @@ impl Monitor {
         open_file_room(all.len());
         let mut refused = Vec::new();
         let mut missing = Vec::new();
+        let mut start = Vec::with_capacity(all.len());
         for e in &all {
             let watched = match &options.only {
                 Some(names) => names.contains(&e.endpoint.name),
@@ -282,11 +316,15 @@ impl Monitor {
             if let Some(m) = &metrics {
                 m.set_endpoint(e.id, &e.endpoint.name);
             }
-            let inserted = if paused {
-                engine.insert_paused(e.id, e.endpoint.clone())
-            } else {
-                engine.insert(e.id, e.endpoint.clone())
-            };
+            start.push((e, paused));
+        }
+        // Started together: their first connects ramp up (`heartline_engine::Ramp`).
+        let results = engine.insert_all(
+            start
+                .iter()
+                .map(|(e, paused)| (e.id, e.endpoint.clone(), *paused)),
+        );
+        for ((e, _), inserted) in start.iter().zip(results) {
             if let Err(err) = inserted {
                 tracing::warn!(endpoint = %e.id, %err, "cannot watch a stored endpoint");
                 if let Some(m) = &metrics {
@@ -298,6 +336,7 @@ impl Monitor {
                 });
             }
         }
+        let listed = Listed::of(&all);
         // History written before outside text was masked at the source may quote secrets.
         let scrub = {
             let store = store.clone();
@@ -316,6 +355,7 @@ impl Monitor {
             refused,
             missing,
             edits: tokio::sync::Mutex::new(()),
+            listed: Mutex::new(Some(listed)),
             exported: Mutex::new(HashSet::new()),
         })
     }
@@ -412,7 +452,7 @@ impl Monitor {
     /// removed again, so no endpoint is ever stored but not watched.
     pub async fn add(&self, endpoint: Endpoint) -> Result<EndpointId> {
         endpoint.validate()?;
-        let _edit = self.edits.lock().await;
+        let _edit = self.edit().await;
         self.add_unlocked(endpoint).await
     }
 
@@ -435,7 +475,7 @@ impl Monitor {
     /// keep the stored ones. When the engine refuses the new configuration, the store keeps
     /// the previous one.
     pub async fn update(&self, id: u64, mut endpoint: Endpoint) -> Result<()> {
-        let _edit = self.edits.lock().await;
+        let _edit = self.edit().await;
         let previous = self.endpoint(id)?;
         keep_secret_values(&mut endpoint, &previous);
         endpoint.validate()?;
@@ -462,7 +502,7 @@ impl Monitor {
 
     /// A copy of an endpoint under the first free name `name (2)`, `name (3)`, …
     pub async fn duplicate(&self, id: u64) -> Result<EndpointId> {
-        let _edit = self.edits.lock().await;
+        let _edit = self.edit().await;
         let mut endpoint = self.endpoint(id)?;
         let names: Vec<String> = self
             .engine
@@ -479,7 +519,7 @@ impl Monitor {
 
     /// Stops watching an endpoint and deletes it with its secrets (its history stays).
     pub async fn remove(&self, id: u64) -> Result<()> {
-        let _edit = self.edits.lock().await;
+        let _edit = self.edit().await;
         let eid = EndpointId(id);
         self.engine.remove(eid).await?;
         if let Some(m) = &self.metrics {
@@ -508,7 +548,7 @@ impl Monitor {
     }
 
     async fn set_paused(&self, id: u64, paused: bool) -> Result<()> {
-        let _edit = self.edits.lock().await;
+        let _edit = self.edit().await;
         let eid = EndpointId(id);
         if !self.engine.endpoints().iter().any(|(i, _)| *i == eid) {
             return Err(Error::NotFound(id));
@@ -545,7 +585,7 @@ impl Monitor {
         };
         let resolved = file.resolve(env)?;
         let endpoints: Vec<_> = resolved.into_iter().map(|r| r.endpoint).collect();
-        let _edit = self.edits.lock().await;
+        let _edit = self.edit().await;
         let report = self
             .store
             .import_endpoints(&endpoints, &self.secrets)
@@ -670,16 +710,39 @@ impl Monitor {
         self.recorder.clone()
     }
 
+    /// Starts an edit: waits for the one before to finish, and forgets the listed endpoints
+    /// (the next overview reads them from the store again).
+    async fn edit(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        let guard = self.edits.lock().await;
+        if let Ok(mut listed) = self.listed.lock() {
+            *listed = None;
+        }
+        guard
+    }
+
+    /// The stored endpoints as the overview lists them: kept, or read from the store (with
+    /// their secrets, for the missing ones) after an edit.
+    pub(crate) async fn listed(&self) -> Result<Arc<[Listed]>> {
+        if let Some(kept) = self.listed.lock().ok().and_then(|l| l.clone()) {
+            return Ok(kept);
+        }
+        let _edit = self.edits.lock().await;
+        if let Some(kept) = self.listed.lock().ok().and_then(|l| l.clone()) {
+            return Ok(kept);
+        }
+        let listed = Listed::of(&self.store.endpoints(&self.secrets).await?);
+        if let Ok(mut kept) = self.listed.lock() {
+            *kept = Some(listed.clone());
+        }
+        Ok(listed)
+    }
+
     pub(crate) fn recorder_ref(&self) -> &heartline_store::Recorder {
         &self.recorder
     }
 
     pub(crate) fn store(&self) -> &Store {
         &self.store
-    }
-
-    pub(crate) fn secrets(&self) -> &Secrets {
-        &self.secrets
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -85,7 +85,8 @@ pub struct LiveStatus {
     pub sessions: u64,
 }
 
-/// One row of the overview: configuration, live status and 24 h summary.
+/// One row of the overview: configuration and live status, and the 24 h summary once
+/// [`Monitor::overview_history`] has answered for it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EndpointRow {
@@ -97,6 +98,19 @@ pub struct EndpointRow {
     pub tags: Vec<String>,
     pub paused: bool,
     pub live: LiveStatus,
+    pub missing_secrets: Vec<String>,
+    /// The history columns; `None` while they are not known yet (shown as loading, never
+    /// as a value).
+    pub history: Option<RowHistory>,
+}
+
+/// The overview's history columns of one endpoint, from the store (the slow half of the
+/// overview: [`Monitor::overview_history`]).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RowHistory {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: u64,
     /// Uptime over the last 24 h by the one definition (`heartline_core::Availability`).
     pub uptime_24h: Option<f64>,
     /// Unexpected session ends per watched hour over the last 24 h.
@@ -108,9 +122,30 @@ pub struct EndpointRow {
     pub median_session_ms: Option<u64>,
     /// What explains the endpoint's open incident (a diagnosis finding's title), if one is open.
     pub cause: Option<String>,
+    /// p95 of the recorded round trips of the last minutes.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub p95_us: Option<u64>,
-    pub missing_secrets: Vec<String>,
+    /// When the current state began, as the store knows it: for an endpoint whose live
+    /// status has no `since` yet (no state change in this run).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub since: Option<i64>,
+    /// The last close the store holds: for an endpoint that has not closed in this run.
+    pub last_close: Option<CloseInfo>,
+}
+
+impl EndpointRow {
+    /// The row with its history columns, the stored `since` and last close filling in what
+    /// the live status does not know yet.
+    pub fn with_history(mut self, history: RowHistory) -> EndpointRow {
+        if self.live.since.is_none() {
+            self.live.since = history.since;
+        }
+        if self.live.last_close.is_none() {
+            self.live.last_close = history.last_close.clone();
+        }
+        self.history = Some(history);
+        self
+    }
 }
 
 /// A time window of history.
@@ -553,60 +588,44 @@ fn check_window(w: Window) -> Result<(Timestamp, Timestamp)> {
 }
 
 impl Monitor {
-    /// The overview: every stored endpoint with its live status and 24 h summary. The state
-    /// is the engine's (a paused endpoint's is `Paused`, from the store's column through the
-    /// engine); the stored history fills in what this run has not seen yet.
+    /// The overview in one answer: [`Monitor::overview_rows`] with
+    /// [`Monitor::overview_history`] folded in.
     pub async fn overview(&self) -> Result<Vec<EndpointRow>> {
-        let store = self.store();
-        let stored = store.endpoints(self.secrets()).await?;
-        let ids: Vec<EndpointId> = stored.iter().map(|e| e.id).collect();
-        let summaries: HashMap<EndpointId, _> = store
-            .overview(&ids, now())
+        let rows = self.overview_rows().await?;
+        let mut history: HashMap<u64, RowHistory> = self
+            .overview_history()
             .await?
             .into_iter()
-            .map(|r| (r.endpoint, r))
+            .map(|h| (h.id, h))
             .collect();
-        let live: HashMap<EndpointId, LiveStatus> = self
+        Ok(rows
+            .into_iter()
+            .map(|r| match history.remove(&r.id) {
+                Some(h) => r.with_history(h),
+                None => r,
+            })
+            .collect())
+    }
+
+    /// The overview's first half, cheap enough for the first screen of 10,000 endpoints:
+    /// every stored endpoint with its configuration and live state, from memory (the
+    /// monitor's list of stored endpoints, read once and again only after an edit, and the
+    /// engine's statuses), without history (`history: None`). The state is the engine's (a
+    /// paused endpoint's is `Paused`, from the store's column through the engine); an
+    /// endpoint the engine does not watch says `Paused` or `Connecting`, as the store has it.
+    pub async fn overview_rows(&self) -> Result<Vec<EndpointRow>> {
+        let listed = self.listed().await?;
+        let mut live: HashMap<EndpointId, LiveStatus> = self
             .engine()
             .statuses()
             .into_iter()
             .map(|(id, s)| (id, live_status(id, &s)))
             .collect();
-        // Before this run has seen a session end, the stored last close says who closed but
-        // not why: read that one event back (a one-millisecond range seek) for its cause and
-        // reason. All of them in one statement (a seek each): one read per endpoint took
-        // 100-250 ms of the first overview on a year's database.
-        let unseen: Vec<(EndpointId, Timestamp)> = stored
+        Ok(listed
             .iter()
-            .filter_map(|e| {
-                let at = summaries.get(&e.id)?.last_close.as_ref()?.0;
-                let seen = live.get(&e.id).is_some_and(|s| s.last_close.is_some());
-                (!seen).then_some((e.id, at))
-            })
-            .collect();
-        // The cause of each endpoint's open incident, from the newest incidents of a day.
-        let day_ago = Timestamp(now().0 - 86_400_000);
-        let (recent, _) = store
-            .recent_incidents(day_ago, now(), IncidentList::LIMIT)
-            .await?;
-        let mut causes: HashMap<EndpointId, String> = HashMap::new();
-        for i in recent.iter().filter(|i| i.ended.is_none()) {
-            if let Some(c) = &i.cause {
-                causes.entry(i.endpoint).or_insert_with(|| shown(&c.title));
-            }
-        }
-        let mut stored_closes: HashMap<EndpointId, CloseInfo> = HashMap::new();
-        for event in store.closes_at(&unseen).await? {
-            if let EventKind::Closed { end, .. } = &event.kind {
-                stored_closes.insert(event.endpoint, close_info(event.at, end));
-            }
-        }
-        Ok(stored
-            .into_iter()
             .map(|e| {
-                let summary = summaries.get(&e.id);
                 // Not watched (the agent's selection, or refused at start): the store's word.
-                let mut status = live.get(&e.id).cloned().unwrap_or(LiveStatus {
+                let status = live.remove(&e.id).unwrap_or(LiveStatus {
                     id: e.id.0,
                     state: if e.paused {
                         StateName::Paused
@@ -620,43 +639,94 @@ impl Monitor {
                     last_failure: None,
                     sessions: 0,
                 });
-                if let Some(s) = summary {
-                    // Before the first event of this run, the stored history knows better.
-                    if status.since.is_none() {
-                        status.since = s.since.map(|t| t.0);
-                    }
-                    if status.last_close.is_none() {
-                        // An initiator the database holds but this build does not know is
-                        // not shown rather than guessed.
-                        status.last_close = stored_closes.remove(&e.id).or_else(|| {
-                            s.last_close.as_ref().and_then(|(at, code, initiator)| {
-                                let initiator = Initiator::parse(initiator)?;
-                                Some(close_from_parts(*at, *code, String::new(), initiator, None))
-                            })
-                        });
-                    }
-                }
                 EndpointRow {
                     id: e.id.0,
-                    name: e.endpoint.name.clone(),
-                    url: e.endpoint.display_url(),
-                    tags: e.endpoint.tags.clone(),
+                    name: e.name.clone(),
+                    url: e.url.clone(),
+                    tags: e.tags.clone(),
                     paused: e.paused,
                     live: status,
+                    missing_secrets: e.missing_secrets.clone(),
+                    history: None,
+                }
+            })
+            .collect())
+    }
+
+    /// The overview's second half: every stored endpoint's history columns (uptime, drops,
+    /// connected share and median session of the last 24 h, the open incident's cause, p95),
+    /// and the stored `since` and last close for endpoints this run has not seen change.
+    pub async fn overview_history(&self) -> Result<Vec<RowHistory>> {
+        let store = self.store();
+        let listed = self.listed().await?;
+        let ids: Vec<EndpointId> = listed.iter().map(|e| e.id).collect();
+        let at = now();
+        let summaries: HashMap<EndpointId, _> = store
+            .overview(&ids, at)
+            .await?
+            .into_iter()
+            .map(|r| (r.endpoint, r))
+            .collect();
+        // Which endpoints have closed in this run: their last close is the engine's.
+        let seen: HashSet<EndpointId> = self
+            .engine()
+            .statuses()
+            .into_iter()
+            .filter(|(_, s)| s.last_end.is_some())
+            .map(|(id, _)| id)
+            .collect();
+        // Before this run has seen a session end, the stored last close says who closed but
+        // not why: read that one event back (a one-millisecond range seek) for its cause and
+        // reason. All of them in one statement (a seek each): one read per endpoint took
+        // 100-250 ms of the first overview on a year's database.
+        let unseen: Vec<(EndpointId, Timestamp)> = ids
+            .iter()
+            .filter(|id| !seen.contains(id))
+            .filter_map(|id| Some((*id, summaries.get(id)?.last_close.as_ref()?.0)))
+            .collect();
+        // The cause of each endpoint's open incident, from the newest incidents of a day.
+        let day_ago = Timestamp(at.0 - 86_400_000);
+        let (recent, _) = store
+            .recent_incidents(day_ago, at, IncidentList::LIMIT)
+            .await?;
+        let mut causes: HashMap<EndpointId, String> = HashMap::new();
+        for i in recent.iter().filter(|i| i.ended.is_none()) {
+            if let Some(c) = &i.cause {
+                causes.entry(i.endpoint).or_insert_with(|| shown(&c.title));
+            }
+        }
+        let mut stored_closes: HashMap<EndpointId, CloseInfo> = HashMap::new();
+        for event in store.closes_at(&unseen).await? {
+            if let EventKind::Closed { end, .. } = &event.kind {
+                stored_closes.insert(event.endpoint, close_info(event.at, end));
+            }
+        }
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let summary = summaries.get(&id);
+                let last_close = if seen.contains(&id) {
+                    None
+                } else {
+                    // An initiator the database holds but this build does not know is not
+                    // shown rather than guessed.
+                    stored_closes.remove(&id).or_else(|| {
+                        let (at, code, initiator) = summary?.last_close.as_ref()?;
+                        let initiator = Initiator::parse(initiator)?;
+                        Some(close_from_parts(*at, *code, String::new(), initiator, None))
+                    })
+                };
+                let day = summary.and_then(|s| s.last_24h.as_ref());
+                RowHistory {
+                    id: id.0,
                     uptime_24h: summary.and_then(|s| s.uptime_24h),
-                    drops_per_hour: summary
-                        .and_then(|s| s.last_24h.as_ref())
-                        .and_then(|a| a.drops_per_hour()),
-                    connected_share: summary
-                        .and_then(|s| s.last_24h.as_ref())
-                        .and_then(|a| a.connected_share()),
-                    median_session_ms: summary
-                        .and_then(|s| s.last_24h.as_ref())
-                        .and_then(|a| a.median_session)
-                        .map(millis),
-                    cause: causes.remove(&e.id),
+                    drops_per_hour: day.and_then(|a| a.drops_per_hour()),
+                    connected_share: day.and_then(|a| a.connected_share()),
+                    median_session_ms: day.and_then(|a| a.median_session).map(millis),
+                    cause: causes.remove(&id),
                     p95_us: summary.and_then(|s| s.rtt_p95).map(micros),
-                    missing_secrets: e.missing_secrets,
+                    since: summary.and_then(|s| s.since).map(|t| t.0),
+                    last_close,
                 }
             })
             .collect())

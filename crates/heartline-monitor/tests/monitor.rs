@@ -1023,3 +1023,83 @@ async fn history_strips_bucket_the_window_worst_state_first() {
         .await
         .expect("shutdown");
 }
+
+/// The overview in two halves: the rows with their live states first, from memory (the list
+/// of stored endpoints is read again after every edit, so edits show at once), then the
+/// history columns from the store. After a restart, the first half says only what is known
+/// now (Paused, no close yet) and the second brings what the store remembers.
+#[tokio::test]
+async fn the_overview_answers_rows_first_then_history_and_its_rows_follow_every_edit() {
+    let lab = Lab::start().await.expect("lab");
+    let dir = Dir::new("two-halves");
+    let monitor = dir.open().await;
+    let mut events = monitor.subscribe();
+    let a = monitor
+        .add(quick("alpha", lab.ws_url("/echo")))
+        .await
+        .expect("add");
+    let b = monitor
+        .add(quick("bravo", lab.ws_url("/echo")))
+        .await
+        .expect("add");
+    wait_for(&mut events, a, to_state(State::Up)).await;
+
+    let names = |rows: &[heartline_monitor::EndpointRow]| {
+        let mut n: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+        n.sort();
+        n
+    };
+    let rows = monitor.overview_rows().await.expect("rows");
+    assert_eq!(names(&rows), ["alpha", "bravo"]);
+    assert!(rows.iter().all(|r| r.history.is_none()), "{rows:?}");
+    let alpha = rows.iter().find(|r| r.id == a.0).expect("alpha");
+    assert_eq!(alpha.live.state, StateName::Up);
+
+    let history = monitor.overview_history().await.expect("history");
+    let mut ids: Vec<u64> = history.iter().map(|h| h.id).collect();
+    ids.sort();
+    assert_eq!(ids, [a.0, b.0]);
+    let full = monitor.overview().await.expect("overview");
+    assert!(full.iter().all(|r| r.history.is_some()), "{full:?}");
+
+    // Edits show in the next rows: a rename, a pause, a removal.
+    let mut renamed = monitor.endpoint(b.0).expect("bravo");
+    renamed.name = "charlie".into();
+    monitor.update(b.0, renamed).await.expect("update");
+    monitor.pause(a.0).await.expect("pause");
+    wait_for(&mut events, a, |k| matches!(k, EventKind::Closed { .. })).await;
+    let rows = monitor.overview_rows().await.expect("rows");
+    assert_eq!(names(&rows), ["alpha", "charlie"]);
+    let alpha = rows.iter().find(|r| r.id == a.0).expect("alpha");
+    assert!(alpha.paused);
+    assert_eq!(alpha.live.state, StateName::Paused);
+    monitor.remove(b.0).await.expect("remove");
+    assert_eq!(
+        names(&monitor.overview_rows().await.expect("rows")),
+        ["alpha"]
+    );
+    monitor
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+
+    let reopened = dir.open().await;
+    let rows = reopened.overview_rows().await.expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].live.state, StateName::Paused);
+    assert_eq!(rows[0].live.last_close, None, "no close in this run yet");
+    assert!(rows[0].history.is_none());
+    let history = reopened.overview_history().await.expect("history");
+    let stored = history[0].last_close.clone().expect("the stored close");
+    assert_eq!(
+        (stored.initiator, stored.cause),
+        (Initiator::Client, Some(CloseCause::User))
+    );
+    let full = reopened.overview().await.expect("overview");
+    assert_eq!(full[0].live.last_close, Some(stored));
+    reopened
+        .shutdown(CloseCause::Shutdown)
+        .await
+        .expect("shutdown");
+    lab.shutdown().await;
+}

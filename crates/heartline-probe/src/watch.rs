@@ -90,6 +90,21 @@ impl Probe {
         controls: ControlReceiver,
         sink: Arc<dyn Sink>,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.watch_from(id, controls, sink, None)
+    }
+
+    /// Like [`Probe::watch`], with the first attempt held until `first_connect` (an engine
+    /// spreading the first connects of many endpoints started together). The wait comes
+    /// before the first `Connecting` event, so no attempt, handshake or timing includes it;
+    /// controls are obeyed meanwhile: `Stop` ends the watch at once, `Pause` pauses it, and
+    /// `Resume`, `Reconnect` and `Update` connect at once.
+    pub fn watch_from(
+        self,
+        id: EndpointId,
+        controls: ControlReceiver,
+        sink: Arc<dyn Sink>,
+        first_connect: Option<tokio::time::Instant>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut probe = self;
         let mut controls = controls;
         async move {
@@ -99,6 +114,18 @@ impl Probe {
                 health: Health::new(probe.endpoint.health),
                 redactor: probe.connector.shared_redactor(),
             };
+            if let Some(at) = first_connect {
+                tokio::select! {
+                    biased;
+                    control = controls.recv() => {
+                        if let Flow::Exit = Box::pin(Flow::after(control, &mut probe, &mut rep, &mut controls)).await {
+                            return;
+                        }
+                    }
+                    // Boxed: the timer exists only while the watch waits its turn.
+                    () = Box::pin(tokio::time::sleep_until(at)) => {}
+                }
+            }
             // Failed attempts since the last healthy session; the next attempt is this + 1.
             let mut streak: u32 = 0;
             loop {

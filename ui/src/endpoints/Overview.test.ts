@@ -28,13 +28,8 @@ function row(id: number, name: string): EndpointRow {
     tags: [],
     paused: false,
     live: status(id),
-    uptime_24h: 1,
-    drops_per_hour: null,
-    connected_share: null,
-    median_session_ms: null,
-    cause: null,
-    p95_us: 100,
     missing_secrets: [],
+    history: { id, uptime_24h: 1, drops_per_hour: null, connected_share: null, median_session_ms: null, cause: null, p95_us: 100, since: null, last_close: null },
   };
 }
 
@@ -61,5 +56,38 @@ describe("Overview", () => {
     await fireEvent.pointerLeave(list);
     await waitFor(() => expect(order()).toEqual(["charlie", "alpha", "bravo"]));
     expect(document.querySelector('[data-endpoint="charlie"]')?.classList.contains("changed")).toBe(false);
+  });
+
+  it("shows rows at once with their history loading, then the figures; unknown is never healthy", async () => {
+    const bare = (id: number, name: string, state: LiveStatus["state"]): EndpointRow => ({
+      ...row(id, name),
+      live: status(id, { state, rtt_us: null }),
+      history: null,
+    });
+    const rows = [bare(1, "dying", "Down"), bare(2, "fresh", "Connecting")];
+    const model = new LiveModel(rows);
+    const props = { rows, model, version: 0, theme: "light" as const, selected: null, onadd() {}, onedit() {}, onchanged() {}, onerror() {} };
+    const view = render(Overview, { props });
+    await waitFor(() => expect(order()).toEqual(["dying", "fresh"]));
+    const cells = (name: string) => document.querySelector(`[data-endpoint="${name}"]`)!;
+    // First answer: the state is there, the history cells say they are loading, no figure.
+    expect(cells("dying").querySelector("[data-state]")?.getAttribute("data-state")).toBe("Down");
+    const pending = cells("dying").querySelectorAll("[data-pending]");
+    expect([...pending].map((c) => c.getAttribute("data-pending"))).toEqual(["p95", "uptime", "drops"]);
+    expect([...pending].every((c) => c.getAttribute("aria-busy") === "true" && c.textContent === "…")).toBe(true);
+    expect(cells("dying").textContent).not.toContain("%");
+
+    // The history: a known uptime for one, none known for the other.
+    model.setHistory([
+      { id: 1, uptime_24h: 0.42, drops_per_hour: 6, connected_share: 0.5, median_session_ms: 1000, cause: "Proxy idle timeout", p95_us: 2000, since: null, last_close: null },
+      { id: 2, uptime_24h: null, drops_per_hour: null, connected_share: null, median_session_ms: null, cause: null, p95_us: null, since: null, last_close: null },
+    ]);
+    await view.rerender({ ...props, version: 1 });
+    await waitFor(() => expect(cells("dying").querySelector("[data-pending]")).toBeNull());
+    expect(cells("dying").textContent).toContain("42.0 %");
+    expect(cells("dying").querySelector(".cause")?.textContent).toBe("Proxy idle timeout");
+    // Unknown uptime reads as unknown: a dash, never 100 %.
+    expect(cells("fresh").querySelector("[data-pending]")).toBeNull();
+    expect(cells("fresh").textContent).not.toContain("%");
   });
 });

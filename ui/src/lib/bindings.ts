@@ -43,7 +43,14 @@ export type EndpointRow = { id: number, name: string,
 /**
  * The URL with secrets in its query redacted.
  */
-url: string, tags: Array<string>, paused: boolean, live: LiveStatus, 
+url: string, tags: Array<string>, paused: boolean, live: LiveStatus, missing_secrets: Array<string>, 
+/**
+ * The history columns; `None` while they are not known yet (shown as loading, never
+ * as a value).
+ */
+history: RowHistory | null, };
+
+export type RowHistory = { id: number, 
 /**
  * Uptime over the last 24 h by the one definition (`heartline_core::Availability`).
  */
@@ -63,7 +70,20 @@ median_session_ms: number | null,
 /**
  * What explains the endpoint's open incident (a diagnosis finding's title), if one is open.
  */
-cause: string | null, p95_us: number | null, missing_secrets: Array<string>, };
+cause: string | null, 
+/**
+ * p95 of the recorded round trips of the last minutes.
+ */
+p95_us: number | null, 
+/**
+ * When the current state began, as the store knows it: for an endpoint whose live
+ * status has no `since` yet (no state change in this run).
+ */
+since: number | null, 
+/**
+ * The last close the store holds: for an endpoint that has not closed in this run.
+ */
+last_close: CloseInfo | null, };
 
 export type HeaderForm = { name: string, value: string, secret: boolean, };
 

@@ -1,7 +1,7 @@
 // Generated from the #[tauri::command] functions in src-tauri/src/commands.rs; do not edit.
 // Regenerate: UPDATE_BINDINGS=1 cargo test -p heartline-app bindings
 
-import type { AppInfo, AppSettings, ConfigFormat, Detail, EndpointForm, EndpointRow, ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, Lane, LiveStatus, ProbeResult, StartupMark, Strips, Window } from "./bindings";
+import type { AppInfo, AppSettings, ConfigFormat, Detail, EndpointForm, EndpointRow, ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, Lane, LiveStatus, ProbeResult, RowHistory, StartupMark, Strips, Window } from "./bindings";
 
 /** How a command is sent: `invoke` with errors turned into `IpcError` (see ipc.ts). */
 export type Call = <T>(command: string, args?: Record<string, unknown>) => Promise<T>;
@@ -11,6 +11,7 @@ export function commands(call: Call) {
   return {
     appInfo: () => call<AppInfo>("app_info"),
     listEndpoints: () => call<Array<EndpointRow>>("list_endpoints"),
+    overviewHistory: () => call<Array<RowHistory>>("overview_history"),
     startupMarks: () => call<Array<StartupMark>>("startup_marks"),
     liveStatuses: () => call<Array<LiveStatus>>("live_statuses"),
     newEndpointForm: () => call<EndpointForm>("new_endpoint_form"),

@@ -1,11 +1,28 @@
 import { describe, expect, it } from "vitest";
-import type { CloseInfo, EndpointRow, LiveStatus, StatusDelta } from "./bindings";
+import type { CloseInfo, EndpointRow, LiveStatus, RowHistory, StatusDelta } from "./bindings";
 import { DEFAULT_QUERY, LiveModel, Selection, select, sparkline, visibleRange } from "./live";
 
 function status(id: number, over: Partial<LiveStatus> = {}): LiveStatus {
   return { id, state: "Up", since: 0, rtt_us: 100, app_rtt_us: null, last_close: null, last_failure: null, sessions: 1, ...over };
 }
 
+function hist(id: number, over: Partial<RowHistory> = {}): RowHistory {
+  return {
+    id,
+    uptime_24h: 1,
+    drops_per_hour: null,
+    connected_share: null,
+    median_session_ms: null,
+    cause: null,
+    p95_us: 100,
+    since: null,
+    last_close: null,
+    ...over,
+  };
+}
+
+/** A row with its history (`history` in `over` replaces it; `history: null`, as the first
+ *  answer has it). */
 function row(id: number, name: string, over: Partial<EndpointRow> = {}, live: Partial<LiveStatus> = {}): EndpointRow {
   return {
     id,
@@ -14,13 +31,8 @@ function row(id: number, name: string, over: Partial<EndpointRow> = {}, live: Pa
     tags: [],
     paused: false,
     live: status(id, live),
-    uptime_24h: 1,
-    drops_per_hour: null,
-    connected_share: null,
-    median_session_ms: null,
-    cause: null,
-    p95_us: 100,
     missing_secrets: [],
+    history: hist(id),
     ...over,
   };
 }
@@ -110,31 +122,111 @@ describe("virtual list and sparkline", () => {
 describe("first-minute figures", () => {
   it("shows p95 from live samples until the store has a minute rollup", () => {
     const m = new LiveModel();
-    m.replace([row(1, "a", { p95_us: null, uptime_24h: null }, { rtt_us: null })], 0);
-    expect(m.rows.get(1)?.p95_us).toBeNull();
+    m.replace([row(1, "a", { history: hist(1, { p95_us: null, uptime_24h: null }) }, { rtt_us: null })], 0);
+    expect(m.rows.get(1)?.history?.p95_us).toBeNull();
     for (let i = 1; i <= 20; i++) m.apply({ statuses: [status(1, { rtt_us: i * 100 })], missed: 0 }, i);
-    expect(m.rows.get(1)?.p95_us).toBe(1900);
+    expect(m.rows.get(1)?.history?.p95_us).toBe(1900);
     expect(m.estimated(1)).toBe(true);
-    m.replace([row(1, "a", { p95_us: 555, uptime_24h: 0.5 })], 30);
-    expect(m.rows.get(1)?.p95_us).toBe(555);
-    expect(m.rows.get(1)?.uptime_24h).toBe(0.5);
+    m.replace([row(1, "a", { history: hist(1, { p95_us: 555, uptime_24h: 0.5 }) })], 30);
+    expect(m.rows.get(1)?.history?.p95_us).toBe(555);
+    expect(m.rows.get(1)?.history?.uptime_24h).toBe(0.5);
     expect(m.estimated(1)).toBe(false);
   });
 
   it("shows no uptime of its own: the store's figure or none", () => {
     const m = new LiveModel();
-    m.replace([row(1, "a", { uptime_24h: null }, { state: "Connecting" })], 0);
+    m.replace([row(1, "a", { history: hist(1, { uptime_24h: null }) }, { state: "Connecting" })], 0);
     m.apply({ statuses: [status(1, { state: "Up" })], missed: 0 }, 1_000);
     m.apply({ statuses: [status(1, { state: "Down" })], missed: 0 }, 4_000);
-    expect(m.rows.get(1)?.uptime_24h).toBeNull();
-    m.replace([row(1, "a", { uptime_24h: 0.25 }, { state: "Up" })], 5_000);
-    expect(m.rows.get(1)?.uptime_24h).toBe(0.25);
+    expect(m.rows.get(1)?.history?.uptime_24h).toBeNull();
+    m.replace([row(1, "a", { history: hist(1, { uptime_24h: 0.25 }) }, { state: "Up" })], 5_000);
+    expect(m.rows.get(1)?.history?.uptime_24h).toBe(0.25);
   });
 
   it("leaves stored figures alone", () => {
-    const m = new LiveModel([row(1, "a", { p95_us: 100, uptime_24h: 0.99 })]);
+    const m = new LiveModel([row(1, "a", { history: hist(1, { p95_us: 100, uptime_24h: 0.99 }) })]);
     m.apply({ statuses: [status(1, { rtt_us: 9_000 })], missed: 0 });
-    expect(m.rows.get(1)).toMatchObject({ p95_us: 100, uptime_24h: 0.99 });
+    expect(m.rows.get(1)?.history).toMatchObject({ p95_us: 100, uptime_24h: 0.99 });
+  });
+});
+
+describe("deltas before the first rows", () => {
+  it("count where they are newer than the first answer, and are dropped where older", () => {
+    const m = new LiveModel();
+    // Sent while the first list_endpoints was on its way (endpoints still connecting).
+    m.apply({ statuses: [status(1, { state: "Up", sessions: 1, since: 50 }), status(2, { state: "Connecting", sessions: 0, since: null })], missed: 0 }, 1);
+    expect(m.rows.size).toBe(0);
+    // The answer: 1 built before its connect, 2 after its own.
+    m.replace([row(1, "a", { history: null }, { state: "Connecting", sessions: 0, since: null }), row(2, "b", { history: null }, { state: "Up", sessions: 1, since: 60 })], 2);
+    expect(m.rows.get(1)?.live.state).toBe("Up");
+    expect(m.rows.get(2)?.live.state).toBe("Up");
+    // Only before the first rows: later unknown endpoints are not kept for the next answer.
+    m.apply({ statuses: [status(3, { state: "Down", sessions: 7, since: 120 })], missed: 0 }, 3);
+    m.replace([row(3, "c", { history: null }, { state: "Up", sessions: 6, since: 100 })], 4);
+    expect(m.rows.get(3)?.live.state).toBe("Up");
+  });
+});
+
+describe("catching up once the page listens", () => {
+  it("folds in the statuses that are newer and leaves the rest", () => {
+    const m = new LiveModel([
+      row(1, "a", { history: null }, { state: "Connecting", sessions: 0, since: null }),
+      row(2, "b", { history: null }, { state: "Down", sessions: 2, since: 90 }),
+    ]);
+    const changed = m.catchUp([
+      status(1, { state: "Up", sessions: 1, since: 40 }),
+      // Older than what a delta already brought: not taken.
+      status(2, { state: "Up", sessions: 2, since: 80 }),
+      status(9, { state: "Up" }),
+    ]);
+    expect(changed).toBe(true);
+    expect(m.rows.get(1)?.live.state).toBe("Up");
+    expect(m.rows.get(2)?.live.state).toBe("Down");
+    expect(m.rows.has(9)).toBe(false);
+  });
+});
+
+describe("two-phase overview", () => {
+  it("has rows before their history, then folds the history in", () => {
+    const m = new LiveModel();
+    m.replace([row(1, "a", { history: null }, { state: "Down", since: null }), row(2, "b", { history: null })], 0);
+    // The first answer: names and live states, no figure of any kind, not even an estimate.
+    expect(m.rows.get(1)?.live.state).toBe("Down");
+    expect(m.rows.get(1)?.history).toBeNull();
+    m.apply({ statuses: [status(2, { rtt_us: 700 })], missed: 0 }, 1);
+    expect(m.rows.get(2)?.history).toBeNull();
+    expect(m.estimated(2)).toBe(false);
+
+    const close: CloseInfo = { at: 5, code: 1006, class: "abnormal", meaning: "abnormal closure", reason: "", initiator: "network", cause: null };
+    expect(m.setHistory([hist(1, { uptime_24h: 0.4, drops_per_hour: 3, since: 77, last_close: close }), hist(9)])).toBe(true);
+    const a = m.rows.get(1)!;
+    expect(a.history).toMatchObject({ uptime_24h: 0.4, drops_per_hour: 3 });
+    // The stored since and last close fill in what this run has not seen.
+    expect(a.live.since).toBe(77);
+    expect(a.live.last_close).toEqual(close);
+    // A later delta without a state change of this run keeps them.
+    m.apply({ statuses: [status(1, { state: "Down", since: null, last_close: null })], missed: 0 }, 2);
+    expect(m.rows.get(1)?.live.since).toBe(77);
+    expect(m.rows.get(1)?.live.last_close).toEqual(close);
+    // b has no history yet: still unknown, not a value.
+    expect(m.rows.get(2)?.history).toBeNull();
+  });
+
+  it("keeps the last history over a refresh of the rows, and forgets removed endpoints'", () => {
+    const m = new LiveModel([row(1, "a", { history: null }), row(2, "b", { history: null })]);
+    m.setHistory([hist(1, { uptime_24h: 0.5 }), hist(2, { uptime_24h: 0.75 })]);
+    m.replace([row(1, "a", { history: null }), row(3, "c", { history: null })]);
+    expect(m.rows.get(1)?.history?.uptime_24h).toBe(0.5);
+    expect(m.rows.get(3)?.history).toBeNull();
+    // 2 was removed: were it added back, its old figures would not come with it.
+    m.replace([row(2, "b", { history: null })]);
+    expect(m.rows.get(2)?.history).toBeNull();
+  });
+
+  it("sorts rows whose history is unknown after every known figure", () => {
+    const m = new LiveModel([row(1, "a", { history: null }), row(2, "b", { history: hist(2, { uptime_24h: 0.1 }) })]);
+    const q = { ...DEFAULT_QUERY, sort: "uptime" as const };
+    expect(select(m.rows.values(), q).map((r) => r.name)).toEqual(["b", "a"]);
   });
 });
 

@@ -1,6 +1,7 @@
-// The overview's model: rows by id, live deltas folded in, search / filter / sort, and a
-// short client-side RTT history per endpoint for sparklines and the live chart.
-import type { EndpointRow, LiveStatus, StateName, StatusDelta } from "./bindings";
+// The overview's model: rows by id, live deltas folded in, the history columns when they
+// come (a second answer: `history` is null until then), search / filter / sort, and a short
+// client-side RTT history per endpoint for sparklines and the live chart.
+import type { EndpointRow, LiveStatus, RowHistory, StateName, StatusDelta } from "./bindings";
 import { STATE_ORDER } from "./palette";
 
 /** Live samples kept per endpoint: enough for a 5-minute live chart at 4 updates a second. */
@@ -19,24 +20,78 @@ export function liveP95(samples: Sample[] | undefined): number | null {
   return v[Math.min(v.length - 1, Math.ceil(0.95 * v.length) - 1)];
 }
 
+/** Whether status `a` is at least as new as `b`: a later session, or the same session and a
+ *  state that began no earlier (a status knows no clock of its own). */
+function notOlder(a: LiveStatus, b: LiveStatus): boolean {
+  if (a.sessions !== b.sessions) return a.sessions > b.sessions;
+  return (a.since ?? Number.NEGATIVE_INFINITY) >= (b.since ?? Number.NEGATIVE_INFINITY);
+}
+
 export class LiveModel {
   rows = new Map<number, EndpointRow>();
   samples = new Map<number, Sample[]>();
-  /** p95 as the store last answered (null before its first minute rollup). Uptime is the
-   *  store's alone: one definition, in heartline-core, and no estimate of the UI's own. */
-  private stored = new Map<number, { p95: number | null }>();
+  /** The history columns as the store last answered, by endpoint (p95 null before its first
+   *  minute rollup). Uptime is the store's alone: one definition, in heartline-core, and no
+   *  estimate of the UI's own. */
+  private stored = new Map<number, RowHistory>();
+  /** Deltas that came before the first rows, by endpoint: the page listens before the first
+   *  `list_endpoints` answers, and while endpoints are still connecting (the engine's start-up
+   *  ramp) a change sent meanwhile would otherwise be lost until the endpoint's next one. */
+  private early: Map<number, LiveStatus> | null = new Map();
 
   constructor(rows: EndpointRow[] = []) {
     this.replace(rows);
   }
 
+  /** New rows (`list_endpoints`). Rows without history keep the history last answered for
+   *  their endpoint until a new one comes (`setHistory`); a new endpoint's stays unknown. */
   replace(rows: EndpointRow[], now: number = Date.now()) {
-    this.stored = new Map(rows.map((r) => [r.id, { p95: r.p95_us }]));
+    const ids = new Set(rows.map((r) => r.id));
+    for (const id of [...this.stored.keys()]) if (!ids.has(id)) this.stored.delete(id);
+    for (const r of rows) if (r.history) this.stored.set(r.id, r.history);
     this.rows = new Map();
     for (const r of rows) {
       this.sample(r.live, now);
-      this.rows.set(r.id, this.withLive(r));
+      this.rows.set(r.id, this.withHistory(r));
     }
+    // The first rows: a delta that came before them counts where it is not older than the
+    // row (the answer and the deltas travel apart, in either order).
+    if (rows.length > 0 && this.early) {
+      for (const [id, s] of this.early) {
+        const row = this.rows.get(id);
+        if (row && notOlder(s, row.live)) this.fold(row, s, now);
+      }
+      this.early = null;
+    }
+  }
+
+  /** The history columns (`overview_history`), folded into the rows they belong to; the
+   *  stored `since` and last close fill in what the live status does not know yet. Returns
+   *  whether any row changed. */
+  setHistory(history: RowHistory[]): boolean {
+    let changed = false;
+    for (const h of history) {
+      const row = this.rows.get(h.id);
+      if (!row) continue;
+      this.stored.set(h.id, h);
+      this.rows.set(h.id, this.withHistory(row));
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Every endpoint's status as the app has it now (`live_statuses`), folded in where it is not
+   *  older than the row: once the page listens, to catch up with the changes sent before it
+   *  did (those reached nobody). Returns whether any row changed. */
+  catchUp(statuses: LiveStatus[], now: number = Date.now()): boolean {
+    let changed = false;
+    for (const s of statuses) {
+      const row = this.rows.get(s.id);
+      if (!row || !notOlder(s, row.live)) continue;
+      this.fold(row, s, now);
+      changed = true;
+    }
+    return changed;
   }
 
   /** Folds one delta in; returns whether anything shown changed. */
@@ -44,32 +99,54 @@ export class LiveModel {
     let changed = false;
     for (const s of delta.statuses) {
       const row = this.rows.get(s.id);
-      if (!row) continue;
-      // The engine knows closes of this run only; until one happens, keep the last close the
-      // store had (list_endpoints reads it back after a restart) rather than blank it.
-      const seen = s.last_close ?? row.live.last_close;
-      // Paused lives in the store; the monitor starts and keeps the engine in step with it,
-      // so the engine's state says it (a pause from the tray shows here too).
-      const live = { ...s, last_close: seen };
-      this.sample(s, now);
-      // A new object, so that views keyed on rows see the change.
-      this.rows.set(s.id, this.withLive({ ...row, paused: live.state === "Paused", live }));
+      if (!row) {
+        // Before the first rows: kept, the newest per endpoint, for `replace` to weigh.
+        this.early?.set(s.id, s);
+        continue;
+      }
+      this.fold(row, s, now);
       changed = true;
     }
     return changed;
+  }
+
+  private fold(row: EndpointRow, s: LiveStatus, now: number) {
+    // The engine knows closes and state changes of this run only; until one happens, keep
+    // the last close and `since` the store had (overview_history reads them back after a
+    // restart) rather than blank them.
+    const seen = s.last_close ?? row.live.last_close;
+    // Paused lives in the store; the monitor starts and keeps the engine in step with it,
+    // so the engine's state says it (a pause from the tray shows here too).
+    const live = { ...s, last_close: seen, since: s.since ?? row.live.since };
+    this.sample(s, now);
+    // A new object, so that views keyed on rows see the change.
+    this.rows.set(s.id, this.withP95({ ...row, paused: live.state === "Paused", live }));
   }
 
   /** Whether a row's p95 is still the app's own estimate from live samples (the store has no
    *  minute rollup for it yet). */
   estimated(id: number): boolean {
     const s = this.stored.get(id);
-    return s != null && s.p95 == null && this.rows.get(id)?.p95_us != null;
+    return s != null && s.p95_us == null && this.rows.get(id)?.history?.p95_us != null;
   }
 
-  private withLive(r: EndpointRow): EndpointRow {
+  /** The row with the stored history (or none yet) and the fallbacks it carries. */
+  private withHistory(r: EndpointRow): EndpointRow {
+    const h = this.stored.get(r.id) ?? null;
+    if (!h) return { ...r, history: null };
+    const live = {
+      ...r.live,
+      since: r.live.since ?? h.since,
+      last_close: r.live.last_close ?? h.last_close,
+    };
+    return this.withP95({ ...r, live, history: h });
+  }
+
+  /** Without a stored p95 yet (no minute rollup), the p95 of this session's live samples. */
+  private withP95(r: EndpointRow): EndpointRow {
     const s = this.stored.get(r.id);
-    if (!s || s.p95 != null) return r;
-    return { ...r, p95_us: liveP95(this.samples.get(r.id)) };
+    if (!s || s.p95_us != null || !r.history) return r;
+    return { ...r, history: { ...r.history, p95_us: liveP95(this.samples.get(r.id)) } };
   }
 
   private sample(s: LiveStatus, at: number) {
@@ -118,12 +195,14 @@ function sortKey(r: EndpointRow, sort: SortKey): number | string {
     case "rtt":
       return num(r.live.rtt_us);
     case "p95":
-      return num(r.p95_us);
+      return num(r.history?.p95_us);
     case "uptime":
-      return num(r.uptime_24h);
-    case "drops":
+      return num(r.history?.uptime_24h);
+    case "drops": {
       // Most drops first reads best ascending too: negate.
-      return r.drops_per_hour == null ? Number.POSITIVE_INFINITY : -r.drops_per_hour;
+      const d = r.history?.drops_per_hour;
+      return d == null ? Number.POSITIVE_INFINITY : -d;
+    }
     case "since":
       return num(r.live.since);
   }

@@ -22,8 +22,8 @@ export function markPainted(name: string, steps = false) {
 /** Marks `name` (and its steps) after the next paint unless it was marked before (e.g. the
  *  first overview). */
 const once = new Set<string>();
-export function markPaintedOnce(name: string) {
+export function markPaintedOnce(name: string, steps = true) {
   if (once.has(name)) return;
   once.add(name);
-  markPainted(name, true);
+  markPainted(name, steps);
 }
