@@ -212,7 +212,7 @@ impl ProbeArgs {
                     "--app-ping needs --app-pong-match, --app-pong-regex or --app-pong-json".into(),
                 ));
             };
-            e.app_heartbeat = Some(AppHeartbeat {
+            e.app_heartbeat = Some(Box::new(AppHeartbeat {
                 payload: payload.clone(),
                 reply,
                 interval: self.app_interval(),
@@ -220,7 +220,7 @@ impl ProbeArgs {
                     .app_timeout
                     .unwrap_or_else(|| derived_timeout(self.app_interval(), self.pong_timeout())),
                 misses_allowed: self.misses_allowed,
-            });
+            }));
         } else if self.app_pong_match.is_some()
             || self.app_pong_regex.is_some()
             || self.app_pong_json.is_some()

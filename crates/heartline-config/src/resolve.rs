@@ -213,7 +213,7 @@ pub(crate) fn resolve(
                 &app.interval,
                 heartbeat.ping_interval,
             );
-            Some(AppHeartbeat {
+            Some(Box::new(AppHeartbeat {
                 payload: app.payload.clone(),
                 reply,
                 interval,
@@ -224,7 +224,7 @@ pub(crate) fn resolve(
                     derived_timeout(interval, heartbeat.pong_timeout),
                 ),
                 misses_allowed: app.misses_allowed.unwrap_or(heartbeat.misses_allowed),
-            })
+            }))
         }
     };
 

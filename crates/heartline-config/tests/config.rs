@@ -105,7 +105,7 @@ fn full_endpoint() -> Endpoint {
     e.heartbeat.ping_interval = Duration::from_secs(10);
     e.heartbeat.pong_timeout = ms(2500);
     e.heartbeat.misses_allowed = 3;
-    e.app_heartbeat = Some(AppHeartbeat {
+    e.app_heartbeat = Some(Box::new(AppHeartbeat {
         payload: r#"{"op":"ping"}"#.into(),
         reply: ReplyMatch::JsonField {
             path: "data.op".into(),
@@ -114,7 +114,7 @@ fn full_endpoint() -> Endpoint {
         interval: Duration::from_secs(20),
         timeout: Duration::from_secs(4),
         misses_allowed: 0,
-    });
+    }));
     e.staleness = Some(Staleness {
         after: Duration::from_secs(90),
         reconnect: false,
@@ -208,13 +208,13 @@ fn endpoints_round_trip_exactly() {
     check_round_trip(Endpoint::new("minimal", "ws://127.0.0.1:9000/echo"));
     check_round_trip({
         let mut e = Endpoint::new("regex", "ws://h/");
-        e.app_heartbeat = Some(AppHeartbeat {
+        e.app_heartbeat = Some(Box::new(AppHeartbeat {
             payload: "ping".into(),
             reply: ReplyMatch::Regex(r"^pong( \d+)?$".into()),
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(5),
             misses_allowed: 1,
-        });
+        }));
         e.staleness = Some(Staleness {
             after: ms(1500),
             reconnect: true,
@@ -225,13 +225,13 @@ fn endpoints_round_trip_exactly() {
     });
     check_round_trip({
         let mut e = Endpoint::new("contains", "wss://[::1]:8443/a?b=c");
-        e.app_heartbeat = Some(AppHeartbeat {
+        e.app_heartbeat = Some(Box::new(AppHeartbeat {
             payload: "{}".into(),
             reply: ReplyMatch::Contains("pong".into()),
             interval: Duration::from_secs(3),
             timeout: Duration::from_secs(1),
             misses_allowed: 5,
-        });
+        }));
         e.health.degraded_rtt = Some(ms(300));
         e.headers = vec![secret("Cookie", "sid=abc"), secret("X-Api-Key", "k-123")];
         e
@@ -247,13 +247,13 @@ fn endpoints_round_trip_exactly() {
         let mut e = Endpoint::new("broker", "wss://h/mqtt");
         e.protocol = Protocol::Mqtt;
         e.on_connect = vec!["hex:8205000100017400".into(), "text:hex:not binary".into()];
-        e.app_heartbeat = Some(AppHeartbeat {
+        e.app_heartbeat = Some(Box::new(AppHeartbeat {
             payload: "base64:wAA=".into(),
             reply: ReplyMatch::Contains("hex:d000".into()),
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(5),
             misses_allowed: 1,
-        });
+        }));
         e
     });
     // MQTT 5: its own name, the same subprotocol as 3.1.1.
@@ -274,13 +274,13 @@ fn endpoints_round_trip_exactly() {
             r#"{"type":"connection_init","payload":{"authToken":"{{secret:token}}"}}"#.into(),
             r#"{"id":"1","type":"subscribe","payload":{"user":"{{secret:user-id}}"}}"#.into(),
         ];
-        e.app_heartbeat = Some(AppHeartbeat {
+        e.app_heartbeat = Some(Box::new(AppHeartbeat {
             payload: r#"{"beat":"{{secret:token}}"}"#.into(),
             reply: ReplyMatch::Contains("beat".into()),
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(5),
             misses_allowed: 1,
-        });
+        }));
         e
     });
     check_round_trip({
@@ -336,13 +336,13 @@ fn unset_timeouts_follow_the_intervals_set() {
         ),
         |e| {
             e.heartbeat.ping_interval = Duration::from_secs(12);
-            e.app_heartbeat = Some(AppHeartbeat {
+            e.app_heartbeat = Some(Box::new(AppHeartbeat {
                 payload: "p".into(),
                 reply: ReplyMatch::Contains("q".into()),
                 interval: Duration::from_secs(2),
                 timeout: Duration::from_secs(1),
                 misses_allowed: 1,
-            });
+            }));
         },
     );
     // A pong timeout in [defaults] was set by someone: an interval below it is refused.
@@ -396,13 +396,13 @@ fn defaults_apply_unless_overridden() {
             e.heartbeat.ping_interval = Duration::from_secs(12);
             e.heartbeat.pong_timeout = Duration::from_secs(3);
             e.heartbeat.misses_allowed = 2;
-            e.app_heartbeat = Some(AppHeartbeat {
+            e.app_heartbeat = Some(Box::new(AppHeartbeat {
                 payload: "p".into(),
                 reply: ReplyMatch::Contains("q".into()),
                 interval: Duration::from_secs(12),
                 timeout: Duration::from_secs(3),
                 misses_allowed: 2,
-            });
+            }));
         },
     );
     check_defaults(

@@ -35,7 +35,8 @@ pub struct Endpoint {
     pub tls: TlsOptions,
     pub tags: Vec<String>,
     pub heartbeat: Heartbeat,
-    pub app_heartbeat: Option<AppHeartbeat>,
+    /// Boxed: most endpoints have none, and each `Endpoint` is kept per watched endpoint.
+    pub app_heartbeat: Option<Box<AppHeartbeat>>,
     pub staleness: Option<Staleness>,
     /// The conversation after every successful handshake (with a protocol preset, after the
     /// preset's own handshake completed): messages to send (e.g. a subscribe frame;
@@ -797,13 +798,13 @@ mod tests {
         );
         check(
             |e| {
-                e.app_heartbeat = Some(AppHeartbeat {
+                e.app_heartbeat = Some(Box::new(AppHeartbeat {
                     payload: String::new(),
                     reply: ReplyMatch::Regex("(".into()),
                     interval: Duration::from_secs(1),
                     timeout: Duration::from_secs(2),
                     misses_allowed: 0,
-                })
+                }))
             },
             &[
                 ("app_heartbeat.payload", "empty"),
@@ -855,13 +856,13 @@ mod tests {
                     Step::from("{{secret:token"),
                     Step::from("hex:{{secret:token}}"),
                 ];
-                e.app_heartbeat = Some(AppHeartbeat {
+                e.app_heartbeat = Some(Box::new(AppHeartbeat {
                     payload: "ping {{secret:nope}}".into(),
                     reply: ReplyMatch::Contains("pong".into()),
                     interval: Duration::from_secs(10),
                     timeout: Duration::from_secs(2),
                     misses_allowed: 0,
-                });
+                }));
             },
             &[
                 ("app_heartbeat.payload", "no secret value \"nope\""),

@@ -228,19 +228,21 @@ impl EndpointForm {
         // kept while the form's text is left empty, and so is the misses allowance the form
         // does not show.
         let before = base.and_then(|b| b.app_heartbeat.as_ref());
-        e.app_heartbeat = (!form.app_payload.is_empty()).then(|| AppHeartbeat {
-            payload: form.app_payload.clone(),
-            reply: match before.map(|a| &a.reply) {
-                Some(kept @ (ReplyMatch::Regex(_) | ReplyMatch::JsonField { .. }))
-                    if form.app_reply_contains.is_empty() =>
-                {
-                    kept.clone()
-                }
-                _ => ReplyMatch::Contains(form.app_reply_contains.clone()),
-            },
-            interval: ms(form.app_interval_ms),
-            timeout: ms(form.app_timeout_ms),
-            misses_allowed: before.map_or(1, |a| a.misses_allowed),
+        e.app_heartbeat = (!form.app_payload.is_empty()).then(|| {
+            Box::new(AppHeartbeat {
+                payload: form.app_payload.clone(),
+                reply: match before.map(|a| &a.reply) {
+                    Some(kept @ (ReplyMatch::Regex(_) | ReplyMatch::JsonField { .. }))
+                        if form.app_reply_contains.is_empty() =>
+                    {
+                        kept.clone()
+                    }
+                    _ => ReplyMatch::Contains(form.app_reply_contains.clone()),
+                },
+                interval: ms(form.app_interval_ms),
+                timeout: ms(form.app_timeout_ms),
+                misses_allowed: before.map_or(1, |a| a.misses_allowed),
+            })
         });
         e.staleness = form.stale_after_ms.map(|after| Staleness {
             after: ms(after),
@@ -437,13 +439,13 @@ mod tests {
     #[test]
     fn reply_rules_the_form_cannot_show_are_kept() {
         let mut e = Endpoint::new("feed", "wss://example.test/feed");
-        e.app_heartbeat = Some(AppHeartbeat {
+        e.app_heartbeat = Some(Box::new(AppHeartbeat {
             payload: "ping".into(),
             reply: ReplyMatch::Regex("^pong:\\d+$".into()),
             interval: Duration::from_secs(20),
             timeout: Duration::from_secs(4),
             misses_allowed: 3,
-        });
+        }));
         let mut form = EndpointForm::of(&e);
         assert_eq!(form.app_reply_contains, "");
         form.name = "feed (eu)".into();

@@ -274,7 +274,7 @@ impl<'a> Session<'a> {
     fn new(endpoint: &'a Endpoint, matcher: Option<&'a ReplyMatcher>, id: u64) -> Self {
         let now = Instant::now();
         let hb = endpoint.heartbeat;
-        let app = endpoint.app_heartbeat.as_ref().zip(matcher);
+        let app = endpoint.app_heartbeat.as_deref().zip(matcher);
         let proto = ProtocolSession::new(
             endpoint.protocol,
             SessionParams {

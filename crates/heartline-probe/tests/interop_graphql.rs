@@ -22,7 +22,7 @@ async fn graphql_preset_subscribes_after_the_ack_and_measures_its_own_pings() {
     e.protocol = Protocol::GraphqlTransportWs;
     e.on_connect = vec![SUBSCRIBE.into()];
     // A real operation as the application heartbeat: it too must wait for the ack.
-    e.app_heartbeat = Some(AppHeartbeat {
+    e.app_heartbeat = Some(Box::new(AppHeartbeat {
         payload: r#"{"id":"hb","type":"subscribe","payload":{"query":"{ hello }"}}"#.into(),
         reply: ReplyMatch::JsonField {
             path: "payload.data.hello".into(),
@@ -31,7 +31,7 @@ async fn graphql_preset_subscribes_after_the_ack_and_measures_its_own_pings() {
         interval: ms(200),
         timeout: ms(150),
         misses_allowed: 2,
-    });
+    }));
     let mut w = watch(e);
     let EventKind::Connected { handshake, .. } = w
         .until(WITHIN, |k| matches!(k, EventKind::Connected { .. }))

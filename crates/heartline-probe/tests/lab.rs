@@ -349,7 +349,7 @@ fn app_heartbeat(timeout: u64) -> AppHeartbeat {
 async fn application_heartbeat_measures_its_own_rtt() {
     let lab = Lab::start().await.unwrap();
     let mut e = fast(lab.ws_url(r#"/echo?delay=40ms&reply={"op":"pong"}"#));
-    e.app_heartbeat = Some(app_heartbeat(150));
+    e.app_heartbeat = Some(Box::new(app_heartbeat(150)));
     let mut w = watch(e);
     let rtt = w
         .until(Duration::from_secs(3), |k| {
@@ -386,7 +386,7 @@ async fn application_heartbeat_measures_its_own_rtt() {
 async fn late_application_replies_close_the_session() {
     let lab = Lab::start().await.unwrap();
     let mut e = fast(lab.ws_url(r#"/echo?delay=150ms&reply={"op":"pong"}"#));
-    e.app_heartbeat = Some(app_heartbeat(80));
+    e.app_heartbeat = Some(Box::new(app_heartbeat(80)));
     let mut w = watch(e);
     let end = w.closed().await;
     assert_eq!(end.cause(), Some(CloseCause::AppPongTimeout));

@@ -315,13 +315,13 @@ async fn secret_values_reach_the_server_and_come_back_masked() {
         },
         r#"{"id":"1","type":"subscribe","auth":"{{secret:token}}"}"#.into(),
     ];
-    e.app_heartbeat = Some(AppHeartbeat {
+    e.app_heartbeat = Some(Box::new(AppHeartbeat {
         payload: "beat {{secret:token}}".into(),
         reply: ReplyMatch::Contains("pong".into()),
         interval: Duration::from_millis(150),
         timeout: Duration::from_millis(100),
         misses_allowed: 2,
-    });
+    }));
     let mut w = watch(e);
     let end = w.closed().await;
     let SessionEnd::ClosedByServer { code, reason } = &end else {
