@@ -371,7 +371,7 @@ pub(crate) fn option_names(text: &str) -> String {
 pub async fn run(args: ProbeArgs) -> Result<ExitCode, Failure> {
     let endpoint = args.endpoint()?;
     if let Some(hint) = protocol_hint(&endpoint) {
-        eprintln!("{hint}");
+        say!("{hint}");
     }
     let probe = Probe::new(endpoint.clone(), Arc::new(SystemResolver)).map_err(|e| match e {
         heartline_probe::Error::Invalid(errs) => Failure::Usage(option_names(&errs.to_string())),

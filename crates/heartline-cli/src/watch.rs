@@ -1,6 +1,7 @@
 //! `heartline watch`: several endpoints at once through the engine, live in the terminal.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -64,7 +65,7 @@ impl WatchArgs {
                 e.tls.insecure = self.insecure;
                 e.protocol = self.protocol.unwrap_or_default();
                 if let Some(hint) = crate::probe::protocol_hint(&e) {
-                    eprintln!("{hint}");
+                    say!("{hint}");
                 }
                 e.validate().map_err(|errs| {
                     Failure::Usage(format!(
@@ -90,12 +91,20 @@ pub async fn run(args: WatchArgs) -> Result<ExitCode, Failure> {
         let id = engine.add(e).map_err(|e| Failure::Usage(e.to_string()))?;
         names.insert(id, name);
     }
+    let mut out = std::io::stdout();
     if !args.json {
-        println!(
+        // A reader gone before the first line: nothing to watch for.
+        if writeln!(
+            out,
             "watching {} endpoints (ping every {}, times in UTC); Ctrl-C to stop",
             names.len(),
             heartline_core::format_duration(args.ping_interval)
-        );
+        )
+        .is_err()
+        {
+            engine.stop_all(CloseCause::Shutdown).await;
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     let width = names
         .values()
@@ -114,13 +123,21 @@ pub async fn run(args: WatchArgs) -> Result<ExitCode, Failure> {
         width,
         unhealthy: false,
     };
+    // Whoever reads the output may go away (`heartline watch | head`): the watch then stops
+    // as if interrupted, rather than panicking on the broken pipe.
     let cause = loop {
         tokio::select! {
             delivery = events.recv() => match delivery {
-                Some(d) => shown.delivery(d, &names),
+                Some(d) => if shown.delivery(&mut out, d, &names).is_err() {
+                    break CloseCause::Shutdown;
+                },
                 None => break CloseCause::Shutdown,
             },
-            _ = table.tick(), if !args.json => print_table(&engine.statuses(), &names, width),
+            _ = table.tick(), if !args.json => {
+                if print_table(&mut out, &engine.statuses(), &names, width).is_err() {
+                    break CloseCause::Shutdown;
+                }
+            }
             () = crate::probe::sleep_until_opt(deadline) => break CloseCause::DurationElapsed,
             cause = &mut interrupted => break cause,
         }
@@ -130,10 +147,12 @@ pub async fn run(args: WatchArgs) -> Result<ExitCode, Failure> {
     engine.stop_all(cause).await;
     // Every session has closed by now: show how each ended.
     while let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
-        shown.delivery(d, &names);
+        if shown.delivery(&mut out, d, &names).is_err() {
+            break;
+        }
     }
     if !args.json {
-        print_table(&last, &names, width);
+        let _ = print_table(&mut out, &last, &names, width);
     }
     Ok(if shown.unhealthy {
         ExitCode::FAILURE
@@ -150,12 +169,21 @@ struct Shown {
 }
 
 impl Shown {
-    fn delivery(&mut self, delivery: Delivery, names: &HashMap<EndpointId, String>) {
+    /// Shows one delivery; an error is the output gone.
+    fn delivery(
+        &mut self,
+        out: &mut impl Write,
+        delivery: Delivery,
+        names: &HashMap<EndpointId, String>,
+    ) -> std::io::Result<()> {
         let e = match delivery {
             Delivery::Event(e) => e,
             Delivery::Missed(n) => {
-                eprintln!("heartline: output fell behind; {n} events not shown");
-                return;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "heartline: output fell behind; {n} events not shown"
+                );
+                return Ok(());
             }
         };
         let name = names.get(&e.endpoint).map_or("?", String::as_str);
@@ -171,7 +199,7 @@ impl Shown {
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("endpoint".into(), name.into());
             }
-            println!("{}", escape_json_text(&v.to_string()));
+            writeln!(out, "{}", escape_json_text(&v.to_string()))?;
         } else if notable(&e.kind) {
             let ts = humantime::format_rfc3339_millis(e.at.to_system()).to_string();
             let width = self.width;
@@ -179,8 +207,13 @@ impl Shown {
             // Names are the user's, descriptions quote the server: both escaped for the
             // terminal. JSON lines above carry them exactly, every control as a JSON escape.
             let name = escape_controls(name);
-            println!("{time}  {name:<width$}  {kind:<10}  {}", describe(&e.kind));
+            writeln!(
+                out,
+                "{time}  {name:<width$}  {kind:<10}  {}",
+                describe(&e.kind)
+            )?;
         }
+        Ok(())
     }
 }
 
@@ -190,18 +223,20 @@ fn notable(kind: &EventKind) -> bool {
 }
 
 fn print_table(
+    out: &mut impl Write,
     statuses: &[(EndpointId, Status)],
     names: &HashMap<EndpointId, String>,
     width: usize,
-) {
+) -> std::io::Result<()> {
     if statuses.is_empty() {
-        return;
+        return Ok(());
     }
-    println!("{:-<1$}", "", width + 62);
-    println!(
+    writeln!(out, "{:-<1$}", "", width + 62)?;
+    writeln!(
+        out,
         "{:<width$}  {:<10}  {:>9}  {:>8}  last close",
         "endpoint", "state", "rtt", "sessions"
-    );
+    )?;
     for (id, s) in statuses {
         let rtt = s
             .last_rtt
@@ -214,11 +249,12 @@ fn print_table(
                 .map_or_else(|| "–".into(), |f| escape_controls(f).into_owned()),
         };
         let name = escape_controls(names.get(id).map_or("?", String::as_str));
-        println!(
+        writeln!(
+            out,
             "{name:<width$}  {:<10}  {rtt:>9}  {:>8}  {last}",
             s.state.to_string(),
             s.sessions
-        );
+        )?;
     }
-    println!("{:-<1$}", "", width + 62);
+    writeln!(out, "{:-<1$}", "", width + 62)
 }

@@ -487,3 +487,54 @@ async fn an_unset_secret_var_is_refused_naming_the_variable() {
     // Refused before connecting: the server saw nobody.
     assert!(lab.log().is_empty(), "{:?}", lab.log());
 }
+
+/// `heartline watch | head -1`: once the reader of its output has gone, the watch stops as if
+/// interrupted and exits by its health, not with a panic on the broken pipe (status 101).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_stops_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let lab = Lab::start().await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_heartline"))
+        .args([
+            "watch".to_owned(),
+            format!("steady={}", lab.ws_url("/echo")),
+            "--ping-interval".into(),
+            "200ms".into(),
+            "--pong-timeout".into(),
+            "150ms".into(),
+            "--for".into(),
+            "60s".into(),
+            "--json".into(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run heartline watch");
+    let status = tokio::task::spawn_blocking(move || {
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.contains("\"endpoint\":\"steady\""), "{first}");
+        // The reader is gone (the pipe's read end closed with the BufReader); round trips
+        // keep coming every 200 ms, so the next line meets the broken pipe.
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (child.wait().unwrap(), err)
+    })
+    .await
+    .unwrap();
+    let (status, err) = status;
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a healthy endpoint: {status:?} {err}"
+    );
+}
