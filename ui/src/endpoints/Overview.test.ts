@@ -15,23 +15,7 @@ vi.mock("../lib/ipc", () => ({
 }));
 
 import Overview from "./Overview.svelte";
-
-function status(id: number, over: Partial<LiveStatus> = {}): LiveStatus {
-  return { id, state: "Up", since: 0, rtt_us: 100, app_rtt_us: null, last_close: null, last_failure: null, sessions: 1, ...over };
-}
-
-function row(id: number, name: string): EndpointRow {
-  return {
-    id,
-    name,
-    url: `ws://x/${name}`,
-    tags: [],
-    paused: false,
-    live: status(id),
-    missing_secrets: [],
-    history: { id, uptime_24h: 1, drops_per_hour: null, connected_share: null, median_session_ms: null, cause: null, p95_us: 100, since: null, last_close: null },
-  };
-}
+import { row, status } from "../test/rows";
 
 const order = () => [...document.querySelectorAll<HTMLElement>("[data-endpoint]")].map((e) => e.dataset.endpoint);
 
