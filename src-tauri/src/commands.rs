@@ -69,6 +69,13 @@ pub fn startup_marks() -> Vec<StartupMark> {
     crate::startup::marks()
 }
 
+/// The page's start-up marks, sent once the first overview is on screen: kept beside the
+/// app's and written to the log.
+#[tauri::command]
+pub fn page_marks(marks: Vec<StartupMark>) {
+    crate::startup::page_marks(marks);
+}
+
 #[tauri::command]
 pub fn live_statuses(app: State<'_, App>) -> Vec<LiveStatus> {
     app.monitor.statuses(&Default::default())

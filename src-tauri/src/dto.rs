@@ -2,7 +2,7 @@
 //! `ui/src/lib/bindings.ts` (see [`crate::bindings`]). Times are milliseconds since the Unix
 //! epoch (UTC); round trips are microseconds.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// The application protocol presets of the endpoint form.
@@ -83,7 +83,7 @@ pub struct AppInfo {
 }
 
 /// One step of the app's start-up on the wall clock (see `startup.rs`).
-#[derive(Debug, Clone, Serialize, TS, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
 pub struct StartupMark {
     pub name: String,
     /// Milliseconds since the Unix epoch.

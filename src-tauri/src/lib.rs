@@ -152,6 +152,7 @@ pub fn run() {
             commands::get_settings,
             commands::set_settings,
             commands::startup_marks,
+            commands::page_marks,
         ])
         .build(tauri::generate_context!());
     let app = match built {

@@ -11,7 +11,10 @@
 //    on the wall clock (Date.now() − /proc/uptime for the boot time; performance.timeOrigin).
 //    Then launch → the history columns filled in (`heartline:overview:history`: the overview's
 //    second answer, `overview_history`, folded in and painted). Also: launch → every endpoint
-//    Up (polled every 250 ms, from when the history columns are in).
+//    Up (polled every 250 ms, from when the history columns are in). Before that, the same
+//    launch HEARTLINE_BENCH_PLAIN times (default 3) as a person makes it, with no WebDriver
+//    session (whose automation set-up delays the page): the app started directly, its figures
+//    taken from its log, where it lists its and the page's marks (src-tauri/src/startup.rs).
 // 2. Live: CPU (utime + stime over the window ÷ wall time) and RSS (VmRSS, sampled each second)
 //    of the app process and each of its descendants (WebKitWebProcess, WebKitNetworkProcess),
 //    over HEARTLINE_BENCH_LIVE seconds (default 30) once everything is Up, with nothing
@@ -28,7 +31,7 @@
 //    30-day window empties as time passes). Skipped, with a message, without any of them.
 //
 // Environment: HEARTLINE_BENCH_ENDPOINTS (1000), HEARTLINE_BENCH_PINGS ("15s,1s"),
-// HEARTLINE_BENCH_LIVE (30), HEARTLINE_BENCH_YEAR_DB, HEARTLINE_BENCH_VIEW (sample the live
+// HEARTLINE_BENCH_LIVE (30), HEARTLINE_BENCH_PLAIN (3), HEARTLINE_BENCH_YEAR_DB, HEARTLINE_BENCH_VIEW (sample the live
 // window with that view showing instead of the overview), HEARTLINE_BENCH_APP_ENV (below),
 // HEARTLINE_BENCH_KEEP=1 keeps the
 // temporary directory. Screenshots go to target/bench-ui/.
@@ -38,7 +41,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import {
-  appEnv, endSession, grabDisplay, HARNESS_TOOLS, log, requireTools, root, run, runMain, session, setTag, sleep, startLab, startXvfb, target,
+  appEnv, endSession, grabDisplay, HARNESS_TOOLS, log, requireTools, root, run, runMain, session, setTag, sleep, start, startLab, startXvfb, target,
   until, watchdog,
 } from "./harness.mjs";
 
@@ -61,6 +64,7 @@ const YEAR_DB =
 const EXTRA_ENV = Object.fromEntries(
   (process.env.HEARTLINE_BENCH_APP_ENV ?? "").split(",").filter((kv) => kv.includes("=")).map((kv) => kv.split("=", 2)),
 );
+const PLAIN = Number(process.env.HEARTLINE_BENCH_PLAIN ?? 3);
 const stopWatchdog = watchdog(20 * 60_000);
 const CLK_TCK = 100; // USER_HZ on Linux
 
@@ -204,6 +208,48 @@ async function launch(env, db, label) {
   return { s, proc, started, r };
 }
 
+/** Launches the app on `db` on its own, with no WebDriver in the way (as a person does): the
+ *  figures come from the app's log, where it lists its and the page's start-up marks once the
+ *  first overview and then the history columns are on screen (src-tauri/src/startup.rs). */
+async function launchPlain(env, db, label) {
+  const child = start(app, [], { ...env, ...EXTRA_ENV, HEARTLINE_DB: db, RUST_LOG: "warn,heartline_app=info,heartline_app::startup=debug" }, "app");
+  const started = startWallMs(stat(child.pid));
+  // The newest marks line; tracing may colour its output, so escapes are dropped first.
+  const marks = () => {
+    const lines = child.output.replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => l.includes("startup marks: "));
+    if (!lines.length) return null;
+    const out = new Map();
+    for (const kv of lines[lines.length - 1].split("startup marks: ")[1].trim().split(" ")) {
+      const i = kv.lastIndexOf("=");
+      out.set(kv.slice(0, i), Number(kv.slice(i + 1)));
+    }
+    return out;
+  };
+  let m = await until("the first overview in the app's log", () => (marks()?.has("page:heartline:overview") ? marks() : null), 120_000, 100);
+  m = await until("the history columns in the app's log", () => (marks()?.has("page:heartline:overview:history") ? marks() : null), 120_000, 100).catch(() => m);
+  child.kill("SIGTERM");
+  await until("the app to exit", () => child.exitCode !== null || child.signalCode !== null, 30_000).catch(() => {
+    log("the app did not exit on SIGTERM: killed");
+    child.kill("SIGKILL");
+  });
+  const at = (n) => m.get(n);
+  const nav = at("page:navigation-start");
+  const r = {
+    label: `${label} (no WebDriver)`,
+    pid: child.pid,
+    steps: [...m].map(([name, ms]) => ({ name: name.startsWith("page:") ? `page: ${name.slice(5)}` : `app: ${name}`, ms: ms - started })).sort((a, b) => a.ms - b.ms),
+    toPage: nav - started,
+    toOverview: at("page:heartline:overview") - started,
+    toHistory: at("page:heartline:overview:history") == null ? null : at("page:heartline:overview:history") - started,
+    dcl: at("page:dom-content-loaded") == null ? null : at("page:dom-content-loaded") - nav,
+    inPage: at("page:heartline:overview") - nav,
+    listed: "",
+  };
+  log(`${r.label}: launch → page ${r.toPage.toFixed(0)} ms → overview ${r.toOverview.toFixed(0)} ms; history columns ${r.toHistory?.toFixed(0) ?? "?"} ms`);
+  for (const x of r.steps) log(`  ${x.ms.toFixed(0).padStart(6)} ms  ${x.name}`);
+  return r;
+}
+
 function sampleLive(appPid, seconds) {
   return new Promise((resolve) => {
     const first = new Map();
@@ -286,6 +332,11 @@ async function main() {
   const env = appEnv(display, data, db);
   for (const ping of PINGS) {
     await importEndpoints(db, env, names, url, ping, data);
+    // First as a person launches it (HEARTLINE_BENCH_PLAIN times, default 3), then under
+    // WebDriver, which reads the page and drives it.
+    if (ping === PINGS[0]) {
+      for (let k = 0; k < PLAIN; k++) launches.push(await launchPlain(env, db, `fresh database, ${N} endpoints, ping ${ping}, run ${k + 1}`));
+    }
     const { s, proc, started, r } = await launch(env, db, `fresh database, ${N} endpoints, ping ${ping}`);
     launches.push(r);
     const allUp = await until(

@@ -13,6 +13,7 @@ export function commands(call: Call) {
     listEndpoints: () => call<Array<EndpointRow>>("list_endpoints"),
     overviewHistory: () => call<Array<RowHistory>>("overview_history"),
     startupMarks: () => call<Array<StartupMark>>("startup_marks"),
+    pageMarks: (marks: Array<StartupMark>) => call<void>("page_marks", { marks }),
     liveStatuses: () => call<Array<LiveStatus>>("live_statuses"),
     newEndpointForm: () => call<EndpointForm>("new_endpoint_form"),
     endpointForm: (id: number) => call<EndpointForm>("endpoint_form", { id }),
