@@ -77,7 +77,15 @@ pub fn run() {
                 })
                 .build(),
         )
-        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(
+            // Size, position and the like; not visibility: the window is shown by `show_once`.
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::all()
+                        - tauri_plugin_window_state::StateFlags::VISIBLE,
+                )
+                .build(),
+        )
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
         .setup(move |tauri_app| {
@@ -105,15 +113,27 @@ pub fn run() {
                     }
                 });
             }
+            {
+                // Shown when its page has loaded; this is the fallback for a page that never
+                // does (a window with an error is better than none).
+                let handle = tauri_app.handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    tokio::time::sleep(SHOW_AT_THE_LATEST).await;
+                    show_once(&handle);
+                });
+            }
             tray::build_soon(tauri_app.handle());
             tauri::async_runtime::spawn(quit_on_signal(tauri_app.handle().clone()));
             tracing::info!(database = %path.display(), "heartline is watching");
             startup::mark("setup:end");
             Ok(())
         })
-        .on_page_load(|_webview, payload| match payload.event() {
+        .on_page_load(|webview, payload| match payload.event() {
             tauri::webview::PageLoadEvent::Started => startup::mark("page:load-started"),
-            tauri::webview::PageLoadEvent::Finished => startup::mark("page:load-finished"),
+            tauri::webview::PageLoadEvent::Finished => {
+                startup::mark("page:load-finished");
+                show_once(webview.app_handle());
+            }
         })
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {
@@ -225,6 +245,26 @@ async fn quit_on_signal(handle: tauri::AppHandle) {
 }
 
 /// Shows and focuses the main window (second launch, tray "Open").
+/// How long after setup the main window is shown even if its page has not loaded.
+const SHOW_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Shows the main window the first time it is called; later calls do nothing (a window the
+/// user has hidden in the tray since stays hidden when its page reloads).
+///
+/// The window starts hidden (`visible: false` in tauri.conf.json) and is shown once its page
+/// has loaded. Shown at once, its first draw came while the web process was still starting the
+/// page: WebKitGTK's draw then waits, on the main thread, up to 500 ms for a frame the web
+/// process cannot send yet (seen in an off-CPU trace of a launch with 10,000 endpoints: a
+/// 500 ms timed wait under `gtk_container_propagate_draw`), and the page's navigation waited
+/// behind it.
+fn show_once(handle: &tauri::AppHandle) {
+    static SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SHOWN.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        startup::mark("window:shown");
+        show_main(handle);
+    }
+}
+
 pub(crate) fn show_main(handle: &tauri::AppHandle) {
     if let Some(w) = handle.get_webview_window("main") {
         let _ = w.unminimize();
