@@ -20,6 +20,35 @@ pub struct App {
     pub page_listening: std::sync::atomic::AtomicBool,
 }
 
+/// Whether the monitor behind the commands is open. The database opens on a thread of its own
+/// while Tauri's window and webview start, and the main thread is not held for it: `None`
+/// while it opens, then `Ok` (the [`App`] is managed by then) or why it could not open.
+/// The page asks `app_ready` before any other command.
+pub struct Opening(tokio::sync::watch::Sender<Option<Result<(), String>>>);
+
+impl Default for Opening {
+    fn default() -> Self {
+        Opening(tokio::sync::watch::Sender::new(None))
+    }
+}
+
+impl Opening {
+    /// Records how the open ended.
+    pub fn finish(&self, result: Result<(), String>) {
+        self.0.send_replace(Some(result));
+    }
+
+    /// Resolves once the open has ended, with how.
+    pub async fn wait(&self) -> Result<(), String> {
+        let mut rx = self.0.subscribe();
+        let ended = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| "the app is closing".to_owned())?;
+        ended.clone().unwrap_or(Ok(()))
+    }
+}
+
 /// The database the app opens: `$HEARTLINE_DB`, or the default path.
 pub fn database_path() -> Result<PathBuf, heartline_monitor::Error> {
     match std::env::var_os(DB_ENV).filter(|v| !v.is_empty()) {
@@ -78,5 +107,32 @@ impl App {
         if let Some(lab) = self.demo.lock().await.take() {
             lab.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Opening;
+
+    #[tokio::test]
+    async fn waiting_for_the_open_ends_with_its_result() {
+        let opening = std::sync::Arc::new(Opening::default());
+        let waiter = tokio::spawn({
+            let opening = opening.clone();
+            async move { opening.wait().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "resolved before the open ended");
+        opening.finish(Err("database is locked".into()));
+        assert_eq!(waiter.await.unwrap(), Err("database is locked".to_owned()));
+        // Later callers get the same answer at once.
+        assert_eq!(opening.wait().await, Err("database is locked".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn a_successful_open_lets_every_waiter_go() {
+        let opening = Opening::default();
+        opening.finish(Ok(()));
+        assert_eq!(opening.wait().await, Ok(()));
     }
 }

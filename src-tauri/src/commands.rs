@@ -3,12 +3,13 @@
 
 use tauri::State;
 
-use crate::app::App;
+use crate::app::{App, Opening};
 use crate::convert::IpcResult;
 use crate::dto::{
-    AppInfo, AppSettings, ConfigFormat, Detail, EndpointForm, EndpointRow, ExportProgress,
-    ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList, Lane, LiveStatus,
-    ProbeResult, RowHistory, StartupMark, Strips, Window, EXPORT_PROGRESS_EVENT,
+    AppInfo, AppSettings, ConfigFormat, Detail, EndpointForm, EndpointRow, ErrorCode,
+    ExportProgress, ExportRequest, ExportResult, FieldProblem, ImportResult, IncidentList,
+    IpcError, Lane, LiveStatus, ProbeResult, RowHistory, StartupMark, Strips, Window,
+    EXPORT_PROGRESS_EVENT,
 };
 use heartline_monitor::settings::Settings;
 
@@ -61,6 +62,18 @@ pub async fn overview_history(app: State<'_, App>) -> IpcResult<Vec<RowHistory>>
     let history = app.monitor.overview_history().await.map_err(Into::into);
     crate::startup::mark("overview_history:first:end");
     history
+}
+
+/// Resolves once the database is open and every stored endpoint watched, or fails with why
+/// the database could not open. The page waits for it before any other command (those that
+/// need the monitor would fail before it is there).
+#[tauri::command]
+pub async fn app_ready(opening: State<'_, Opening>) -> IpcResult<()> {
+    opening.wait().await.map_err(|message| IpcError {
+        code: ErrorCode::Storage,
+        message,
+        fields: Vec::new(),
+    })
 }
 
 /// The start-up marks so far (ui/e2e/bench.mjs).

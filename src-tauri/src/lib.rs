@@ -38,32 +38,38 @@ pub fn run() {
         .try_init();
 
     // The database and settings paths are known before Tauri starts; the store is opened (and
-    // the sessions started) on the async runtime from the first moment the single-instance
+    // the sessions started) on a thread of its own from the first moment the single-instance
     // plugin has let this process go on (its `setup`), so that the store and Tauri's window
-    // and webview start side by side; the app's `setup` then waits for it.
+    // and webview start side by side. Nothing waits for it on the main thread: the app's
+    // `setup` returns at once (the page's navigation needs the main loop), and the monitor is
+    // handed over when it is open (`app::Opening`; the page asks `app_ready` first).
     let config = app::database_path().map(|path| {
         let settings = Settings::load(path.with_file_name("settings.json"));
         (path, settings)
     });
     let (open_tx, open_rx) = tokio::sync::oneshot::channel::<()>();
-    let opening = {
+    let (opened_tx, opened_rx) = tokio::sync::oneshot::channel::<Result<App, String>>();
+    {
         let target = config.as_ref().ok().map(|(p, s)| (p.clone(), s.get()));
         // A thread of its own rather than a task: `App::open`'s future is not `Send`.
         std::thread::spawn(move || {
-            let (path, settings) = target.ok_or("no database path")?;
-            open_rx
-                .blocking_recv()
-                .map_err(|_| "the app did not start")?;
-            startup::mark("app:open-start");
-            // Metrics are folded from the start, so that turning the setting on serves them
-            // at once; they are served only when the setting names an address.
-            let mut options = heartline_monitor::MonitorOptions::new(path)
-                .retention_days(settings.retention_days);
-            options.metrics = true;
-            let metrics = settings.metrics_address.filter(|a| !a.trim().is_empty());
-            tauri::async_runtime::block_on(App::open(options, metrics))
-        })
-    };
+            let open = || {
+                let (path, settings) = target.ok_or("no database path")?;
+                open_rx
+                    .blocking_recv()
+                    .map_err(|_| "the app did not start")?;
+                startup::mark("app:open-start");
+                // Metrics are folded from the start, so that turning the setting on serves
+                // them at once; they are served only when the setting names an address.
+                let mut options = heartline_monitor::MonitorOptions::new(path)
+                    .retention_days(settings.retention_days);
+                options.metrics = true;
+                let metrics = settings.metrics_address.filter(|a| !a.trim().is_empty());
+                tauri::async_runtime::block_on(App::open(options, metrics))
+            };
+            let _ = opened_tx.send(open());
+        });
+    }
     let built = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|handle, _args, _cwd| {
             show_main(handle);
@@ -95,24 +101,9 @@ pub fn run() {
                 webview::tune(&window);
             }
             let (path, settings) = config?;
-            let opened = opening
-                .join()
-                .map_err(|_| "opening the database panicked")??;
-            startup::mark("setup:app-opened");
             tauri_app.manage(settings);
             tauri_app.manage(heartline_monitor::alerts::Notifier::default());
-            let events = opened.monitor.subscribe();
-            let has_demo = demo::present(&opened);
-            tauri_app.manage(opened);
-            let handle = tauri_app.handle().clone();
-            tauri::async_runtime::spawn(forward::run(handle.clone(), events));
-            if has_demo {
-                tauri::async_runtime::spawn(async move {
-                    if let Err(err) = demo::start(&handle.state::<App>()).await {
-                        tracing::warn!(?err, "cannot restart the demo lab");
-                    }
-                });
-            }
+            tauri_app.manage(app::Opening::default());
             {
                 // Shown when its page has loaded; this is the fallback for a page that never
                 // does (a window with an error is better than none).
@@ -122,9 +113,14 @@ pub fn run() {
                     show_once(&handle);
                 });
             }
-            tray::build_soon(tauri_app.handle());
+            let handle = tauri_app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let opened = opened_rx
+                    .await
+                    .unwrap_or_else(|_| Err("opening the database panicked".to_owned()));
+                opened_app(&handle, opened, &path);
+            });
             tauri::async_runtime::spawn(quit_on_signal(tauri_app.handle().clone()));
-            tracing::info!(database = %path.display(), "heartline is watching");
             startup::mark("setup:end");
             Ok(())
         })
@@ -171,6 +167,7 @@ pub fn run() {
             commands::import_endpoints,
             commands::get_settings,
             commands::set_settings,
+            commands::app_ready,
             commands::startup_marks,
             commands::page_marks,
         ])
@@ -245,6 +242,43 @@ async fn quit_on_signal(handle: tauri::AppHandle) {
 }
 
 /// Shows and focuses the main window (second launch, tray "Open").
+/// Hands the opened monitor to the commands, the status forwarder, the demo and the tray, and
+/// lets the page's `app_ready` answer; or, when the database could not open, tells the page
+/// why (it shows the reason in place of the overview).
+fn opened_app(handle: &tauri::AppHandle, opened: Result<App, String>, path: &std::path::Path) {
+    let opening = handle.state::<app::Opening>();
+    let opened = match opened {
+        Ok(opened) => opened,
+        Err(err) => {
+            tracing::error!(database = %path.display(), %err, "cannot open the database");
+            // The store's reasons name the file; the others get its path here.
+            let named = err.contains(&path.display().to_string());
+            opening.finish(Err(if named {
+                err
+            } else {
+                format!("cannot open the database {}: {err}", path.display())
+            }));
+            return;
+        }
+    };
+    startup::mark("setup:app-opened");
+    let events = opened.monitor.subscribe();
+    let has_demo = demo::present(&opened);
+    handle.manage(opened);
+    tauri::async_runtime::spawn(forward::run(handle.clone(), events));
+    if has_demo {
+        let handle = handle.clone();
+        tauri::async_runtime::spawn(async move {
+            if let Err(err) = demo::start(&handle.state::<App>()).await {
+                tracing::warn!(?err, "cannot restart the demo lab");
+            }
+        });
+    }
+    tray::build_soon(handle);
+    tracing::info!(database = %path.display(), "heartline is watching");
+    opening.finish(Ok(()));
+}
+
 /// How long after setup the main window is shown even if its page has not loaded.
 const SHOW_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
 

@@ -12,7 +12,7 @@
 //   HEARTLINE_E2E_KEEP=1                keeps the temporary data directory for inspection.
 
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -302,6 +302,23 @@ async function exportHistory(t) {
   await until("the export dialog closed", async () => !(await (await b.$("dialog[open]")).isExisting()), 10_000);
 }
 
+/** A database file that is not one (damaged, or another program's): the window opens and says
+ *  why in place of the overview, never as an empty fleet, and the file is left as it was. */
+async function unreadableDatabase(t) {
+  const db = t.db("unreadable");
+  const bytes = Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 7919 + 13) % 251));
+  writeFileSync(db, bytes);
+  const b = await t.open(db);
+  const panel = await b.$(".unavailable");
+  await panel.waitForDisplayed({ timeout: 30_000 });
+  const text = await panel.getText();
+  if (!text.includes("not a Heartline database")) throw new Error(`the reason is not shown: ${JSON.stringify(text)}`);
+  if (await (await b.$("button=Try the demo")).isExisting()) throw new Error("the empty fleet's welcome is shown for a database that did not open");
+  await t.shot(b, "19-unreadable-database");
+  if (!readFileSync(db).equals(bytes)) throw new Error("the unreadable database file was changed");
+  log("shown:", text.replace(/\s+/g, " "));
+}
+
 /** After a restart, the endpoints and their history are still there. */
 async function restartPersistence(t) {
   const db = t.db("restart");
@@ -480,6 +497,7 @@ const SCENARIOS = [
   ["timeline-incidents", timelineIncidents, 90_000],
   ["export", exportHistory, 120_000],
   ["restart", restartPersistence, 120_000],
+  ["unreadable-database", unreadableDatabase, 60_000],
   ["signal-quit", signalQuit, 120_000],
   ["demo", demo, 300_000],
 ];

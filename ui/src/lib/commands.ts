@@ -12,6 +12,7 @@ export function commands(call: Call) {
     appInfo: () => call<AppInfo>("app_info"),
     listEndpoints: () => call<Array<EndpointRow>>("list_endpoints"),
     overviewHistory: () => call<Array<RowHistory>>("overview_history"),
+    appReady: () => call<void>("app_ready"),
     startupMarks: () => call<Array<StartupMark>>("startup_marks"),
     pageMarks: (marks: Array<StartupMark>) => call<void>("page_marks", { marks }),
     liveStatuses: () => call<Array<LiveStatus>>("live_statuses"),

@@ -28,7 +28,7 @@ describe("the first overview", () => {
     const before = calls();
     prefetchOverview();
     prefetchOverview();
-    expect(calls()).toBe(before + 1);
+    await vi.waitFor(() => expect(calls()).toBe(before + 1));
     await expect(overview()).rejects.toMatchObject({ message: "plain string" });
     expect(calls()).toBe(before + 1);
     await expect(overview()).rejects.toMatchObject({ code: "engine" });

@@ -16,8 +16,15 @@ export function toIpcError(e: unknown): IpcError {
   return { code: "engine", message: String(e), fields: [] };
 }
 
+// The app opens its database beside the window, not before it: every command waits until
+// `app_ready` has answered (once for the page), and fails with its reason if the database
+// could not open.
+let ready: Promise<unknown> | null = null;
+
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   try {
+    ready ??= invoke("app_ready");
+    await ready;
     return await invoke<T>(cmd, args);
   } catch (e) {
     throw toIpcError(e);
