@@ -44,8 +44,17 @@ pub async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> IpcResul
 
 /// The overview's rows with their live states, without history (`history: null`): from
 /// memory, for the first screen; `overview_history` brings the history columns.
+///
+/// Waits for the database to be open itself, like `app_ready` (the page sends the first one
+/// without waiting for `app_ready`'s answer: one IPC round trip less before the first rows).
 #[tauri::command]
-pub async fn list_endpoints(app: State<'_, App>) -> IpcResult<Vec<EndpointRow>> {
+pub async fn list_endpoints(
+    opening: State<'_, Opening>,
+    handle: tauri::AppHandle,
+) -> IpcResult<Vec<EndpointRow>> {
+    use tauri::Manager;
+    app_ready(opening).await?;
+    let app = handle.state::<App>();
     crate::startup::mark("list_endpoints:first:start");
     // Before the rows are read: whatever changes after them reaches the page as a delta.
     app.page_listening

@@ -22,25 +22,28 @@ async function load(ready: () => Promise<unknown>) {
 afterEach(() => vi.doUnmock("@tauri-apps/api/core"));
 
 describe("commands wait for the app to be ready", () => {
-  it("asks app_ready once, and sends nothing else before it has answered", async () => {
+  it("asks app_ready once, and sends nothing else before it has answered but the overview", async () => {
     let open!: () => void;
     const opened = new Promise<void>((r) => (open = r));
     const { ipc, order } = await load(() => opened);
+    const statuses = ipc.api.liveStatuses();
+    const settings = ipc.api.getSettings();
+    // list_endpoints waits for the open in the app: sent at once.
     const rows = ipc.api.listEndpoints();
-    const info = ipc.api.liveStatuses();
     await new Promise((r) => setTimeout(r, 20));
-    expect(order).toEqual(["app_ready"]);
+    expect(order).toEqual(["app_ready", "list_endpoints"]);
     open();
     await expect(rows).resolves.toEqual([]);
-    await expect(info).resolves.toEqual([]);
-    expect(order).toEqual(["app_ready", "list_endpoints", "live_statuses"]);
+    await expect(statuses).resolves.toEqual([]);
+    await expect(settings).resolves.toEqual([]);
+    expect(order).toEqual(["app_ready", "list_endpoints", "live_statuses", "get_settings"]);
   });
 
   it("fails every command with the reason the database could not open", async () => {
     const why = { code: "storage", message: "cannot open the database /x/heartline.db: database is locked", fields: [] };
     const { ipc, order } = await load(() => Promise.reject(why));
-    await expect(ipc.api.listEndpoints()).rejects.toEqual(why);
     await expect(ipc.api.getSettings()).rejects.toEqual(why);
+    await expect(ipc.api.liveStatuses()).rejects.toEqual(why);
     expect(order).toEqual(["app_ready"]);
   });
 });

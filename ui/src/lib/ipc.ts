@@ -18,13 +18,15 @@ export function toIpcError(e: unknown): IpcError {
 
 // The app opens its database beside the window, not before it: every command waits until
 // `app_ready` has answered (once for the page), and fails with its reason if the database
-// could not open.
+// could not open. The commands in WAITS_ITSELF wait in the app instead (the first overview:
+// one round trip less before the first rows).
 let ready: Promise<unknown> | null = null;
+const WAITS_ITSELF = new Set(["app_ready", "list_endpoints"]);
 
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   try {
     ready ??= invoke("app_ready");
-    await ready;
+    if (!WAITS_ITSELF.has(cmd)) await ready;
     return await invoke<T>(cmd, args);
   } catch (e) {
     throw toIpcError(e);
