@@ -184,12 +184,25 @@ pub fn run() {
     };
     app.run(|handle, event| {
         if let RunEvent::Exit = event {
+            // Quit while the database was still opening: its sessions may have started, so
+            // the open is let finish (bounded) and they are shut down like any other.
+            if handle.try_state::<App>().is_none() {
+                if let Some(opening) = handle.try_state::<app::Opening>() {
+                    let _ = tauri::async_runtime::block_on(tokio::time::timeout(
+                        OPEN_AT_EXIT,
+                        opening.wait(),
+                    ));
+                }
+            }
             if let Some(state) = handle.try_state::<App>() {
                 tauri::async_runtime::block_on(state.shutdown());
             }
         }
     });
 }
+
+/// How long a quit waits for a database still opening, to shut its sessions down.
+const OPEN_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long a quit by signal may take before the process ends without it.
 const QUIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
