@@ -188,10 +188,10 @@ pub fn run() {
             // the open is let finish (bounded) and they are shut down like any other.
             if handle.try_state::<App>().is_none() {
                 if let Some(opening) = handle.try_state::<app::Opening>() {
-                    let _ = tauri::async_runtime::block_on(tokio::time::timeout(
-                        OPEN_AT_EXIT,
-                        opening.wait(),
-                    ));
+                    // The timer is made inside the runtime (a tokio timer needs one).
+                    tauri::async_runtime::block_on(async {
+                        let _ = tokio::time::timeout(OPEN_AT_EXIT, opening.wait()).await;
+                    });
                 }
             }
             if let Some(state) = handle.try_state::<App>() {

@@ -314,9 +314,19 @@ async function unreadableDatabase(t) {
   const text = await panel.getText();
   if (!text.includes("not a Heartline database")) throw new Error(`the reason is not shown: ${JSON.stringify(text)}`);
   if (await (await b.$("button=Try the demo")).isExisting()) throw new Error("the empty fleet's welcome is shown for a database that did not open");
-  await t.shot(b, "19-unreadable-database");
+  // From the display: WebKit's screenshot waits for the page's next paint, and this page,
+  // with nothing live in it, has none to come.
+  const file = path.join(shots, "19-unreadable-database.png");
+  await grabDisplay(t.display, file);
+  log("screenshot", path.relative(path.dirname(shots), file));
   if (!readFileSync(db).equals(bytes)) throw new Error("the unreadable database file was changed");
   log("shown:", text.replace(/\s+/g, " "));
+  // Quitting an app whose database never opened is an ordinary quit.
+  const pid = appPid(db);
+  process.kill(pid, "SIGTERM");
+  await until("the app to exit after SIGTERM", () => !existsSync(`/proc/${pid}`), 20_000, 50);
+  if (!t.output().includes("cannot open the database")) throw new Error("the app's output is not where the scenario reads it");
+  if (t.output().includes("panicked")) throw new Error(`the app panicked on its way out:\n${t.output().slice(-2000)}`);
 }
 
 /** After a restart, the endpoints and their history are still there. */
@@ -546,6 +556,8 @@ async function main() {
         current = await openSession(app, { ...appEnv(display, dir, db), ...extra });
         return current.browser;
       },
+      /** What the current session's tauri-driver printed (the app's own output included). */
+      output: () => current?.driver.output ?? "",
       async close() {
         const s = current;
         current = null;
