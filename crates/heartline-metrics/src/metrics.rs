@@ -624,6 +624,29 @@ impl PerEndpoint {
         }
         Ok(())
     }
+
+    /// A counter family over one of [`Rare`]'s lists (`list`): a sample per endpoint and key,
+    /// labelled by `labels`; left out while no endpoint has counted any.
+    fn rare_counter<K: Copy, L: EncodeLabelSet>(
+        encoder: &mut DescriptorEncoder<'_>,
+        endpoints: &Endpoints,
+        desc: Desc<'_>,
+        list: impl Fn(&Rare) -> &[(K, u64)],
+        labels: impl Fn(Arc<str>, K) -> L,
+    ) -> fmt::Result {
+        Self::family(
+            encoder,
+            endpoints,
+            desc,
+            |s| rare(s).is_some_and(|r| !list(r).is_empty()),
+            |e, s, m| {
+                for &(key, n) in rare(s).map_or(&[][..], &list) {
+                    count(m, &labels(e.clone(), key), n)?;
+                }
+                Ok(())
+            },
+        )
+    }
 }
 
 fn gauge(name: &'static str, help: &'static str) -> Desc<'static> {
@@ -804,79 +827,46 @@ impl Collector for PerEndpoint {
                 Ok(())
             },
         )?;
-        Self::family(
+        Self::rare_counter(
             enc,
             all,
             counter(
                 "closes",
                 "Sessions ended, by close code (1006 when no close frame) and who ended them",
             ),
-            |s| rare(s).is_some_and(|r| !r.closes.is_empty()),
-            |e, s, m| {
-                for &((code, initiator), n) in rare(s).map_or(&[][..], |r| &r.closes) {
-                    let labels = CloseLabels {
-                        endpoint: e.clone(),
-                        code,
-                        initiator,
-                    };
-                    count(m, &labels, n)?;
-                }
-                Ok(())
+            |r| &r.closes,
+            |endpoint, (code, initiator)| CloseLabels {
+                endpoint,
+                code,
+                initiator,
             },
         )?;
-        Self::family(
+        Self::rare_counter(
             enc,
             all,
             counter("closed_by_us", "Sessions Heartline itself closed, by cause"),
-            |s| rare(s).is_some_and(|r| !r.closed_by_us.is_empty()),
-            |e, s, m| {
-                for &(cause, n) in rare(s).map_or(&[][..], |r| &r.closed_by_us) {
-                    let labels = CauseLabels {
-                        endpoint: e.clone(),
-                        cause,
-                    };
-                    count(m, &labels, n)?;
-                }
-                Ok(())
-            },
+            |r| &r.closed_by_us,
+            |endpoint, cause| CauseLabels { endpoint, cause },
         )?;
-        Self::family(
+        Self::rare_counter(
             enc,
             all,
             counter(
                 "handshake_failures",
                 "Connection attempts that failed before the session opened, by phase",
             ),
-            |s| rare(s).is_some_and(|r| !r.handshake_failures.is_empty()),
-            |e, s, m| {
-                for &(phase, n) in rare(s).map_or(&[][..], |r| &r.handshake_failures) {
-                    let labels = EndpointPhaseLabels {
-                        endpoint: e.clone(),
-                        phase,
-                    };
-                    count(m, &labels, n)?;
-                }
-                Ok(())
-            },
+            |r| &r.handshake_failures,
+            |endpoint, phase| EndpointPhaseLabels { endpoint, phase },
         )?;
-        Self::family(
+        Self::rare_counter(
             enc,
             all,
             counter(
                 "handshake_http_status",
                 "Upgrades refused with an HTTP status other than 101, by status",
             ),
-            |s| rare(s).is_some_and(|r| !r.http_statuses.is_empty()),
-            |e, s, m| {
-                for &(status, n) in rare(s).map_or(&[][..], |r| &r.http_statuses) {
-                    let labels = StatusLabels {
-                        endpoint: e.clone(),
-                        status,
-                    };
-                    count(m, &labels, n)?;
-                }
-                Ok(())
-            },
+            |r| &r.http_statuses,
+            |endpoint, status| StatusLabels { endpoint, status },
         )?;
         Self::family(
             enc,
@@ -921,27 +911,17 @@ impl Collector for PerEndpoint {
             always,
             |e, s, m| count(m, &one(e), s.stale),
         )?;
-        Self::family(
-            enc,
-            all,
-            counter(
+        Self::rare_counter(enc, all, counter(
                 "unexpected_ends",
                 "Sessions that ended unexpectedly (drops: every end but the user's, a shutdown, a \
                  reconfiguration or a timed run's end), by class; Heartline's own closes are classed \
                  by their cause (a pong timeout is abnormal, whatever code was sent)",
-            ),
-            |s| rare(s).is_some_and(|r| !r.unexpected_ends.is_empty()),
-            |e, s, m| {
-                for &(class, n) in rare(s).map_or(&[][..], |r| &r.unexpected_ends) {
-                    let labels = ClassLabels {
-                        endpoint: e.clone(),
-                        class,
-                    };
-                    count(m, &labels, n)?;
-                }
-                Ok(())
-            },
-        )?;
+            ), |r| &r.unexpected_ends, |endpoint, class| {
+            ClassLabels {
+                endpoint,
+                class,
+            }
+        })?;
         Self::family(
             enc,
             all,
