@@ -1,56 +1,13 @@
 //! Credentials in endpoint URLs (`?token=…`) are kept in the secret store like secret headers,
 //! and rows an older Heartline wrote with them in clear are moved there once.
 
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
-
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
 
 use heartline_core::{Endpoint, EndpointId, Header};
 use heartline_store::{header_key, query_key, Error, Secrets, Store};
 
 mod common;
-use common::TempDir;
-
-/// A read-write connection of the test's own to the database file.
-async fn raw(db: &Path) -> sqlx::SqliteConnection {
-    SqliteConnectOptions::from_str("sqlite:")
-        .unwrap()
-        .filename(db)
-        .connect()
-        .await
-        .unwrap()
-}
-
-/// Copies every WAL frame into the database and empties the `-wal` file, then returns
-/// whether `needle` appears anywhere in the database, `-wal` or `-shm` bytes.
-async fn on_disk(db: &Path, needle: &str) -> bool {
-    let mut conn = raw(db).await;
-    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(busy, 0, "the checkpoint ran to the end");
-    conn.close().await.unwrap();
-    ["", "-wal", "-shm"].iter().any(|suffix| {
-        let mut name = db.as_os_str().to_owned();
-        name.push(suffix);
-        std::fs::read(PathBuf::from(name))
-            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
-    })
-}
-
-async fn config_of(db: &Path, id: EndpointId) -> String {
-    let mut conn = raw(db).await;
-    let config: String = sqlx::query_scalar("SELECT config FROM endpoints WHERE id = ?")
-        .bind(i64::try_from(id.0).unwrap())
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    config
-}
+use common::{config_of, on_disk, raw, TempDir};
 
 #[tokio::test]
 async fn query_secrets_live_in_the_secret_store_like_headers() {

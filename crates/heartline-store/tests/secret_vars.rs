@@ -1,54 +1,11 @@
 //! Secret values for payloads (`{{secret:NAME}}`) are kept in the secret store like secret
 //! headers: the row names them `{ stored = true }`, the database never holds a value.
 
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
-
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
-
-use heartline_core::{Endpoint, EndpointId, SecretVar, Step};
+use heartline_core::{Endpoint, SecretVar, Step};
 use heartline_store::{var_key, Secrets, Store};
 
 mod common;
-use common::TempDir;
-
-async fn raw(db: &Path) -> sqlx::SqliteConnection {
-    SqliteConnectOptions::from_str("sqlite:")
-        .unwrap()
-        .filename(db)
-        .connect()
-        .await
-        .unwrap()
-}
-
-/// Checkpoints the WAL, then whether `needle` is anywhere in the database files' bytes.
-async fn on_disk(db: &Path, needle: &str) -> bool {
-    let mut conn = raw(db).await;
-    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(busy, 0, "the checkpoint ran to the end");
-    conn.close().await.unwrap();
-    ["", "-wal", "-shm"].iter().any(|suffix| {
-        let mut name = db.as_os_str().to_owned();
-        name.push(suffix);
-        std::fs::read(PathBuf::from(name))
-            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
-    })
-}
-
-async fn config_of(db: &Path, id: EndpointId) -> String {
-    let mut conn = raw(db).await;
-    let config: String = sqlx::query_scalar("SELECT config FROM endpoints WHERE id = ?")
-        .bind(i64::try_from(id.0).unwrap())
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    config
-}
+use common::{config_of, on_disk, TempDir};
 
 fn graphql() -> Endpoint {
     let mut e = Endpoint::new("gql", "wss://api.example.com/graphql");
