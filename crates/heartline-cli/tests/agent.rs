@@ -17,19 +17,25 @@ async fn output(mut cmd: Command) -> Output {
         .unwrap()
 }
 
-/// Starts `heartline run` and returns it with the first line it printed on stderr.
-fn spawn_run(args: Vec<String>) -> (Child, String, BufReader<std::process::ChildStderr>) {
-    let mut child = heartline()
-        .arg("run")
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start heartline run");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    (child, line, stderr)
+/// Starts `heartline run` with `args` and returns it with the first line it printed on
+/// stderr, and the rest of its stderr to read on.
+async fn start_run(args: &[&str]) -> (Child, String, BufReader<std::process::ChildStderr>) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut child = heartline()
+            .arg("run")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start heartline run");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        (child, line, stderr)
+    })
+    .await
+    .unwrap()
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -80,20 +86,15 @@ async fn run_records_history_serves_metrics_and_stops_cleanly() {
         ),
     );
     let db = dir.path("heartline.db");
-    let args: Vec<String> = [
+    let (child, first, _stderr) = start_run(&[
         "--config",
         config.to_str().unwrap(),
         "--db",
         db.to_str().unwrap(),
         "--metrics",
         "127.0.0.1:0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (child, first, _stderr) = tokio::task::spawn_blocking(move || spawn_run(args))
-        .await
-        .unwrap();
+    ])
+    .await;
     assert!(first.contains("watching 2 endpoints"), "{first}");
     let addr = metrics_addr(&first);
 
@@ -204,20 +205,15 @@ async fn sigkill_during_heavy_writes_loses_at_most_the_last_batch() {
     }
     let config = write_config(&dir, &body);
     let db = dir.path("heartline.db");
-    let args: Vec<String> = [
+    let (child, first, _stderr) = start_run(&[
         "--config",
         config.to_str().unwrap(),
         "--db",
         db.to_str().unwrap(),
         "--metrics",
         "off",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (child, first, _stderr) = tokio::task::spawn_blocking(move || spawn_run(args))
-        .await
-        .unwrap();
+    ])
+    .await;
     assert!(first.contains("watching 60 endpoints"), "{first}");
     // Read what the agent has committed so far, from outside, until it is a heavy load; the
     // kill comes right after. Whatever a reader saw committed must survive the kill.
@@ -428,14 +424,9 @@ async fn the_packaged_config_runs_an_idle_agent_only_when_allowed() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no endpoints to watch"));
 
-    let args: Vec<String> = base[1..]
-        .iter()
-        .chain(&["--metrics", "127.0.0.1:0", "--allow-empty"])
-        .map(|s| s.to_string())
-        .collect();
-    let (mut child, first, mut stderr) = tokio::task::spawn_blocking(move || spawn_run(args))
-        .await
-        .unwrap();
+    let mut args = base[1..].to_vec();
+    args.extend(["--metrics", "127.0.0.1:0", "--allow-empty"]);
+    let (mut child, first, mut stderr) = start_run(&args).await;
     assert!(first.contains("watching 0 endpoints"), "{first}");
     let addr = metrics_addr(&first);
     let body = tokio::task::spawn_blocking(move || http_get(&addr, "/metrics"))
@@ -541,18 +532,13 @@ async fn the_agent_stops_cleanly_after_its_stderr_went_away() {
         ),
     );
     let db = dir.path("heartline.db");
-    let args: Vec<String> = [
+    let (child, first, stderr) = start_run(&[
         "--config",
         config.to_str().unwrap(),
         "--db",
         db.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (child, first, stderr) = tokio::task::spawn_blocking(move || spawn_run(args))
-        .await
-        .unwrap();
+    ])
+    .await;
     assert!(first.contains("watching 1 endpoints"), "{first}");
     drop(stderr);
     // Round trips recorded before the stop: the agent was watching with its stderr gone.
