@@ -254,7 +254,6 @@ async fn quit_on_signal(handle: tauri::AppHandle) {
     handle.exit(0);
 }
 
-/// Shows and focuses the main window (second launch, tray "Open").
 /// Hands the opened monitor to the commands, the status forwarder, the demo and the tray, and
 /// lets the page's `app_ready` answer; or, when the database could not open, tells the page
 /// why (it shows the reason in place of the overview).
@@ -312,6 +311,7 @@ fn show_once(handle: &tauri::AppHandle) {
     }
 }
 
+/// Shows and focuses the main window (second launch, tray "Open").
 pub(crate) fn show_main(handle: &tauri::AppHandle) {
     if let Some(w) = handle.get_webview_window("main") {
         let _ = w.unminimize();

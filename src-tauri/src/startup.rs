@@ -27,12 +27,16 @@ pub fn mark(name: &'static str) {
     record(name.to_owned(), at_ms);
 }
 
-/// Keeps `name` at `at_ms` unless a mark of that name was kept before; whether it was new.
+/// At most this many marks are kept (the app's and the page's together).
+const MAX_MARKS: usize = 256;
+
+/// Keeps `name` at `at_ms` unless a mark of that name was kept before (or `MAX_MARKS` are);
+/// whether it was kept.
 fn record(name: String, at_ms: f64) -> bool {
     let Ok(mut marks) = MARKS.lock() else {
         return false;
     };
-    if marks.iter().any(|m| m.name == name) {
+    if marks.len() >= MAX_MARKS || marks.iter().any(|m| m.name == name) {
         return false;
     }
     marks.push(StartupMark { name, at_ms });
