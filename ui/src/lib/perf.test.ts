@@ -1,3 +1,4 @@
+// @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
 import { startupMarks } from "./perf";
 
@@ -33,5 +34,16 @@ describe("startupMarks", () => {
       { name: "navigation-start", at_ms: 5 },
       { name: "heartline:x", at_ms: 6 },
     ]);
+  });
+});
+
+describe("markPaintedOnce", () => {
+  it("marks a name once: a later call says so with null", async () => {
+    const { markPaintedOnce } = await import("./perf");
+    const first = markPaintedOnce("test:once", false);
+    expect(first).not.toBeNull();
+    await first;
+    expect(performance.getEntriesByName("test:once", "mark")).toHaveLength(1);
+    expect(markPaintedOnce("test:once", false)).toBeNull();
   });
 });

@@ -30,10 +30,10 @@ export function markPainted(name: string, steps = false): Promise<void> {
 }
 
 /** Marks `name` (and its steps) after the next paint unless it was marked before (e.g. the
- *  first overview); resolves once set, or at once if it was marked before. */
+ *  first overview); resolves once set, or is null if it was marked before. */
 const once = new Set<string>();
-export function markPaintedOnce(name: string, steps = true): Promise<void> {
-  if (once.has(name)) return Promise.resolve();
+export function markPaintedOnce(name: string, steps = true): Promise<void> | null {
+  if (once.has(name)) return null;
   once.add(name);
   return markPainted(name, steps);
 }
