@@ -9,33 +9,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use heartline_lab::Lab;
 
 mod common;
-use common::{heartline, http_get, metrics_addr, TempDir};
+use common::{heartline, http_get, metrics_addr, start_run, TempDir};
 
 async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("run heartline"))
         .await
         .unwrap()
-}
-
-/// Starts `heartline run` with `args` and returns it with the first line it printed on
-/// stderr, and the rest of its stderr to read on.
-async fn start_run(args: &[&str]) -> (Child, String, BufReader<std::process::ChildStderr>) {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let mut child = heartline()
-            .arg("run")
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start heartline run");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        (child, line, stderr)
-    })
-    .await
-    .unwrap()
 }
 
 fn signal(child: &Child, sig: &str) {

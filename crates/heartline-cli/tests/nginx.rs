@@ -8,7 +8,7 @@
 //! test's own process (no daemon, no master process) with a configuration written into a
 //! temporary directory. Without it the test fails and says so: nothing is skipped.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use heartline_lab::Lab;
 
 mod common;
-use common::{heartline, http_get, metrics_addr, TempDir};
+use common::{heartline, http_get, metrics_addr, start_run, TempDir};
 
 /// The idle timeout nginx is given, and what the diagnosis must find.
 const READ_TIMEOUT: &str = "2s";
@@ -169,19 +169,15 @@ async fn behind_nginx_the_agent_exports_and_metrics_tell_why_sessions_drop() {
     )
     .unwrap();
     let db = dir.path("heartline.db");
-    let mut child = heartline()
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--db")
-        .arg(&db)
-        .args(["--metrics", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start heartline run");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).unwrap();
+    let (mut child, first, _stderr) = start_run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--metrics",
+        "127.0.0.1:0",
+    ])
+    .await;
     let addr = metrics_addr(&first);
 
     // /metrics: Unstable, explained by an idle timeout, with the drops counted.

@@ -3,9 +3,9 @@
 //! Each test file compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A directory of its own under the system temp dir, removed when dropped.
@@ -35,6 +35,27 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Starts `heartline run` with `args` and returns it with the first line it printed on
+/// stderr, and the rest of its stderr to read on (keep it: a closed pipe is a reader gone).
+pub async fn start_run(args: &[&str]) -> (Child, String, BufReader<ChildStderr>) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut child = heartline()
+            .arg("run")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start heartline run");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        (child, line, stderr)
+    })
+    .await
+    .unwrap()
 }
 
 /// The `heartline` binary under test, keeping secrets in a file: tests never touch the
